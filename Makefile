@@ -1,0 +1,39 @@
+# Two commands set everything up on a fresh clone: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DATAPILOT_HOME ?= $(CURDIR)
+export DAGSTER_HOME ?= $(DATAPILOT_HOME)/.dagster_home
+export GX_ANALYTICS_ENABLED := false
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install run test ui mlflow-ui bench clean
+
+install: $(STAMP)
+
+# torch first and pinned: an unpinned torch pulls GBs of CUDA packages.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -c constraints.txt torch==2.13.0
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/datapilot demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+ui: $(STAMP)
+	mkdir -p "$(DAGSTER_HOME)"
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+mlflow-ui: $(STAMP)
+	$(BIN)/mlflow ui --backend-store-uri "sqlite:///$(DATAPILOT_HOME)/mlflow.db" --host 127.0.0.1 --port 5000
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf data/feedback data/finetune_ready data/llm_logs reports models mlflow.db mlartifacts .dagster_home

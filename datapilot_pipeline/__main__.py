@@ -1,0 +1,3 @@
+from datapilot_pipeline.cli import main
+
+raise SystemExit(main())

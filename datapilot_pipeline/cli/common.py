@@ -1,0 +1,49 @@
+"""Shared CLI plumbing: one clear line on stderr and an exit code for bad input, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad usage or bad input: reported as `datapilot: error: <message>` with exit code 2."""
+
+
+def run_handler(handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
+    try:
+        return int(handler(args) or 0)
+    except UsageError as exc:
+        print(f"datapilot: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("datapilot: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+def existing_file(value: str) -> Path:
+    """argparse `type=` for an input file that must exist."""
+    path = Path(value)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {value}")
+    return path
+
+
+def int_in_range(low: int, high: int | None = None) -> Callable[[str], int]:
+    """argparse `type=` for an int within [low, high]."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {value!r}") from None
+        if number < low or (high is not None and number > high):
+            bound = f"between {low} and {high}" if high is not None else f">= {low}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {number}")
+        return number
+
+    return parse

@@ -1,0 +1,1 @@
+"""Plain-Python core of the pipeline: every rule worth testing lives here. No Dagster imports."""

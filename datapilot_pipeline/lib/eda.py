@@ -1,0 +1,128 @@
+"""`compact_eda(df, name)`: what DataPilot knows about one table, computed from a real DataFrame."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MAX_OUTLIER_ROWS = 20
+MAX_TOP_VALUES = 5
+MAX_CORRELATIONS = 10
+MIN_ABS_CORRELATION = 0.3
+SAMPLE_ROWS = 3
+CATEGORY_MAX_UNIQUE = 50
+_MONEY_WORDS = ("revenue", "sales", "amount", "price", "cost", "spend", "value", "salary", "charges")
+
+
+def _num(value: Any) -> float | int | None:
+    """JSON-safe number rounded to 4 decimals (the compact EDA is what evidence is checked against)."""
+    if value is None:
+        return None
+    if isinstance(value, (np.integer, int)) and not isinstance(value, bool):
+        return int(value)
+    value = float(value)
+    if not math.isfinite(value):
+        return None
+    return round(value, 4)
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return None
+    if isinstance(value, (pd.Timestamp, np.datetime64)):
+        return pd.Timestamp(value).isoformat()
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer, np.floating)):
+        return _num(value)
+    return value if isinstance(value, (int, float, str)) else str(value)
+
+
+def _dtype(series: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(series):
+        return "bool"
+    if pd.api.types.is_integer_dtype(series):
+        return "int"
+    if pd.api.types.is_float_dtype(series):
+        return "float"
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "datetime"
+    if isinstance(series.dtype, pd.CategoricalDtype) or series.nunique(dropna=True) <= CATEGORY_MAX_UNIQUE:
+        return "category"
+    return "text"
+
+
+def _numeric_profile(series: pd.Series) -> dict[str, Any]:
+    values = series.dropna().astype(float)
+    if values.empty:
+        return {}
+    q1, median, q3 = np.percentile(values.to_numpy(), [25, 50, 75])
+    stats = {"mean": _num(values.mean()), "std": _num(values.std(ddof=1)) if len(values) > 1 else 0.0,
+             "min": _num(values.min()), "p25": _num(q1), "median": _num(median), "p75": _num(q3),
+             "max": _num(values.max())}
+    iqr = q3 - q1
+    lo, hi = q1 - 1.5 * iqr, q3 + 1.5 * iqr
+    mask = (series < lo) | (series > hi)
+    rows = [int(i) for i in np.flatnonzero(mask.to_numpy(dtype=bool, na_value=False))]
+    return {"stats": stats, "outliers": {"method": "iqr", "count": len(rows), "row_indices": rows[:MAX_OUTLIER_ROWS]}}
+
+
+def _column(series: pd.Series) -> dict[str, Any]:
+    dtype = _dtype(series)
+    profile: dict[str, Any] = {"dtype": dtype, "missing": int(series.isna().sum()), "unique": int(series.nunique(dropna=True))}
+    if dtype in ("int", "float"):
+        profile.update(_numeric_profile(series))
+    elif dtype == "datetime":
+        values = series.dropna()
+        if not values.empty:
+            profile["range"] = {"min": values.min().isoformat(), "max": values.max().isoformat()}
+    elif dtype in ("category", "bool"):
+        counts = series.dropna().astype(str).value_counts().head(MAX_TOP_VALUES)
+        profile["top_values"] = {str(k): int(v) for k, v in counts.items()}
+    return profile
+
+
+def _correlations(df: pd.DataFrame) -> list[dict[str, Any]]:
+    numeric = df.select_dtypes(include="number").drop(columns=[c for c in df.columns if df[c].dtype == bool], errors="ignore")
+    if numeric.shape[1] < 2:
+        return []
+    corr = numeric.corr(method="pearson")
+    cols = list(corr.columns)
+    pairs = []
+    for i, a in enumerate(cols):
+        for b in cols[i + 1:]:
+            r = corr.at[a, b]
+            if pd.notna(r) and abs(r) >= MIN_ABS_CORRELATION:
+                pairs.append({"columns": [a, b], "pearson": _num(r)})
+    pairs.sort(key=lambda p: (-abs(p["pearson"]), p["columns"]))
+    return pairs[:MAX_CORRELATIONS]
+
+
+def default_kpis(df: pd.DataFrame) -> dict[str, float | int | None]:
+    """Row count, share of missing cells, and totals/averages of money-like numeric columns."""
+    kpis: dict[str, float | int | None] = {"row_count": int(len(df))}
+    cells = df.shape[0] * df.shape[1]
+    kpis["missing_cell_pct"] = _num(100.0 * df.isna().sum().sum() / cells) if cells else 0.0
+    for col in df.select_dtypes(include="number").columns:
+        if any(word in str(col).lower() for word in _MONEY_WORDS):
+            kpis[f"total_{col}"] = _num(df[col].sum())
+            kpis[f"avg_{col}"] = _num(df[col].mean())
+    return kpis
+
+
+def compact_eda(df: pd.DataFrame, name: str, kpis: dict[str, float | int] | None = None) -> dict[str, Any]:
+    """Profile `df` into the compact EDA contract. `kpis` adds business KPIs to the defaults."""
+    df = df.reset_index(drop=True)
+    all_kpis = default_kpis(df)
+    all_kpis.update({k: _num(v) for k, v in (kpis or {}).items()})
+    return {
+        "dataset": {"name": name, "n_rows": int(len(df)), "n_cols": int(df.shape[1])},
+        "columns": {str(col): _column(df[col]) for col in df.columns},
+        "correlations": _correlations(df),
+        "kpis": all_kpis,
+        "sample_rows": [{"row_index": int(i), "values": {str(c): _json_value(v) for c, v in row.items()}}
+                        for i, row in df.head(SAMPLE_ROWS).iterrows()],
+    }

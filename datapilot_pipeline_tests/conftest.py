@@ -1,0 +1,27 @@
+"""Shared fixtures: every test runs against its own working root, offline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("MLFLOW_ENABLE_TELEMETRY", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh `$DATAPILOT_HOME` (and `DAGSTER_HOME` inside it) for one test."""
+    root = tmp_path / "home"
+    (root / ".dagster_home").mkdir(parents=True)
+    monkeypatch.setenv("DATAPILOT_HOME", str(root))
+    monkeypatch.setenv("DAGSTER_HOME", str(root / ".dagster_home"))
+    monkeypatch.chdir(root)
+    return root
