@@ -102,3 +102,11 @@ def load_inbox(inbox: str | os.PathLike) -> tuple[list[tuple[Path, FeedbackFile]
         else:
             good.append((path, result))
     return good, bad
+
+
+def feedback_filename(job_id: str, created_at: str, feedback_id: str) -> str:
+    """`feedback_<job_id>_<UTC yyyymmddThhmmssZ>_<short uuid>.json` (DESIGN.md)."""
+    from datetime import datetime, timezone
+
+    stamp = datetime.fromisoformat(created_at.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return f"feedback_{job_id}_{stamp:%Y%m%dT%H%M%SZ}_{feedback_id.replace('-', '')[:8]}.json"
