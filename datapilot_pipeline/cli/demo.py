@@ -1,0 +1,29 @@
+"""`datapilot demo`: synthetic reviewed jobs -> the whole asset graph, offline, on a tiny model."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from datapilot_pipeline.cli.common import UsageError, int_in_range
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("demo", help="run the whole pipeline on synthetic feedback, offline",
+                                   description=__doc__)
+    parser.add_argument("--jobs", type=int_in_range(1, 100_000), default=160,
+                        help="synthetic reviewed jobs to generate (default 160)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default 0)")
+    parser.add_argument("--home", type=Path, default=None,
+                        help="working root (default $DATAPILOT_HOME or the current directory)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from datapilot_pipeline.demo import run_demo
+
+    home = (args.home or Path(os.environ.get("DATAPILOT_HOME") or Path.cwd())).resolve()
+    if home.exists() and not home.is_dir():
+        raise UsageError(f"--home is not a directory: {home}")
+    return run_demo(home, n_jobs=args.jobs, seed=args.seed)
