@@ -23,7 +23,7 @@ run: $(STAMP)
 	$(BIN)/datapilot demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 ui: $(STAMP)
 	mkdir -p "$(DAGSTER_HOME)"
