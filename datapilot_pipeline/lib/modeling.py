@@ -1,0 +1,152 @@
+"""Causal LMs for training and evaluation, offline only.
+
+A base model is a local directory, an already-cached hub id, or (by default) a tiny GPT-style model built
+here from config with a byte-level BPE tokenizer trained on the dataset's own text. Nothing is ever
+downloaded: a missing model is a one-line `ValueError` that says how to get it. Weights are loaded from
+safetensors only (no pickles).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datapilot_pipeline.lib.paths import Workspace
+
+BOS, EOS, PAD, UNK = "<|bos|>", "<|eos|>", "<|pad|>", "<|unk|>"
+TINY_MARKER = "datapilot_tiny.json"
+# Small enough to train a few hundred steps on 2 CPU cores in minutes; big enough to learn JSON layout.
+TINY_VOCAB = 2048
+TINY_HIDDEN = 96
+TINY_LAYERS = 3
+TINY_HEADS = 4
+TINY_MAX_POSITIONS = 4096
+
+
+def build_tiny_base_model(out_dir: Path, texts: list[str], seed: int = 0, vocab_size: int = TINY_VOCAB) -> Path:
+    """Train a byte-level BPE on `texts`, build a small Llama-style causal LM from config, save both
+    (safetensors) under `out_dir`, and return `out_dir`."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    if not texts:
+        raise ValueError("build_tiny_base_model needs at least one text to train its tokenizer on")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    bpe = Tokenizer(models.BPE(unk_token=UNK))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[PAD, BOS, EOS, UNK],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    bpe.train_from_iterator(texts, trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token=BOS, eos_token=EOS, pad_token=PAD,
+                                        unk_token=UNK, model_max_length=TINY_MAX_POSITIONS)
+    tokenizer.padding_side = "left"  # decoder-only generation continues from the right edge
+    tokenizer.save_pretrained(out_dir)
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=TINY_HIDDEN, intermediate_size=TINY_HIDDEN * 2,
+        num_hidden_layers=TINY_LAYERS, num_attention_heads=TINY_HEADS, num_key_value_heads=TINY_HEADS,
+        max_position_embeddings=TINY_MAX_POSITIONS, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True,
+    )
+    model = LlamaForCausalLM(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(out_dir, safe_serialization=True)
+    (out_dir / TINY_MARKER).write_text(json.dumps({"seed": seed, "n_texts": len(texts)}) + "\n")
+    return out_dir
+
+
+def _is_model_dir(path: Path) -> bool:
+    return (path / "config.json").is_file() and any(path.glob("*.safetensors"))
+
+
+def _cached_hub_snapshot(repo_id: str) -> Path | None:
+    """The local snapshot of a hub id already in the HF cache, without any network call."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=True))
+    except (LocalEntryNotFoundError, FileNotFoundError, ValueError):
+        return None
+
+
+def default_tiny_model_dir(workspace: "Workspace") -> Path:
+    return workspace.models / "base"
+
+
+def resolve_base_model(ref: str | Path | None, workspace: "Workspace", texts: list[str] | None = None) -> Path:
+    """The directory of the base model to train or evaluate.
+
+    `ref` is a local directory, an already-cached hub id, or None for the tiny model under `models/base/`
+    (built from `texts` when missing). Anything else raises a one-line `ValueError`.
+    """
+    if ref is None:
+        tiny = default_tiny_model_dir(workspace)
+        if _is_model_dir(tiny):
+            return tiny
+        if not texts:
+            raise ValueError(f"no base model at {tiny}; pass --base-model PATH, or give training texts to build the tiny one")
+        return build_tiny_base_model(tiny, texts)
+    path = Path(ref).expanduser()
+    if path.exists():
+        if not _is_model_dir(path):
+            raise ValueError(f"{path} is not a model directory (needs config.json and *.safetensors weights)")
+        return path.resolve()
+    text = str(ref)
+    if text.count("/") == 1 and not text.startswith((".", "/")):
+        snapshot = _cached_hub_snapshot(text)
+        if snapshot is not None and _is_model_dir(snapshot):
+            return snapshot
+        raise ValueError(f"model {text!r} is not in the local Hugging Face cache; on a machine with network run "
+                         f"`hf download {text}` (or pass a local directory with --base-model)")
+    raise ValueError(f"base model {text!r} not found: pass a local model directory or a cached hub id (org/name)")
+
+
+def load_causal_lm(base: Path, adapter_dir: Path | None = None) -> tuple[Any, Any]:
+    """(model in eval mode, tokenizer) from safetensors; the LoRA adapter in `adapter_dir` is applied when given."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    base = Path(base)
+    if not _is_model_dir(base):
+        raise ValueError(f"{base} is not a model directory (needs config.json and *.safetensors weights)")
+    tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    model = AutoModelForCausalLM.from_pretrained(base, local_files_only=True, use_safetensors=True)
+    if adapter_dir is not None:
+        from peft import PeftModel
+
+        adapter_dir = Path(adapter_dir)
+        if not (adapter_dir / "adapter_model.safetensors").is_file():
+            raise ValueError(f"{adapter_dir} has no adapter_model.safetensors")
+        model = PeftModel.from_pretrained(model, adapter_dir, is_trainable=False)
+    model.eval()
+    return model, tokenizer
+
+
+def generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int, batch_size: int = 4) -> list[str]:
+    """Greedy continuations of `prompts` (only the new text), `batch_size` prompts per forward pass."""
+    import torch
+
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    tokenizer.padding_side = "left"
+    device = next(model.parameters()).device
+    outputs: list[str] = []
+    for start in range(0, len(prompts), batch_size):
+        batch = tokenizer(prompts[start:start + batch_size], return_tensors="pt", padding=True,
+                          add_special_tokens=False).to(device)
+        with torch.no_grad():
+            tokens = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
+                                    pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+        new = tokens[:, batch["input_ids"].shape[1]:]
+        outputs.extend(tokenizer.batch_decode(new, skip_special_tokens=True))
+    return outputs

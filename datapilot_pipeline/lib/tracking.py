@@ -1,0 +1,153 @@
+"""MLflow tracking and the model registry: one sqlite DB under the working root, one registered model.
+
+A registered version's tags carry what a consumer needs to load it offline: the base model directory
+and the local adapter directory (the adapter is also an artifact of the run, used when the local copy
+is gone).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datapilot_pipeline.lib.paths import Workspace
+
+REGISTERED_MODEL = "datapilot-insights"
+EXPERIMENT = "datapilot-finetune"
+ADAPTER_ARTIFACT = "adapter"
+CANDIDATE_ALIAS = "candidate"
+CHAMPION_ALIAS = "champion"
+_MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[A-Za-z0-9_-]+))$")
+
+
+def _quiet_mlflow() -> None:
+    # MLflow reports usage to a remote endpoint unless told not to; nothing here may reach the network.
+    os.environ.setdefault("MLFLOW_ENABLE_TELEMETRY", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def default_tracking_uri(workspace: "Workspace") -> str:
+    """`sqlite:///$DATAPILOT_HOME/mlflow.db`."""
+    return workspace.mlflow_uri
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
+
+
+def ensure_tracking_db(uri: str, artifact_root: Path | None = None) -> str:
+    """Create the tracking DB (schema migrations) and the experiment once; returns the experiment id.
+
+    Call it before processes share the DB: concurrent first-time migrations of one sqlite file race.
+    A lock file beside the DB serializes callers that do race. Artifacts go under `artifact_root`
+    (default: `mlartifacts/` beside the DB) so nothing is written outside the working root.
+    """
+    _quiet_mlflow()
+    from mlflow.tracking import MlflowClient
+
+    db = _sqlite_path(uri)
+    if db is None:
+        return _ensure_experiment(MlflowClient(tracking_uri=uri), None)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    root = Path(artifact_root) if artifact_root else db.parent / "mlartifacts"
+    with open(db.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _ensure_experiment(MlflowClient(tracking_uri=uri), root.resolve().as_uri())
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _ensure_experiment(client, artifact_location: str | None) -> str:
+    found = client.get_experiment_by_name(EXPERIMENT)
+    if found is not None:
+        return found.experiment_id
+    return client.create_experiment(EXPERIMENT, artifact_location=artifact_location)
+
+
+def register_adapter(run_id: str, tracking_uri: str, base_model: Path, adapter_dir: Path,
+                     alias: str | None = CANDIDATE_ALIAS, tags: dict[str, str] | None = None) -> str:
+    """Register the run's adapter artifact as a new version of `datapilot-insights`; returns the version."""
+    _quiet_mlflow()
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    try:
+        client.get_registered_model(REGISTERED_MODEL)
+    except MlflowException:
+        client.create_registered_model(REGISTERED_MODEL, description="LoRA adapters that write DataPilot insights.")
+    source = f"{client.get_run(run_id).info.artifact_uri}/{ADAPTER_ARTIFACT}"
+    version_tags = {"base_model": str(Path(base_model).resolve()), "adapter_dir": str(Path(adapter_dir).resolve())}
+    version_tags.update(tags or {})
+    version = client.create_model_version(REGISTERED_MODEL, source=source, run_id=run_id, tags=version_tags)
+    if alias:
+        client.set_registered_model_alias(REGISTERED_MODEL, alias, version.version)
+    return str(version.version)
+
+
+def set_alias(tracking_uri: str, version: str | int, alias: str) -> None:
+    """Point `alias` (e.g. `champion`) of `datapilot-insights` at `version`."""
+    _quiet_mlflow()
+    from mlflow.tracking import MlflowClient
+
+    MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri).set_registered_model_alias(
+        REGISTERED_MODEL, alias, str(version))
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A registered model version, resolved to local directories."""
+
+    base_model: Path
+    adapter_dir: Path
+    version: str
+    run_id: str
+
+    @property
+    def model_uri(self) -> str:
+        return f"models:/{REGISTERED_MODEL}/{self.version}"
+
+
+def resolve_model_uri(uri: str, tracking_uri: str) -> ModelRef:
+    """`models:/<name>/<version>` or `models:/<name>@<alias>` -> local base model and adapter directories.
+
+    Raises `ValueError` (one line) for a malformed URI, an unknown version or alias, or a missing base model.
+    """
+    match = _MODEL_URI.match(uri)
+    if not match:
+        raise ValueError(f"not a model URI: {uri!r} (expected models:/NAME/VERSION or models:/NAME@ALIAS)")
+    _quiet_mlflow()
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    name = match["name"]
+    try:
+        mv = (client.get_model_version(name, match["version"]) if match["version"]
+              else client.get_model_version_by_alias(name, match["alias"]))
+    except MlflowException as exc:
+        raise ValueError(f"{uri} is not registered in {tracking_uri}: {exc.message.splitlines()[0]}") from None
+    base = Path(mv.tags.get("base_model", ""))
+    if not mv.tags.get("base_model") or not base.is_dir():
+        raise ValueError(f"{uri}: base model directory {str(base) or '(untagged)'} is missing")
+    adapter = Path(mv.tags.get("adapter_dir", ""))
+    if not mv.tags.get("adapter_dir") or not (adapter / "adapter_model.safetensors").is_file():
+        adapter = _download_adapter(client, mv)
+    return ModelRef(base_model=base, adapter_dir=adapter, version=str(mv.version), run_id=mv.run_id)
+
+
+def _download_adapter(client, mv) -> Path:
+    """The run's adapter artifact copied to a local folder (the artifact store is local: no network)."""
+    import mlflow.artifacts
+
+    target = Path(mlflow.artifacts.download_artifacts(run_id=mv.run_id, artifact_path=ADAPTER_ARTIFACT,
+                                                      tracking_uri=client._tracking_client.tracking_uri))
+    if not (target / "adapter_model.safetensors").is_file():
+        raise ValueError(f"version {mv.version} of {mv.name} has no adapter in run {mv.run_id}")
+    return target

@@ -1,0 +1,84 @@
+"""Offline base models: the tiny model builds, loads from safetensors, generates; missing models fail fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from datapilot_pipeline.lib.modeling import build_tiny_base_model, generate, load_causal_lm, resolve_base_model
+from datapilot_pipeline.lib.paths import Workspace
+from datapilot_pipeline_tests.training_data import example
+
+TEXTS = [example(i)["prompt"] + example(i)["completion"] for i in range(6)]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    return build_tiny_base_model(tmp_path_factory.mktemp("m") / "base", TEXTS, seed=0)
+
+
+def test_tiny_model_is_safetensors_and_has_special_tokens(tiny: Path):
+    assert (tiny / "model.safetensors").is_file()
+    assert not list(tiny.glob("*.bin"))
+    model, tokenizer = load_causal_lm(tiny)
+    assert tokenizer.eos_token == "<|eos|>" and tokenizer.pad_token == "<|pad|>"
+    assert tokenizer.pad_token_id != tokenizer.eos_token_id
+    assert model.config.vocab_size == len(tokenizer)
+    assert 50_000 < sum(p.numel() for p in model.parameters()) < 2_000_000
+    # The BPE learnt the JSON vocabulary: far fewer tokens than bytes.
+    assert len(tokenizer(TEXTS[0])["input_ids"]) < len(TEXTS[0].encode()) / 2
+    assert tokenizer.decode(tokenizer(TEXTS[0], add_special_tokens=False)["input_ids"]) == TEXTS[0]
+
+
+def test_build_is_reproducible_for_a_seed(tiny: Path, tmp_path: Path):
+    import torch
+
+    again = build_tiny_base_model(tmp_path / "again", TEXTS, seed=0)
+    a, _ = load_causal_lm(tiny)
+    b, _ = load_causal_lm(again)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_generate_batches_and_returns_only_new_text(tiny: Path):
+    model, tokenizer = load_causal_lm(tiny)
+    prompts = [example(i)["prompt"] for i in range(3)]
+    batched = generate(model, tokenizer, prompts, max_new_tokens=5, batch_size=2)
+    single = generate(model, tokenizer, prompts[:1], max_new_tokens=5, batch_size=1)
+    assert len(batched) == 3 and all(isinstance(t, str) for t in batched)
+    assert not batched[0].startswith(prompts[0][:20])
+    assert batched[0] == single[0]  # left padding keeps greedy output independent of the batch
+
+
+def test_resolve_none_builds_tiny_once(home: Path):
+    ws = Workspace.current()
+    path = resolve_base_model(None, ws, texts=TEXTS)
+    assert path == ws.models / "base"
+    stamp = (path / "model.safetensors").stat().st_mtime_ns
+    assert resolve_base_model(None, ws) == path
+    assert (path / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+def test_resolve_local_path(tiny: Path, home: Path):
+    assert resolve_base_model(str(tiny), Workspace.current()) == tiny.resolve()
+
+
+@pytest.mark.parametrize("ref, message", [
+    ("nobody-org/not-a-cached-model", "hf download nobody-org/not-a-cached-model"),
+    ("./missing-dir", "not found"),
+])
+def test_missing_model_is_a_one_line_error(ref: str, message: str, home: Path):
+    with pytest.raises(ValueError, match=message) as info:
+        resolve_base_model(ref, Workspace.current())
+    assert "\n" not in str(info.value)
+
+
+def test_directory_without_weights_is_rejected(home: Path):
+    (home / "empty").mkdir()
+    with pytest.raises(ValueError, match="safetensors"):
+        resolve_base_model(home / "empty", Workspace.current())
+
+
+def test_none_without_texts_and_no_model_is_an_error(home: Path):
+    with pytest.raises(ValueError, match="--base-model"):
+        resolve_base_model(None, Workspace.current())
