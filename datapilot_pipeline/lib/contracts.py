@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StringConstraints, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StringConstraints,
+                      field_validator, model_validator)
 
 CATEGORIES = ("outlier", "correlation", "trend", "quality", "missing_data", "distribution", "segment")
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -25,7 +26,16 @@ Action = Literal["approve", "edit", "reject", "skip"]
 Variant = Literal["few_shot", "fine_tuned"]
 
 ID_PATTERN = r"^[A-Za-z0-9_.-]{1,128}$"
-SafeId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+
+
+def _not_dot_path(value: str) -> str:
+    # `.` and `..` match the pattern but name directories, never a job or a reviewer.
+    if value in {".", ".."}:
+        raise ValueError(f"{value!r} is a path component, not an id")
+    return value
+
+
+SafeId = Annotated[str, StringConstraints(pattern=ID_PATTERN), AfterValidator(_not_dot_path)]
 NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Score = Annotated[StrictInt, Field(ge=1, le=5)]
 Number = StrictInt | StrictFloat
@@ -185,8 +195,9 @@ def first_error(exc: Exception) -> str:
 
     if isinstance(exc, ValidationError):
         err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err.get("loc", ())) or "<root>"
+        loc = ".".join(str(p) for p in err.get("loc", ()))
         msg = err.get("msg", "invalid").removeprefix("Value error, ")
         more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        return f"{loc}: {msg}{more}"
+        # Model-level validators have no location; their messages name the field themselves.
+        return f"{loc}: {msg}{more}" if loc else f"{msg}{more}"
     return str(exc)
