@@ -46,6 +46,8 @@ def parse_feedback_bytes(data: bytes, path: Path = Path("<bytes>")) -> FeedbackF
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise FeedbackFileError(path, f"malformed JSON ({exc.msg}, line {exc.lineno})") from None
+    except RecursionError:
+        raise FeedbackFileError(path, "malformed JSON (nested too deeply)") from None
     if not isinstance(raw, dict):
         raise FeedbackFileError(path, f"top level is a JSON {type(raw).__name__}, not an object")
     version = raw.get("schema_version")
