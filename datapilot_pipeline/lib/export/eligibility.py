@@ -1,0 +1,225 @@
+"""Which reviewed insights and jobs become training examples.
+
+Single review (DESIGN.md): an insight is kept when it was approved or edited (edits applied) with
+`human_score >= min_score`; a job is exported when its `overall_score >= min_score` and at least one
+insight is kept.
+
+Several reviews of one job (the consensus rule):
+1. A later review by the same reviewer replaces the earlier one (order: `created_at`, then
+   `feedback_id` for ties). The replaced review is discarded as `review_superseded`.
+2. The latest remaining review fixes the job's content (compact EDA and LLM output); a review of
+   different content is discarded as `review_conflicting_content`.
+3. An insight's supporters are the reviewers who approved or edited it with `human_score >= min_score`.
+   It is kept when it has at least one supporter and more supporters than rejecters; with one reviewer
+   this is exactly the single-review rule. Ties and majorities against it drop it.
+4. The kept version is the supporter's with the highest `human_score`, then the most recent review
+   (an approval keeps the original insight, an edit applies its edited fields).
+5. The job's overall score is the median of its reviewers' overall scores.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from datapilot_pipeline.lib.contracts import FeedbackFile, FeedbackItem, Insight
+from datapilot_pipeline.lib.evidence import evidence_problems
+
+KEEP_ACTIONS = ("approve", "edit")
+
+
+def review_order(feedback: FeedbackFile) -> tuple[datetime, str]:
+    """Chronological order of reviews (a timestamp without offset is UTC), `feedback_id` breaking ties."""
+    stamp = datetime.fromisoformat(feedback.created_at.replace("Z", "+00:00"))
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=timezone.utc)
+    return (stamp, feedback.feedback_id)
+
+
+def apply_edits(insight: dict, item: FeedbackItem) -> dict:
+    """The insight with the reviewer's edited text, evidence and recommendation applied."""
+    edited = dict(insight)
+    if item.action == "edit":
+        if item.edited_text is not None:
+            edited["text"] = item.edited_text.strip()
+        if item.edited_evidence is not None:
+            edited["evidence"] = {"columns": [], "aggregates": {}, "row_indices": [], **item.edited_evidence}
+        if item.edited_recommendation is not None:
+            edited["recommendation"] = dict(item.edited_recommendation)
+    return Insight.model_validate(edited).model_dump()
+
+
+def _supports(item: FeedbackItem | None, min_score: int) -> bool:
+    return item is not None and item.action in KEEP_ACTIONS and (item.human_score or 0) >= min_score
+
+
+def eligible_insights(feedback: FeedbackFile, min_score: int = 3, check_evidence: bool = True) -> list[dict]:
+    """The insights one review keeps, edits applied, in the output's order.
+
+    With `check_evidence`, a kept insight whose (edited) evidence fails the evidence rule against the
+    job's compact EDA is left out too: training on unverifiable numbers teaches invention."""
+    items = {item.insight_id: item for item in feedback.items}
+    eda = feedback.compact_eda.model_dump()
+    kept = []
+    for insight in feedback.llm_output.insights:
+        item = items.get(insight.id)
+        if _supports(item, min_score):
+            candidate = apply_edits(insight.model_dump(), item)
+            if not check_evidence or not evidence_problems(candidate["evidence"], eda):
+                kept.append(candidate)
+    return kept
+
+
+def is_eligible(feedback: FeedbackFile, min_score: int = 3, check_evidence: bool = True) -> bool:
+    """True when this single review makes its job a training example."""
+    return feedback.overall_score >= min_score and bool(eligible_insights(feedback, min_score, check_evidence))
+
+
+@dataclass
+class ReviewedExample:
+    """One job after consensus: the content reviewers saw and the output they approved."""
+
+    job_id: str
+    reviewer_ids: list[str]
+    latest_reviewer_id: str
+    overall_score: int | float
+    dataset_name: str
+    compact_eda: dict
+    original_output: dict
+    approved_output: dict
+    model: str | None = None
+    variant: str = "few_shot"
+
+    @property
+    def categories(self) -> list[str]:
+        return sorted({i["category"] for i in self.approved_output["insights"]})
+
+    @property
+    def dominant_category(self) -> str:
+        counts = Counter(i["category"] for i in self.approved_output["insights"])
+        return min(counts, key=lambda c: (-counts[c], c))
+
+    @property
+    def changed(self) -> bool:
+        """Reviewers edited or dropped something: the pair (approved, original) teaches a preference."""
+        return self.approved_output != self.original_output
+
+    def to_dict(self) -> dict:
+        return {"job_id": self.job_id, "reviewer_ids": self.reviewer_ids,
+                "latest_reviewer_id": self.latest_reviewer_id, "overall_score": self.overall_score,
+                "dataset_name": self.dataset_name, "compact_eda": self.compact_eda,
+                "original_output": self.original_output, "approved_output": self.approved_output,
+                "model": self.model, "variant": self.variant}
+
+    @classmethod
+    def from_dict(cls, row: dict) -> "ReviewedExample":
+        return cls(**row)
+
+
+@dataclass
+class ReviewOutcome:
+    """Examples plus what the rules discarded (counts by reason) and approval statistics."""
+
+    examples: list[ReviewedExample] = field(default_factory=list)
+    discarded: Counter = field(default_factory=Counter)
+    actions: Counter = field(default_factory=Counter)
+    n_reviews: int = 0
+    n_jobs: int = 0
+
+    def stats(self) -> dict:
+        reviewed = sum(self.actions[a] for a in ("approve", "edit", "reject"))
+        return {"n_reviews": self.n_reviews, "n_jobs": self.n_jobs, "n_examples": len(self.examples),
+                "actions": dict(sorted(self.actions.items())),
+                "approval_rate": round((self.actions["approve"] + self.actions["edit"]) / reviewed, 4) if reviewed else 0.0,
+                "discarded": dict(sorted(self.discarded.items()))}
+
+
+def _output_dict(output) -> dict:
+    return output.model_dump(exclude_none=True)
+
+
+def _drop_reason(items: list[FeedbackItem | None], min_score: int) -> str:
+    rejects = sum(1 for i in items if i is not None and i.action == "reject")
+    supporters = sum(1 for i in items if _supports(i, min_score))
+    if rejects and supporters:
+        return "insight_outvoted"
+    if rejects:
+        return "insight_rejected"
+    if any(i is not None and i.action in KEEP_ACTIONS for i in items):
+        return "insight_low_score"
+    return "insight_not_approved"
+
+
+def consensus(reviews: list[FeedbackFile], min_score: int = 3, check_evidence: bool = True,
+              outcome: ReviewOutcome | None = None) -> ReviewedExample | None:
+    """Apply the consensus rule to every review of one job; None when the job is not exported.
+    Discard reasons and action counts are added to `outcome` when given."""
+    outcome = outcome if outcome is not None else ReviewOutcome()
+    latest: dict[str, FeedbackFile] = {}
+    for review in sorted(reviews, key=review_order):
+        if review.reviewer_id in latest:
+            outcome.discarded["review_superseded"] += 1
+        latest[review.reviewer_id] = review
+    ordered = sorted(latest.values(), key=review_order)
+    base = ordered[-1]
+    content = (base.compact_eda, base.llm_output)
+    agreeing = [r for r in ordered if (r.compact_eda, r.llm_output) == content]
+    if len(agreeing) < len(ordered):
+        outcome.discarded["review_conflicting_content"] += len(ordered) - len(agreeing)
+    for review in agreeing:
+        outcome.actions.update(item.action for item in review.items)
+        outcome.actions["unreviewed"] += len(review.llm_output.insights) - len(review.items)
+
+    eda = base.compact_eda.model_dump()
+    by_review = [{item.insight_id: item for item in r.items} for r in agreeing]
+    kept: list[dict] = []
+    for insight in base.llm_output.insights:
+        items = [m.get(insight.id) for m in by_review]
+        supporters = [(i.human_score, n) for n, i in enumerate(items) if _supports(i, min_score)]
+        rejects = sum(1 for i in items if i is not None and i.action == "reject")
+        if not supporters or len(supporters) <= rejects:
+            outcome.discarded[_drop_reason(items, min_score)] += 1
+            continue
+        _, chosen = max(supporters)  # highest score, then the latest review (agreeing is chronological)
+        candidate = apply_edits(insight.model_dump(), items[chosen])
+        if check_evidence and evidence_problems(candidate["evidence"], eda):
+            outcome.discarded["insight_invalid_evidence"] += 1
+            continue
+        kept.append(candidate)
+
+    overall = statistics.median(r.overall_score for r in agreeing)
+    if overall < min_score:
+        outcome.discarded["job_low_overall_score"] += 1
+        return None
+    if not kept:
+        outcome.discarded["job_no_insight_kept"] += 1
+        return None
+    original = _output_dict(base.llm_output)
+    approved = {"insights": kept}
+    # The summary may describe a dropped or edited claim; it is kept only when every insight survived unchanged.
+    if "summary" in original and kept == original["insights"]:
+        approved["summary"] = original["summary"]
+    return ReviewedExample(
+        job_id=base.job_id, reviewer_ids=sorted(r.reviewer_id for r in agreeing),
+        latest_reviewer_id=base.reviewer_id, overall_score=int(overall) if overall == int(overall) else float(overall),
+        dataset_name=base.compact_eda.dataset.name, compact_eda=eda, original_output=original,
+        approved_output=approved, model=base.model, variant=base.variant)
+
+
+def review_feedback(feedbacks: Iterable[FeedbackFile], min_score: int = 3,
+                    check_evidence: bool = True) -> ReviewOutcome:
+    """Group reviews by job, apply the consensus rule, return examples sorted by job id."""
+    by_job: dict[str, list[FeedbackFile]] = defaultdict(list)
+    outcome = ReviewOutcome()
+    for feedback in feedbacks:
+        by_job[feedback.job_id].append(feedback)
+        outcome.n_reviews += 1
+    outcome.n_jobs = len(by_job)
+    for job_id in sorted(by_job):
+        example = consensus(by_job[job_id], min_score, check_evidence, outcome)
+        if example is not None:
+            outcome.examples.append(example)
+    return outcome
