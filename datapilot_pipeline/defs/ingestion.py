@@ -1,0 +1,51 @@
+"""Ingestion stage: the reviewers' inbox -> Parquet tables of feedback and insight decisions."""
+
+import dagster as dg
+
+from datapilot_pipeline.defs.resources import WorkspaceResource
+
+PREVIEW_COLUMNS = ["job_id", "reviewer_id", "created_at", "overall_score", "variant", "n_approved", "n_edited",
+                   "n_rejected", "n_skipped", "source_file"]
+
+
+@dg.asset(group_name="feedback", kinds={"parquet"})
+def feedback_records(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.Output[dict]:
+    """Every analyst review in `feedback_inbox/`, as tables: one row per review (`feedback.parquet`) and one
+    per insight verdict (`decisions.parquet`, with whether the insight's evidence checks out against its
+    data). Each review counts once however often it is dropped in. Files that cannot be used are listed with
+    the reason in `quarantine.parquet` and left where they are, so their authors can fix and resend them."""
+    from datapilot_pipeline.lib.ingest import ingest_inbox
+    from datapilot_pipeline.lib.ingest_tables import markdown_table
+
+    ws = workspace.workspace()
+    result = ingest_inbox(ws.inbox, ws.feedback_dir)
+    if result.quarantined:
+        context.log.warning(f"{result.quarantined} inbox entries quarantined; see {result.quarantine_path}")
+    value = {
+        "feedback_path": str(result.feedback_path),
+        "decisions_path": str(result.decisions_path),
+        "quarantine_path": str(result.quarantine_path),
+        "new_feedback": result.new_feedback,
+        "total_feedback": result.total_feedback,
+        "total_decisions": result.total_decisions,
+        "new_feedback_ids": result.new_feedback_ids,
+    }
+    reasons = "\n".join(f"- {count} × {reason}" for reason, count in sorted(result.quarantine_reasons.items()))
+    metadata = {
+        "ingested_new": result.new_feedback,
+        "new_decisions": result.new_decisions,
+        "total_feedback": result.total_feedback,
+        "total_decisions": result.total_decisions,
+        "duplicates": result.duplicates,
+        "quarantined_new": result.quarantined,
+        "quarantined_total": result.total_quarantined,
+        "unchanged_files_skipped": result.unchanged,
+        "quarantine_reasons": dg.MetadataValue.md(reasons or "none this run"),
+        "preview": dg.MetadataValue.md(markdown_table(result.preview, PREVIEW_COLUMNS) if result.preview
+                                       else "no new feedback this run"),
+        "feedback_table": dg.MetadataValue.path(str(result.feedback_path)),
+        "quarantine_table": dg.MetadataValue.path(str(result.quarantine_path)),
+    }
+    if result.approval_rate is not None:  # approved / reviewed (non-skipped) decisions, all ingested so far
+        metadata["approval_rate"] = dg.MetadataValue.float(round(result.approval_rate, 4))
+    return dg.Output(value, metadata=metadata)
