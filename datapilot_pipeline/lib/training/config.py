@@ -1,0 +1,46 @@
+"""Training settings with the playbook's defaults, in one block.
+
+Learning rate: the playbook's 5e-6..1e-5 is for full fine-tuning, where every weight moves and a large
+step wrecks the pretrained model. LoRA trains small freshly initialised low-rank matrices (B starts at
+zero) on top of frozen weights, so it needs a step about 10-50x larger to move at all in a few hundred
+steps; 2e-4 is the value the LoRA and QLoRA papers and PEFT's examples use.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TrainingConfig(BaseModel):
+    """How one LoRA fine-tune runs. Every field is logged as an MLflow param."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: float = Field(default=3.0, gt=0, description="Passes over the training split.")
+    batch_size: int = Field(default=4, ge=1, description="Examples per device per step (playbook: 4-8).")
+    gradient_accumulation_steps: int = Field(default=1, ge=1, description="Steps accumulated per optimizer update.")
+    learning_rate: float = Field(default=2e-4, gt=0, description="Peak LoRA learning rate (see module docstring).")
+    warmup_ratio: float = Field(default=0.1, ge=0, lt=1, description="Share of steps with linear warmup.")
+    weight_decay: float = Field(default=0.0, ge=0)
+    validation_fraction: float = Field(
+        default=0.1, ge=0, lt=0.5,
+        description="Held-out share when the dataset has no metadata.split (playbook: 10-15%).")
+    max_seq_length: int = Field(default=2048, ge=16, description="Tokens per example; longer ones are dropped.")
+    lora_r: int = Field(default=16, ge=1, description="LoRA rank (playbook: 8-16).")
+    lora_alpha: int = Field(default=32, ge=1, description="LoRA scaling numerator; the update is scaled by alpha/r.")
+    lora_dropout: float = Field(default=0.05, ge=0, lt=1)
+    target_modules: list[str] = Field(
+        default=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        description="Modules that get adapters: every Llama-style linear layer, as QLoRA recommends (GPT-2: c_attn).")
+    seed: int = Field(default=42, description="Seeds the split, adapter init and data order.")
+    early_stopping_patience: int = Field(default=2, ge=1, description="Evaluations without eval_loss improvement.")
+    evals_per_epoch: int = Field(default=2, ge=1, description="Validation passes per epoch (early stopping unit).")
+    logging_steps: int = Field(default=5, ge=1, description="Optimizer steps between metric reports.")
+    save_total_limit: int = Field(default=2, ge=1, description="Checkpoints kept for resume.")
+    max_steps: int | None = Field(default=None, ge=1, description="Stop after this many steps (demo/tests).")
+    gradient_checkpointing: bool = Field(
+        default=False, description="Trade compute for memory; off because small models on CPU only slow down.")
+    packing: bool | None = Field(
+        default=None, description="Pack examples into full rows; None: on CUDA with flash-attn only (safe there).")
+    bf16: bool | None = Field(default=None, description="bf16 mixed precision; None: on when the GPU supports it.")
+
