@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from datapilot_pipeline.lib.atomic import atomic_write_text
-from datapilot_pipeline.lib.contracts import SCHEMA_VERSION, FeedbackFile, first_error, is_safe_id
+from datapilot_pipeline.lib.contracts import SCHEMA_VERSION, FeedbackFile, JobResult, first_error, is_safe_id
 from datapilot_pipeline.lib.inbox import MAX_FEEDBACK_BYTES, feedback_filename
 from datapilot_pipeline.lib.normalize import normalize_output
 from datapilot_pipeline.lib.paths import Workspace
@@ -96,6 +96,40 @@ def feedback_json(feedback: FeedbackFile) -> str:
     data = feedback.model_dump(mode="json")
     data["items"] = [item.model_dump(mode="json", exclude_none=True) for item in feedback.items]
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def load_job_result(path: str | os.PathLike, job_id: str | None = None) -> JobResult:
+    """Read the job result a reviewer reviews; `job_id` must match the file's (or fills it in when absent).
+
+    The output is normalized first (synonyms, numeric strings), as for every model output. Raises
+    `ValueError` with one readable line.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    # Its feedback file embeds the whole job; over the inbox limit it could never be ingested.
+    if len(data) > MAX_FEEDBACK_BYTES:
+        raise ValueError(f"{path.name}: larger than the {MAX_FEEDBACK_BYTES // (1024 * 1024)} MB a feedback file may be")
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"{path.name}: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path.name}: malformed JSON ({exc.msg}, line {exc.lineno})") from None
+    except RecursionError:
+        raise ValueError(f"{path.name}: malformed JSON (nested too deeply)") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path.name}: top level is a JSON {type(raw).__name__}, not a job result object")
+    if job_id is not None:
+        if raw.get("job_id") is None:
+            raw["job_id"] = job_id
+        elif raw["job_id"] != job_id:
+            raise ValueError(f"job_id: {path.name} holds job {raw['job_id']!r}, not {job_id!r}")
+    if "llm_output" in raw:
+        raw["llm_output"] = normalize_output(raw["llm_output"])
+    try:
+        return JobResult.model_validate(raw)
+    except ValidationError as exc:
+        raise ValueError(f"{path.name}: invalid job result: {first_error(exc)}") from None
 
 
 class FeedbackCollector:
