@@ -1,0 +1,63 @@
+"""The structural expectations as a Great Expectations suite over one row per line.
+
+Runs in an ephemeral context (nothing written to disk, `GX_ANALYTICS_ENABLED=false`); great_expectations
+is imported only here, inside the function, because importing it takes seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+SUITE_NAME = "finetune_dataset_structure"
+FORMATS = ["prompt-completion", "openai-chat", "bedrock"]
+
+
+def _expectations(gx, max_tokens: int, min_rows: int) -> list:
+    e = gx.expectations
+    return [
+        e.ExpectTableRowCountToBeBetween(min_value=min_rows),
+        e.ExpectColumnValuesToBeInSet(column="is_object", value_set=[True]),
+        e.ExpectColumnValuesToBeInSet(column="format", value_set=FORMATS),
+        e.ExpectColumnValuesToBeBetween(column="prompt_chars", min_value=1),
+        e.ExpectColumnValuesToBeBetween(column="completion_chars", min_value=1),
+        e.ExpectColumnValuesToBeInSet(column="schema_ok", value_set=[True]),
+        e.ExpectColumnValuesToBeBetween(column="n_insights", min_value=1, max_value=20),
+        e.ExpectColumnValuesToBeBetween(column="total_tokens", max_value=max_tokens),
+        e.ExpectColumnValuesToBeUnique(column="content_key"),
+    ]
+
+
+def run_suite(rows: list[dict], max_tokens: int, min_rows: int) -> dict:
+    """Validate `rows` (keys: line, is_object, format, prompt_chars, completion_chars, schema_ok,
+    n_insights, total_tokens, content_key); returns a JSON-ready summary with per-expectation results."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    import pandas as pd
+
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # no tqdm bars on stderr
+    batch_definition = (context.data_sources.add_pandas("finetune")
+                        .add_dataframe_asset("lines").add_batch_definition_whole_dataframe("all_lines"))
+    suite = gx.ExpectationSuite(name=SUITE_NAME)
+    for expectation in _expectations(gx, max_tokens, min_rows):
+        suite.add_expectation(expectation)
+    frame = pd.DataFrame(rows, columns=["line", "is_object", "format", "prompt_chars", "completion_chars",
+                                        "schema_ok", "n_insights", "total_tokens", "content_key"])
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+    outcome = batch.validate(suite, result_format="SUMMARY")
+    results = []
+    for r in outcome.results:
+        config = r.expectation_config
+        column = config.kwargs.get("column")
+        unexpected = r.result.get("unexpected_count")
+        results.append({"expectation": config.type, "column": column, "success": bool(r.success),
+                        "unexpected_count": int(unexpected) if unexpected is not None else None,
+                        "observed_value": r.result.get("observed_value")})
+    stats = outcome.statistics
+    return {"suite": SUITE_NAME, "success": bool(outcome.success),
+            "evaluated": int(stats["evaluated_expectations"]), "successful": int(stats["successful_expectations"]),
+            "results": results}

@@ -1,0 +1,112 @@
+"""Reading a fine-tuning JSONL and viewing each line as (prompt, completion, metadata).
+
+Accepted line formats (those `lib.export` writes): prompt-completion `{"prompt", "completion",
+"metadata"}`, openai-chat `{"messages": [system, user, assistant]}` and bedrock `{"system",
+"messages": [user, assistant]}`. A chat prompt is the system and user contents joined as
+`lib.prompts.build_prompt` joins them, so every format is checked the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class DatasetReadError(ValueError):
+    """The file cannot be validated at all: missing, binary, or no line is a JSON object."""
+
+
+@dataclass
+class Record:
+    """One line of the dataset. `problems` lists why it is not a usable example (empty when fine)."""
+
+    line: int  # 1-based
+    raw: str
+    data: Any = None
+    prompt: str | None = None
+    completion: str | None = None
+    metadata: dict | None = None
+    fmt: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def read_lines(path: str | Path) -> list[tuple[int, str]]:
+    """(1-based line number, text) of every non-blank line; raises DatasetReadError when unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetReadError(f"no such file: {path}")
+    data = path.read_bytes()
+    if b"\x00" in data:
+        raise DatasetReadError(f"{path} is a binary file, not JSONL")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DatasetReadError(f"{path} is not UTF-8 text (byte {exc.start}): not JSONL") from None
+    lines = [(n, raw) for n, raw in enumerate(text.splitlines(), start=1) if raw.strip()]
+    if not lines:
+        raise DatasetReadError(f"{path} holds no examples (empty file)")
+    return lines
+
+
+def _chat_view(messages: Any, system: Any = None) -> tuple[str | None, str | None, list[str]]:
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        return None, None, ["messages must be a list of objects"]
+    by_role: dict[str, list[str]] = {}
+    for m in messages:
+        if not isinstance(m.get("content"), str):
+            return None, None, [f"message content must be a string (role {m.get('role')!r})"]
+        by_role.setdefault(str(m.get("role")), []).append(m["content"])
+    system_text = system if isinstance(system, str) else "\n\n".join(by_role.get("system", []))
+    if not by_role.get("user") or not by_role.get("assistant"):
+        return None, None, ["messages need a user and an assistant message"]
+    if messages[-1].get("role") != "assistant":
+        return None, None, ["the last message must be the assistant's"]
+    prompt = "\n\n".join(p for p in (system_text, by_role["user"][-1]) if p)
+    return prompt, by_role["assistant"][-1], []
+
+
+def parse_record(line: int, raw: str) -> Record:
+    """Parse one line and view it as prompt/completion/metadata, recording structural problems."""
+    rec = Record(line=line, raw=raw)
+    try:
+        rec.data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        rec.problems.append(f"not JSON: {exc.msg} at column {exc.colno}")
+        return rec
+    data = rec.data
+    if not isinstance(data, dict):
+        rec.problems.append(f"a line must be a JSON object, got {type(data).__name__}")
+        return rec
+    if "prompt" in data or "completion" in data:
+        rec.fmt = "prompt-completion"
+        for key in ("prompt", "completion"):
+            value = data.get(key)
+            if not isinstance(value, str) or not value.strip():
+                rec.problems.append(f"{key} must be a non-empty string")
+        metadata = data.get("metadata")
+        if not isinstance(metadata, dict):
+            rec.problems.append("metadata must be an object")
+        elif not isinstance(metadata.get("job_id"), str):
+            rec.problems.append("metadata.job_id must be a string")
+        else:
+            rec.metadata = metadata
+        if not rec.problems:
+            rec.prompt, rec.completion = data["prompt"], data["completion"]
+    elif "messages" in data:
+        rec.fmt = "bedrock" if "system" in data else "openai-chat"
+        rec.prompt, rec.completion, problems = _chat_view(data["messages"], data.get("system"))
+        rec.problems.extend(problems)
+        rec.metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else None
+    else:
+        rec.problems.append("a line needs prompt/completion/metadata or messages")
+    return rec
+
+
+def read_records(path: str | Path) -> list[Record]:
+    """Every non-blank line as a Record; raises DatasetReadError when no line is a JSON object."""
+    records = [parse_record(n, raw) for n, raw in read_lines(path)]
+    if not any(isinstance(r.data, dict) for r in records):
+        raise DatasetReadError(f"{path} is not JSONL: no line is a JSON object")
+    return records

@@ -1,0 +1,148 @@
+"""Assembling the validation report of a fine-tuning JSONL (DESIGN.md "validation report")."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from datapilot_pipeline.lib.atomic import atomic_write_json
+from datapilot_pipeline.lib.validation import score as scoring
+from datapilot_pipeline.lib.validation.content import ContentResult, check_record
+from datapilot_pipeline.lib.validation.dedup import NEAR_THRESHOLD, DuplicateResult, exact_key, find_duplicates, varying_content
+from datapilot_pipeline.lib.validation.pii_scan import PiiResult, scan_records
+from datapilot_pipeline.lib.validation.records import Record, read_records
+from datapilot_pipeline.lib.validation.tokens import DEFAULT_MAX_TOKENS, TokenCounter, token_summary
+
+REPORT_PREFIX = "finetune_export_report_"
+MAX_LISTED = 200  # per-line details listed in the report; counts always cover every line
+
+
+@dataclass
+class Validation:
+    """The report plus what `write_clean` needs (records and which lines to drop)."""
+
+    report: dict
+    records: list[Record]
+    duplicates: DuplicateResult
+    pii: PiiResult
+
+
+def _schema_section(records: list[Record]) -> dict:
+    invalid = [r for r in records if r.problems]
+    return {"invalid_lines": [r.line for r in invalid], "invalid_count": len(invalid),
+            "invalid_rate": round(len(invalid) / len(records), 4),
+            "errors": [{"line": r.line, "error": r.problems[0]} for r in invalid[:MAX_LISTED]],
+            "formats": dict(Counter(r.fmt or "unknown" for r in records))}
+
+
+def _evidence_section(contents: list[ContentResult]) -> dict:
+    grounded = [c for c in contents if c.schema_ok and c.has_eda]
+    checked = sum(c.n_insights for c in grounded)
+    valid = sum(c.n_valid_evidence for c in grounded)
+    problems = [{"line": c.line, "problem": p} for c in grounded for p in c.evidence_problems]
+    return {"lines_with_eda": len(grounded), "lines_without_eda": sum(c.schema_ok and not c.has_eda for c in contents),
+            "insights_checked": checked, "insights_valid": valid,
+            "accuracy": round(valid / checked, 4) if checked else None, "problems": problems[:MAX_LISTED]}
+
+
+def _issues(n: int, schema: dict, pii: PiiResult, dups: DuplicateResult, evidence: dict, tokens: dict,
+            categories: Counter) -> list[scoring.Issue]:
+    def lines(values: list[int]) -> str:
+        shown = ", ".join(str(v) for v in values[:10])
+        return f": lines {shown}{', ...' if len(values) > 10 else ''}" if values else ""
+
+    entities = ", ".join(f"{k} {v}" for k, v in pii.by_entity.items())
+    candidates = [
+        scoring.rated_issue("schema", schema["invalid_count"], n, "lines fail the schema", lines(schema["invalid_lines"])),
+        scoring.rated_issue("pii", len(pii.lines), n, f"lines hold unmasked PII ({entities})", lines(pii.lines)),
+        scoring.rated_issue("duplicates", len(dups.exact) + len(dups.near), n,
+                            f"lines repeat an earlier line ({len(dups.exact)} exact, {len(dups.near)} near)",
+                            lines(sorted(dups.exact + dups.near))),
+        scoring.rated_issue("evidence", evidence["insights_checked"] - evidence["insights_valid"],
+                            evidence["insights_checked"], "insights cite evidence the compact EDA does not support"),
+        scoring.rated_issue("length", tokens["over_max_count"], n,
+                            f"lines exceed {tokens['max_tokens']} tokens", lines(tokens["over_max_lines"])),
+        scoring.size_issue(n),
+        scoring.balance_issue(dict(categories)),
+    ]
+    return [i for i in candidates if i is not None and i.points > 0]
+
+
+def validate_records(records: list[Record], *, tokenizer_path: str | Path | None = None,
+                     max_tokens: int = DEFAULT_MAX_TOKENS, near_threshold: float = NEAR_THRESHOLD,
+                     run_gx: bool = True) -> Validation:
+    """Every check on already-read records; returns the report and what cleaning needs."""
+    contents = [check_record(r) for r in records]
+    usable = [r for r in records if r.prompt is not None and r.completion is not None]
+    n = len(records)
+    schema = _schema_section(records)
+    pii = scan_records([(r.line, r.data, r.raw) for r in records])
+    keys = {r.line: varying_content(r.prompt, r.completion) for r in usable}
+    dups = find_duplicates(list(keys.items()), threshold=near_threshold)
+    counter = TokenCounter(tokenizer_path)
+    prompt_tokens = counter.count([r.prompt for r in usable])
+    completion_tokens = counter.count([r.completion for r in usable])
+    totals = {r.line: p + c for r, p, c in zip(usable, prompt_tokens, completion_tokens)}
+    tokens = token_summary([r.line for r in usable], prompt_tokens, completion_tokens, counter, max_tokens)
+    evidence = _evidence_section(contents)
+    categories = Counter(cat for c in contents for cat in c.categories)
+    issues = _issues(n, schema, pii, dups, evidence, tokens, categories)
+    quality = scoring.quality_score(issues)
+    top = categories.most_common(1)
+    report = {
+        "quality_score": quality, "grade": scoring.grade(quality), "n_examples": n, "schema": schema,
+        "pii": {"by_entity": pii.by_entity, "lines": pii.lines, "lines_count": len(pii.lines),
+                "by_line": {str(k): v for k, v in list(pii.by_line.items())[:MAX_LISTED]}},
+        "duplicates": {"exact": dups.exact, "near": dups.near,
+                       "pairs": {str(k): v for k, v in list(dups.pairs.items())[:MAX_LISTED]},
+                       "rate": round((len(dups.exact) + len(dups.near)) / n, 4), "near_threshold": near_threshold,
+                       "compared": "task block of the prompt + completion (shared system prompt and shots excluded)"},
+        "tokens": tokens, "evidence": evidence,
+        "size": {"n_examples": n, "minimum": scoring.MIN_EXAMPLES, "recommended": scoring.RECOMMENDED_EXAMPLES,
+                 "meets_minimum": n >= scoring.MIN_EXAMPLES, "meets_recommended": n >= scoring.RECOMMENDED_EXAMPLES},
+        "category_balance": {"counts": dict(sorted(categories.items())),
+                             "dominant": top[0][0] if top else None,
+                             "dominant_share": round(top[0][1] / sum(categories.values()), 4) if top else None},
+        "issues": [i.as_dict() for i in issues],
+    }
+    if run_gx:
+        report["great_expectations"] = _run_gx(records, contents, totals, max_tokens)
+    return Validation(report=report, records=records, duplicates=dups, pii=pii)
+
+
+def _run_gx(records: list[Record], contents: list[ContentResult], totals: dict[int, int], max_tokens: int) -> dict:
+    from datapilot_pipeline.lib.validation.gx_suite import run_suite
+
+    rows = []
+    for rec, content in zip(records, contents):
+        usable = rec.prompt is not None and rec.completion is not None
+        rows.append({"line": rec.line, "is_object": isinstance(rec.data, dict), "format": rec.fmt or "unknown",
+                     "prompt_chars": len(rec.prompt or ""), "completion_chars": len(rec.completion or ""),
+                     "schema_ok": content.schema_ok, "n_insights": content.n_insights,
+                     "total_tokens": totals.get(rec.line, 0),
+                     "content_key": exact_key(varying_content(rec.prompt, rec.completion)) if usable else f"line-{rec.line}"})
+    return run_suite(rows, max_tokens=max_tokens, min_rows=scoring.MIN_EXAMPLES)
+
+
+def validate_dataset(path: str | Path, **kwargs) -> Validation:
+    """Validate a JSONL file; raises `records.DatasetReadError` when it cannot be read at all."""
+    path = Path(path)
+    validation = validate_records(read_records(path), **kwargs)
+    validation.report["source"] = {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    validation.report["created_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return validation
+
+
+def write_report(report: dict, report_dir: str | Path) -> Path:
+    """Write `<report_dir>/finetune_export_report_<UTC timestamp>.json` atomically; returns its path."""
+    report_dir = Path(report_dir)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    path = report_dir / f"{REPORT_PREFIX}{stamp}.json"
+    suffix = 1
+    while path.exists():  # two reports in one second must not overwrite each other
+        path = report_dir / f"{REPORT_PREFIX}{stamp}_{suffix}.json"
+        suffix += 1
+    return atomic_write_json(path, report)
