@@ -16,7 +16,7 @@ from rich.text import Text
 
 from datapilot_pipeline.lib.contracts import PRIORITIES, Evidence, Insight, first_error
 from datapilot_pipeline.lib.evidence import evidence_problems
-from datapilot_pipeline.lib.normalize import normalize_evidence
+from datapilot_pipeline.lib.normalize import PRIORITY_SYNONYMS, normalize_evidence
 
 ACTION_KEYS = {"a": "approve", "approve": "approve", "e": "edit", "edit": "edit",
                "r": "reject", "reject": "reject", "s": "skip", "skip": "skip"}
@@ -136,7 +136,7 @@ def ask_edits(asker: Asker, insight: Insight, eda: dict) -> dict[str, Any]:
         edits["edited_evidence"] = evidence
     rec = insight.recommendation
     action = asker.text("New recommended action (Enter keeps the current): ") or rec.action
-    priorities = {p: p for p in PRIORITIES} | {"": rec.priority}
+    priorities = {p: p for p in PRIORITIES} | PRIORITY_SYNONYMS | {"": rec.priority}
     priority = asker.choice(f"Priority low/medium/high (Enter keeps {rec.priority}): ", priorities,
                             "Please answer low, medium or high (or Enter to keep it).")
     if (action, priority) != (rec.action, rec.priority):

@@ -73,7 +73,11 @@ def run(args: argparse.Namespace) -> int:
             render_insight(console, insight, position, len(insights), eda)
             items.append(ask_verdict(asker, insight, eda))
         overall = asker.score("Overall score for this job, 1-5: ")
+    except KeyboardInterrupt:
+        console.print()  # end the prompt's line before the one-line message on stderr
+        raise
     except EOFError:
+        console.print()
         raise UsageError("input ended before the review was complete; nothing was written") from None
 
     try:

@@ -89,7 +89,7 @@ def test_in_process_with_reviewer_from_env_and_evidence_re_prompts(home, monkeyp
         "edit", "",                                      # i4: keep the text
         "{not json", "[1, 2]", '{"row_indices": ["x"]}', '{"colums": []}',  # four invalid evidence answers
         '{"columns": ["region"], "row_indices": ["9", 2, 2]}',
-        "Drop rows 2 and 9.", "urgent", "HIGH", "3", "2",
+        "Drop rows 2 and 9.", "asap", "Urgent", "3", "2",
     ]) + "\n"
     assert _main(monkeypatch, [JOB_ID, str(job), "--inbox", str(home / "elsewhere")], answers) == 0
     out = capsys.readouterr().out
