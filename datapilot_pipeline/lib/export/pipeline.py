@@ -25,6 +25,10 @@ FORMAT_PREFIX = {"prompt-completion": "finetune", "openai-chat": "finetune_chat"
                  "bedrock": "finetune_bedrock", "preference": "preference"}
 
 
+class NothingToExport(ValueError):
+    """No review made any job eligible: nothing is written, the previous files stay."""
+
+
 @dataclass(frozen=True)
 class ExportOptions:
     """Everything that decides the exported bytes besides the reviews and the seed examples."""
@@ -149,6 +153,8 @@ def write_export(examples: list[ReviewedExample], seeds: list[dict], options: Ex
     unknown = set(targets) - set(FORMATS)
     if unknown:
         raise ValueError(f"unknown export format(s): {', '.join(sorted(unknown))}")
+    if not examples:
+        raise NothingToExport("no eligible examples to export")
     result = result or ExportResult()
     chosen = sample_examples(examples, options.sample, options.seed)
     result.n_sampled_out = len(examples) - len(chosen)

@@ -1,0 +1,105 @@
+"""`datapilot export`: reviewed feedback in the inbox -> fine-tuning JSONL (train + validation) and a holdout.
+
+Bad inbox files are counted and skipped, never fatal. Prints what was exported, what was discarded and
+why, counts per split and category, and every written file with its sha256. Exit 0 when files were
+written, 1 when no job was eligible (nothing written), 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from datapilot_pipeline.cli.common import EXIT_CHECK_FAILED, UsageError, int_in_range
+
+FORMAT_CHOICES = ("prompt-completion", "openai-chat", "bedrock", "preference")
+
+
+def _fractions(value: str) -> tuple[float, float, float]:
+    parts = value.split(",")
+    try:
+        numbers = tuple(float(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected TRAIN,VALIDATION,HOLDOUT fractions, got {value!r}") from None
+    if len(numbers) != 3:
+        raise argparse.ArgumentTypeError(f"expected three fractions TRAIN,VALIDATION,HOLDOUT, got {value!r}")
+    return numbers
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("export", help="write the fine-tuning dataset from reviewed feedback",
+                                   description=__doc__.split("\n\n", 1)[1].strip())
+    parser.add_argument("--inbox", metavar="DIR", type=Path,
+                        help="feedback files to read (default: $DATAPILOT_HOME/feedback_inbox)")
+    parser.add_argument("--min-score", type=int_in_range(1, 5), default=3,
+                        help="minimum human and overall score, 1-5 (default 3)")
+    parser.add_argument("--sample", metavar="N", type=int_in_range(1), help="export a seeded random N examples")
+    parser.add_argument("--shot-count", type=int_in_range(0, 20), default=3, help="few-shot examples per prompt (default 3)")
+    parser.add_argument("--output", metavar="PATH", type=Path,
+                        help="file to write (default: data/finetune_ready/finetune_YYYYMMDD.jsonl)")
+    parser.add_argument("--format", choices=FORMAT_CHOICES, default="prompt-completion", help="line format")
+    parser.add_argument("--seed", type=int_in_range(0), default=0, help="seed for splits and sampling (default 0)")
+    parser.add_argument("--split", metavar="T,V,H", type=_fractions, default=(0.8, 0.1, 0.1),
+                        help="train, validation, holdout fractions of examples (default 0.8,0.1,0.1)")
+    parser.add_argument("--seeds", metavar="PATH", type=Path,
+                        help="seed examples for the few shots (default: data/finetune_samples/seed_examples.jsonl)")
+    parser.set_defaults(handler=run)
+
+
+def _print_counts(title: str, counts: dict) -> None:
+    body = ", ".join(f"{k} {v}" for k, v in counts.items()) if counts else "none"
+    print(f"{title}: {body}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from datapilot_pipeline.lib.export import (
+        ExportOptions, NothingToExport, SplitFractions, default_output, export_dataset, holdout_path_for, load_seeds,
+    )
+    from datapilot_pipeline.lib.export.shots import SeedFileError
+    from datapilot_pipeline.lib.inbox import load_inbox
+    from datapilot_pipeline.lib.paths import Workspace
+
+    ws = Workspace.current()
+    inbox = args.inbox or ws.inbox
+    if not inbox.is_dir():
+        raise UsageError(f"inbox {inbox} is not a directory")
+    try:
+        fractions = SplitFractions(*args.split)
+    except ValueError as exc:
+        raise UsageError(f"--split: {exc}") from None
+    seeds = []
+    if args.shot_count:
+        try:
+            seeds = load_seeds(args.seeds or ws.seed_examples_path())
+        except SeedFileError as exc:
+            raise UsageError(f"{exc} (use --seeds PATH or --shot-count 0)") from None
+    output = args.output or default_output(ws.finetune_ready, args.format, datetime.now(timezone.utc).strftime("%Y%m%d"))
+    if output.is_dir():
+        raise UsageError(f"--output {output} is a directory")
+
+    good, rejected = load_inbox(inbox)
+    print(f"inbox {inbox}: {len(good)} feedback files read, {len(rejected)} bad files skipped")
+    for bad in rejected[:10]:
+        print(f"  skipped {bad.path.name}: {bad.reason}")
+    if len(rejected) > 10:
+        print(f"  ... and {len(rejected) - 10} more")
+    options = ExportOptions(min_score=args.min_score, shot_count=args.shot_count, sample=args.sample,
+                            seed=args.seed, fractions=fractions)
+    try:
+        result = export_dataset([fb for _, fb in good], seeds, options, {args.format: output}, holdout_path_for(output))
+    except NothingToExport as exc:
+        print(f"nothing written: {exc} (min score {args.min_score})")
+        return EXIT_CHECK_FAILED
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+    print(f"exported {result.n_exported} jobs" + (f" ({result.n_sampled_out} left out by --sample)" if args.sample else ""))
+    _print_counts("discarded", result.discarded)
+    _print_counts("per split", result.per_split)
+    for split, counts in result.per_category.items():
+        _print_counts(f"  {split} by category", counts)
+    for role, path in result.paths.items():
+        print(f"{role}: {path} ({result.lines[role]} lines) sha256 {result.sha256[role]}")
+    return 0

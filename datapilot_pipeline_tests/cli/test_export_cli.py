@@ -1,0 +1,110 @@
+"""`datapilot export` against real inbox folders: hostile files, formats, exit codes, determinism."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from datapilot_pipeline.cli import main
+from datapilot_pipeline.lib.atomic import atomic_write_json
+from datapilot_pipeline.lib.export.formats import openai_chat_problems
+from datapilot_pipeline.lib.inbox import feedback_filename
+from datapilot_pipeline_tests.lib.export_fixtures import make_eda, make_feedback, make_output, make_seed
+
+
+def _write_inbox(inbox: Path, n: int = 12) -> set[str]:
+    inbox.mkdir(parents=True, exist_ok=True)
+    for k in range(n):
+        fb = make_feedback(job_id=f"job_{k:02d}", eda=make_eda(f"table_{k % 6}.csv"), output=make_output(2))
+        atomic_write_json(inbox / feedback_filename(fb.job_id, fb.created_at, fb.feedback_id), fb.model_dump(mode="json"))
+    return {f"job_{k:02d}" for k in range(n)}
+
+
+def _seeds(home: Path) -> Path:
+    path = home / "data" / "finetune_samples" / "seed_examples.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(make_seed(f"s{k}", f"seed_{k}.csv", ("trend",))) + "\n" for k in range(3)))
+    return path
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_hostile_inbox_exports_exactly_the_good_jobs(home, capsys):
+    inbox = home / "feedback_inbox"
+    good = _write_inbox(inbox)
+    _seeds(home)
+    (inbox / "feedback_broken.json").write_text('{"schema_version": 1, "job_id": ')
+    (inbox / "feedback_schema.json").write_text(json.dumps({"schema_version": 1, "job_id": "x"}))
+    (inbox / "feedback_future.json").write_text(json.dumps({"schema_version": 9}))
+    (inbox / "feedback_binary.json").write_bytes(b"\xff\xfe\x00garbage")
+    (inbox / "feedback_list.json").write_text("[1, 2]")
+    (inbox / "photo.png").write_bytes(b"\x89PNG")
+    os.symlink(inbox / "feedback_broken.json", inbox / "feedback_link.json")
+    (inbox / ".feedback_tmp.json.part").write_text("{")  # a writer's temp file: not even listed
+
+    assert main(["export", "--output", "out/ft.jsonl"]) == 0
+    out = capsys.readouterr().out
+    assert "12 feedback files read, 7 bad files skipped" in out
+    rows = _lines(home / "out" / "ft.jsonl")
+    holdout = _lines(home / "out" / "ft_holdout.jsonl")
+    assert {r["metadata"]["job_id"] for r in rows} | {r["example_id"] for r in holdout} == good
+    assert f"exported {len(good)} jobs" in out and "sha256 " in out and "per split: train" in out
+
+
+@pytest.mark.parametrize("fmt", ["openai-chat", "bedrock", "preference"])
+def test_other_formats_write_train_and_validation_files(home, fmt):
+    _write_inbox(home / "feedback_inbox", 30)
+    assert main(["export", "--format", fmt, "--shot-count", "0", "--output", "x/data.jsonl",
+                 "--split", "0.6,0.2,0.2"]) == 0
+    train, validation = _lines(home / "x" / "data.jsonl"), _lines(home / "x" / "data_validation.jsonl")
+    if fmt == "preference":  # every job was fully approved: no preference to learn
+        assert train == validation == []
+        return
+    assert train and validation
+    for line in train + validation:
+        if fmt == "openai-chat":
+            assert openai_chat_problems(line) == []
+        else:
+            assert set(line) == {"system", "messages"}
+
+
+def test_default_output_name_and_determinism(home, capsys):
+    _write_inbox(home / "feedback_inbox")
+    _seeds(home)
+    assert main(["export", "--seed", "4"]) == 0
+    (path,) = (home / "data" / "finetune_ready").glob("finetune_2*.jsonl")
+    first = path.read_bytes()
+    holdouts = list((home / "data" / "finetune_ready").glob("holdout_2*.jsonl"))
+    assert len(holdouts) == 1 and holdouts[0].name == path.name.replace("finetune_", "holdout_")
+    assert main(["export", "--seed", "4"]) == 0
+    assert path.read_bytes() == first
+    assert all(r["metadata"]["shot_count"] == 3 for r in _lines(path))
+
+
+def test_nothing_eligible_writes_nothing_and_exits_1(home, capsys):
+    _write_inbox(home / "feedback_inbox", 3)
+    assert main(["export", "--shot-count", "0", "--min-score", "5", "--output", "o.jsonl"]) == 1
+    assert "nothing written" in capsys.readouterr().out
+    assert not (home / "o.jsonl").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["export", "--inbox", "missing"], "is not a directory"),
+    (["export", "--min-score", "7"], "must be between 1 and 5"),
+    (["export", "--format", "csv"], "invalid choice"),
+    (["export", "--split", "0.5,0.6,0.1"], "sum to 1"),
+    (["export", "--sample", "0"], "must be >= 1"),
+    (["export", "--seeds", "nope.jsonl"], "no seed examples"),
+])
+def test_bad_usage_is_one_line_exit_2(home, capsys, argv, message):
+    (home / "feedback_inbox").mkdir()
+    with pytest.raises(SystemExit) as exc:
+        raise SystemExit(main(argv))
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and message in err and "Traceback" not in err
