@@ -9,6 +9,7 @@ absolute when the true value is zero), and the evidence cites at least one aggre
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ from datapilot_pipeline.lib.normalize import normalize_output, parse_output_text
 REL_TOLERANCE = 0.01
 ABS_TOLERANCE_AT_ZERO = 1e-9
 _MISSING = object()
+_BAD_ESCAPE = re.compile(r"~(?![01])")
 
 
 def resolve_pointer(doc: Any, pointer: str) -> Any:
@@ -30,6 +32,8 @@ def resolve_pointer(doc: Any, pointer: str) -> Any:
         return _MISSING
     node = doc
     for raw in pointer[1:].split("/"):
+        if _BAD_ESCAPE.search(raw):
+            return _MISSING  # RFC 6901: '~' must be followed by '0' or '1'
         token = raw.replace("~1", "/").replace("~0", "~")
         if isinstance(node, dict):
             if token not in node:
