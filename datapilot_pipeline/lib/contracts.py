@@ -45,7 +45,7 @@ _ID_RE = re.compile(ID_PATTERN)
 
 def is_safe_id(value: object) -> bool:
     """True for ids usable in file names: `[A-Za-z0-9_.-]{1,128}` and not `.` or `..`."""
-    return isinstance(value, str) and bool(_ID_RE.match(value)) and value not in {".", ".."}
+    return isinstance(value, str) and bool(_ID_RE.fullmatch(value)) and value not in {".", ".."}
 
 
 class _Strict(BaseModel):

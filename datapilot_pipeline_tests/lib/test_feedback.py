@@ -78,6 +78,7 @@ def _item(**changes):
         ({"reviewer_id": ".."}, "reviewer_id"),
         ({"reviewer_id": ""}, "reviewer_id"),
         ({"job_id": "job/1"}, "job_id"),
+        ({"job_id": "job_1\n"}, "job_id"),
         ({"job_id": "x" * 129}, "job_id"),
         ({"variant": "zero_shot"}, "variant"),
         ({"created_at": "yesterday"}, "created_at"),
