@@ -1,0 +1,117 @@
+"""Export stage: ingested reviews -> consensus examples -> the fine-tuning dataset files."""
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from datapilot_pipeline.defs.resources import WorkspaceResource
+
+PREVIEW_ROWS = 5
+
+
+class ExportConfig(dg.Config):
+    """The export options of `datapilot export`, shared by `reviewed_examples` and `finetune_dataset`."""
+
+    min_score: int = Field(default=3, ge=1, le=5, description="Minimum human_score of a kept insight and minimum "
+                           "(median) overall score of an exported job, 1-5.")
+    shot_count: int = Field(default=3, ge=0, le=20, description="Few-shot seed examples in every prompt.")
+    sample: int | None = Field(default=None, ge=1, description="Export a seeded random sample of this many examples; "
+                               "all when unset.")
+    seed: int = Field(default=0, ge=0, description="Seed of the split assignment and of sampling.")
+    train_fraction: float = Field(default=0.8, gt=0, le=1, description="Share of examples for training.")
+    validation_fraction: float = Field(default=0.1, ge=0, le=1, description="Share of examples for validation.")
+    holdout_fraction: float = Field(default=0.1, ge=0, le=1, description="Share of examples held out for evaluation.")
+    output_dir: str | None = Field(default=None, description="Folder of the written files; default "
+                                   "$DATAPILOT_HOME/data/finetune_ready.")
+    seeds_path: str | None = Field(default=None, description="Seed-example JSONL for the shots; default "
+                                   "data/finetune_samples/seed_examples.jsonl (else the packaged copy).")
+    check_evidence: bool = Field(default=True, description="Leave out kept insights whose evidence does not check "
+                                 "out against the job's compact EDA.")
+
+    def out_dir(self, workspace: WorkspaceResource) -> Path:
+        return Path(self.output_dir) if self.output_dir else workspace.workspace().finetune_ready
+
+
+def _md_counts(counts: dict) -> str:
+    rows = "\n".join(f"| {k} | {v} |" for k, v in counts.items())
+    return "| reason | count |\n| --- | --- |\n" + (rows or "| none | 0 |")
+
+
+@dg.asset(group_name="export", kinds={"json"})
+def reviewed_examples(context: dg.AssetExecutionContext, config: ExportConfig, workspace: WorkspaceResource,
+                      feedback_records: dict) -> dg.Output[dict]:
+    """Every reviewed job that becomes a training example, after the consensus of its reviewers: approved and
+    edited insights with a human score of at least `min_score` (edits applied), jobs whose median overall score
+    reaches `min_score`; a later review by the same analyst replaces the earlier one, an insight most reviewers
+    reject is dropped. Written to `reviewed_examples.jsonl` with what the rules discarded, by reason."""
+    from datapilot_pipeline.lib.atomic import atomic_write_jsonl
+    from datapilot_pipeline.lib.export import review_feedback
+    from datapilot_pipeline.lib.ingest import load_feedback_files
+
+    feedbacks = load_feedback_files(Path(feedback_records["feedback_path"]).parent)
+    outcome = review_feedback(feedbacks, config.min_score, config.check_evidence)
+    path = atomic_write_jsonl(config.out_dir(workspace) / "reviewed_examples.jsonl",
+                              (e.to_dict() for e in outcome.examples))
+    stats = outcome.stats()
+    context.log.info(f"{stats['n_examples']} examples from {stats['n_jobs']} jobs ({stats['n_reviews']} reviews)")
+    return dg.Output({"path": str(path), **stats}, metadata={
+        "n_examples": stats["n_examples"], "n_jobs": stats["n_jobs"], "n_reviews": stats["n_reviews"],
+        "approval_rate": dg.MetadataValue.float(stats["approval_rate"]),
+        "actions": dg.MetadataValue.json(stats["actions"]),
+        "discarded": dg.MetadataValue.md(_md_counts(stats["discarded"])),
+        "path": dg.MetadataValue.path(str(path))})
+
+
+def _preview(path: Path) -> str:
+    import json
+
+    lines = ["| job_id | split | categories | insights | prompt chars |", "| --- | --- | --- | --- | --- |"]
+    with path.open(encoding="utf-8") as fh:
+        for _, line in zip(range(PREVIEW_ROWS), fh):
+            meta = json.loads(line)["metadata"]
+            lines.append(f"| {meta['job_id']} | {meta['split']} | {', '.join(meta['categories'])} | "
+                         f"{meta['approved_insight_count']} | {meta['prompt_length']} |")
+    return "\n".join(lines)
+
+
+@dg.asset(group_name="export", kinds={"jsonl"})
+def finetune_dataset(context: dg.AssetExecutionContext, config: ExportConfig, workspace: WorkspaceResource,
+                     reviewed_examples: dict) -> dg.Output[dict]:
+    """The fine-tuning dataset: `finetune_YYYYMMDD.jsonl` (prompt/completion, train and validation lines told
+    apart by `metadata.split`), the same examples as OpenAI chat files, and `holdout_YYYYMMDD.jsonl` in the
+    seed-example format for evaluation. Splits never share a source table; PII is masked in every prompt and
+    completion. Same reviews and options give byte-identical files."""
+    import json
+    from datetime import datetime, timezone
+
+    from datapilot_pipeline.lib.export import (
+        ExportOptions, ReviewedExample, SplitFractions, default_output, holdout_path_for, load_seeds, write_export,
+    )
+
+    with Path(reviewed_examples["path"]).open(encoding="utf-8") as fh:
+        examples = [ReviewedExample.from_dict(json.loads(line)) for line in fh]
+    seeds_path = Path(config.seeds_path) if config.seeds_path else workspace.workspace().seed_examples_path()
+    seeds = load_seeds(seeds_path) if config.shot_count else []
+    options = ExportOptions(min_score=config.min_score, shot_count=config.shot_count, sample=config.sample,
+                            seed=config.seed, check_evidence=config.check_evidence,
+                            fractions=SplitFractions(config.train_fraction, config.validation_fraction,
+                                                     config.holdout_fraction))
+    date = datetime.now(timezone.utc).strftime("%Y%m%d")
+    out = config.out_dir(workspace)
+    main = default_output(out, "prompt-completion", date)
+    targets = {"prompt-completion": main, "openai-chat": default_output(out, "openai-chat", date)}
+    result = write_export(examples, seeds, options, targets, holdout_path_for(main))
+    value = {"path": str(main), "chat_path": str(result.paths["openai-chat"]),
+             "chat_validation_path": str(result.paths["openai-chat/validation"]),
+             "holdout_path": str(result.paths["holdout"]), "sha256": result.sha256["prompt-completion"],
+             "sha256_by_file": result.sha256, "n_examples": result.n_exported, "per_split": result.per_split,
+             "per_category": result.per_category, "lines": result.lines}
+    context.log.info(f"wrote {result.lines['prompt-completion']} lines to {main}")
+    return dg.Output(value, metadata={
+        "n_examples": result.n_exported, "n_train": result.per_split["train"],
+        "n_validation": result.per_split["validation"], "n_holdout": result.per_split["holdout"],
+        "per_category": dg.MetadataValue.json(result.per_category),
+        "path": dg.MetadataValue.path(str(main)), "holdout_path": dg.MetadataValue.path(str(result.paths["holdout"])),
+        "sha256": result.sha256["prompt-completion"],
+        "preview": dg.MetadataValue.md(_preview(main))})

@@ -1,0 +1,69 @@
+"""reviewed_examples and finetune_dataset materialized with feedback_records on a synthetic inbox in tmp."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from datapilot_pipeline.defs.export import finetune_dataset, reviewed_examples
+from datapilot_pipeline.defs.ingestion import feedback_records
+from datapilot_pipeline.defs.resources import WorkspaceResource
+from datapilot_pipeline.lib.export.formats import openai_chat_problems
+from datapilot_pipeline.lib.inbox import load_inbox
+from datapilot_pipeline.lib.synthetic import write_feedback_files
+from datapilot_pipeline_tests.lib.export_fixtures import make_seed
+
+
+def _lines(path: str) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]
+
+
+def _run(root: Path, config: dict):
+    return dg.materialize([feedback_records, reviewed_examples, finetune_dataset],
+                          resources={"workspace": WorkspaceResource(root=str(root))},
+                          run_config={"ops": {"reviewed_examples": {"config": config},
+                                              "finetune_dataset": {"config": config}}},
+                          instance=dg.DagsterInstance.ephemeral())
+
+
+def test_export_assets_materialize_the_dataset(tmp_path: Path):
+    root = tmp_path / "ws"
+    write_feedback_files(root / "feedback_inbox", 60, seed=3)
+    (root / "feedback_inbox" / "feedback_broken.json").write_text("{")
+    seeds = root / "seeds.jsonl"
+    seeds.write_text("".join(json.dumps(make_seed(f"s{k}", f"seed_{k}.csv", ("trend",))) + "\n" for k in range(2)))
+    config = {"min_score": 3, "shot_count": 2, "seed": 1, "seeds_path": str(seeds)}
+    result = _run(root, config)
+    assert result.success
+
+    reviewed = result.output_for_node("reviewed_examples")
+    assert reviewed["path"] == str(root / "data" / "finetune_ready" / "reviewed_examples.jsonl")
+    good, bad = load_inbox(root / "feedback_inbox")
+    assert reviewed["n_reviews"] == len(good) and len(bad) == 1
+    assert reviewed["n_examples"] == len(_lines(reviewed["path"])) > 0
+    meta = result.asset_materializations_for_node("reviewed_examples")[0].metadata
+    assert meta["n_examples"].value == reviewed["n_examples"] and "| reason | count |" in meta["discarded"].value
+
+    value = result.output_for_node("finetune_dataset")
+    rows = _lines(value["path"])
+    assert Path(value["path"]).name.startswith("finetune_") and Path(value["holdout_path"]).name.startswith("holdout_")
+    holdout = _lines(value["holdout_path"])
+    assert len(rows) + len(holdout) == value["n_examples"] == reviewed["n_examples"]
+    assert {r["metadata"]["split"] for r in rows} <= {"train", "validation"}
+    assert all(r["metadata"]["shot_count"] == 2 for r in rows)
+    chat = _lines(value["chat_path"]) + _lines(value["chat_validation_path"])
+    assert len(chat) == len(rows) and all(openai_chat_problems(c) == [] for c in chat)
+    import hashlib
+    assert value["sha256"] == hashlib.sha256(Path(value["path"]).read_bytes()).hexdigest()
+
+    fmeta = result.asset_materializations_for_node("finetune_dataset")[0].metadata
+    assert fmeta["n_train"].value == value["per_split"]["train"] > 0
+    assert fmeta["sha256"].value == value["sha256"]
+    assert fmeta["preview"].value.startswith("| job_id | split |") and rows[0]["metadata"]["job_id"] in fmeta["preview"].value
+    train_tables = {r["metadata"]["dataset_name"] for r in rows if r["metadata"]["split"] == "train"}
+    assert not train_tables & {h["compact_eda"]["dataset"]["name"] for h in holdout}
+
+    again = _run(root, config)  # same inbox and options: byte-identical dataset
+    assert again.output_for_node("finetune_dataset")["sha256_by_file"] == value["sha256_by_file"]
