@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -14,85 +11,14 @@ from datapilot_pipeline.lib.audit import AuditLog, read_records
 from datapilot_pipeline.lib.evaluation.endpoint import EndpointClient, EndpointError, public_url
 from datapilot_pipeline.lib.evaluation.promotion import decide_promotion
 from datapilot_pipeline.lib.evaluation.runner import evaluate_arms
-from datapilot_pipeline.lib.prompts import extract_task_eda
-from datapilot_pipeline_tests.eval_fixtures import holdout, reply, seeds
-
-SECRET = "sk-test-DO-NOT-LEAK-4242"
-CANNED = {
-    "fs": ["valid", "truncated", "wrong_enum", "missing_field", "prose", "wrong_row", "hallucinated"],
-    "ft": ["valid", "hallucinated", "fenced", "valid", "valid", "valid", "valid"],
-}
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.lock = threading.Lock()
-        self.seen: list[dict] = []
-        self.in_flight = self.max_in_flight = 0
-        self.script: list[int] = []  # status codes to answer before the canned reply
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):  # keep pytest output quiet
-        pass
-
-    def do_POST(self):
-        server: _Server = self.server
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        with server.lock:
-            server.in_flight += 1
-            server.max_in_flight = max(server.max_in_flight, server.in_flight)
-            status = server.script.pop(0) if server.script else 200
-        try:
-            time.sleep(0.02)
-            arm = self.path.split("/")[1]
-            user = body["messages"][-1]["content"]
-            with server.lock:
-                server.seen.append({"arm": arm, "auth": self.headers.get("Authorization"),
-                                    "shots": user.count("### Example"), "model": body["model"]})
-            if status != 200:
-                self._send(status, {"error": {"message": "try later"}}, {"Retry-After": "0"})
-                return
-            name = extract_task_eda(user)["dataset"]["name"]  # holdout_<k>.csv
-            kind = CANNED[arm][int(name.split("_")[1].split(".")[0]) - 1]
-            self._send(200, {"choices": [{"message": {"role": "assistant", "content": reply(kind)}}],
-                             "usage": {"prompt_tokens": len(user) // 4, "completion_tokens": 50}})
-        finally:
-            with server.lock:
-                server.in_flight -= 1
-
-    def _send(self, status: int, payload: dict, headers: dict | None = None):
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-
-@pytest.fixture
-def server():
-    srv = _Server()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-
-
-def _url(server: _Server, arm: str) -> str:
-    return f"http://127.0.0.1:{server.server_address[1]}/{arm}/v1/chat/completions"
+from datapilot_pipeline_tests.eval_fixtures import holdout, seeds
+from datapilot_pipeline_tests.eval_server import SECRET, server, url  # noqa: F401 - server is a fixture
 
 
 def test_both_arms_give_exactly_the_hand_computed_rates(server, home, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    few = EndpointClient(_url(server, "fs") + "?api_key=" + SECRET, model="base", max_concurrency=3)
-    tuned = EndpointClient(_url(server, "ft"), model="tuned", max_concurrency=3)
+    few = EndpointClient(url(server, "fs") + "?api_key=" + SECRET, model="base", max_concurrency=3)
+    tuned = EndpointClient(url(server, "ft"), model="tuned", max_concurrency=3)
     result = evaluate_arms(holdout(7), few, tuned, shot_count=3, seeds=seeds(), audit=AuditLog(home / "data" / "llm_logs"),
                            report_dir=home / "reports", n_bootstrap=200)
     fs, ft = result.report["few_shot"], result.report["fine_tuned"]
@@ -110,7 +36,7 @@ def test_both_arms_give_exactly_the_hand_computed_rates(server, home, monkeypatc
     saved = json.loads(result.report_path.read_text())
     assert result.report_path.parent == home / "reports" and result.report_path.name.startswith("eval_")
     assert saved["few_shot"]["schema_pass_rate"] == pytest.approx(3 / 7)
-    assert saved["few_shot"]["model"] == _url(server, "fs")  # the query string (and its key) is dropped
+    assert saved["few_shot"]["model"] == url(server, "fs")  # the query string (and its key) is dropped
     assert decide_promotion(saved).promote
 
     records = [r for p in (home / "data" / "llm_logs").glob("*.jsonl") for r in read_records(p)]
@@ -124,7 +50,7 @@ def test_both_arms_give_exactly_the_hand_computed_rates(server, home, monkeypatc
 def test_retries_429_and_5xx_with_exponential_backoff(server):
     server.script = [429, 503, 500]
     waits: list[float] = []
-    client = EndpointClient(_url(server, "ft"), max_retries=4, backoff_s=0.5, sleep=waits.append)
+    client = EndpointClient(url(server, "ft"), max_retries=4, backoff_s=0.5, sleep=waits.append)
     conversation = [{"role": "user", "content": "### Task\nCompact EDA:\n"
                      + json.dumps(holdout(1)[0]["compact_eda"]) + "\nInsights:\n"}]
     gen = client.complete(conversation)
@@ -136,7 +62,7 @@ def test_gives_up_after_the_retry_budget_and_on_client_errors(server, monkeypatc
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     server.script = [502] * 3
     waits: list[float] = []
-    client = EndpointClient(_url(server, "ft"), max_retries=2, sleep=waits.append)
+    client = EndpointClient(url(server, "ft"), max_retries=2, sleep=waits.append)
     with pytest.raises(EndpointError, match="after 3 attempts") as info:
         client.complete([{"role": "user", "content": "x"}])
     assert SECRET not in str(info.value) and len(waits) == 2
