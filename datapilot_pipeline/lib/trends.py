@@ -159,3 +159,42 @@ def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
 
     lines = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join([header, rule, *lines])
+
+
+@dataclass(frozen=True)
+class TrendReport:
+    """Everything the monitoring asset shows: the monthly series, the per-category series and the drift verdicts
+    (overall, and per category for categories with enough reviews in the latest month)."""
+
+    monthly: pd.DataFrame
+    by_category: pd.DataFrame
+    drift: list[DriftResult]
+
+    @property
+    def drifted(self) -> list[DriftFinding]:
+        return [f for result in self.drift for f in result.drifted]
+
+    def to_dict(self) -> dict:
+        def records(frame: pd.DataFrame) -> list[dict]:
+            rows = frame.reset_index().to_dict(orient="records")
+            return [{k: (None if _isnan(v) else v) for k, v in row.items()} for row in rows]
+
+        return {
+            "monthly": records(self.monthly),
+            "by_category": records(self.by_category),
+            "drift": [{"month": r.month, "baseline_months": r.baseline_months, "reason": r.reason,
+                       "findings": [{**f.__dict__, "drifted": f.drifted} for f in r.findings]} for r in self.drift],
+        }
+
+
+def trend_report(decisions: pd.DataFrame, feedback: pd.DataFrame, thresholds: dict[str, float] | None = None,
+                 baseline_months: int = 3, min_reviewed: int = 20) -> TrendReport:
+    """Monthly and per-category trends of the ingested tables, with the drift rule applied to both."""
+    monthly = monthly_trends(decisions, feedback)
+    by_category = category_trends(decisions)
+    drift = [detect_drift(monthly, "all", thresholds, baseline_months, min_reviewed)]
+    for category in sorted(by_category.index.get_level_values("category").unique()):
+        series = by_category.xs(category, level="category")
+        if len(series) and series.index[-1] == (monthly.index[-1] if len(monthly) else None):
+            drift.append(detect_drift(series, category, thresholds, baseline_months, min_reviewed))
+    return TrendReport(monthly, by_category, drift)

@@ -1,0 +1,137 @@
+"""Automation: an export when enough new eligible feedback has arrived, and periodic retrains.
+
+On by default: `new_feedback_sensor` and `quarterly_retrain_schedule` (a retrain at least every quarter even when
+feedback is sparse). `monthly_retrain_schedule` is off by default: once feedback volume is steady, turn it on in
+the UI (Automation -> the schedule -> toggle) or set `default_status=RUNNING` below; it skips months with too
+little new data, so running both is safe (the quarterly run then simply adds a retrain in those months).
+"""
+
+import os
+
+import dagster as dg
+from pydantic import Field
+
+from datapilot_pipeline.defs.resources import WorkspaceResource
+
+# Selections by key in the selection syntax: stages that are not deployed resolve to nothing instead of failing the
+# whole code location; test_automation pins the full sets.
+EXPORT_ASSETS = ("feedback_records", "reviewed_examples", "finetune_dataset", "validation_report", "training_dataset")
+TRAINED_ROOT = "fine_tuned_model"  # it and everything downstream of it: evaluation and promotion
+NOT_RETRAINED = ("ab_test_report",)  # judged on production traffic, not on a retrain
+
+EXPORT_SELECTION = dg.AssetSelection.from_string(" or ".join(f'key:"{key}"' for key in EXPORT_ASSETS))
+RETRAIN_SELECTION = (
+    (EXPORT_SELECTION | dg.AssetSelection.from_string(f'key:"{TRAINED_ROOT}"+'))
+    - dg.AssetSelection.groups("monitoring")
+    - dg.AssetSelection.from_string(" or ".join(f'key:"{key}"' for key in NOT_RETRAINED))
+)
+
+export_job = dg.define_asset_job(
+    "export_job", selection=EXPORT_SELECTION,
+    description="Ingest new feedback, export the fine-tuning dataset and validate it (blocking checks included).")
+retrain_job = dg.define_asset_job(
+    "retrain_job", selection=RETRAIN_SELECTION,
+    description="Export -> validation -> training -> evaluation -> promotion, in one run.")
+
+
+def _env_number(name: str, default: float, minimum: float, cast=int):
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return cast(default)
+    try:
+        value = cast(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a {cast.__name__}") from None
+    if value < minimum:
+        raise ValueError(f"{name}={raw!r} must be >= {minimum}")
+    return value
+
+
+class AutomationSettings(dg.ConfigurableResource):
+    """Thresholds of the sensor and the monthly schedule. A field left unset falls back to its environment
+    variable (read at tick time), then to the default."""
+
+    export_threshold: int | None = Field(default=None, ge=1, description="Eligible new examples that trigger an export "
+                                         "(DATAPILOT_SENSOR_THRESHOLD, default 100).")
+    retrain_min_new: int | None = Field(default=None, ge=1, description="Eligible examples since the last training below "
+                                        "which the monthly retrain skips (DATAPILOT_RETRAIN_MIN_NEW, default 100).")
+    min_score: int | None = Field(default=None, ge=1, le=5, description="The export rule's min score (DATAPILOT_MIN_SCORE, "
+                                  "default 3, as ExportConfig).")
+    settle_seconds: float | None = Field(default=None, ge=0, description="Files younger than this wait for the next tick "
+                                         "(DATAPILOT_SENSOR_SETTLE_S, default 1.0).")
+
+    def threshold(self) -> int:
+        return self.export_threshold if self.export_threshold is not None else _env_number("DATAPILOT_SENSOR_THRESHOLD", 100, 1)
+
+    def retrain_minimum(self) -> int:
+        return self.retrain_min_new if self.retrain_min_new is not None else _env_number("DATAPILOT_RETRAIN_MIN_NEW", 100, 1)
+
+    def settle(self) -> float:
+        if self.settle_seconds is not None:
+            return self.settle_seconds
+        return _env_number("DATAPILOT_SENSOR_SETTLE_S", 1.0, 0.0, cast=float)
+
+    def eligibility(self):
+        """The export rule as a predicate on one review."""
+        from datapilot_pipeline.lib.export.eligibility import is_eligible
+
+        min_score = self.min_score if self.min_score is not None else _env_number("DATAPILOT_MIN_SCORE", 3, 1)
+        return lambda feedback: is_eligible(feedback, min_score=min_score)
+
+
+@dg.sensor(job=export_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+def new_feedback_sensor(context: dg.SensorEvaluationContext, workspace: WorkspaceResource,
+                        automation: AutomationSettings) -> dg.SensorResult:
+    """Counts feedback that the export rule would keep (not raw files) since the last export request, reading
+    only the inbox files that arrived since the previous tick; at the threshold it requests one `export_job` run.
+    The count and the inbox position live in the sensor cursor, so they survive restarts."""
+    from datapilot_pipeline.lib.sensor_state import SensorCursor, after_export_request, export_run_key, scan
+
+    threshold = automation.threshold()
+    result = scan(workspace.workspace().inbox, SensorCursor.decode(context.cursor), automation.eligibility(),
+                  settle_s=automation.settle())
+    cursor = result.cursor
+    if result.new_rejected:
+        context.log.warning(f"{result.new_rejected} unreadable feedback file(s) passed over: {result.reasons}")
+    if cursor.pending < threshold:
+        return dg.SensorResult(cursor=cursor.encode(), skip_reason=dg.SkipReason(
+            f"{cursor.pending} eligible new example(s) since the last export, {threshold} needed "
+            f"({result.new_files} new file(s) this tick, {result.new_eligible} eligible)"))
+    request = dg.RunRequest(run_key=export_run_key(cursor), tags={
+        "datapilot/trigger": "new_feedback_sensor", "datapilot/eligible_new": str(cursor.pending)})
+    return dg.SensorResult(run_requests=[request], cursor=after_export_request(cursor).encode())
+
+
+@dg.schedule(job=retrain_job, cron_schedule="0 0 1 * *", execution_timezone="UTC",
+             default_status=dg.DefaultScheduleStatus.STOPPED)
+def monthly_retrain_schedule(context: dg.ScheduleEvaluationContext, workspace: WorkspaceResource,
+                             automation: AutomationSettings):
+    """Retrain on the 1st of each month (00:00 UTC) when enough eligible feedback arrived since the last
+    `fine_tuned_model` materialization; otherwise skip, saying how much arrived."""
+    from datapilot_pipeline.lib.sensor_state import count_eligible_since
+
+    last = context.instance.get_latest_materialization_event(dg.AssetKey(TRAINED_ROOT))
+    since_ns = int(last.timestamp * 1e9) if last is not None else 0
+    eligible, rejected = count_eligible_since(workspace.workspace().inbox, since_ns, automation.eligibility())
+    minimum = automation.retrain_minimum()
+    since = "the last training" if last is not None else "the start (no model trained yet)"
+    if eligible < minimum:
+        return dg.SkipReason(f"{eligible} eligible new example(s) since {since}, {minimum} needed to retrain")
+    when = context.scheduled_execution_time
+    return dg.RunRequest(run_key=f"monthly-retrain-{when:%Y-%m}" if when else None,
+                         tags={"datapilot/trigger": "monthly_retrain_schedule", "datapilot/eligible_new": str(eligible),
+                               "datapilot/rejected_new": str(rejected)})
+
+
+quarterly_retrain_schedule = dg.ScheduleDefinition(
+    name="quarterly_retrain_schedule", job=retrain_job, cron_schedule="0 0 1 1,4,7,10 *", execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Retrain on the 1st of January, April, July and October (00:00 UTC), whatever arrived.")
+
+
+@dg.definitions
+def automation() -> dg.Definitions:
+    # A module with a @definitions function contributes only what it returns, so everything is listed here.
+    return dg.Definitions(jobs=[export_job, retrain_job], sensors=[new_feedback_sensor],
+                          schedules=[monthly_retrain_schedule, quarterly_retrain_schedule],
+                          resources={"automation": AutomationSettings()})
