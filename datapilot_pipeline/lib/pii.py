@@ -10,9 +10,10 @@ Rules that keep numeric data intact: plain numbers (JSON numbers, numeric string
 row indices) are never findings, except 13-19 digit Luhn-valid card numbers. Typed placeholders
 (`<EMAIL_ADDRESS>`) contain nothing a recognizer matches, so masking is idempotent.
 
-Speed: only strings passing a cheap superset test (`could_contain_pii`) reach Presidio; repeated
-strings are analyzed once; many strings are analyzed in one call, joined by a separator no
-recognizer matches across.
+Speed: only strings passing a cheap superset test (`could_contain_pii`: an '@', two colons, a dotted
+quad, or a run of 7+ digits in the separators phone/SSN/card/IBAN formats use) reach Presidio;
+repeated strings are analyzed once; many strings go in one call, joined by a separator no recognizer
+matches across.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][+
 # A run of digits and the separators phone/SSN/card/IBAN formats use.
 _DIGIT_CLUSTER = re.compile(r"[+(]?\d[\d ()+\-./]*")
 _IPV4_LIKE = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+_TWO_COLONS = re.compile(r"[0-9A-Fa-f]*:[0-9A-Fa-f]*:")  # every IPv6 form has two colons ("::1" included)
 _MIN_CLUSTER_DIGITS = 7  # the shortest valid phone numbers (with country code) have 7 digits
 
 
@@ -56,7 +58,7 @@ def is_plain_number(text: str) -> bool:
 
 def could_contain_pii(text: str) -> bool:
     """Cheap superset test: False only when no recognizer here can match the string."""
-    if "@" in text or ":" in text:
+    if "@" in text or (":" in text and _TWO_COLONS.search(text)):
         return True
     if not any(c.isdigit() for c in text):
         return False

@@ -68,11 +68,19 @@ def _identity(value: int) -> int:
     return value
 
 
+_TEMPLATE = None
+
+
 def signature(shingles: np.ndarray):
     """The MinHash of pre-hashed 32-bit shingles."""
+    global _TEMPLATE
     from datasketch import MinHash
 
-    m = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=_identity)
+    if _TEMPLATE is None:
+        _TEMPLATE = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=_identity)
+    # Reusing the permutations: drawing them anew per MinHash costs more than hashing a line.
+    m = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=_identity, permutations=_TEMPLATE.permutations,
+                scheme=_TEMPLATE.scheme)
     m.update_batch(shingles.tolist())
     return m
 

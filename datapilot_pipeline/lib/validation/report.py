@@ -79,7 +79,7 @@ def validate_records(records: list[Record], *, tokenizer_path: str | Path | None
     usable = [r for r in records if r.prompt is not None and r.completion is not None]
     n = len(records)
     schema = _schema_section(records)
-    pii = scan_records([(r.line, r.data, r.raw) for r in records])
+    pii = scan_records([(r.line, r.data is not None, r.raw) for r in records])
     keys = {r.line: varying_content(r.prompt, r.completion) for r in usable}
     dups = find_duplicates(list(keys.items()), threshold=near_threshold)
     counter = TokenCounter(tokenizer_path)
