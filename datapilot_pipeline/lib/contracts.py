@@ -165,6 +165,14 @@ class FeedbackFile(_Strict):
     llm_output: LLMOutput
     items: list[FeedbackItem]
 
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _int_version(cls, value: Any) -> Any:
+        # Literal[1] alone would also take True and 1.0 (they compare equal to 1).
+        if type(value) is not int:
+            raise ValueError(f"schema_version must be the integer 1, got {value!r}")
+        return value
+
     @field_validator("created_at")
     @classmethod
     def _iso_utc(cls, value: str) -> str:
