@@ -187,3 +187,17 @@ def test_load_feedback_files_rebuilds_the_models(tmp_path):
 def test_markdown_table_escapes_cells():
     text = markdown_table([{"a": "x|y", "b": 0.123456, "c": None}, {"a": "two\nlines", "b": 3}], ["a", "b", "c"])
     assert text.splitlines() == ["| a | b | c |", "|---|---|---|", "| x\\|y | 0.123 |  |", "| two lines | 3 |  |"]
+
+
+def test_a_synthetic_review_stream_is_ingested_whole(tmp_path):
+    from datapilot_pipeline.lib.synthetic import write_feedback_files
+
+    paths = write_feedback_files(tmp_path / "inbox", 40, seed=3)
+    result = ingest_inbox(tmp_path / "inbox", tmp_path / "out")
+    assert (result.new_feedback, result.quarantined, result.duplicates) == (len(paths), 0, 0)
+    files = load_feedback_files(tmp_path / "out")
+    assert result.total_decisions == sum(len(f.items) for f in files)
+    decisions = pd.read_parquet(result.decisions_path)
+    valid_rate = decisions.groupby("action")["evidence_valid"].mean()
+    # Reviewers approve grounded insights and reject hallucinated ones: the verdicts must reflect that.
+    assert valid_rate["approve"] > 0.8 and valid_rate["approve"] > valid_rate["reject"] + 0.3
