@@ -86,6 +86,9 @@ def run(args: argparse.Namespace) -> int:
             reviewer_id=reviewer, overall_score=overall, model=job.model, variant=job.variant)
     except ValueError as exc:
         raise UsageError(f"feedback not written: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"feedback not written: cannot write to {exc.filename or args.inbox}: "
+                         f"{exc.strerror or exc}") from None
     counts = {a: sum(item["action"] == a for item in items) for a in ("approve", "edit", "reject", "skip")}
     console.print(Text(", ".join(f"{n} {a}" for a, n in counts.items()) + f"; overall {overall}/5", style="bold"))
     console.print(Text(f"Feedback written to {path}", style="green"), soft_wrap=True)  # keep the path copyable

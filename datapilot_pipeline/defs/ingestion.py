@@ -43,6 +43,8 @@ def feedback_records(context: dg.AssetExecutionContext, workspace: WorkspaceReso
         "quarantine_reasons": dg.MetadataValue.md(reasons or "none this run"),
         "preview": dg.MetadataValue.md(markdown_table(result.preview, PREVIEW_COLUMNS) if result.preview
                                        else "no new feedback this run"),
+        "quarantine": dg.MetadataValue.md(markdown_table(result.quarantine_preview, ["path", "reason", "seen_at"])
+                                          if result.quarantine_preview else "nothing quarantined"),
         "feedback_table": dg.MetadataValue.path(str(result.feedback_path)),
         "quarantine_table": dg.MetadataValue.path(str(result.quarantine_path)),
     }

@@ -58,6 +58,7 @@ class IngestResult:
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     new_feedback_ids: list[str] = field(default_factory=list)
     preview: list[dict] = field(default_factory=list)  # the first new feedback rows, without raw_json
+    quarantine_preview: list[dict] = field(default_factory=list)  # the latest quarantined entries
 
 
 def _now() -> str:
@@ -189,6 +190,7 @@ def ingest_inbox(inbox: Path, out_dir: Path) -> IngestResult:
     result.quarantined = len(new_quarantine)
     result.total_feedback, result.total_decisions = len(feedback), len(decisions)
     result.total_quarantined = len(quarantine)
+    result.quarantine_preview = quarantine.tail(PREVIEW_ROWS).to_dict("records")
     result.approval_rate = approval_rate(decisions)
     return result
 

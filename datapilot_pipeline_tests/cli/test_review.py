@@ -155,12 +155,14 @@ def _write(path: Path, content) -> Path:
         ([JOB_ID, "{job}", "--reviewer", "a/b"], lambda p: _write(p, job_result()), "reviewer id 'a/b'"),
         ([JOB_ID, "{missing}"], lambda p: _write(p, job_result()), "no such file"),
         ([JOB_ID], lambda p: _write(p, job_result()), "required"),
+        ([JOB_ID, "{job}", "--reviewer", "jane", "--inbox", "{job}"], lambda p: _write(p, job_result()),
+         "feedback not written: cannot write to"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(home, monkeypatch, capsys, argv, make, phrase):
     job = make(home / "job.json")
     argv = [a.format(job=job, missing=home / "missing.json") for a in argv]
-    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("s\n" * 4 + "3\n"))
     try:
         code = main(["review", *argv])
     except SystemExit as exc:  # argparse reports its own usage errors by exiting

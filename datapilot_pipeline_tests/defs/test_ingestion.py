@@ -51,6 +51,7 @@ def test_feedback_records_keeps_good_reviews_and_quarantines_bad_entries(tmp_pat
     assert meta["duplicates"].value == 1 and meta["quarantined_new"].value == 3
     assert meta["approval_rate"].value == round(2 / 6, 4)  # one approve of three reviewed insights, per review
     assert "not UTF-8 text" in meta["quarantine_reasons"].value
+    assert f"| {inbox / 'latin1.json'} | not UTF-8 text |" in meta["quarantine"].value
     preview = meta["preview"].value
     assert preview.startswith("| job_id | reviewer_id |") and "| job_0 | analyst_0 |" in preview
 
@@ -65,6 +66,7 @@ def test_feedback_records_on_an_empty_workspace(tmp_path: Path):
     value, meta = _materialize(tmp_path / "empty", dg.DagsterInstance.ephemeral())
     assert (value["total_feedback"], meta["quarantined_total"].value) == (0, 0)
     assert "approval_rate" not in meta, "no reviewed decision, no rate"
+    assert meta["quarantine"].value == "nothing quarantined"
     assert Path(value["feedback_path"]).exists()
 
 
