@@ -87,3 +87,10 @@ def write_clean(validation, path: str | Path) -> dict:
     path = atomic_write_jsonl(path, rows)
     return {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "n_examples": len(rows),
             "dropped_invalid": dropped_invalid, "dropped_duplicates": len(drop_dups), "masked_lines": masked}
+
+
+def clean_dataset(source: str | Path, target: str | Path, **validate_kwargs) -> dict:
+    """Validate `source` (without the GX suite) and write its clean lines to `target`."""
+    from datapilot_pipeline.lib.validation.report import validate_dataset
+
+    return write_clean(validate_dataset(source, run_gx=False, **validate_kwargs), target)

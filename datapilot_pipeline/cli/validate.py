@@ -1,0 +1,73 @@
+"""`datapilot validate DATASET.jsonl`: checks a fine-tuning JSONL and writes its quality report.
+
+Writes `reports/finetune_export_report_<TIMESTAMP>.json` and prints the score, the grade and the issue
+behind every point lost. Exit 0 when the score reaches --min-score, 1 below it, 2 when the file cannot
+be read (missing, binary, not JSONL) or on bad usage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from datapilot_pipeline.cli.common import EXIT_CHECK_FAILED, EXIT_OK, UsageError, int_in_range
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("validate", help="check a fine-tuning dataset and write its quality report",
+                                   description=__doc__.split("\n\n", 1)[1].strip())
+    parser.add_argument("dataset", metavar="DATASET.jsonl", type=Path, help="the JSONL to validate")
+    parser.add_argument("--report-dir", metavar="DIR", type=Path,
+                        help="where the report goes (default: $DATAPILOT_HOME/reports)")
+    parser.add_argument("--min-score", type=int_in_range(0, 100), default=70,
+                        help="quality score needed for exit code 0 (default 70)")
+    parser.add_argument("--write-clean", metavar="PATH", type=Path,
+                        help="also write the masked, de-duplicated, schema-valid lines to PATH")
+    parser.add_argument("--max-tokens", type=int_in_range(16), default=2048,
+                        help="max sequence length in tokens; longer lines are an issue (default 2048)")
+    parser.add_argument("--tokenizer", metavar="PATH", type=Path,
+                        help="local tokenizer folder for exact token counts (default: a chars/4 estimate)")
+    parser.set_defaults(handler=run)
+
+
+def summary_lines(report: dict, report_path: Path) -> list[str]:
+    pii = ", ".join(f"{k} {v}" for k, v in report["pii"]["by_entity"].items()) or "none"
+    dups = report["duplicates"]
+    tokens = report["tokens"]
+    gx = report.get("great_expectations")
+    lines = [f"quality score {report['quality_score']:.1f}/100 ({report['grade']}), {report['n_examples']} examples",
+             f"  schema: {report['schema']['invalid_count']} invalid lines",
+             f"  pii: {pii}",
+             f"  duplicates: {len(dups['exact'])} exact, {len(dups['near'])} near",
+             f"  tokens ({tokens['method']}): mean {tokens['total']['mean']}, max {tokens['total']['max']}, "
+             f"{tokens['over_max_count']} over {tokens['max_tokens']}"]
+    if report["evidence"]["accuracy"] is not None:
+        lines.append(f"  evidence accuracy: {report['evidence']['accuracy']:.1%} of "
+                     f"{report['evidence']['insights_checked']} insights")
+    if gx is not None:
+        lines.append(f"  great expectations: {gx['successful']}/{gx['evaluated']} expectations met")
+    lines.append("points lost:" if report["issues"] else "points lost: none")
+    lines += [f"  -{i['points']:g} {i['check']}: {i['reason']}" for i in report["issues"]]
+    lines.append(f"report: {report_path}")
+    return lines
+
+
+def run(args) -> int:
+    from datapilot_pipeline.lib.paths import Workspace
+    from datapilot_pipeline.lib.validation.clean import write_clean
+    from datapilot_pipeline.lib.validation.records import DatasetReadError
+    from datapilot_pipeline.lib.validation.report import validate_dataset, write_report
+
+    if args.tokenizer is not None and not args.tokenizer.exists():
+        raise UsageError(f"tokenizer not found: {args.tokenizer}")
+    try:
+        validation = validate_dataset(args.dataset, tokenizer_path=args.tokenizer, max_tokens=args.max_tokens)
+    except DatasetReadError as exc:
+        raise UsageError(str(exc)) from None
+    report_dir = args.report_dir or Workspace.current().reports
+    report_path = write_report(validation.report, report_dir)
+    print("\n".join(summary_lines(validation.report, report_path)))
+    if args.write_clean is not None:
+        clean = write_clean(validation, args.write_clean)
+        print(f"clean dataset: {clean['path']} ({clean['n_examples']} examples, {clean['masked_lines']} masked, "
+              f"{clean['dropped_duplicates']} duplicates and {clean['dropped_invalid']} invalid dropped)")
+    return EXIT_OK if validation.report["quality_score"] >= args.min_score else EXIT_CHECK_FAILED

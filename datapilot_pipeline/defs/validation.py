@@ -1,0 +1,117 @@
+"""Validation stage: the fine-tuning dataset's quality report, the gates that block training, and the
+clean training file."""
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from datapilot_pipeline.defs.resources import WorkspaceResource
+
+
+class ValidationConfig(dg.Config):
+    """Thresholds of the blocking checks and options of the report (`datapilot validate`)."""
+
+    min_score: float = Field(default=70.0, ge=0, le=100, description="Quality score (0-100) training needs.")
+    max_schema_error_rate: float = Field(default=0.05, ge=0, le=1, description="Largest share of lines that may "
+                                         "fail the schema.")
+    max_duplicate_rate: float = Field(default=0.10, ge=0, le=1, description="Largest share of lines that may repeat "
+                                      "an earlier line exactly or nearly.")
+    max_tokens: int = Field(default=2048, ge=16, description="Max sequence length; longer lines are an issue.")
+    tokenizer_path: str | None = Field(default=None, description="Local tokenizer folder for exact token counts; "
+                                       "default a chars/4 estimate.")
+    report_dir: str | None = Field(default=None, description="Folder of the report; default $DATAPILOT_HOME/reports.")
+
+
+def _issues_table(issues: list[dict]) -> str:
+    rows = "\n".join(f"| {i['check']} | {i['points']:g} | {i['reason']} |" for i in issues)
+    return "| check | points lost | reason |\n| --- | --- | --- |\n" + (rows or "| none | 0 | |")
+
+
+@dg.asset(group_name="validation", kinds={"json"})
+def validation_report(context: dg.AssetExecutionContext, config: ValidationConfig, workspace: WorkspaceResource,
+                      finetune_dataset: dict) -> dg.Output[dict]:
+    """The quality report of the fine-tuning dataset: schema errors by line, evidence grounding, unmasked PII by
+    entity type, exact and near duplicates, token lengths, size, category balance and a Great Expectations
+    suite, summed up in a 0-100 quality score with every point lost explained. Its checks gate training."""
+    from datapilot_pipeline.lib.validation.report import validate_dataset, write_report
+
+    validation = validate_dataset(finetune_dataset["path"], tokenizer_path=config.tokenizer_path,
+                                  max_tokens=config.max_tokens)
+    report = validation.report
+    path = write_report(report, Path(config.report_dir) if config.report_dir else workspace.workspace().reports)
+    context.log.info(f"quality score {report['quality_score']} ({report['grade']}) for {report['n_examples']} lines")
+    value = {"report_path": str(path), "dataset_path": finetune_dataset["path"], "quality_score": report["quality_score"],
+             "grade": report["grade"], "n_examples": report["n_examples"],
+             "schema_invalid": report["schema"]["invalid_count"], "schema_error_rate": report["schema"]["invalid_rate"],
+             "pii_lines": report["pii"]["lines"], "pii_by_entity": report["pii"]["by_entity"],
+             "duplicate_rate": report["duplicates"]["rate"], "n_exact": len(report["duplicates"]["exact"]),
+             "n_near": len(report["duplicates"]["near"]),
+             "thresholds": {"min_score": config.min_score, "max_schema_error_rate": config.max_schema_error_rate,
+                            "max_duplicate_rate": config.max_duplicate_rate},
+             "validate_options": {"tokenizer_path": config.tokenizer_path, "max_tokens": config.max_tokens}}
+    return dg.Output(value, metadata={
+        "quality_score": dg.MetadataValue.float(float(report["quality_score"])), "grade": report["grade"],
+        "n_examples": report["n_examples"], "schema_invalid_lines": report["schema"]["invalid_count"],
+        "pii_lines": len(report["pii"]["lines"]), "pii_by_entity": dg.MetadataValue.json(report["pii"]["by_entity"]),
+        "duplicate_rate": dg.MetadataValue.float(float(report["duplicates"]["rate"])),
+        "issues": dg.MetadataValue.md(_issues_table(report["issues"])),
+        "report_path": dg.MetadataValue.path(str(path))})
+
+
+def _rate_check(passed: bool, description: str, **numbers) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.ERROR, description=description,
+                               metadata={k: (dg.MetadataValue.float(float(v)) if isinstance(v, float) else v)
+                                         for k, v in numbers.items()})
+
+
+@dg.asset_check(asset=validation_report, blocking=True)
+def finetune_dataset_has_no_pii(validation_report: dict) -> dg.AssetCheckResult:
+    """No line of the fine-tuning dataset holds unmasked PII (typed placeholders are fine)."""
+    lines = validation_report["pii_lines"]
+    return _rate_check(not lines, f"{len(lines)} lines hold unmasked PII", pii_lines=len(lines),
+                       first_lines=dg.MetadataValue.json(lines[:20]),
+                       by_entity=dg.MetadataValue.json(validation_report["pii_by_entity"]))
+
+
+@dg.asset_check(asset=validation_report, blocking=True)
+def finetune_dataset_schema_error_rate_below_max(validation_report: dict) -> dg.AssetCheckResult:
+    """The share of lines failing the schema is at most the configured maximum."""
+    rate, limit = validation_report["schema_error_rate"], validation_report["thresholds"]["max_schema_error_rate"]
+    return _rate_check(rate <= limit, f"schema error rate {rate:.2%} (max {limit:.2%})", schema_error_rate=float(rate),
+                       max_schema_error_rate=float(limit), invalid_lines=validation_report["schema_invalid"])
+
+
+@dg.asset_check(asset=validation_report, blocking=True)
+def finetune_dataset_duplicate_rate_below_max(validation_report: dict) -> dg.AssetCheckResult:
+    """The share of lines repeating an earlier line, exactly or nearly, is at most the configured maximum."""
+    rate, limit = validation_report["duplicate_rate"], validation_report["thresholds"]["max_duplicate_rate"]
+    return _rate_check(rate <= limit, f"duplicate rate {rate:.2%} (max {limit:.2%})", duplicate_rate=float(rate),
+                       max_duplicate_rate=float(limit), exact=validation_report["n_exact"],
+                       near=validation_report["n_near"])
+
+
+@dg.asset_check(asset=validation_report, blocking=True)
+def finetune_dataset_quality_score_meets_threshold(validation_report: dict) -> dg.AssetCheckResult:
+    """The quality score reaches the configured minimum."""
+    score, limit = validation_report["quality_score"], validation_report["thresholds"]["min_score"]
+    return _rate_check(score >= limit, f"quality score {score} ({validation_report['grade']}), needs {limit}",
+                       quality_score=float(score), min_score=float(limit))
+
+
+@dg.asset(group_name="validation", kinds={"json"})
+def training_dataset(context: dg.AssetExecutionContext, workspace: WorkspaceResource,
+                     validation_report: dict) -> dg.Output[dict]:
+    """The file training reads: the validated dataset's schema-valid lines with duplicates dropped and PII masked.
+    Materializes only when every blocking check on the validation report passes."""
+    from datapilot_pipeline.lib.validation.clean import clean_dataset
+
+    source = Path(validation_report["dataset_path"])
+    target = workspace.workspace().finetune_ready / f"{source.stem}_clean.jsonl"
+    result = clean_dataset(source, target, **validation_report["validate_options"])
+    context.log.info(f"{result['n_examples']} clean examples written to {target}")
+    value = {**result, "report_path": validation_report["report_path"], "source_path": str(source)}
+    return dg.Output(value, metadata={
+        "n_examples": result["n_examples"], "masked_lines": result["masked_lines"],
+        "dropped_duplicates": result["dropped_duplicates"], "dropped_invalid": result["dropped_invalid"],
+        "sha256": result["sha256"], "path": dg.MetadataValue.path(result["path"])})
