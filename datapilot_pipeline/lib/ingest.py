@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import stat
-from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -138,7 +137,7 @@ def ingest_inbox(inbox: Path, out_dir: Path) -> IngestResult:
         feedback = read_table(paths[FEEDBACK_TABLE], FEEDBACK_COLUMNS)
         decisions = read_table(paths[DECISIONS_TABLE], DECISION_COLUMNS)
         quarantine = read_table(paths[QUARANTINE_TABLE], QUARANTINE_COLUMNS)
-        known = dict(zip(feedback["feedback_id"], feedback["raw_json"]))
+        known = dict(zip(feedback["feedback_id"], feedback["content_sha256"]))
         sources = dict(zip(feedback["feedback_id"], feedback["source_file"]))
         new_feedback, new_decisions, new_quarantine, reread = [], [], [], set()
         seen_at = _now()
@@ -155,13 +154,14 @@ def ingest_inbox(inbox: Path, out_dir: Path) -> IngestResult:
             status = "quarantined"
             if parsed is not None:
                 raw = dumps_compact(parsed.model_dump(mode="json"))
+                content = hashlib.sha256(raw.encode("utf-8")).hexdigest()  # of the validated model, not the bytes
                 if parsed.feedback_id not in known:
-                    known[parsed.feedback_id], sources[parsed.feedback_id] = raw, path.name
-                    new_feedback.append(feedback_row(parsed, path.name, raw, seen_at))
+                    known[parsed.feedback_id], sources[parsed.feedback_id] = content, path.name
+                    new_feedback.append(feedback_row(parsed, path.name, raw, content, seen_at))
                     new_decisions.extend(decision_rows(parsed))
                     result.new_feedback_ids.append(parsed.feedback_id)
                     status = "ingested"
-                elif known[parsed.feedback_id] == raw:
+                elif known[parsed.feedback_id] == content:
                     result.duplicates += 1
                     status = "duplicate"
                 else:
@@ -201,10 +201,6 @@ def approval_rate(decisions: pd.DataFrame) -> float | None:
     if reviewed.empty:
         return None
     return float((reviewed["action"] == "approve").mean())
-
-
-def action_counts(decisions: pd.DataFrame) -> dict[str, int]:
-    return {str(k): int(v) for k, v in Counter(decisions["action"]).items()}
 
 
 def load_feedback_files(out_dir: Path) -> list[FeedbackFile]:

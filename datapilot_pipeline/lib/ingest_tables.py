@@ -13,7 +13,7 @@ from datapilot_pipeline.lib.evidence import evidence_problems
 FEEDBACK_COLUMNS = [
     "feedback_id", "job_id", "reviewer_id", "created_at", "overall_score", "model", "variant", "dataset_name",
     "n_insights", "n_items", "n_approved", "n_edited", "n_rejected", "n_skipped", "source_file", "ingested_at",
-    "raw_json",
+    "content_sha256", "raw_json",
 ]
 DECISION_COLUMNS = [
     "feedback_id", "job_id", "reviewer_id", "insight_id", "category", "severity", "action", "human_score",
@@ -44,7 +44,8 @@ def append_rows(table: pd.DataFrame, rows: list[dict[str, Any]], columns: list[s
     return fresh if table.empty else pd.concat([table, fresh], ignore_index=True)
 
 
-def feedback_row(feedback: FeedbackFile, source_file: str, raw_json: str, ingested_at: str) -> dict[str, Any]:
+def feedback_row(feedback: FeedbackFile, source_file: str, raw_json: str, content_sha256: str,
+                 ingested_at: str) -> dict[str, Any]:
     actions = [item.action for item in feedback.items]
     return {
         "feedback_id": feedback.feedback_id, "job_id": feedback.job_id, "reviewer_id": feedback.reviewer_id,
@@ -53,7 +54,8 @@ def feedback_row(feedback: FeedbackFile, source_file: str, raw_json: str, ingest
         "n_insights": len(feedback.llm_output.insights), "n_items": len(feedback.items),
         "n_approved": actions.count("approve"), "n_edited": actions.count("edit"),
         "n_rejected": actions.count("reject"), "n_skipped": actions.count("skip"),
-        "source_file": source_file, "ingested_at": ingested_at, "raw_json": raw_json,
+        "source_file": source_file, "ingested_at": ingested_at, "content_sha256": content_sha256,
+        "raw_json": raw_json,
     }
 
 
