@@ -25,8 +25,10 @@ class Draft:
     priority: str
 
     def evidence(self, aggregates: dict[str, float] | None = None, rows: tuple[int, ...] | None = None) -> dict:
-        return {"columns": list(self.columns), "aggregates": dict(self.aggregates if aggregates is None else aggregates),
-                "row_indices": list(self.rows if rows is None else rows)}
+        """The evidence object; `row_indices` is left out when no row is cited (as models usually do)."""
+        rows = self.rows if rows is None else rows
+        out = {"columns": list(self.columns), "aggregates": dict(self.aggregates if aggregates is None else aggregates)}
+        return {**out, "row_indices": list(rows)} if rows else out
 
 
 def fmt(value: float, unit: str = "") -> str:
