@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` (`python -m bench`). Each stage is timed beside a baseline in the same run."""
