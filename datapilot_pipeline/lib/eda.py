@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -30,15 +31,27 @@ def _num(value: Any) -> float | int | None:
 
 
 def _json_value(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+    """A sample-row cell as JSON: native ints stay ints, NaN/NA/NaT/inf become null."""
+    if value is None or value is pd.NA or value is pd.NaT:
         return None
-    if isinstance(value, (pd.Timestamp, np.datetime64)):
-        return pd.Timestamp(value).isoformat()
-    if isinstance(value, (np.bool_, bool)):
+    if isinstance(value, (bool, np.bool_)):
         return bool(value)
-    if isinstance(value, (np.integer, np.floating)):
+    if isinstance(value, np.datetime64):
+        return None if np.isnat(value) else pd.Timestamp(value).isoformat()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (int, np.integer, float, np.floating)):
         return _num(value)
-    return value if isinstance(value, (int, float, str)) else str(value)
+    return value if isinstance(value, str) else str(value)
+
+
+def _sample_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    # Column-wise `tolist()` keeps each column's own type; `iterrows` would upcast ints to floats
+    # whenever a row mixes ints and floats.
+    head = df.head(SAMPLE_ROWS)
+    cells = {str(col): head[col].tolist() for col in head.columns}
+    return [{"row_index": int(i), "values": {col: _json_value(vals[i]) for col, vals in cells.items()}}
+            for i in range(len(head))]
 
 
 def _dtype(series: pd.Series) -> str:
@@ -57,8 +70,10 @@ def _dtype(series: pd.Series) -> str:
 
 def _numeric_profile(series: pd.Series) -> dict[str, Any]:
     values = series.dropna().astype(float)
+    infinite = int(np.isinf(values.to_numpy()).sum())
+    values = values[np.isfinite(values.to_numpy())]  # +-inf would turn every statistic into null
     if values.empty:
-        return {}
+        return {"infinite": infinite} if infinite else {}
     q1, median, q3 = np.percentile(values.to_numpy(), [25, 50, 75])
     stats = {"mean": _num(values.mean()), "std": _num(values.std(ddof=1)) if len(values) > 1 else 0.0,
              "min": _num(values.min()), "p25": _num(q1), "median": _num(median), "p75": _num(q3),
@@ -67,7 +82,10 @@ def _numeric_profile(series: pd.Series) -> dict[str, Any]:
     lo, hi = q1 - 1.5 * iqr, q3 + 1.5 * iqr
     mask = (series < lo) | (series > hi)
     rows = [int(i) for i in np.flatnonzero(mask.to_numpy(dtype=bool, na_value=False))]
-    return {"stats": stats, "outliers": {"method": "iqr", "count": len(rows), "row_indices": rows[:MAX_OUTLIER_ROWS]}}
+    profile = {"stats": stats, "outliers": {"method": "iqr", "count": len(rows), "row_indices": rows[:MAX_OUTLIER_ROWS]}}
+    if infinite:
+        profile["infinite"] = infinite
+    return profile
 
 
 def _column(series: pd.Series) -> dict[str, Any]:
@@ -96,7 +114,7 @@ def _correlations(df: pd.DataFrame) -> list[dict[str, Any]]:
         for b in cols[i + 1:]:
             r = corr.at[a, b]
             if pd.notna(r) and abs(r) >= MIN_ABS_CORRELATION:
-                pairs.append({"columns": [a, b], "pearson": _num(r)})
+                pairs.append({"columns": [str(a), str(b)], "pearson": _num(r)})
     pairs.sort(key=lambda p: (-abs(p["pearson"]), p["columns"]))
     return pairs[:MAX_CORRELATIONS]
 
@@ -108,7 +126,7 @@ def default_kpis(df: pd.DataFrame) -> dict[str, float | int | None]:
     kpis["missing_cell_pct"] = _num(100.0 * df.isna().sum().sum() / cells) if cells else 0.0
     for col in df.select_dtypes(include="number").columns:
         if any(word in str(col).lower() for word in _MONEY_WORDS):
-            kpis[f"total_{col}"] = _num(df[col].sum())
+            kpis[f"total_{col}"] = _num(df[col].sum(min_count=1))  # null, not 0, when nothing is recorded
             kpis[f"avg_{col}"] = _num(df[col].mean())
     return kpis
 
@@ -123,6 +141,5 @@ def compact_eda(df: pd.DataFrame, name: str, kpis: dict[str, float | int] | None
         "columns": {str(col): _column(df[col]) for col in df.columns},
         "correlations": _correlations(df),
         "kpis": all_kpis,
-        "sample_rows": [{"row_index": int(i), "values": {str(c): _json_value(v) for c, v in row.items()}}
-                        for i, row in df.head(SAMPLE_ROWS).iterrows()],
+        "sample_rows": _sample_rows(df),
     }
