@@ -1,0 +1,51 @@
+"""`datapilot validate`: report written, readable summary, exit codes 0 / 1 / 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from datapilot_pipeline.cli import main
+from datapilot_pipeline.lib.atomic import atomic_write_jsonl
+from datapilot_pipeline.lib.validation.sample_data import example_lines
+
+
+@pytest.fixture
+def dataset(home: Path) -> Path:
+    rows = example_lines(60)
+    rows[3] = {"prompt": "p", "completion": "not json", "metadata": {"job_id": "x"}}
+    return atomic_write_jsonl(home / "data.jsonl", rows)
+
+
+def test_passing_dataset_exits_0_and_writes_report(dataset: Path, home: Path, capsys) -> None:
+    code = main(["validate", str(dataset), "--write-clean", str(home / "clean.jsonl")])
+    out = capsys.readouterr().out
+    assert code == 0
+    reports = sorted((home / "reports").glob("finetune_export_report_*.json"))
+    assert len(reports) == 1
+    report = json.loads(reports[0].read_text())
+    assert report["schema"]["invalid_lines"] == [4]
+    assert f"quality score {report['quality_score']:.1f}/100" in out
+    assert "schema: 1 of 60 lines fail the schema" in out and "lines 4" in out
+    assert len((home / "clean.jsonl").read_text().splitlines()) == 59
+
+
+def test_score_below_min_exits_1(dataset: Path, home: Path, capsys) -> None:
+    code = main(["validate", str(dataset), "--min-score", "99", "--report-dir", str(home / "r")])
+    assert code == 1
+    assert len(list((home / "r").glob("*.json"))) == 1
+    assert "points lost:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content", [None, b"\x00\x01\x02", b"just text\n"])
+def test_unreadable_input_exits_2_with_one_line(home: Path, capsys, content: bytes | None) -> None:
+    path = home / "in.jsonl"
+    if content is not None:
+        path.write_bytes(content)
+    code = main(["validate", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("datapilot: error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert not (home / "reports").exists()
