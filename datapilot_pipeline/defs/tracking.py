@@ -1,0 +1,30 @@
+"""The MLflow tracker as a resource: where runs, metrics, artifacts and registered versions go."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+from pydantic import Field
+
+from datapilot_pipeline.lib.paths import Workspace
+
+TRACKING_URI_ENV = "DATAPILOT_MLFLOW_URI"
+
+
+class MlflowResource(dg.ConfigurableResource):
+    """MLflow tracking and registry URI; default `sqlite:///$DATAPILOT_HOME/mlflow.db`."""
+
+    tracking_uri: str | None = Field(
+        default=None, description=f"Tracking/registry URI; default the workspace's sqlite DB (env {TRACKING_URI_ENV}).")
+
+    def uri(self, workspace: Workspace) -> str:
+        from datapilot_pipeline.lib.tracking import default_tracking_uri
+
+        return self.tracking_uri or default_tracking_uri(workspace)
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    uri = dg.EnvVar(TRACKING_URI_ENV) if os.environ.get(TRACKING_URI_ENV) else None
+    return dg.Definitions(resources={"mlflow": MlflowResource(tracking_uri=uri)})

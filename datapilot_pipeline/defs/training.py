@@ -1,0 +1,59 @@
+"""Training stage: LoRA fine-tune on the validated dataset, in a Dagster Pipes subprocess."""
+
+# No `from __future__ import annotations`: Dagster reads the config annotation, built at run time below.
+import sys
+
+import dagster as dg
+from pydantic import Field, create_model
+
+from datapilot_pipeline.defs.resources import WorkspaceResource
+from datapilot_pipeline.defs.tracking import MlflowResource
+from datapilot_pipeline.lib.training.config import TrainingConfig as _LibTrainingConfig
+
+ENTRY_MODULE = "datapilot_pipeline.pipes.train_entry"
+VALUE_KEYS = ("model_uri", "version", "run_id", "adapter_dir", "base_model", "dataset_sha256", "tracking_uri")
+
+# The run config is the lib's TrainingConfig field for field (one definition of defaults and bounds),
+# plus where the base model comes from.
+TrainingConfig = create_model(
+    "TrainingConfig", __base__=dg.Config, __doc__="LoRA fine-tuning settings (defaults: the playbook's table).",
+    base_model=(str | None, Field(default=None, description="Local model directory or cached hub id; "
+                                  "default: the tiny offline model under models/base/.")),
+    **{name: (field.annotation, field) for name, field in _LibTrainingConfig.model_fields.items()},
+)
+
+
+@dg.asset(group_name="training", kinds={"pytorch", "mlflow"})
+def fine_tuned_model(context: dg.AssetExecutionContext, config: TrainingConfig, training_dataset: dict,
+                     workspace: WorkspaceResource, mlflow: MlflowResource,
+                     pipes_subprocess_client: dg.PipesSubprocessClient) -> dg.Output[dict]:
+    """A LoRA adapter fine-tuned on the validated training dataset, registered in MLflow as a new version of
+    `datapilot-insights` with the alias `candidate`. The value is the registered model URI with the run id,
+    adapter and base model directories and the dataset hash: evaluation loads exactly this version."""
+    ws = workspace.workspace()
+    settings = config.model_dump()
+    extras = {
+        "config": {k: v for k, v in settings.items() if k != "base_model"}, "base_model": settings["base_model"],
+        "dataset": str(training_dataset["path"]), "home": str(ws.root), "tracking_uri": mlflow.uri(ws),
+        "report_path": str(training_dataset["report_path"]) if training_dataset.get("report_path") else None,
+    }
+    # The venv's python in a child process: torch's memory is returned to the OS when training ends.
+    invocation = pipes_subprocess_client.run(
+        context=context, command=[sys.executable, "-m", ENTRY_MODULE], extras=extras,
+        env={"DATAPILOT_HOME": str(ws.root), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+             "MLFLOW_ENABLE_TELEMETRY": "false", "TOKENIZERS_PARALLELISM": "false"},
+    )
+    messages = invocation.get_custom_messages()
+    if not messages:
+        raise dg.Failure("the training process reported no result")
+    result = messages[-1]
+    expected = training_dataset.get("sha256")
+    if expected and expected != result["dataset_sha256"]:
+        raise dg.Failure(f"training dataset changed after validation: sha256 {result['dataset_sha256']} != {expected}")
+    metadata = dict(invocation.get_materialize_result().metadata)
+    return dg.Output({k: result[k] for k in VALUE_KEYS}, metadata=metadata)
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources={"pipes_subprocess_client": dg.PipesSubprocessClient()})

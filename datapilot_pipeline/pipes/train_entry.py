@@ -1,0 +1,56 @@
+"""Training subprocess for the `fine_tuned_model` asset, launched through Dagster Pipes.
+
+    python -m datapilot_pipeline.pipes.train_entry   # only under a Pipes session (PipesSubprocessClient)
+
+Reads its inputs from the Pipes extras (`config`, `dataset`, `home`, `base_model`, `tracking_uri`,
+`report_path`), streams every metric log line back to the Dagster run, reports the materialization
+metadata and sends the result dict (model URI, version, run id, ...) as a custom message.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+
+def _metadata(result: dict[str, Any]) -> dict[str, Any]:
+    keys = ("model_uri", "version", "run_id", "final_loss", "first_loss", "final_eval_loss", "global_step",
+            "train_tokens_per_second", "train_seconds", "n_train", "n_validation", "dropped_truncated",
+            "dataset_sha256", "stopped_early")
+    meta: dict[str, Any] = {k: result[k] for k in keys if result.get(k) is not None}
+    meta["adapter_dir"] = {"raw_value": result["adapter_dir"], "type": "path"}
+    meta["mlflow_run"] = {"raw_value": f"{result['tracking_uri']} experiment {result['experiment_id']} run "
+                                       f"{result['run_id']} (make mlflow-ui: http://127.0.0.1:5000/#/experiments/"
+                                       f"{result['experiment_id']}/runs/{result['run_id']})", "type": "text"}
+    return meta
+
+
+def main() -> None:
+    from dagster_pipes import open_dagster_pipes
+
+    from datapilot_pipeline.lib.paths import Workspace
+    from datapilot_pipeline.lib.training import TrainingConfig
+    from datapilot_pipeline.lib.training.run import run_training
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    with open_dagster_pipes() as pipes:
+        extras = pipes.extras
+        config = TrainingConfig.model_validate(extras["config"])
+
+        def sink(step: int, metrics: dict[str, float]) -> None:
+            shown = " ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items()))
+            pipes.log.info(f"step {step}: {shown}")
+
+        report = extras.get("report_path")
+        result = run_training(
+            config, Path(extras["dataset"]), Workspace(Path(extras["home"])), base_model=extras.get("base_model"),
+            tracking_uri=extras.get("tracking_uri"), report_path=Path(report) if report else None, sink=sink,
+        )
+        pipes.report_custom_message(result)
+        pipes.report_asset_materialization(metadata=_metadata(result))
+
+
+if __name__ == "__main__":
+    main()
