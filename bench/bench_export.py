@@ -116,9 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     base = measure(baseline_step, BASELINE_SAMPLE).info
     rows, notes = [], []
     for n in args.sizes:
-        info = measure(export_step, n, args.shots).info
+        m = measure(export_step, n, args.shots)
+        info = m.info
         mask_per_example = info["mask_seconds"] / info["examples"]
-        rows.append(Row("export", n, info["records"], info["seconds"], 0.0, info["bytes"] / 1e6,
+        rows.append(Row("export", n, info["records"], info["seconds"], m.peak_mb, info["bytes"] / 1e6,
                         "presidio on every string (extrap.)", base["per_example_s"] * info["examples"]))
         notes.append(f"{n} jobs: {info['records']} reviews -> {info['exported']} examples in {info['seconds']:.1f} s, "
                      f"{info['bytes'] / 1e6:.1f} MB; masking {mask_per_example * 1e3:.3f} ms/example "

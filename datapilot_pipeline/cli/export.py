@@ -34,7 +34,8 @@ def register(subparsers) -> None:
     parser.add_argument("--min-score", type=int_in_range(1, 5), default=3,
                         help="minimum human and overall score, 1-5 (default 3)")
     parser.add_argument("--sample", metavar="N", type=int_in_range(1), help="export a seeded random N examples")
-    parser.add_argument("--shot-count", type=int_in_range(0, 20), default=3, help="few-shot examples per prompt (default 3)")
+    parser.add_argument("--shot-count", type=int_in_range(0, 20), default=3,
+                        help="few-shot examples per prompt (default 3)")
     parser.add_argument("--output", metavar="PATH", type=Path,
                         help="file to write (default: data/finetune_ready/finetune_YYYYMMDD.jsonl)")
     parser.add_argument("--format", choices=FORMAT_CHOICES, default="prompt-completion", help="line format")
@@ -75,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
             seeds = load_seeds(args.seeds or ws.seed_examples_path())
         except SeedFileError as exc:
             raise UsageError(f"{exc} (use --seeds PATH or --shot-count 0)") from None
-    output = args.output or default_output(ws.finetune_ready, args.format, datetime.now(timezone.utc).strftime("%Y%m%d"))
+    today = datetime.now(timezone.utc).strftime("%Y%m%d")
+    output = args.output or default_output(ws.finetune_ready, args.format, today)
     if output.is_dir():
         raise UsageError(f"--output {output} is a directory")
 
@@ -95,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
 
-    print(f"exported {result.n_exported} jobs" + (f" ({result.n_sampled_out} left out by --sample)" if args.sample else ""))
+    sampled = f" ({result.n_sampled_out} left out by --sample)" if args.sample else ""
+    print(f"exported {result.n_exported} jobs{sampled}")
     _print_counts("discarded", result.discarded)
     _print_counts("per split", result.per_split)
     for split, counts in result.per_category.items():

@@ -127,3 +127,10 @@ def test_stats_count_actions_and_jobs():
     assert stats["n_jobs"] == 2 and stats["n_examples"] == 2 and stats["n_reviews"] == 2
     assert stats["actions"] == {"approve": 1, "edit": 1, "reject": 1, "unreviewed": 3}
     assert stats["approval_rate"] == pytest.approx(2 / 3, abs=1e-4)
+
+
+@pytest.mark.parametrize("scores, median", [((4,), 4), ((3, 4), 3.5), ((2, 5, 3), 3)])
+def test_overall_score_is_the_median(scores, median):
+    files = [make_feedback(reviewer=f"r{n}", created_at=t, overall=s) for n, (s, t) in enumerate(zip(scores, (T0, T1, T2)))]
+    example = consensus(files)
+    assert example.overall_score == median and type(example.overall_score) is type(median)

@@ -131,9 +131,10 @@ class ReviewOutcome:
 
     def stats(self) -> dict:
         reviewed = sum(self.actions[a] for a in ("approve", "edit", "reject"))
+        kept = self.actions["approve"] + self.actions["edit"]
         return {"n_reviews": self.n_reviews, "n_jobs": self.n_jobs, "n_examples": len(self.examples),
                 "actions": dict(sorted(self.actions.items())),
-                "approval_rate": round((self.actions["approve"] + self.actions["edit"]) / reviewed, 4) if reviewed else 0.0,
+                "approval_rate": round(kept / reviewed, 4) if reviewed else 0.0,
                 "discarded": dict(sorted(self.discarded.items()))}
 
 
@@ -191,6 +192,7 @@ def consensus(reviews: list[FeedbackFile], min_score: int = 3, check_evidence: b
         kept.append(candidate)
 
     overall = statistics.median(r.overall_score for r in agreeing)
+    overall = int(overall) if overall == int(overall) else float(overall)  # 4, not 4.0, for one reviewer
     if overall < min_score:
         outcome.discarded["job_low_overall_score"] += 1
         return None
@@ -204,7 +206,7 @@ def consensus(reviews: list[FeedbackFile], min_score: int = 3, check_evidence: b
         approved["summary"] = original["summary"]
     return ReviewedExample(
         job_id=base.job_id, reviewer_ids=sorted(r.reviewer_id for r in agreeing),
-        latest_reviewer_id=base.reviewer_id, overall_score=int(overall) if overall == int(overall) else float(overall),
+        latest_reviewer_id=base.reviewer_id, overall_score=overall,
         dataset_name=base.compact_eda.dataset.name, compact_eda=eda, original_output=original,
         approved_output=approved, model=base.model, variant=base.variant)
 

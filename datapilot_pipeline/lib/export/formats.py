@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from datapilot_pipeline.lib.atomic import dumps_compact
-from datapilot_pipeline.lib.prompts import PROMPT_VERSION, SYSTEM_PROMPT, build_messages, build_prompt, build_user_message
+from datapilot_pipeline.lib.prompts import (
+    PROMPT_VERSION, SYSTEM_PROMPT, build_messages, build_prompt, build_user_message,
+)
 
 FORMATS = ("prompt-completion", "openai-chat", "bedrock", "preference")
 OPENAI_ROLES = ("system", "user", "assistant")

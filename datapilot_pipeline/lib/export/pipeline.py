@@ -166,7 +166,8 @@ def write_export(examples: list[ReviewedExample], seeds: list[dict], options: Ex
             parts = {fmt: (path, trainable)}
         else:
             parts = {fmt: (path, [p for p in trainable if p.split == "train"]),
-                     f"{fmt}/validation": (validation_path_for(path), [p for p in trainable if p.split == "validation"])}
+                     f"{fmt}/validation": (validation_path_for(path),
+                                           [p for p in trainable if p.split == "validation"])}
         for role, (target, items) in parts.items():
             rows = (row for row in map(build, items) if row is not None)
             result.sha256[role], result.lines[role] = _write_lines(target, rows)
