@@ -20,12 +20,11 @@ from datapilot_pipeline.lib.synthetic.drafts import Draft, drafts_for
 from datapilot_pipeline.lib.synthetic.outputs import Planned, llm_output, plan_output
 from datapilot_pipeline.lib.synthetic.reviews import (add_pii, overall_score, pick_reviewer, pii_snippets,
                                                       review_item)
-from datapilot_pipeline.lib.synthetic.tables import SyntheticTable, make_table
+from datapilot_pipeline.lib.synthetic.tables import SHAPES, SyntheticTable, make_table
 
-SHAPES = ("sales", "churn", "web_traffic", "inventory", "hr")
 POOL_SIZE = 40
 WINDOW_START = datetime(2026, 6, 1, tzinfo=timezone.utc)
-WINDOW_DAYS = 170  # jobs run from June to mid-November 2026
+WINDOW_DAYS = 165  # jobs run from June to mid-November 2026; reviews follow within 8 days
 AB_START = datetime(2026, 8, 1, tzinfo=timezone.utc)  # the fine-tuned variant serves traffic from here
 FINE_TUNED_SHARE = 0.4
 FEW_SHOT_MODEL = "datapilot-fewshot-llama3.1-8b"
@@ -135,13 +134,13 @@ def generate_feedback(n_jobs: int, seed: int = 0) -> Iterator[dict]:
         rng = random.Random(f"review:{seed}:{i}")
         when = datetime.fromisoformat(pj.job["created_at"].replace("Z", "+00:00"))
         first = pick_reviewer(rng)
-        first_at = when + timedelta(minutes=rng.uniform(20, 72 * 60))
+        first_at = when + timedelta(minutes=rng.uniform(20, 48 * 60))
         yield _review(pj, first, first_at, rng)
         if rng.random() < REREVIEW_SAME_RATE:
-            yield _review(_copy(pj), first, first_at + timedelta(days=rng.uniform(1, 21)), rng)
+            yield _review(_copy(pj), first, first_at + timedelta(days=rng.uniform(1, 6)), rng)
         if rng.random() < REREVIEW_OTHER_RATE:
             other = pick_reviewer(rng, exclude=first.reviewer_id)
-            yield _review(_copy(pj), other, first_at + timedelta(hours=rng.uniform(1, 24 * 10)), rng)
+            yield _review(_copy(pj), other, first_at + timedelta(hours=rng.uniform(1, 24 * 6)), rng)
 
 
 def _copy(pj: PlannedJob) -> PlannedJob:

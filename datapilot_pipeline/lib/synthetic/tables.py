@@ -18,6 +18,8 @@ import pandas as pd
 
 from datapilot_pipeline.lib.eda import compact_eda
 
+SHAPES = ("sales", "churn", "web_traffic", "inventory", "hr")
+
 
 @dataclass
 class SyntheticTable:
