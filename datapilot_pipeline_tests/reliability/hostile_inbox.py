@@ -53,7 +53,8 @@ def _mutations(fb: dict) -> list[tuple[str, object]]:
     mutate("items_not_list", lambda d: d.__setitem__("items", {"a": 1}))
     mutate("eda_not_object", lambda d: d.__setitem__("compact_eda", "table"))
     mutate("no_insights", lambda d: d["llm_output"].__setitem__("insights", []))
-    mutate("edit_without_edits", lambda d: d["items"][0].update({"action": "edit", "human_score": 4}))
+    mutate("edit_without_edits", lambda d: d["items"].__setitem__(0, {
+        "insight_id": d["items"][0]["insight_id"], "action": "edit", "human_score": 4}))
     mutate("extra_key", lambda d: d.__setitem__("surprise", 1))
     return out
 
@@ -87,6 +88,9 @@ def build_hostile_inbox(inbox: Path, good: list[dict]) -> HostileInbox:
     result.bad_files.append("subdir.json")
     os.symlink("/etc/passwd", inbox / "feedback_link.json")
     result.bad_files.append("feedback_link.json")
+    # The same feedback_id with other content, delivered later: the first delivery wins.
+    conflict = dict(copy.deepcopy(good[-1]), overall_score=1 + good[-1]["overall_score"] % 5)
+    bad(_name(conflict, "conflict"), json.dumps(conflict).encode())
     # The same feedback delivered twice under two names: kept once.
     first = good[0]
     dup = feedback_filename(first["job_id"], first["created_at"], first["feedback_id"]).replace(".json", "_copy.json")
