@@ -52,6 +52,18 @@ def _print_counts(title: str, counts: dict) -> None:
     print(f"{title}: {body}")
 
 
+def _print_reasons(rejected: list) -> None:
+    """Every skipped file counted by reason, so the names listed above are not all a user learns."""
+    if len(rejected) <= 10:
+        return
+    counts: dict[str, int] = {}
+    for bad in rejected:
+        counts[bad.reason] = counts.get(bad.reason, 0) + 1
+    print("bad files by reason:")
+    for reason, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        print(f"  {n} x {reason}")
+
+
 def run(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
@@ -59,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         ExportOptions, NothingToExport, SplitFractions, default_output, export_dataset, holdout_path_for, load_seeds,
     )
     from datapilot_pipeline.lib.export.shots import SeedFileError
-    from datapilot_pipeline.lib.inbox import load_inbox
+    from datapilot_pipeline.lib.inbox import drop_repeated_ids, load_inbox
     from datapilot_pipeline.lib.paths import Workspace
 
     ws = Workspace.current()
@@ -82,11 +94,15 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--output {output} is a directory")
 
     good, rejected = load_inbox(inbox)
-    print(f"inbox {inbox}: {len(good)} feedback files read, {len(rejected)} bad files skipped")
+    good, duplicates, conflicts = drop_repeated_ids(good)
+    rejected += conflicts
+    print(f"inbox {inbox}: {len(good)} feedback files read, {len(rejected)} bad files skipped, "
+          f"{len(duplicates)} duplicate deliveries skipped")
     for bad in rejected[:10]:
         print(f"  skipped {bad.path.name}: {bad.reason}")
     if len(rejected) > 10:
         print(f"  ... and {len(rejected) - 10} more")
+    _print_reasons(rejected)
     options = ExportOptions(min_score=args.min_score, shot_count=args.shot_count, sample=args.sample,
                             seed=args.seed, fractions=fractions)
     try:

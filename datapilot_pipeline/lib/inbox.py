@@ -106,6 +106,25 @@ def load_inbox(inbox: str | os.PathLike) -> tuple[list[tuple[Path, FeedbackFile]
     return good, bad
 
 
+def drop_repeated_ids(good: list[tuple[Path, FeedbackFile]]) -> tuple[list[tuple[Path, FeedbackFile]],
+                                                                      list[Path], list[Rejected]]:
+    """The first file of each feedback_id (in the given order), the later identical deliveries, and the later
+    files that reuse a feedback_id with other content (rejected, as the ingestion quarantines them)."""
+    first: dict[str, tuple[Path, FeedbackFile]] = {}
+    duplicates: list[Path] = []
+    conflicts: list[Rejected] = []
+    for path, feedback in good:
+        seen = first.get(feedback.feedback_id)
+        if seen is None:
+            first[feedback.feedback_id] = (path, feedback)
+        elif seen[1] == feedback:
+            duplicates.append(path)
+        else:
+            conflicts.append(Rejected(path, f"feedback_id {feedback.feedback_id} was already read from "
+                                            f"{seen[0].name} with different content"))
+    return list(first.values()), duplicates, conflicts
+
+
 def feedback_filename(job_id: str, created_at: str, feedback_id: str) -> str:
     """`feedback_<job_id>_<UTC yyyymmddThhmmssZ>_<short uuid>.json` (DESIGN.md)."""
     from datetime import datetime, timezone
