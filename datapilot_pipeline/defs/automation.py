@@ -96,7 +96,8 @@ def new_feedback_sensor(context: dg.SensorEvaluationContext, workspace: Workspac
     if cursor.pending < threshold:
         return dg.SensorResult(cursor=cursor.encode(), skip_reason=dg.SkipReason(
             f"{cursor.pending} eligible new example(s) since the last export, {threshold} needed "
-            f"({result.new_files} new file(s) this tick, {result.new_eligible} eligible)"))
+            f"({result.new_files} new file(s) this tick, {result.new_eligible} eligible, {result.new_rejected} rejected, "
+            f"{result.new_duplicates} duplicate)"))
     request = dg.RunRequest(run_key=export_run_key(cursor), tags={
         "datapilot/trigger": "new_feedback_sensor", "datapilot/eligible_new": str(cursor.pending)})
     return dg.SensorResult(run_requests=[request], cursor=after_export_request(cursor).encode())

@@ -108,6 +108,7 @@ class ScanResult:
     new_eligible: int
     new_rejected: int
     reasons: dict[str, int]
+    new_duplicates: int = 0  # files repeating a feedback_id read earlier in the same tick, identical content
 
 
 def _parsed(entries: list[InboxEntry]) -> Iterator[tuple[InboxEntry, FeedbackFile | str]]:
@@ -124,14 +125,24 @@ def scan(inbox: str | os.PathLike, cursor: SensorCursor, is_eligible: Callable[[
          settle_s: float = 0.0, now_ns: int | None = None) -> ScanResult:
     """Read the files that arrived after `cursor`, count the eligible ones and move the cursor past them.
 
-    A bad file is counted in `reasons` (reason -> files) and passed over; it never stops the scan."""
+    A bad file is counted in `reasons` (reason -> files) and passed over; it never stops the scan. A review
+    delivered twice in one tick (same feedback_id) counts once; with different content the later file is a reason.
+    """
     entries = new_entries(inbox, cursor.position(), settle_s=settle_s, now_ns=now_ns)
-    eligible = 0
+    eligible = duplicates = 0
     reasons: dict[str, int] = {}
+    seen: dict[str, FeedbackFile] = {}
     for _entry, result in _parsed(entries):
+        if not isinstance(result, str) and result.feedback_id in seen:
+            if seen[result.feedback_id] == result:
+                duplicates += 1
+                continue
+            result = "feedback_id delivered again with different content"
         if isinstance(result, str):
             reasons[result] = reasons.get(result, 0) + 1
-        elif is_eligible(result):
+            continue
+        seen[result.feedback_id] = result
+        if is_eligible(result):
             eligible += 1
     rejected = sum(reasons.values())
     moved = cursor
@@ -139,7 +150,7 @@ def scan(inbox: str | os.PathLike, cursor: SensorCursor, is_eligible: Callable[[
         last = entries[-1]
         moved = replace(cursor, ctime_ns=last.ctime_ns, name=last.name, pending=cursor.pending + eligible,
                         files_seen=cursor.files_seen + len(entries), rejected=cursor.rejected + rejected)
-    return ScanResult(moved, len(entries), eligible, rejected, reasons)
+    return ScanResult(moved, len(entries), eligible, rejected, reasons, duplicates)
 
 
 def after_export_request(cursor: SensorCursor) -> SensorCursor:
