@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from datapilot_pipeline.lib.training.config import TrainingConfig
 from datapilot_pipeline.lib.training.data import file_sha256, load_examples, prepare_data
-from datapilot_pipeline.lib.training.trainer import MetricsSink, train_lora
+from datapilot_pipeline.lib.training.trainer import MetricsSink, ProgressHook, train_lora
 
 if TYPE_CHECKING:
     from datapilot_pipeline.lib.paths import Workspace
@@ -30,7 +30,7 @@ def default_run_name(sha256: str) -> str:
 def run_training(config: TrainingConfig, dataset: Path, workspace: "Workspace", *,
                  base_model: str | Path | None = None, tracking_uri: str | None = None,
                  output_dir: Path | None = None, resume: bool = False, report_path: Path | None = None,
-                 sink: MetricsSink | None = None) -> dict[str, Any]:
+                 sink: MetricsSink | None = None, progress: ProgressHook | None = None) -> dict[str, Any]:
     """Train on `dataset`, track the run in MLflow, register the adapter (alias `candidate`).
 
     Returns what downstream stages need: `model_uri`, `version`, `run_id`, `adapter_dir`, `base_model`,
@@ -74,7 +74,7 @@ def run_training(config: TrainingConfig, dataset: Path, workspace: "Workspace", 
             sink(step, metrics)
 
     try:
-        outcome = train_lora(config, data, base, output_dir, sink=track, resume=resume)
+        outcome = train_lora(config, data, base, output_dir, sink=track, resume=resume, progress=progress)
         client.log_artifacts(run_id, str(outcome.adapter_dir), tracking.ADAPTER_ARTIFACT)
         if report_path is not None and Path(report_path).is_file():
             client.log_artifact(run_id, str(report_path), "validation_report")

@@ -17,6 +17,7 @@ from datapilot_pipeline.lib.training.config import TrainingConfig
 from datapilot_pipeline.lib.training.data import PreparedData
 
 MetricsSink = Callable[[int, dict[str, float]], None]
+ProgressHook = Callable[[int, int], None]  # (global step, max steps)
 REPORTED = ("loss", "eval_loss", "learning_rate", "grad_norm", "tokens_per_second", "epoch")
 
 
@@ -37,7 +38,7 @@ class TrainOutcome:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def _metrics_callback(sink: MetricsSink | None, history: list[dict[str, float]]):
+def _metrics_callback(sink: MetricsSink | None, history: list[dict[str, float]], progress: ProgressHook | None):
     from transformers import TrainerCallback
 
     class MetricsCallback(TrainerCallback):
@@ -45,6 +46,10 @@ def _metrics_callback(sink: MetricsSink | None, history: list[dict[str, float]])
 
         def __init__(self) -> None:
             self._last = (time.perf_counter(), None)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if progress is not None:
+                progress(state.global_step, state.max_steps)
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             now, seen = time.perf_counter(), state.num_input_tokens_seen
@@ -81,7 +86,8 @@ def last_checkpoint(checkpoint_dir: Path) -> Path | None:
 
 
 def train_lora(config: TrainingConfig, data: PreparedData, base_model: Path, output_dir: Path,
-               sink: MetricsSink | None = None, resume: bool = False) -> TrainOutcome:
+               sink: MetricsSink | None = None, resume: bool = False,
+               progress: ProgressHook | None = None) -> TrainOutcome:
     """Fine-tune a LoRA adapter on `data`; checkpoints go to `output_dir/checkpoints`, the adapter (safetensors)
     to `output_dir/adapter`. With `resume`, training continues from the newest checkpoint there."""
     import torch
@@ -124,7 +130,7 @@ def train_lora(config: TrainingConfig, data: PreparedData, base_model: Path, out
     peft_config = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                              target_modules=list(config.target_modules), task_type="CAUSAL_LM")
     history: list[dict[str, float]] = []
-    callbacks = [_metrics_callback(sink, history)]
+    callbacks = [_metrics_callback(sink, history, progress)]
     if has_val:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(data.train),
