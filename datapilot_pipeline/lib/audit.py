@@ -88,4 +88,5 @@ def read_records(path: str | os.PathLike) -> list[dict]:
     """Every record of one audit file (for reports and tests)."""
     import json
 
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    # "\n" only: splitlines() also splits inside JSON strings holding a raw U+2028 or U+0085.
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").split("\n") if line.strip()]

@@ -49,7 +49,8 @@ class EvalResult:
 def load_holdout(path: str | Path) -> list[dict]:
     """Holdout examples (`{"example_id", "compact_eda", "output"}` per line); ValueError names the bad line."""
     examples, seen = [], set()
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+    # "\n" only: splitlines() also splits inside JSON strings holding a raw U+2028 or U+0085.
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").split("\n"), start=1):
         if not line.strip():
             continue
         where = f"{path}:{number}"

@@ -44,7 +44,8 @@ def read_lines(path: str | Path) -> list[tuple[int, str]]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DatasetReadError(f"{path} is not UTF-8 text (byte {exc.start}): not JSONL") from None
-    lines = [(n, raw) for n, raw in enumerate(text.splitlines(), start=1) if raw.strip()]
+    # Lines end at "\n" only: str.splitlines() also splits at U+2028, U+0085 and others that JSON leaves raw.
+    lines = [(n, raw.removesuffix("\r")) for n, raw in enumerate(text.split("\n"), start=1) if raw.strip()]
     if not lines:
         raise DatasetReadError(f"{path} holds no examples (empty file)")
     return lines
