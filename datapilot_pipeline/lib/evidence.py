@@ -70,8 +70,11 @@ def _is_number(value: Any) -> bool:
 def evidence_problems(evidence: dict, compact_eda: dict) -> list[str]:
     """Every reason this evidence is not valid against the compact EDA; empty when valid."""
     problems: list[str] = []
-    columns = compact_eda.get("columns") or {}
-    n_rows = (compact_eda.get("dataset") or {}).get("n_rows")
+    # A malformed EDA makes evidence invalid, never a crash: every level is checked before use.
+    eda = compact_eda if isinstance(compact_eda, dict) else {}
+    columns = eda.get("columns") if isinstance(eda.get("columns"), dict) else {}
+    dataset = eda.get("dataset") if isinstance(eda.get("dataset"), dict) else {}
+    n_rows = dataset.get("n_rows")
     for col in evidence.get("columns") or []:
         if col not in columns:
             problems.append(f"column {col!r} is not in the compact EDA")
@@ -82,7 +85,7 @@ def evidence_problems(evidence: dict, compact_eda: dict) -> list[str]:
     aggregates = evidence.get("aggregates") or {}
     for key, claimed in aggregates.items():
         pointer = aggregate_pointer(key)
-        actual = resolve_pointer(compact_eda, pointer)
+        actual = resolve_pointer(eda, pointer)
         if actual is _MISSING:
             problems.append(f"aggregate {key!r} does not resolve in the compact EDA")
         elif not _is_number(actual):
