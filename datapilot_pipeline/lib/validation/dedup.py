@@ -71,44 +71,105 @@ def _identity(value: int) -> int:
 _TEMPLATE = None
 
 
-def signature(shingles: np.ndarray):
-    """The MinHash of pre-hashed 32-bit shingles."""
+def _template():
     global _TEMPLATE
     from datasketch import MinHash
 
     if _TEMPLATE is None:
         _TEMPLATE = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=_identity)
+    return _TEMPLATE
+
+
+def signature(shingles: np.ndarray):
+    """The MinHash of pre-hashed 32-bit shingles."""
+    from datasketch import MinHash
+
+    template = _template()
     # Reusing the permutations: drawing them anew per MinHash costs more than hashing a line.
-    m = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=_identity, permutations=_TEMPLATE.permutations,
-                scheme=_TEMPLATE.scheme)
+    m = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=_identity, permutations=template.permutations,
+                scheme=template.scheme)
     m.update_batch(shingles.tolist())
     return m
 
 
-def find_duplicates(items: list[tuple[int, str]], threshold: float = NEAR_THRESHOLD) -> DuplicateResult:
-    """`items` are (line, varying content) in file order; later lines are reported against earlier ones."""
-    from datasketch import MinHashLSH
+def as_minhash(hashvalues: np.ndarray):
+    """A MinHash over stored hash values (for an LSH query or insert), sharing the template's permutations."""
+    from datasketch import MinHash
 
-    result = DuplicateResult()
-    seen: dict[str, int] = {}
-    lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
-    signatures: dict[int, object] = {}
+    template = _template()
+    return MinHash(seed=SEED, hashfunc=_identity, hashvalues=hashvalues, permutations=template.permutations,
+                   scheme=template.scheme)
+
+
+def line_signatures(items: list[tuple[int, str]]) -> list[tuple[int, str, np.ndarray | None]]:
+    """(line, exact key, MinHash hash values) per item; no signature for an empty shingle set or for a line
+    whose key already appeared in `items` (an exact duplicate never reaches the near-duplicate index)."""
+    seen: set[str] = set()
     hasher = _ShingleHasher()
+    out: list[tuple[int, str, np.ndarray | None]] = []
     for line, content in items:
         key = exact_key(content)
+        if key in seen:
+            out.append((line, key, None))
+            continue
+        seen.add(key)
+        shingles = hasher(content)
+        out.append((line, key, signature(shingles).hashvalues if len(shingles) else None))
+    return out
+
+
+def lsh_index(threshold: float = NEAR_THRESHOLD, storage_config: dict | None = None):
+    """The near-duplicate index: in memory by default; `storage_config` as datasketch's MinHashLSH takes it,
+    e.g. `{"type": "redis", "redis": {"host": ..., "port": ...}, "basename": b"..."}` to share it."""
+    from datasketch import MinHashLSH
+
+    return MinHashLSH(threshold=threshold, num_perm=NUM_PERM, storage_config=storage_config)
+
+
+def dedup_signatures(entries: list[tuple[int, str, np.ndarray | None]], threshold: float = NEAR_THRESHOLD,
+                     index=None, prefilled: bool = False) -> DuplicateResult:
+    """Duplicates from `line_signatures` entries in file order: later lines are reported against earlier ones.
+
+    `index` is an empty LSH filled here, or with `prefilled` one that already holds every entry that has a
+    signature (shards insert in parallel). LSH candidates are kept only when they are earlier lines this pass
+    indexed (not exact duplicates), so a shared index that also holds later or stale keys gives the same result
+    as an index filled line by line."""
+    result = DuplicateResult()
+    seen: dict[str, int] = {}
+    lsh = index if index is not None else lsh_index(threshold)
+    indexed: dict[int, np.ndarray] = {}
+    for line, key, values in entries:
         if key in seen:
             result.exact.append(line)
             result.pairs[line] = seen[key]
             continue
         seen[key] = line
-        shingles = hasher(content)
-        if len(shingles) == 0:
+        if values is None:
             continue
-        sig = signature(shingles)
-        matches = [c for c in lsh.query(sig) if sig.jaccard(signatures[c]) >= threshold]
+        sig = as_minhash(values)
+        matches = [c for c in lsh.query(sig) if c < line and c in indexed
+                   and np.count_nonzero(values == indexed[c]) / len(values) >= threshold]
         if matches:
             result.near.append(line)
             result.pairs[line] = min(matches)
-        lsh.insert(line, sig)
-        signatures[line] = sig
+        if not prefilled:
+            lsh.insert(line, sig)
+        indexed[line] = values
     return result
+
+
+def index_signatures(index, entries: list[tuple[int, str, np.ndarray | None]]) -> int:
+    """Insert every entry with a signature into a shared index (idempotent per key); returns how many."""
+    count = 0
+    with index.insertion_session() as session:
+        for line, _key, values in entries:
+            if values is not None:
+                session.insert(line, as_minhash(values), check_duplication=False)
+                count += 1
+    return count
+
+
+def find_duplicates(items: list[tuple[int, str]], threshold: float = NEAR_THRESHOLD,
+                    storage_config: dict | None = None) -> DuplicateResult:
+    """`items` are (line, varying content) in file order; later lines are reported against earlier ones."""
+    return dedup_signatures(line_signatures(items), threshold, lsh_index(threshold, storage_config))

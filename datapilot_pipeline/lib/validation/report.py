@@ -10,9 +10,10 @@ from pathlib import Path
 
 from datapilot_pipeline.lib.atomic import atomic_write_json
 from datapilot_pipeline.lib.validation import score as scoring
-from datapilot_pipeline.lib.validation.content import ContentResult, check_record
-from datapilot_pipeline.lib.validation.dedup import NEAR_THRESHOLD, DuplicateResult, exact_key, find_duplicates, varying_content
-from datapilot_pipeline.lib.validation.pii_scan import PiiResult, scan_records
+from datapilot_pipeline.lib.validation.content import ContentResult
+from datapilot_pipeline.lib.validation.dedup import NEAR_THRESHOLD, DuplicateResult, find_duplicates
+from datapilot_pipeline.lib.validation.facts import LineFacts, TokenMethod, analyze_records
+from datapilot_pipeline.lib.validation.pii_scan import PiiResult
 from datapilot_pipeline.lib.validation.records import Record, read_records
 from datapilot_pipeline.lib.validation.tokens import DEFAULT_MAX_TOKENS, TokenCounter, token_summary
 
@@ -30,12 +31,23 @@ class Validation:
     pii: PiiResult
 
 
-def _schema_section(records: list[Record]) -> dict:
-    invalid = [r for r in records if r.problems]
-    return {"invalid_lines": [r.line for r in invalid], "invalid_count": len(invalid),
-            "invalid_rate": round(len(invalid) / len(records), 4),
-            "errors": [{"line": r.line, "error": r.problems[0]} for r in invalid[:MAX_LISTED]],
-            "formats": dict(Counter(r.fmt or "unknown" for r in records))}
+def pii_result(facts: list[LineFacts]) -> PiiResult:
+    result, totals = PiiResult(), Counter()
+    for f in facts:
+        if f.pii:
+            result.lines.append(f.line)
+            result.by_line[f.line] = dict(sorted(f.pii.items()))
+            totals.update(f.pii)
+    result.by_entity = dict(sorted(totals.items()))
+    return result
+
+
+def _schema_section(facts: list[LineFacts]) -> dict:
+    invalid = [f for f in facts if f.problems]
+    return {"invalid_lines": [f.line for f in invalid], "invalid_count": len(invalid),
+            "invalid_rate": round(len(invalid) / len(facts), 4),
+            "errors": [{"line": f.line, "error": f.problems[0]} for f in invalid[:MAX_LISTED]],
+            "formats": dict(Counter(f.fmt or "unknown" for f in facts))}
 
 
 def _evidence_section(contents: list[ContentResult]) -> dict:
@@ -71,22 +83,17 @@ def _issues(n: int, schema: dict, pii: PiiResult, dups: DuplicateResult, evidenc
     return [i for i in candidates if i is not None and i.points > 0]
 
 
-def validate_records(records: list[Record], *, tokenizer_path: str | Path | None = None,
-                     max_tokens: int = DEFAULT_MAX_TOKENS, near_threshold: float = NEAR_THRESHOLD,
-                     run_gx: bool = True) -> Validation:
-    """Every check on already-read records; returns the report and what cleaning needs."""
-    contents = [check_record(r) for r in records]
-    usable = [r for r in records if r.prompt is not None and r.completion is not None]
-    n = len(records)
-    schema = _schema_section(records)
-    pii = scan_records([(r.line, r.data is not None, r.raw) for r in records])
-    keys = {r.line: varying_content(r.prompt, r.completion) for r in usable}
-    dups = find_duplicates(list(keys.items()), threshold=near_threshold)
-    counter = TokenCounter(tokenizer_path)
-    prompt_tokens = counter.count([r.prompt for r in usable])
-    completion_tokens = counter.count([r.completion for r in usable])
-    totals = {r.line: p + c for r, p, c in zip(usable, prompt_tokens, completion_tokens)}
-    tokens = token_summary([r.line for r in usable], prompt_tokens, completion_tokens, counter, max_tokens)
+def build_report(facts: list[LineFacts], dups: DuplicateResult, token_method: TokenMethod, *,
+                 max_tokens: int = DEFAULT_MAX_TOKENS, near_threshold: float = NEAR_THRESHOLD,
+                 run_gx: bool = True) -> dict:
+    """The report from every line's facts (in file order) and the duplicate pass over them."""
+    contents = [f.content for f in facts]
+    usable = [f for f in facts if f.usable]
+    n = len(facts)
+    schema = _schema_section(facts)
+    pii = pii_result(facts)
+    tokens = token_summary([f.line for f in usable], [f.prompt_tokens for f in usable],
+                           [f.completion_tokens for f in usable], token_method, max_tokens)
     evidence = _evidence_section(contents)
     categories = Counter(cat for c in contents for cat in c.categories)
     issues = _issues(n, schema, pii, dups, evidence, tokens, categories)
@@ -109,21 +116,30 @@ def validate_records(records: list[Record], *, tokenizer_path: str | Path | None
         "issues": [i.as_dict() for i in issues],
     }
     if run_gx:
-        report["great_expectations"] = _run_gx(records, contents, totals, max_tokens)
-    return Validation(report=report, records=records, duplicates=dups, pii=pii)
+        report["great_expectations"] = _run_gx(facts, max_tokens)
+    return report
 
 
-def _run_gx(records: list[Record], contents: list[ContentResult], totals: dict[int, int], max_tokens: int) -> dict:
+def validate_records(records: list[Record], *, tokenizer_path: str | Path | None = None,
+                     max_tokens: int = DEFAULT_MAX_TOKENS, near_threshold: float = NEAR_THRESHOLD,
+                     run_gx: bool = True) -> Validation:
+    """Every check on already-read records; returns the report and what cleaning needs."""
+    counter = TokenCounter(tokenizer_path)
+    facts, varying = analyze_records(records, counter)
+    dups = find_duplicates(list(varying.items()), threshold=near_threshold)
+    report = build_report(facts, dups, TokenMethod(counter.method, counter.exact), max_tokens=max_tokens,
+                          near_threshold=near_threshold, run_gx=run_gx)
+    return Validation(report=report, records=records, duplicates=dups, pii=pii_result(facts))
+
+
+def _run_gx(facts: list[LineFacts], max_tokens: int) -> dict:
     from datapilot_pipeline.lib.validation.gx_suite import run_suite
 
-    rows = []
-    for rec, content in zip(records, contents):
-        usable = rec.prompt is not None and rec.completion is not None
-        rows.append({"line": rec.line, "is_object": isinstance(rec.data, dict), "format": rec.fmt or "unknown",
-                     "prompt_chars": len(rec.prompt or ""), "completion_chars": len(rec.completion or ""),
-                     "schema_ok": content.schema_ok, "n_insights": content.n_insights,
-                     "total_tokens": totals.get(rec.line, 0),
-                     "content_key": exact_key(varying_content(rec.prompt, rec.completion)) if usable else f"line-{rec.line}"})
+    rows = [{"line": f.line, "is_object": f.is_object, "format": f.fmt or "unknown",
+             "prompt_chars": f.prompt_chars or 0, "completion_chars": f.completion_chars or 0,
+             "schema_ok": f.content.schema_ok, "n_insights": f.content.n_insights,
+             "total_tokens": (f.prompt_tokens + f.completion_tokens) if f.usable else 0,
+             "content_key": f.key if f.usable else f"line-{f.line}"} for f in facts]
     return run_suite(rows, max_tokens=max_tokens, min_rows=scoring.MIN_EXAMPLES)
 
 
