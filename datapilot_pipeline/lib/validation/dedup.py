@@ -173,3 +173,10 @@ def find_duplicates(items: list[tuple[int, str]], threshold: float = NEAR_THRESH
                     storage_config: dict | None = None) -> DuplicateResult:
     """`items` are (line, varying content) in file order; later lines are reported against earlier ones."""
     return dedup_signatures(line_signatures(items), threshold, lsh_index(threshold, storage_config))
+
+
+def redis_storage_config(host: str, port: int, dataset_sha256: str) -> dict:
+    """datasketch storage for an LSH index in Redis, one key prefix per dataset (its content hash), so shards
+    of one dataset share an index and two datasets never see each other's lines."""
+    return {"type": "redis", "redis": {"host": host, "port": int(port)},
+            "basename": f"datapilot:dedup:{dataset_sha256[:32]}".encode()}
