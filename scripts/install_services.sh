@@ -16,6 +16,6 @@ if [ "$(id -u)" -ne 0 ]; then
     SUDO="sudo -n"
 fi
 $SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
 # The package may start a system-wide server; the tests start their own on a free port and do not need it.
 echo "redis-server installed: $(redis-server --version | cut -d' ' -f3)"
