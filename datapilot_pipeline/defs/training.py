@@ -9,6 +9,7 @@ from pydantic import Field, create_model
 from datapilot_pipeline.defs.resources import WorkspaceResource
 from datapilot_pipeline.defs.tracking import MlflowResource
 from datapilot_pipeline.lib.training.config import TrainingConfig as _LibTrainingConfig
+from datapilot_pipeline.lib.training.launch import launch_command, visible_gpu_count
 
 ENTRY_MODULE = "datapilot_pipeline.pipes.train_entry"
 VALUE_KEYS = ("model_uri", "version", "run_id", "adapter_dir", "base_model", "dataset_sha256", "tracking_uri")
@@ -37,9 +38,10 @@ def fine_tuned_model(context: dg.AssetExecutionContext, config: TrainingConfig, 
         "dataset": str(training_dataset["path"]), "home": str(ws.root), "tracking_uri": mlflow.uri(ws),
         "report_path": str(training_dataset["report_path"]) if training_dataset.get("report_path") else None,
     }
-    # The venv's python in a child process: torch's memory is returned to the OS when training ends.
+    # The venv's python in a child process (one per GPU under accelerate launch when several are visible):
+    # torch's memory is returned to the OS when training ends.
     invocation = pipes_subprocess_client.run(
-        context=context, command=[sys.executable, "-m", ENTRY_MODULE], extras=extras,
+        context=context, command=launch_command(sys.executable, ENTRY_MODULE, visible_gpu_count()), extras=extras,
         env={"DATAPILOT_HOME": str(ws.root), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
              "MLFLOW_ENABLE_TELEMETRY": "false", "TOKENIZERS_PARALLELISM": "false"},
     )
