@@ -51,6 +51,18 @@ def samples_from_feedback(feedback: Iterable[dict]) -> dict[str, VariantSample]:
     return samples
 
 
+def samples_from_feedback_rows(rows: Iterable[dict]) -> dict[str, VariantSample]:
+    """Tally rows of the ingested feedback table (`variant`, `overall_score`, `n_approved`, `n_edited`,
+    `n_rejected` per feedback) per variant."""
+    samples = {CONTROL: VariantSample(), TREATMENT: VariantSample()}
+    for row in rows:
+        sample = samples[row.get("variant") or CONTROL]
+        sample.scores.append(int(row["overall_score"]))
+        sample.approved += int(row["n_approved"])
+        sample.reviewed += int(row["n_approved"]) + int(row["n_edited"]) + int(row["n_rejected"])
+    return samples
+
+
 def _z(quantile: float) -> float:
     from scipy.stats import norm
 
