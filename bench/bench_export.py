@@ -21,10 +21,15 @@ from bench.harness import Row, format_table, measure
 BASELINE_SAMPLE = 200
 
 
-def _feedbacks(n_jobs: int):
+def _feedbacks(n_jobs: int, feedback_path: str | None = None):
+    """The feedback of the first `n_jobs` synthetic jobs, generated or read from a `bench.workload` JSONL."""
     from datapilot_pipeline.lib.contracts import FeedbackFile
     from datapilot_pipeline.lib.synthetic import generate_feedback
 
+    if feedback_path is not None:
+        from bench.workload import read_feedback
+
+        return [FeedbackFile.model_validate(d) for d in read_feedback(feedback_path, n_jobs)]
     return [FeedbackFile.model_validate(d) for d in generate_feedback(n_jobs, seed=0)]
 
 
@@ -33,16 +38,17 @@ def _seeds(feedbacks, n: int = 8) -> list[dict]:
              "output": fb.llm_output.model_dump(exclude_none=True)} for k, fb in enumerate(feedbacks[:n])]
 
 
-def export_step(n_jobs: int, shots: int) -> dict:
+def export_step(n_jobs: int, shots: int, feedback_path: str | None = None, out_dir: str | None = None) -> dict:
+    """Time one export; with `out_dir` the prompt-completion file is kept there (`finetune.jsonl`)."""
     from datapilot_pipeline.lib.export import ExportOptions, export_dataset, review_feedback
     from datapilot_pipeline.lib.export.masking import Masker
     from datapilot_pipeline.lib.pii import get_analyzer
 
-    feedbacks = _feedbacks(n_jobs)
+    feedbacks = _feedbacks(n_jobs, feedback_path)
     seeds = _seeds(feedbacks)
     get_analyzer()  # built once per process (~1 s); not part of the per-export cost
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "finetune.jsonl"
+        out = Path(out_dir or tmp) / "finetune.jsonl"
         started = time.perf_counter()
         result = export_dataset(feedbacks, seeds, ExportOptions(shot_count=shots), {"prompt-completion": out},
                                 Path(tmp) / "holdout.jsonl")
