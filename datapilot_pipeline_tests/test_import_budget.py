@@ -1,10 +1,12 @@
-"""Loading the definitions, the CLI's --help and a sensor tick must not pull in the heavy ML stack."""
+"""Loading the definitions, building the CLI parser, `datapilot --help` and a sensor tick must not pull in the
+heavy ML stack (import times are measured by `make bench`, not asserted here)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -24,10 +26,38 @@ def _heavy_modules_after(body: str) -> list[str]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+HELP = """
+import runpy
+sys.argv = ["datapilot", "--help"]
+try:
+    runpy.run_module("datapilot_pipeline", run_name="__main__")
+except SystemExit as exc:
+    assert exc.code == 0, exc.code
+"""
+
+# One tick of new_feedback_sensor over an inbox holding reviews: it parses them and applies the export rule.
+REPO = str(Path(__file__).resolve().parents[1])  # the tests' fixtures import from any working directory
+SENSOR_TICK = f"sys.path.insert(0, {REPO!r})\n" + """
+import dagster as dg
+from pathlib import Path
+from datapilot_pipeline.defs.automation import AutomationSettings, new_feedback_sensor
+from datapilot_pipeline.defs.resources import WorkspaceResource
+from datapilot_pipeline_tests.sensor_fixtures import write_reviews
+write_reviews(Path("feedback_inbox"), n_eligible=3, n_ineligible=1)
+resources = {"workspace": WorkspaceResource(root="."), "automation": AutomationSettings(settle_seconds=0.0)}
+with dg.DagsterInstance.ephemeral() as instance:
+    result = new_feedback_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+from datapilot_pipeline.lib.sensor_state import SensorCursor
+assert SensorCursor.decode(result.cursor).pending == 3 and not result.run_requests, result.cursor
+"""
+
+
 @pytest.mark.parametrize("body", [
     "import datapilot_pipeline.definitions as d; d.defs.resolve_asset_graph()",
     "import datapilot_pipeline; from datapilot_pipeline.cli import build_parser; build_parser()",
-])
+    HELP,
+    SENSOR_TICK,
+], ids=["definitions", "cli-parser", "datapilot-help", "sensor-tick"])
 def test_no_heavy_imports(body: str, home) -> None:
     assert _heavy_modules_after(body) == []
 
