@@ -128,11 +128,3 @@ quarterly_retrain_schedule = dg.ScheduleDefinition(
     name="quarterly_retrain_schedule", job=retrain_job, cron_schedule="0 0 1 1,4,7,10 *", execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Retrain on the 1st of January, April, July and October (00:00 UTC), whatever arrived.")
-
-
-@dg.definitions
-def automation() -> dg.Definitions:
-    # A module with a @definitions function contributes only what it returns, so everything is listed here.
-    return dg.Definitions(jobs=[export_job, retrain_job], sensors=[new_feedback_sensor],
-                          schedules=[monthly_retrain_schedule, quarterly_retrain_schedule],
-                          resources={"automation": AutomationSettings()})

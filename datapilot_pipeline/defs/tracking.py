@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 
 import dagster as dg
 from pydantic import Field
@@ -22,9 +21,3 @@ class MlflowResource(dg.ConfigurableResource):
         from datapilot_pipeline.lib.tracking import default_tracking_uri
 
         return self.tracking_uri or default_tracking_uri(workspace)
-
-
-@dg.definitions
-def resources() -> dg.Definitions:
-    uri = dg.EnvVar(TRACKING_URI_ENV) if os.environ.get(TRACKING_URI_ENV) else None
-    return dg.Definitions(resources={"mlflow": MlflowResource(tracking_uri=uri)})

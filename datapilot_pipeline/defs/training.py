@@ -54,8 +54,3 @@ def fine_tuned_model(context: dg.AssetExecutionContext, config: TrainingConfig, 
         raise dg.Failure(f"training dataset changed after validation: sha256 {result['dataset_sha256']} != {expected}")
     metadata = dict(invocation.get_materialize_result().metadata)
     return dg.Output({k: result[k] for k in VALUE_KEYS}, metadata=metadata)
-
-
-@dg.definitions
-def resources() -> dg.Definitions:
-    return dg.Definitions(resources={"pipes_subprocess_client": dg.PipesSubprocessClient()})

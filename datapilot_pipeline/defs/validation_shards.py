@@ -95,8 +95,3 @@ def sharded_validation_report(context: dg.AssetExecutionContext, config: Sharded
         "n_examples": report["n_examples"], "shards": len(shards),
         "duplicates": len(report["duplicates"]["exact"]) + len(report["duplicates"]["near"]),
         "report_path": dg.MetadataValue.path(str(path))})
-
-
-@dg.definitions
-def resources() -> dg.Definitions:
-    return dg.Definitions(resources={"dedup_index": DedupIndexResource()})
