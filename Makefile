@@ -8,9 +8,20 @@ export DAGSTER_HOME ?= $(DATAPILOT_HOME)/.dagster_home
 export GX_ANALYTICS_ENABLED := false
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test ui mlflow-ui bench clean
+.PHONY: install test-services instance run test ui mlflow-ui bench clean
 
 install: $(STAMP)
+
+# Chromium (browser test) and redis-server (shared dedup index test) from the system's package manager.
+# Outside CI a machine without root only skips those tests; in CI ($$CI set) a failed install fails the run.
+test-services:
+	bash scripts/install_browser.sh || [ -z "$$CI" ]
+	bash scripts/install_services.sh || [ -z "$$CI" ]
+
+# The tracked instance settings (dagster.yaml) go into DAGSTER_HOME unless it has its own.
+instance:
+	mkdir -p "$(DAGSTER_HOME)"
+	test -f "$(DAGSTER_HOME)/dagster.yaml" || cp dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
 
 # torch first and pinned: an unpinned torch pulls GBs of CUDA packages.
 $(STAMP): pyproject.toml constraints.txt
@@ -19,14 +30,13 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) instance
 	$(BIN)/datapilot demo
 
-test: $(STAMP)
+test: $(STAMP) test-services
 	$(BIN)/python -m pytest -q
 
-ui: $(STAMP)
-	mkdir -p "$(DAGSTER_HOME)"
+ui: $(STAMP) instance
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 mlflow-ui: $(STAMP)
