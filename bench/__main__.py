@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--ingest-max", type=int, default=10_000, help="largest size written as inbox files")
-    parser.add_argument("--baseline-sample", type=int, default=300)
+    parser.add_argument("--baseline-sample", type=int, default=150)
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--train-examples", type=int, default=40)

@@ -98,6 +98,8 @@ def test_incomplete_or_mixed_shards_are_refused(dataset: Path, tmp_path: Path) -
         merge_shard_results(parts[:2] + [validate_shard(other, 2, 3)], run_gx=False)
     with pytest.raises(ShardMismatchError, match="no shard"):
         merge_shard_results([], run_gx=False)
+    with pytest.raises(ValueError, match="prefilled needs the shared index"):
+        merge_shard_results(parts, run_gx=False, prefilled=True)
 
 
 def test_no_json_object_anywhere_is_unreadable(tmp_path: Path) -> None:

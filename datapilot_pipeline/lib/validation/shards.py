@@ -94,6 +94,8 @@ def merge_shard_results(shards: list[ShardResult], *, near_threshold: float = NE
     `index`: the LSH for the duplicate pass (default a fresh in-memory one); `prefilled` when the shards
     already inserted their signatures into it. Raises ShardMismatchError for an incomplete or mixed set and
     DatasetReadError when no line of the file is a JSON object (as the one-pass validation does)."""
+    if prefilled and index is None:
+        raise ValueError("prefilled needs the shared index the shards inserted into")
     _check_complete(shards)
     ordered = sorted(shards, key=lambda s: s.shard)
     facts = [f for s in ordered for f in s.facts]
