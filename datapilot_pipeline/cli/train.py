@@ -111,7 +111,9 @@ def _local(args: argparse.Namespace, dataset: Path, workspace) -> int:
     print(f"trained {result['global_step']} steps on {result['n_train']} examples "
           f"({result['n_validation']} validation, {result['dropped_truncated']} dropped as too long) "
           f"in {result['train_seconds']:.1f} s, {result['train_tokens_per_second']:.0f} tokens/s")
-    print(f"loss {result['first_loss']:.4f} -> {result['final_loss']:.4f}"
+    # A resumed run that ends before its next logging step reports no training loss of its own.
+    losses = " -> ".join(f"{result[k]:.4f}" for k in ("first_loss", "final_loss") if result.get(k) is not None)
+    print(f"loss {losses or 'not logged in this run'}"
           + (f", eval loss {eval_loss:.4f}" if eval_loss is not None else ""))
     print(f"registered {result['model_uri']} (alias candidate), MLflow run {result['run_id']}")
     print(f"adapter: {result['adapter_dir']}")
