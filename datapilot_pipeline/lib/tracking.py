@@ -21,8 +21,19 @@ REGISTERED_MODEL = "datapilot-insights"
 EXPERIMENT = "datapilot-finetune"
 ADAPTER_ARTIFACT = "adapter"
 CANDIDATE_ALIAS = "candidate"
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
 CHAMPION_ALIAS = "champion"
 _MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[A-Za-z0-9_-]+))$")
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _quiet_mlflow() -> None:
@@ -83,7 +94,9 @@ def register_adapter(run_id: str, tracking_uri: str, base_model: Path, adapter_d
     except MlflowException:
         client.create_registered_model(REGISTERED_MODEL, description="LoRA adapters that write DataPilot insights.")
     source = f"{client.get_run(run_id).info.artifact_uri}/{ADAPTER_ARTIFACT}"
-    version_tags = {"base_model": str(Path(base_model).resolve()), "adapter_dir": str(Path(adapter_dir).resolve())}
+    # The hash pins the weights: a later run trained further in the same folder must not change this version.
+    version_tags = {"base_model": str(Path(base_model).resolve()), "adapter_dir": str(Path(adapter_dir).resolve()),
+                    "adapter_sha256": _file_sha256(Path(adapter_dir) / ADAPTER_WEIGHTS)}
     version_tags.update(tags or {})
     version = client.create_model_version(REGISTERED_MODEL, source=source, run_id=run_id, tags=version_tags)
     if alias:
@@ -137,17 +150,25 @@ def resolve_model_uri(uri: str, tracking_uri: str) -> ModelRef:
     if not mv.tags.get("base_model") or not base.is_dir():
         raise ValueError(f"{uri}: base model directory {str(base) or '(untagged)'} is missing")
     adapter = Path(mv.tags.get("adapter_dir", ""))
-    if not mv.tags.get("adapter_dir") or not (adapter / "adapter_model.safetensors").is_file():
-        adapter = _download_adapter(client, mv)
+    weights = adapter / ADAPTER_WEIGHTS
+    pinned = mv.tags.get("adapter_sha256")
+    if not mv.tags.get("adapter_dir") or not weights.is_file() or (pinned and _file_sha256(weights) != pinned):
+        adapter = _download_adapter(client, mv, _sqlite_path(tracking_uri))
     return ModelRef(base_model=base, adapter_dir=adapter, version=str(mv.version), run_id=mv.run_id)
 
 
-def _download_adapter(client, mv) -> Path:
-    """The run's adapter artifact copied to a local folder (the artifact store is local: no network)."""
+def _download_adapter(client, mv, db: Path | None = None) -> Path:
+    """The run's adapter artifact copied to a local folder (the artifact store is local: no network), beside
+    the tracking DB when it is a file, so nothing is written outside the working root."""
     import mlflow.artifacts
 
+    dst = None
+    if db is not None:
+        dst = db.parent / "models" / "registry" / f"{mv.name}-v{mv.version}"
+        dst.mkdir(parents=True, exist_ok=True)
     target = Path(mlflow.artifacts.download_artifacts(run_id=mv.run_id, artifact_path=ADAPTER_ARTIFACT,
-                                                      tracking_uri=client._tracking_client.tracking_uri))
-    if not (target / "adapter_model.safetensors").is_file():
+                                                      tracking_uri=client._tracking_client.tracking_uri,
+                                                      dst_path=str(dst) if dst else None))
+    if not (target / ADAPTER_WEIGHTS).is_file():
         raise ValueError(f"version {mv.version} of {mv.name} has no adapter in run {mv.run_id}")
     return target
