@@ -163,3 +163,24 @@ def test_dagster_sqlite_instance_shared_by_concurrent_runs(home: Path):
 def _no_leftover_children():
     yield
     assert not multiprocessing.active_children()
+
+
+def test_dagster_yaml_bounds_concurrent_runs_on_sqlite(home: Path, monkeypatch):
+    """The tracked instance settings keep concurrent runs few (sqlite takes one writer at a time) and say why."""
+    import shutil
+
+    import dagster as dg
+    import yaml
+
+    from datapilot_pipeline_tests.reliability.conftest import REPO
+
+    text = (REPO / "dagster.yaml").read_text(encoding="utf-8")
+    assert "sqlite" in text and "one writer" in text
+    limit = yaml.safe_load(text)["run_queue"]["max_concurrent_runs"]
+    assert isinstance(limit, int) and 1 <= limit <= 4
+    dagster_home = home / "instance"
+    dagster_home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")  # as `make run` / `make ui` do
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    with dg.DagsterInstance.get() as instance:
+        assert instance.run_coordinator.get_run_queue_config().max_concurrent_runs == limit
