@@ -31,7 +31,8 @@ def test_hostile_inbox_has_hundreds_of_bad_entries(hostile):
     assert len(hostile.duplicate_files) == 1
 
 
-def test_ingestion_keeps_each_good_review_once_and_quarantines_the_rest(home, tmp_path, hostile, good_feedback):
+def test_ingestion_keeps_each_good_review_once_and_quarantines_the_rest(home, tmp_path, hostile, good_feedback,
+                                                                       capfd):
     outside = snapshot(tmp_path, skip=home)
     resources = {"workspace": WorkspaceResource(root=str(home))}
     with dg.instance_for_test(temp_dir=str(home / ".dagster_home")) as instance:
@@ -56,6 +57,8 @@ def test_ingestion_keeps_each_good_review_once_and_quarantines_the_rest(home, tm
     assert again["ingested_new"].value == 0 and again["quarantined_new"].value == 0
     assert again["total_feedback"].value == len(good_feedback)
     assert snapshot(tmp_path, skip=home) == outside
+    captured = capfd.readouterr()
+    assert "Traceback" not in captured.out + captured.err
 
 
 def test_export_cli_asset_and_lib_agree_with_an_export_of_only_the_good_reviews(
@@ -87,7 +90,8 @@ def test_export_cli_asset_and_lib_agree_with_an_export_of_only_the_good_reviews(
     assert result.output_for_node("finetune_dataset")["sha256"] == reference.sha256["prompt-completion"]
 
 
-def test_sensor_counts_each_eligible_review_once_and_names_the_rejected(home, hostile, good_feedback):
+def test_sensor_counts_each_eligible_review_once_and_names_the_rejected(home, tmp_path, hostile, good_feedback):
+    outside = snapshot(tmp_path)
     eligible = sum(is_eligible(FeedbackFile.model_validate(fb)) for fb in good_feedback)
     assert 0 < eligible < len(good_feedback)  # the rule matters: not every review is eligible
     resources = {"workspace": WorkspaceResource(root=str(home)),
@@ -104,3 +108,4 @@ def test_sensor_counts_each_eligible_review_once_and_names_the_rejected(home, ho
         again = new_feedback_sensor(context)
         assert again.skip_reason.skip_message.startswith(f"{eligible} eligible new example(s)")
         assert "(0 new file(s) this tick" in again.skip_reason.skip_message
+    assert snapshot(tmp_path) == outside  # a tick reads only: nothing written, not even under the root
