@@ -31,12 +31,16 @@ def log_evaluation(report: dict, tracking_uri: str, tags: dict[str, str] | None 
     import mlflow.tracking
     from mlflow.entities import Metric, Param
 
-    from datapilot_pipeline.lib.tracking import ensure_tracking_db
+    from datapilot_pipeline.lib.tracking import _sqlite_path, ensure_tracking_db
 
     ensure_tracking_db(tracking_uri)
     client = mlflow.tracking.MlflowClient(tracking_uri=tracking_uri)
     found = client.get_experiment_by_name(EVAL_EXPERIMENT)
-    experiment_id = found.experiment_id if found else client.create_experiment(EVAL_EXPERIMENT)
+    # MLflow's default artifact root is ./mlruns in the current directory; keep artifacts beside the DB instead.
+    db = _sqlite_path(tracking_uri)
+    location = (db.parent / "mlartifacts").resolve().as_uri() if db is not None else None
+    experiment_id = found.experiment_id if found else client.create_experiment(EVAL_EXPERIMENT,
+                                                                                artifact_location=location)
     run = client.create_run(experiment_id, run_name="evaluation", tags=tags or {})
     try:
         stamp = run.info.start_time
