@@ -17,6 +17,7 @@ class HostileInbox:
     good_ids: set[str]                      # feedback_ids a correct reader keeps (each once)
     bad_files: list[str] = field(default_factory=list)
     duplicate_files: list[str] = field(default_factory=list)
+    ignored_files: list[str] = field(default_factory=list)  # a writer's temp file, the folder's README
 
 
 def _name(fb: dict, tag: str) -> str:
@@ -91,6 +92,11 @@ def build_hostile_inbox(inbox: Path, good: list[dict]) -> HostileInbox:
     # The same feedback_id with other content, delivered later: the first delivery wins.
     conflict = dict(copy.deepcopy(good[-1]), overall_score=1 + good[-1]["overall_score"] % 5)
     bad(_name(conflict, "conflict"), json.dumps(conflict).encode())
+    # Not deliveries at all: a writer's temp file mid-write (hidden name) and the README.
+    for name, data in ((".feedback_inflight.json.x1y2.tmp", json.dumps(good[0]).encode()[:100]),
+                       ("README.md", b"# Feedback inbox\n")):
+        (inbox / name).write_bytes(data)
+        result.ignored_files.append(name)
     # The same feedback delivered twice under two names: kept once.
     first = good[0]
     dup = feedback_filename(first["job_id"], first["created_at"], first["feedback_id"]).replace(".json", "_copy.json")

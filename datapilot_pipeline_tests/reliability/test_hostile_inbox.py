@@ -28,7 +28,7 @@ def _sha(path: Path) -> str:
 def test_hostile_inbox_has_hundreds_of_bad_entries(hostile):
     kinds = {name.rsplit("_", 1)[0].split("Z_", 1)[-1] for name in hostile.bad_files}
     assert len(hostile.bad_files) >= 200 and len(kinds) >= 40
-    assert len(hostile.duplicate_files) == 1
+    assert len(hostile.duplicate_files) == 1 and len(hostile.ignored_files) == 2
 
 
 def test_ingestion_keeps_each_good_review_once_and_quarantines_the_rest(home, tmp_path, hostile, good_feedback,
@@ -50,7 +50,7 @@ def test_ingestion_keeps_each_good_review_once_and_quarantines_the_rest(home, tm
     table = pd.read_parquet(feedback_dir / "feedback.parquet")
     assert sorted(table["feedback_id"]) == sorted(hostile.good_ids)  # each good review once, nothing else
     quarantine = pd.read_parquet(feedback_dir / "quarantine.parquet")
-    assert sorted(Path(p).name for p in quarantine["path"]) == sorted(hostile.bad_files)
+    assert sorted(Path(p).name for p in quarantine["path"]) == sorted(hostile.bad_files)  # ignored ones absent
     assert quarantine["reason"].str.len().min() > 0
 
     again = second.asset_materializations_for_node("feedback_records")[0].metadata
