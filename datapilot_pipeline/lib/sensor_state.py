@@ -37,6 +37,9 @@ class SensorCursor:
     files_seen: int = 0
     rejected: int = 0
     exports_requested: int = 0
+    # feedback_ids counted in `pending`, so a review delivered again before the export is not counted twice.
+    # Bounded by the threshold: the list is emptied when an export is requested.
+    pending_ids: tuple[str, ...] = ()
 
     def position(self) -> tuple[int, str]:
         return (self.ctime_ns, self.name)
@@ -56,10 +59,13 @@ class SensorCursor:
         if not isinstance(raw, dict) or raw.get("v") != CURSOR_VERSION:
             raise CursorError(f"sensor cursor has an unknown format: {text[:80]!r}")
         fields = {k: raw[k] for k in cls.__dataclass_fields__ if k in raw}
+        ids = fields.pop("pending_ids", [])
         bad = [k for k, v in fields.items() if not isinstance(v, str if k == "name" else int) or isinstance(v, bool)]
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            bad.append("pending_ids")
         if bad:
             raise CursorError(f"sensor cursor has invalid field(s): {', '.join(sorted(bad))}")
-        return cls(**fields)
+        return cls(**fields, pending_ids=tuple(ids))
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,7 @@ class ScanResult:
     new_eligible: int
     new_rejected: int
     reasons: dict[str, int]
-    new_duplicates: int = 0  # files repeating a feedback_id read earlier in the same tick, identical content
+    new_duplicates: int = 0  # files repeating a feedback_id already counted (this tick or a pending earlier one)
 
 
 def _parsed(entries: list[InboxEntry]) -> Iterator[tuple[InboxEntry, FeedbackFile | str]]:
@@ -126,12 +132,15 @@ def scan(inbox: str | os.PathLike, cursor: SensorCursor, is_eligible: Callable[[
     """Read the files that arrived after `cursor`, count the eligible ones and move the cursor past them.
 
     A bad file is counted in `reasons` (reason -> files) and passed over; it never stops the scan. A review
-    delivered twice in one tick (same feedback_id) counts once; with different content the later file is a reason.
+    delivered twice (same feedback_id) counts once until the next export request; a second copy with different
+    content in the same tick is a reason.
     """
     entries = new_entries(inbox, cursor.position(), settle_s=settle_s, now_ns=now_ns)
     eligible = duplicates = 0
     reasons: dict[str, int] = {}
     seen: dict[str, FeedbackFile] = {}
+    counted = set(cursor.pending_ids)
+    new_ids: list[str] = []
     for _entry, result in _parsed(entries):
         if not isinstance(result, str) and result.feedback_id in seen:
             if seen[result.feedback_id] == result:
@@ -142,20 +151,24 @@ def scan(inbox: str | os.PathLike, cursor: SensorCursor, is_eligible: Callable[[
             reasons[result] = reasons.get(result, 0) + 1
             continue
         seen[result.feedback_id] = result
-        if is_eligible(result):
+        if result.feedback_id in counted:  # delivered again after an earlier tick counted it
+            duplicates += 1
+        elif is_eligible(result):
             eligible += 1
+            new_ids.append(result.feedback_id)
     rejected = sum(reasons.values())
     moved = cursor
     if entries:
         last = entries[-1]
         moved = replace(cursor, ctime_ns=last.ctime_ns, name=last.name, pending=cursor.pending + eligible,
+                        pending_ids=cursor.pending_ids + tuple(new_ids),
                         files_seen=cursor.files_seen + len(entries), rejected=cursor.rejected + rejected)
     return ScanResult(moved, len(entries), eligible, rejected, reasons, duplicates)
 
 
 def after_export_request(cursor: SensorCursor) -> SensorCursor:
     """The cursor once an export run has been requested: the count starts again from zero."""
-    return replace(cursor, pending=0, exports_requested=cursor.exports_requested + 1)
+    return replace(cursor, pending=0, pending_ids=(), exports_requested=cursor.exports_requested + 1)
 
 
 def export_run_key(cursor: SensorCursor) -> str:
