@@ -5,6 +5,7 @@ no traceback; nothing is written outside $DATAPILOT_HOME."""
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -91,7 +92,7 @@ def test_export_cli_asset_and_lib_agree_with_an_export_of_only_the_good_reviews(
 
 
 def test_sensor_counts_each_eligible_review_once_and_names_the_rejected(home, tmp_path, hostile, good_feedback):
-    outside = snapshot(tmp_path)
+    outside = snapshot(tmp_path, skip=hostile.path)  # the test itself drops a file into the inbox
     eligible = sum(is_eligible(FeedbackFile.model_validate(fb)) for fb in good_feedback)
     assert 0 < eligible < len(good_feedback)  # the rule matters: not every review is eligible
     resources = {"workspace": WorkspaceResource(root=str(home)),
@@ -108,4 +109,11 @@ def test_sensor_counts_each_eligible_review_once_and_names_the_rejected(home, tm
         again = new_feedback_sensor(context)
         assert again.skip_reason.skip_message.startswith(f"{eligible} eligible new example(s)")
         assert "(0 new file(s) this tick" in again.skip_reason.skip_message
-    assert snapshot(tmp_path) == outside  # a tick reads only: nothing written, not even under the root
+        # The same review delivered again in a later tick: still counted once.
+        eligible_fb = next(fb for fb in good_feedback if is_eligible(FeedbackFile.model_validate(fb)))
+        (hostile.path / "feedback_resent.json").write_text(json.dumps(eligible_fb))
+        context = dg.build_sensor_context(instance=instance, cursor=again.cursor, resources=resources)
+        resent = new_feedback_sensor(context).skip_reason.skip_message
+        assert resent.startswith(f"{eligible} eligible new example(s)") and "0 rejected, 1 duplicate)" in resent
+    hostile.path.joinpath("feedback_resent.json").unlink()
+    assert snapshot(tmp_path, skip=hostile.path) == outside  # a tick reads only: nothing written, not even under the root
