@@ -148,3 +148,34 @@ def test_pii_gate_fails_closed_when_the_scanner_cannot_run(home: Path, monkeypat
     passed = [e for e in blocked.get_asset_check_evaluations() if e.passed]
     assert passed == []  # no check, the PII one included, ever reports a pass
     assert blocked.asset_materializations_for_node("training_dataset") == [] and not clean.exists()
+
+
+def test_api_key_reaches_no_asset_metadata_run_log_or_mlflow_record(server, home, tiny, monkeypatch, capfd):
+    from datapilot_pipeline.defs.evaluation import evaluation_scores
+    from datapilot_pipeline.defs.resources import WorkspaceResource
+
+    monkeypatch.setenv("EVAL_KEY", SECRET)
+    holdout_path = atomic_write_jsonl(home / "holdout.jsonl", holdout(2))
+
+    @dg.asset(name="fine_tuned_model")
+    def given_model() -> dict:
+        return {"base_model": str(tiny["base"]), "adapter_dir": str(tiny["adapter"]),
+                "model_uri": "models:/datapilot-insights/1", "version": "1", "run_id": "r1"}
+
+    config = {"holdout_path": str(holdout_path), "shot_count": 0, "max_new_tokens": 8, "n_bootstrap": 100,
+              "fewshot_endpoint": url(server, "fs"), "api_key_env": "EVAL_KEY"}
+    with dg.instance_for_test(temp_dir=str(home / ".dagster_home")) as instance:  # run logs stored under home
+        result = dg.materialize([given_model, evaluation_scores], instance=instance,
+                                resources={"workspace": WorkspaceResource(root=str(home))},
+                                run_config={"ops": {"evaluation_scores": {"config": config}}})
+        assert result.success
+        records = instance.get_records_for_run(result.run_id).records
+        assert records and not any(SECRET in str(r.event_log_entry) for r in records)
+    assert {s["auth"] for s in server.seen} == {f"Bearer {SECRET}"}
+    meta = result.asset_materializations_for_node("evaluation_scores")[0].metadata
+    assert "mlflow_run_id" in meta and SECRET not in str(meta)
+    written = [p for p in home.rglob("*") if p.is_file()]
+    assert any(p.name == "mlflow.db" for p in written)
+    assert [str(p) for p in written if SECRET.encode() in p.read_bytes()] == []
+    captured = capfd.readouterr()
+    assert SECRET not in captured.out + captured.err
