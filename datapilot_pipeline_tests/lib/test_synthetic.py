@@ -80,9 +80,11 @@ def test_jobs_follow_the_contract(jobs: list[dict]) -> None:
         {j["model"] for j in jobs if j["variant"] == "few_shot"})
 
 
-def test_tables_are_reused_across_jobs(jobs: list[dict]) -> None:
-    names = Counter(j["compact_eda"]["dataset"]["name"] for j in jobs)
-    assert 20 <= len(names) <= 40 and names.most_common(1)[0][1] >= 15
+def test_most_jobs_see_a_new_table_and_popular_tables_come_back() -> None:
+    names = Counter(j["compact_eda"]["dataset"]["name"] for j in generate_jobs(2000, seed=3))
+    repeats = sum(n - 1 for n in names.values())
+    assert 0.3 < repeats / 2000 < 0.6  # a long tail of tables seen once, beside a few popular ones
+    assert names.most_common(1)[0][1] >= 10
 
 
 def test_every_failure_mode_occurs_and_truth_matches_evidence() -> None:
