@@ -8,7 +8,6 @@ bootstrap resamples, so the comparison's confidence intervals are paired.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,6 +23,7 @@ from datapilot_pipeline.lib.evaluation.endpoint import Generation
 from datapilot_pipeline.lib.evaluation.metrics import (DEFAULT_BOOTSTRAP, ExampleScore, bootstrap_indices,
                                                        paired_difference, score_example, summarize)
 from datapilot_pipeline.lib.evidence import validate_output
+from datapilot_pipeline.lib.jsonl import iter_jsonl
 from datapilot_pipeline.lib.prompts import PROMPT_VERSION, build_messages, build_prompt
 
 ARMS = ("few_shot", "fine_tuned")
@@ -49,15 +49,8 @@ class EvalResult:
 def load_holdout(path: str | Path) -> list[dict]:
     """Holdout examples (`{"example_id", "compact_eda", "output"}` per line); ValueError names the bad line."""
     examples, seen = [], set()
-    # "\n" only: splitlines() also splits inside JSON strings holding a raw U+2028 or U+0085.
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").split("\n"), start=1):
-        if not line.strip():
-            continue
+    for number, row in iter_jsonl(path):
         where = f"{path}:{number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{where}: not JSON ({exc.msg})") from None
         if not isinstance(row, dict) or not is_safe_id(row.get("example_id")):
             raise ValueError(f"{where}: needs a safe string example_id")
         if row["example_id"] in seen:

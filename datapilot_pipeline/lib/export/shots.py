@@ -5,10 +5,11 @@ A seed example is `{"example_id", "compact_eda", "output"}` (the seed-example an
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
+
+from datapilot_pipeline.lib.jsonl import JsonlError, iter_jsonl
 
 
 class SeedFileError(ValueError):
@@ -21,17 +22,13 @@ def load_seeds(path: str | os.PathLike) -> list[dict]:
     if not path.is_file():
         raise SeedFileError(f"no seed examples at {path}")
     seeds = []
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SeedFileError(f"{path.name} line {number}: malformed JSON ({exc.msg})") from None
+    try:
+        for number, row in iter_jsonl(path):
             if not isinstance(row, dict) or not {"example_id", "compact_eda", "output"} <= row.keys():
                 raise SeedFileError(f"{path.name} line {number}: expected example_id, compact_eda and output")
             seeds.append(row)
+    except JsonlError as exc:
+        raise SeedFileError(str(exc)) from None
     return seeds
 
 

@@ -8,11 +8,12 @@ instead, and a run left with no completion tokens raises `NoTrainableTokensError
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from datapilot_pipeline.lib.jsonl import iter_jsonl
 
 
 class NoTrainableTokensError(ValueError):
@@ -41,18 +42,11 @@ def file_sha256(path: Path) -> str:
 def load_examples(path: Path) -> list[dict[str, Any]]:
     """Rows with string `prompt` and `completion`; a malformed line is a `ValueError` naming it."""
     rows = []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{number}: not JSON ({exc.msg})") from None
-            if not (isinstance(row, dict) and isinstance(row.get("prompt"), str)
-                    and isinstance(row.get("completion"), str)):
-                raise ValueError(f"{path}:{number}: needs string fields 'prompt' and 'completion'")
-            rows.append(row)
+    for number, row in iter_jsonl(path):
+        if not (isinstance(row, dict) and isinstance(row.get("prompt"), str)
+                and isinstance(row.get("completion"), str)):
+            raise ValueError(f"{path}:{number}: needs string fields 'prompt' and 'completion'")
+        rows.append(row)
     if not rows:
         raise ValueError(f"{path}: no examples")
     return rows

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from datapilot_pipeline.lib.jsonl import iter_jsonl
 from datapilot_pipeline.lib.prompts import SYSTEM_PROMPT
 
 
@@ -14,20 +14,13 @@ def chat_rows(path: Path) -> list[dict]:
     A prompt built by `lib.prompts` starts with the system prompt; it becomes the system message.
     """
     rows = []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{number}: not JSON ({exc.msg})") from None
-            if isinstance(row, dict) and isinstance(row.get("messages"), list):
-                rows.append({"messages": row["messages"]})
-            elif isinstance(row, dict) and isinstance(row.get("prompt"), str) and isinstance(row.get("completion"), str):
-                rows.append({"messages": _split(row["prompt"]) + [{"role": "assistant", "content": row["completion"]}]})
-            else:
-                raise ValueError(f"{path}:{number}: neither chat ('messages') nor prompt/completion format")
+    for number, row in iter_jsonl(path):
+        if isinstance(row, dict) and isinstance(row.get("messages"), list):
+            rows.append({"messages": row["messages"]})
+        elif isinstance(row, dict) and isinstance(row.get("prompt"), str) and isinstance(row.get("completion"), str):
+            rows.append({"messages": _split(row["prompt"]) + [{"role": "assistant", "content": row["completion"]}]})
+        else:
+            raise ValueError(f"{path}:{number}: neither chat ('messages') nor prompt/completion format")
     if not rows:
         raise ValueError(f"{path}: no examples")
     return rows
