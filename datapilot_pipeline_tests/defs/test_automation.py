@@ -147,9 +147,10 @@ def test_sensor_preview_through_the_dagster_cli(home: Path) -> None:
 
 
 def _schedule(home: Path, instance, schedule, **settings):
-    context = dg.build_schedule_context(instance=instance, resources=_resources(home, **settings),
-                                        scheduled_execution_time=datetime(2026, 12, 1, tzinfo=timezone.utc))
-    return schedule(context)
+    # Closed after use: an open evaluation context keeps the instance entered for the rest of the session.
+    with dg.build_schedule_context(instance=instance, resources=_resources(home, **settings),
+                                   scheduled_execution_time=datetime(2026, 12, 1, tzinfo=timezone.utc)) as context:
+        return schedule(context)
 
 
 def test_monthly_retrain_counts_eligible_examples_since_the_last_training(home: Path, persistent_instance) -> None:
@@ -173,7 +174,7 @@ def test_monthly_retrain_counts_eligible_examples_since_the_last_training(home: 
 
 def test_quarterly_retrain_runs_regardless(home: Path, persistent_instance) -> None:
     write_reviews(home / "feedback_inbox", n_eligible=0, n_ineligible=2)
-    context = dg.build_schedule_context(instance=persistent_instance, resources=_resources(home),
-                                        scheduled_execution_time=datetime(2026, 10, 1, tzinfo=timezone.utc))
-    data = quarterly_retrain_schedule.evaluate_tick(context)
+    with dg.build_schedule_context(instance=persistent_instance, resources=_resources(home),
+                                   scheduled_execution_time=datetime(2026, 10, 1, tzinfo=timezone.utc)) as context:
+        data = quarterly_retrain_schedule.evaluate_tick(context)
     assert data.skip_message is None and len(data.run_requests) == 1
