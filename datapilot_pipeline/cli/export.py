@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from datapilot_pipeline.cli.common import EXIT_CHECK_FAILED, UsageError, int_in_range
+from datapilot_pipeline.lib.export.eligibility import DEFAULT_MIN_SCORE
 
 FORMAT_CHOICES = ("prompt-completion", "openai-chat", "bedrock", "preference")
 
@@ -31,7 +32,7 @@ def register(subparsers) -> None:
                                    description=__doc__.split("\n\n", 1)[1].strip())
     parser.add_argument("--inbox", metavar="DIR", type=Path,
                         help="feedback files to read (default: $DATAPILOT_HOME/feedback_inbox)")
-    parser.add_argument("--min-score", type=int_in_range(1, 5), default=3,
+    parser.add_argument("--min-score", type=int_in_range(1, 5), default=DEFAULT_MIN_SCORE,
                         help="minimum human and overall score, 1-5 (default 3)")
     parser.add_argument("--sample", metavar="N", type=int_in_range(1), help="export a seeded random N examples")
     parser.add_argument("--shot-count", type=int_in_range(0, 20), default=3,

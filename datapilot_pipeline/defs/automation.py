@@ -12,6 +12,7 @@ import dagster as dg
 from pydantic import Field
 
 from datapilot_pipeline.defs.resources import WorkspaceResource
+from datapilot_pipeline.lib.export.eligibility import DEFAULT_MIN_SCORE
 
 # Selections by key in the selection syntax: stages that are not deployed resolve to nothing instead of failing the
 # whole code location; test_automation pins the full sets.
@@ -55,8 +56,8 @@ class AutomationSettings(dg.ConfigurableResource):
                                          "(DATAPILOT_SENSOR_THRESHOLD, default 100).")
     retrain_min_new: int | None = Field(default=None, ge=1, description="Eligible examples since the last training below "
                                         "which the monthly retrain skips (DATAPILOT_RETRAIN_MIN_NEW, default 100).")
-    min_score: int | None = Field(default=None, ge=1, le=5, description="The export rule's min score (DATAPILOT_MIN_SCORE, "
-                                  "default 3, as ExportConfig).")
+    min_score: int | None = Field(default=None, ge=1, le=5, description="The export rule's min score; default "
+                                  "that of ExportConfig and `datapilot export`.")
     settle_seconds: float | None = Field(default=None, ge=0, description="Files younger than this wait for the next tick "
                                          "(DATAPILOT_SENSOR_SETTLE_S, default 1.0).")
 
@@ -75,7 +76,7 @@ class AutomationSettings(dg.ConfigurableResource):
         """The export rule as a predicate on one review."""
         from datapilot_pipeline.lib.export.eligibility import is_eligible
 
-        min_score = self.min_score if self.min_score is not None else _env_number("DATAPILOT_MIN_SCORE", 3, 1)
+        min_score = self.min_score if self.min_score is not None else DEFAULT_MIN_SCORE
         return lambda feedback: is_eligible(feedback, min_score=min_score)
 
 

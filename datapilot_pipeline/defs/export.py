@@ -6,6 +6,7 @@ import dagster as dg
 from pydantic import Field
 
 from datapilot_pipeline.defs.resources import WorkspaceResource
+from datapilot_pipeline.lib.export.eligibility import DEFAULT_MIN_SCORE
 
 PREVIEW_ROWS = 5
 
@@ -13,7 +14,7 @@ PREVIEW_ROWS = 5
 class ExportConfig(dg.Config):
     """The export options of `datapilot export`, shared by `reviewed_examples` and `finetune_dataset`."""
 
-    min_score: int = Field(default=3, ge=1, le=5, description="Minimum human_score of a kept insight and minimum "
+    min_score: int = Field(default=DEFAULT_MIN_SCORE, ge=1, le=5, description="Minimum human_score of a kept insight and minimum "
                            "(median) overall score of an exported job, 1-5.")
     shot_count: int = Field(default=3, ge=0, le=20, description="Few-shot seed examples in every prompt.")
     sample: int | None = Field(default=None, ge=1, description="Export a seeded random sample of this many examples; "

@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from datapilot_pipeline.lib.contracts import FeedbackFile, FeedbackItem, Insight
 from datapilot_pipeline.lib.evidence import evidence_problems
 
+DEFAULT_MIN_SCORE = 3  # the playbook's bar; CLI, ExportConfig and the sensor all default to it
 KEEP_ACTIONS = ("approve", "edit")
 
 
@@ -56,7 +57,7 @@ def _supports(item: FeedbackItem | None, min_score: int) -> bool:
     return item is not None and item.action in KEEP_ACTIONS and (item.human_score or 0) >= min_score
 
 
-def eligible_insights(feedback: FeedbackFile, min_score: int = 3, check_evidence: bool = True) -> list[dict]:
+def eligible_insights(feedback: FeedbackFile, min_score: int = DEFAULT_MIN_SCORE, check_evidence: bool = True) -> list[dict]:
     """The insights one review keeps, edits applied, in the output's order.
 
     With `check_evidence`, a kept insight whose (edited) evidence fails the evidence rule against the
@@ -73,7 +74,7 @@ def eligible_insights(feedback: FeedbackFile, min_score: int = 3, check_evidence
     return kept
 
 
-def is_eligible(feedback: FeedbackFile, min_score: int = 3, check_evidence: bool = True) -> bool:
+def is_eligible(feedback: FeedbackFile, min_score: int = DEFAULT_MIN_SCORE, check_evidence: bool = True) -> bool:
     """True when this single review makes its job a training example."""
     return feedback.overall_score >= min_score and bool(eligible_insights(feedback, min_score, check_evidence))
 
@@ -154,7 +155,7 @@ def _drop_reason(items: list[FeedbackItem | None], min_score: int) -> str:
     return "insight_not_approved"
 
 
-def consensus(reviews: list[FeedbackFile], min_score: int = 3, check_evidence: bool = True,
+def consensus(reviews: list[FeedbackFile], min_score: int = DEFAULT_MIN_SCORE, check_evidence: bool = True,
               outcome: ReviewOutcome | None = None) -> ReviewedExample | None:
     """Apply the consensus rule to every review of one job; None when the job is not exported.
     Discard reasons and action counts are added to `outcome` when given."""
@@ -211,7 +212,7 @@ def consensus(reviews: list[FeedbackFile], min_score: int = 3, check_evidence: b
         approved_output=approved, model=base.model, variant=base.variant)
 
 
-def review_feedback(feedbacks: Iterable[FeedbackFile], min_score: int = 3,
+def review_feedback(feedbacks: Iterable[FeedbackFile], min_score: int = DEFAULT_MIN_SCORE,
                     check_evidence: bool = True) -> ReviewOutcome:
     """Group reviews by job, apply the consensus rule, return examples sorted by job id."""
     by_job: dict[str, list[FeedbackFile]] = defaultdict(list)
