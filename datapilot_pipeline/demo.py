@@ -15,6 +15,7 @@ from rich.table import Table
 # The demo exports 0-shot prompts: the fine-tuned arm is evaluated with 0 shots, and three worked examples would
 # not fit the tiny model's 4096 positions (about 4,300 of its tokens).
 DEMO_RUN_CONFIG: dict = {
+    "loggers": {"console": {"config": {"log_level": "INFO"}}},  # stage logs and training steps, not engine events
     "ops": {
         "finetune_dataset": {"config": {"shot_count": 0}},
         "fine_tuned_model": {"config": {"max_steps": 30}},
