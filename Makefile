@@ -18,10 +18,10 @@ test-services:
 	bash scripts/install_browser.sh || [ -z "$$CI" ]
 	bash scripts/install_services.sh || [ -z "$$CI" ]
 
-# The tracked instance settings (dagster.yaml) go into DAGSTER_HOME unless it has its own.
+# The instance settings shipped in the package go into DAGSTER_HOME unless it has its own dagster.yaml.
 instance:
 	mkdir -p "$(DAGSTER_HOME)"
-	test -f "$(DAGSTER_HOME)/dagster.yaml" || cp dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
+	test -f "$(DAGSTER_HOME)/dagster.yaml" || cp datapilot_pipeline/data/dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
 
 # torch first and pinned: an unpinned torch pulls GBs of CUDA packages.
 $(STAMP): pyproject.toml constraints.txt

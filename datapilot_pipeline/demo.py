@@ -32,7 +32,13 @@ def _prepare_environment(home: Path) -> None:
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DATAPILOT_HOME"] = str(home)
     os.environ.setdefault("DAGSTER_HOME", str(home / ".dagster_home"))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    dagster_home = Path(os.environ["DAGSTER_HOME"])
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    if not (dagster_home / "dagster.yaml").exists():
+        from datapilot_pipeline.lib.atomic import atomic_write_text
+        from datapilot_pipeline.lib.paths import packaged_data
+
+        atomic_write_text(dagster_home / "dagster.yaml", packaged_data("dagster.yaml").read_text(encoding="utf-8"))
     for key, value in {"GX_ANALYTICS_ENABLED": "false", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                        "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
                        "MLFLOW_ENABLE_TELEMETRY": "false", "DO_NOT_TRACK": "1"}.items():

@@ -174,13 +174,13 @@ def test_dagster_yaml_bounds_concurrent_runs_on_sqlite(home: Path, monkeypatch):
 
     from datapilot_pipeline_tests.reliability.conftest import REPO
 
-    text = (REPO / "dagster.yaml").read_text(encoding="utf-8")
+    text = (REPO / "datapilot_pipeline" / "data" / "dagster.yaml").read_text(encoding="utf-8")
     assert "sqlite" in text and "one writer" in text
     limit = yaml.safe_load(text)["run_queue"]["max_concurrent_runs"]
     assert isinstance(limit, int) and 1 <= limit <= 4
     dagster_home = home / "instance"
     dagster_home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")  # as `make run` / `make ui` do
+    shutil.copy(REPO / "datapilot_pipeline" / "data" / "dagster.yaml", dagster_home / "dagster.yaml")  # as `make run` / `make ui` do
     monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
     with dg.DagsterInstance.get() as instance:
         assert instance.run_coordinator.get_run_queue_config().max_concurrent_runs == limit
