@@ -203,33 +203,37 @@ def mask_text(text: str) -> str:
     return mask_texts([text])[0]
 
 
-def _collect_strings(obj: Any, sink: list[str]) -> None:
+def _collect_strings(obj: Any, sink: list[str], keys: bool) -> None:
     if isinstance(obj, str):
         sink.append(obj)
     elif isinstance(obj, dict):
-        for value in obj.values():
-            _collect_strings(value, sink)
+        for key, value in obj.items():
+            if keys and isinstance(key, str):
+                sink.append(key)
+            _collect_strings(value, sink, keys)
     elif isinstance(obj, (list, tuple)):
         for value in obj:
-            _collect_strings(value, sink)
+            _collect_strings(value, sink, keys)
 
 
-def _rebuild(obj: Any, masked: dict[str, str]) -> Any:
+def _rebuild(obj: Any, masked: dict[str, str], keys: bool) -> Any:
     if isinstance(obj, str):
         return masked.get(obj, obj)
     if isinstance(obj, dict):
-        return {key: _rebuild(value, masked) for key, value in obj.items()}
+        return {(masked.get(k, k) if keys and isinstance(k, str) else k): _rebuild(v, masked, keys)
+                for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_rebuild(value, masked) for value in obj]
+        return [_rebuild(value, masked, keys) for value in obj]
     if isinstance(obj, tuple):
-        return tuple(_rebuild(value, masked) for value in obj)
+        return tuple(_rebuild(value, masked, keys) for value in obj)
     return obj
 
 
-def mask_json(obj: Any) -> Any:
-    """A copy of `obj` with every string value masked; keys, numbers, bools, None and shape unchanged."""
+def mask_json(obj: Any, keys: bool = False) -> Any:
+    """A copy of `obj` with every string value masked; numbers, bools, None and shape unchanged. Keys stay as
+    they are unless `keys` (a file that will be trained on must not carry PII even in a key)."""
     strings: list[str] = []
-    _collect_strings(obj, strings)
+    _collect_strings(obj, strings, keys)
     unique = list(dict.fromkeys(strings))
     masked = {s: m for s, m in zip(unique, mask_texts(unique)) if m != s}
-    return _rebuild(obj, masked)
+    return _rebuild(obj, masked, keys)

@@ -8,36 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from datapilot_pipeline.lib.atomic import atomic_write_jsonl, dumps_compact
-from datapilot_pipeline.lib.pii import mask_texts
-
-
-def _strings(obj: Any, out: list[str]) -> None:
-    if isinstance(obj, str):
-        out.append(obj)
-    elif isinstance(obj, dict):
-        for key, value in obj.items():
-            out.append(key)
-            _strings(value, out)
-    elif isinstance(obj, list):
-        for value in obj:
-            _strings(value, out)
-
-
-def _rebuild(obj: Any, masked: dict[str, str]) -> Any:
-    if isinstance(obj, str):
-        return masked.get(obj, obj)
-    if isinstance(obj, dict):
-        return {masked.get(k, k): _rebuild(v, masked) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_rebuild(v, masked) for v in obj]
-    return obj
-
-
-def _mask_json_all(obj: Any) -> Any:
-    strings: list[str] = []
-    _strings(obj, strings)
-    unique = list(dict.fromkeys(strings))
-    return _rebuild(obj, dict(zip(unique, mask_texts(unique))))
+from datapilot_pipeline.lib.pii import mask_json, mask_texts
 
 
 def _mask_text_block(text: str) -> str:
@@ -50,7 +21,7 @@ def _mask_text_block(text: str) -> str:
                 parsed = json.loads(line)
             except json.JSONDecodeError:
                 parsed = None
-        out.append(dumps_compact(_mask_json_all(parsed)) if isinstance(parsed, (dict, list))
+        out.append(dumps_compact(mask_json(parsed, keys=True)) if isinstance(parsed, (dict, list))
                    else mask_texts([line])[0])
     return "\n".join(out)
 
