@@ -26,6 +26,7 @@ import pandas as pd
 
 from datapilot_pipeline.lib.atomic import atomic_open, atomic_write_json, dumps_compact
 from datapilot_pipeline.lib.contracts import FeedbackFile
+from datapilot_pipeline.lib.hashing import file_sha256
 from datapilot_pipeline.lib.inbox import (
     MAX_FEEDBACK_BYTES, FeedbackFileError, list_inbox, parse_feedback_bytes, read_feedback_file,
 )
@@ -64,19 +65,12 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
 
 def _read_entry(path: Path, st) -> tuple[FeedbackFile | None, str | None, str | None]:
     """(feedback, reason, sha256) for one inbox entry; exactly one of feedback and reason is set."""
     if not stat.S_ISREG(st.st_mode) or path.suffix != ".json" or st.st_size > MAX_FEEDBACK_BYTES:
         # read_feedback_file names the reason without reading a link, a folder or an oversized body.
-        sha = _sha256(path) if stat.S_ISREG(st.st_mode) else None
+        sha = file_sha256(path) if stat.S_ISREG(st.st_mode) else None
         try:
             return read_feedback_file(path), None, sha
         except FeedbackFileError as exc:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from datapilot_pipeline.lib.hashing import file_sha256
+
 if TYPE_CHECKING:
     from datapilot_pipeline.lib.paths import Workspace
 
@@ -24,16 +26,6 @@ CANDIDATE_ALIAS = "candidate"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 CHAMPION_ALIAS = "champion"
 _MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[A-Za-z0-9_-]+))$")
-
-
-def _file_sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _quiet_mlflow() -> None:
@@ -96,7 +88,7 @@ def register_adapter(run_id: str, tracking_uri: str, base_model: Path, adapter_d
     source = f"{client.get_run(run_id).info.artifact_uri}/{ADAPTER_ARTIFACT}"
     # The hash pins the weights: a later run trained further in the same folder must not change this version.
     version_tags = {"base_model": str(Path(base_model).resolve()), "adapter_dir": str(Path(adapter_dir).resolve()),
-                    "adapter_sha256": _file_sha256(Path(adapter_dir) / ADAPTER_WEIGHTS)}
+                    "adapter_sha256": file_sha256(Path(adapter_dir) / ADAPTER_WEIGHTS)}
     version_tags.update(tags or {})
     version = client.create_model_version(REGISTERED_MODEL, source=source, run_id=run_id, tags=version_tags)
     if alias:
@@ -152,7 +144,7 @@ def resolve_model_uri(uri: str, tracking_uri: str) -> ModelRef:
     adapter = Path(mv.tags.get("adapter_dir", ""))
     weights = adapter / ADAPTER_WEIGHTS
     pinned = mv.tags.get("adapter_sha256")
-    if not mv.tags.get("adapter_dir") or not weights.is_file() or (pinned and _file_sha256(weights) != pinned):
+    if not mv.tags.get("adapter_dir") or not weights.is_file() or (pinned and file_sha256(weights) != pinned):
         adapter = _download_adapter(client, mv, _sqlite_path(tracking_uri))
     return ModelRef(base_model=base, adapter_dir=adapter, version=str(mv.version), run_id=mv.run_id)
 

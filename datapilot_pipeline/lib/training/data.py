@@ -7,7 +7,6 @@ instead, and a run left with no completion tokens raises `NoTrainableTokensError
 
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,13 +29,6 @@ class PreparedData:
     split_source: str = "metadata"  # "metadata" (export's metadata.split) or "random"
     notes: list[str] = field(default_factory=list)
 
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_examples(path: Path) -> list[dict[str, Any]]:

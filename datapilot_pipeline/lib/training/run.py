@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from datapilot_pipeline.lib.training.config import TrainingConfig
-from datapilot_pipeline.lib.training.data import file_sha256, load_examples, prepare_data
+from datapilot_pipeline.lib.hashing import file_sha256
+from datapilot_pipeline.lib.training.data import load_examples, prepare_data
 from datapilot_pipeline.lib.training.trainer import MetricsSink, ProgressHook, train_lora
 
 if TYPE_CHECKING:
