@@ -11,7 +11,7 @@ ASSETS = {"feedback_records", "reviewed_examples", "finetune_dataset", "validati
           "ab_test_report", "feedback_quality_trends"}
 CHECKS = {"finetune_dataset_has_no_pii", "finetune_dataset_schema_error_rate_below_max",
           "finetune_dataset_duplicate_rate_below_max", "finetune_dataset_quality_score_meets_threshold",
-          "fine_tuned_model_is_promoted", "feedback_quality_has_not_drifted"}
+          "fine_tuned_model_is_promoted", "feedback_quality_has_not_drifted", "ab_test_guardrails_pass"}
 BLOCKING = {"finetune_dataset_has_no_pii", "finetune_dataset_schema_error_rate_below_max",
             "finetune_dataset_duplicate_rate_below_max", "finetune_dataset_quality_score_meets_threshold"}
 
@@ -25,9 +25,10 @@ def test_definitions_have_the_expected_objects() -> None:
                    for spec in getattr(d, "check_specs", [])}
     assert set(check_specs) == CHECKS
     assert {name for name, spec in check_specs.items() if spec.blocking} == BLOCKING
-    assert {j.name for j in defs.resolve_all_job_defs()} >= {"export_job", "retrain_job"}
+    assert {j.name for j in defs.resolve_all_job_defs()} >= {"export_job", "retrain_job", "ab_test_job"}
     assert {s.name for s in defs.sensors} == {"new_feedback_sensor"}
-    assert {s.name for s in defs.schedules} == {"monthly_retrain_schedule", "quarterly_retrain_schedule"}
+    assert {s.name for s in defs.schedules} == {"monthly_retrain_schedule", "quarterly_retrain_schedule",
+                                                 "ab_test_daily_schedule"}
     assert set(defs.resources) == {"workspace", "mlflow", "pipes_subprocess_client", "dedup_index", "automation"}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)

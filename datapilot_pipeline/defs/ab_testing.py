@@ -1,6 +1,5 @@
-"""A/B testing in production: few-shot (control) against fine-tuned (treatment) on reviewed jobs."""
+"""A/B testing in production: few-shot (control) against fine-tuned (treatment), judged per reviewed job."""
 
-from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -10,54 +9,99 @@ from datapilot_pipeline.defs.resources import WorkspaceResource
 
 
 class AbTestConfig(dg.Config):
-    alpha: float = Field(default=0.05, gt=0, lt=1, description="Significance level of both tests.")
-    power: float = Field(default=0.8, gt=0, lt=1, description="Power for the required sample size.")
-    min_jobs: int = Field(default=30, ge=1, description="Reviewed jobs each variant needs before any verdict.")
+    mde: float = Field(default=0.05, gt=0, lt=1, description="Minimum detectable approval lift (absolute, per job).")
+    alpha: float = Field(default=0.05, gt=0, lt=1, description="Two-sided significance level of the test.")
+    power: float = Field(default=0.8, gt=0, lt=1, description="Power at the MDE; with alpha and the MDE it fixes the "
+                                                               "jobs needed per variant.")
 
 
-def _markdown(report: dict) -> str:
-    def fmt(value, spec=".1%"):
-        return "n/a" if value is None else format(value, spec)
+def _fmt(value, spec: str = ".1%") -> str:
+    return "n/a" if value is None else format(value, spec)
 
-    rows = ["| variant | jobs | reviewed insights | approval rate [95% CI] | mean overall score [95% CI] |",
-            "| --- | --- | --- | --- | --- |"]
+
+def _design_md(report: dict) -> str:
+    d = report["design"]
+    rows = [("unit of analysis", report["unit"]), ("method", report["method"]),
+            ("minimum detectable effect", _fmt(d["mde"])), ("alpha (two-sided)", d["alpha"]), ("power", d["power"]),
+            ("baseline approval (pooled)", _fmt(d["baseline_approval"])), ("intra-job correlation (ICC)", f"{d['icc']:.3f}"),
+            ("insights per job (harmonic mean)", f"{d['insights_per_job']:.2f}"),
+            ("design effect", f"{d['design_effect']:.2f}"), ("insights if independent", d["insights_if_independent"]),
+            ("**jobs needed per variant**", d["jobs_needed_per_variant"]), ("estimated from", d["source"])]
+    return "\n".join(["| design | value |", "| --- | --- |", *(f"| {k} | {v} |" for k, v in rows)])
+
+
+def _variants_md(report: dict) -> str:
+    rows = ["| variant | jobs | reviews | approval rate | mean overall score | hallucination rejections |",
+            "| --- | --- | --- | --- | --- | --- |"]
     for name, v in report["variants"].items():
-        ci, sci = v["approval_rate_ci"], v["mean_overall_score_ci"]
-        rows.append(f"| {name} | {v['jobs']} | {v['reviewed_insights']} | {fmt(v['approval_rate'])}"
-                    f"{f' [{ci[0]:.1%}, {ci[1]:.1%}]' if ci else ''} | {fmt(v['mean_overall_score'], '.2f')}"
-                    f"{f' [{sci[0]:.2f}, {sci[1]:.2f}]' if sci else ''} |")
-    return "\n".join(rows) + f"\n\n**verdict: {report['verdict']}** — " + "; ".join(report["reasons"])
+        rows.append(f"| {name} | {v['jobs']} | {v['reviews']} | {_fmt(v['approval_rate'])} | "
+                    f"{_fmt(v['mean_overall_score'], '.2f')} | {_fmt(v['hallucination_rejection_rate'])} |")
+    rails = "\n".join(f"- guardrail `{g['name']}`: {'passes' if g['passed'] else 'FAILS'} ({g['harm']} blocks)"
+                      for g in report["guardrails"])
+    return "\n".join(rows) + f"\n\n**verdict: {report['verdict']}** - " + "; ".join(report["reasons"]) + "\n\n" + rails
+
+
+def _daily_md(report: dict) -> str:
+    rows = ["| day | jobs few_shot | jobs fine_tuned | approval few_shot | approval fine_tuned | difference | t | p |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for d in report["daily"]:
+        rows.append(f"| {d['date']} | {d['jobs']['few_shot']} | {d['jobs']['fine_tuned']} | "
+                    f"{_fmt(d['approval_rate']['few_shot'])} | {_fmt(d['approval_rate']['fine_tuned'])} | "
+                    f"{_fmt(d['difference'], '+.1%')} | {_fmt(d['t'], '.2f')} | {_fmt(d['p_value'], '.3g')} |")
+    return "\n".join(rows) + ("\n\nMonitoring only: the verdict is decided once, at the fixed horizon of "
+                              f"{report['jobs_needed_per_variant']} jobs per variant.")
 
 
 @dg.asset(group_name="ab_testing", kinds={"json"})
 def ab_test_report(context: dg.AssetExecutionContext, config: AbTestConfig, workspace: WorkspaceResource,
                    feedback_records: dict) -> dg.Output[dict]:
-    """The A/B test of the two variants over variant-tagged reviews: approval rate and mean overall score per
-    variant with CIs, a two-proportion z-test, a Mann-Whitney test, the sample size still needed, and the
-    verdict (promote / keep / keep collecting). Written to `reports/ab_test_<TIMESTAMP>.json`."""
-    import pandas as pd
+    """The A/B test of the two variants at the unit of randomization, the job (one row per job: its reviewers'
+    consensus; superseded reviews and reviews without a variant left out). The design (MDE, alpha, power and the
+    intra-job correlation) fixes the jobs needed per variant; the verdict (promote / keep / keep collecting) is a
+    Welch t-test on per-job approval rates at that fixed horizon, blocked by guardrails on the mean overall score
+    and on insights rejected as hallucinated. Shows the statistic per day; written to `reports/ab_test_<TIMESTAMP>.json`."""
+    from datapilot_pipeline.lib.ab.run import run_ab_test
+    from datapilot_pipeline.lib.ingest import load_feedback_files
 
-    from datapilot_pipeline.lib.abtest import ab_report, samples_from_feedback_rows
-    from datapilot_pipeline.lib.atomic import atomic_write_json
-
-    path = Path(feedback_records["feedback_path"])
-    rows = pd.read_parquet(path).to_dict("records") if path.exists() else []
-    report = ab_report(samples_from_feedback_rows(rows), alpha=config.alpha, power=config.power,
-                       min_jobs=config.min_jobs)
-    now = datetime.now(timezone.utc)
-    out = workspace.workspace().reports / f"ab_test_{now:%Y%m%dT%H%M%S%fZ}.json"
-    atomic_write_json(out, {"created_at": now.isoformat().replace("+00:00", "Z"), **report})
-    metadata: dict = {"verdict": report["verdict"], "summary": dg.MetadataValue.md(_markdown(report)),
-                      "report": dg.MetadataValue.path(str(out))}
+    reviews = load_feedback_files(Path(feedback_records["feedback_path"]).parent)
+    report, path = run_ab_test(reviews, workspace.workspace().reports, config.mde, config.alpha, config.power)
+    metadata: dict = {"verdict": report["verdict"], "unit": report["unit"],
+                      "jobs_needed_per_variant": report["jobs_needed_per_variant"],
+                      "design": dg.MetadataValue.md(_design_md(report)),
+                      "summary": dg.MetadataValue.md(_variants_md(report)),
+                      "daily": dg.MetadataValue.md(_daily_md(report)), "report": dg.MetadataValue.path(str(path))}
+    if report["p_value"] is not None:
+        metadata["p_value"] = dg.MetadataValue.float(report["p_value"])
     for name, v in report["variants"].items():
         metadata[f"{name}/jobs"] = v["jobs"]
-        for key in ("approval_rate", "mean_overall_score"):
-            if v[key] is not None:
-                metadata[f"{name}/{key}"] = dg.MetadataValue.float(float(v[key]))
-    if report["approval_z_test"]:
-        metadata["approval_z_test_p_value"] = dg.MetadataValue.float(report["approval_z_test"]["p_value"])
-    if report["score_mann_whitney"]:
-        metadata["mann_whitney_p_value"] = dg.MetadataValue.float(report["score_mann_whitney"]["p_value"])
-    if report["required_reviewed_insights_per_variant"] is not None:
-        metadata["required_reviewed_insights_per_variant"] = report["required_reviewed_insights_per_variant"]
-    return dg.Output({**report, "report_path": str(out)}, metadata=metadata)
+        metadata[f"{name}/jobs_still_needed"] = report["jobs_still_needed"][name]
+        if v["approval_rate"] is not None:
+            metadata[f"{name}/approval_rate"] = dg.MetadataValue.float(v["approval_rate"])
+    for reason, count in report["excluded"].items():
+        metadata[f"excluded/{reason}"] = count
+    context.log.info(f"A/B verdict: {report['verdict']} ({'; '.join(report['reasons'])})")
+    return dg.Output({**report, "report_path": str(path)}, metadata=metadata)
+
+
+@dg.asset_check(asset=ab_test_report, description="Warns when a guardrail fails: the fine-tuned variant's mean "
+                "overall score is significantly lower, or its share of insights rejected as hallucinated "
+                "significantly higher (a failing guardrail also blocks a promote verdict).")
+def ab_test_guardrails_pass(ab_test_report: dict) -> dg.AssetCheckResult:
+    metadata: dict = {}
+    for rail in ab_test_report["guardrails"]:
+        metadata[f"{rail['name']}/passed"] = rail["passed"]
+        if rail["test"] is not None:
+            metadata[f"{rail['name']}/difference"] = dg.MetadataValue.float(rail["test"]["difference"])
+            metadata[f"{rail['name']}/p_value"] = dg.MetadataValue.float(rail["test"]["p_value"])
+    passed = all(rail["passed"] for rail in ab_test_report["guardrails"])
+    return dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.WARN, metadata=metadata)
+
+
+ab_test_job = dg.define_asset_job("ab_test_job", selection=dg.AssetSelection.assets("feedback_records", "ab_test_report"),
+                                  description="Ingest new reviews and re-read the A/B test.")
+
+ab_test_daily_schedule = dg.ScheduleDefinition(
+    name="ab_test_daily_schedule", job=ab_test_job, cron_schedule="0 6 * * *", execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Read the A/B test every day (06:00 UTC). Safe to read daily: the verdict is fixed-horizon, nothing "
+                "is decided before the planned number of jobs per variant.")

@@ -4,47 +4,23 @@ import json
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 import pytest
 
-from datapilot_pipeline.defs.ab_testing import AbTestConfig, ab_test_report
 from datapilot_pipeline.defs.evaluation import (EvaluationConfig, PromotionConfig, evaluation_scores,
                                                 fine_tuned_model_is_promoted, model_promotion)
 from datapilot_pipeline.defs.resources import WorkspaceResource
-from datapilot_pipeline.lib.atomic import atomic_write_jsonl, dumps_compact
+from datapilot_pipeline.lib.atomic import atomic_write_jsonl
 from datapilot_pipeline_tests.eval_fixtures import holdout, seeds
+from datapilot_pipeline_tests.model_fixtures import build_tiny_with_adapter, register_version
 
 
 @pytest.fixture(scope="module")
 def tiny_with_adapter(tmp_path_factory) -> tuple[Path, Path]:
-    """A tiny base model and an (untrained) LoRA adapter on it, both real safetensors directories."""
-    from peft import LoraConfig, get_peft_model
-
-    from datapilot_pipeline.lib.modeling import build_tiny_base_model, load_causal_lm
-
-    root = tmp_path_factory.mktemp("tiny")
-    texts = [dumps_compact(e["output"]) for e in holdout(3)] + [dumps_compact(e["compact_eda"]) for e in holdout(3)]
-    base = build_tiny_base_model(root / "base", texts, seed=0, pretrain_steps=10)  # a real model; quality is not under test
-    model, _ = load_causal_lm(base)
-    peft_model = get_peft_model(model, LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"]))
-    peft_model.save_pretrained(root / "adapter", safe_serialization=True)
-    return base, root / "adapter"
+    return build_tiny_with_adapter(tmp_path_factory.mktemp("tiny"))
 
 
 def _register(home: Path, base: Path, adapter: Path) -> dict:
-    """What the training asset hands on: a run with the adapter artifact, registered as a version."""
-    from mlflow.tracking import MlflowClient
-
-    from datapilot_pipeline.lib.tracking import ensure_tracking_db, register_adapter
-
-    uri = f"sqlite:///{home / 'mlflow.db'}"
-    experiment = ensure_tracking_db(uri)
-    client = MlflowClient(tracking_uri=uri)
-    run = client.create_run(experiment)
-    client.log_artifacts(run.info.run_id, str(adapter), "adapter")
-    version = register_adapter(run.info.run_id, uri, base, adapter)
-    return {"model_uri": f"models:/datapilot-insights/{version}", "version": version, "run_id": run.info.run_id,
-            "adapter_dir": str(adapter), "base_model": str(base), "dataset_sha256": "0" * 64}
+    return register_version(home, base, adapter)
 
 
 def _aliases(home: Path) -> dict:
@@ -112,24 +88,3 @@ def test_promotion_sets_the_champion_alias_when_the_rule_passes(home, tiny_with_
     assert _aliases(home)["champion"] == int(lineage["version"])
     strict = model_promotion(dg.build_asset_context(), PromotionConfig(schema_target=0.99), evaluation_scores=scores)
     assert strict.value["promote"] is False and strict.value["alias"] is None
-
-
-def test_ab_test_report_from_the_feedback_table(home):
-    def rows(variant: str, jobs: int, approved_per_job: int, score: int) -> list[dict]:
-        return [{"variant": variant, "overall_score": score + (k % 2), "n_approved": approved_per_job,
-                 "n_edited": 1, "n_rejected": 9 - approved_per_job, "n_skipped": 2} for k in range(jobs)]
-
-    table = home / "feedback.parquet"
-    pd.DataFrame(rows("fine_tuned", 40, 7, 4) + rows("few_shot", 40, 5, 3)).to_parquet(table)
-    out = ab_test_report(dg.build_asset_context(), AbTestConfig(), WorkspaceResource(),
-                         feedback_records={"feedback_path": str(table)})
-    value = out.value
-    # 280 of 400 reviewed insights against 200 of 400
-    assert value["variants"]["fine_tuned"]["approval_rate"] == 0.7 and value["variants"]["few_shot"]["approval_rate"] == 0.5
-    assert value["verdict"] == "promote" and out.metadata["verdict"].value == "promote"
-    assert out.metadata["fine_tuned/mean_overall_score"].value == 4.5
-    saved = json.loads(Path(value["report_path"]).read_text())
-    assert saved["verdict"] == "promote" and Path(value["report_path"]).parent == home / "reports"
-    empty = ab_test_report(dg.build_asset_context(), AbTestConfig(), WorkspaceResource(),
-                           feedback_records={"feedback_path": str(home / "missing.parquet")})
-    assert empty.value["verdict"] == "keep collecting"

@@ -1,12 +1,17 @@
+"""A/B statistics at the unit of randomization, the job: assignment, job outcomes, Welch's t, the design and the
+fixed-horizon verdict with guardrails."""
+
 from __future__ import annotations
 
-import math
-
+import numpy as np
 import pytest
 
-from datapilot_pipeline.lib.abtest import (VariantSample, ab_report, assign_variant, mann_whitney,
-                                           required_sample_size, samples_from_feedback, two_proportion_ztest,
-                                           wilson_interval)
+from datapilot_pipeline.lib.ab.assignment import assign_variant
+from datapilot_pipeline.lib.ab.design import InsightSums, anova_icc, jobs_per_variant, plan
+from datapilot_pipeline.lib.ab.jobs import job_table
+from datapilot_pipeline.lib.ab.report import ab_report
+from datapilot_pipeline.lib.ab.welch import welch
+from datapilot_pipeline_tests.ab_fixtures import arm, parsed, review
 
 
 def test_assignment_is_sticky_and_near_the_split():
@@ -27,77 +32,119 @@ def test_assignment_is_sticky_and_near_the_split():
         assign_variant("x", split=1.5)
 
 
-def test_two_proportion_ztest_matches_hand_computation():
-    # p1 = 0.60, p2 = 0.45, pooled 0.525, se = sqrt(0.525 * 0.475 * (1/100 + 1/100)) = 0.0706222
-    result = two_proportion_ztest(60, 100, 45, 100)
-    assert result["difference"] == pytest.approx(0.15)
-    assert result["z"] == pytest.approx(0.15 / 0.0706222, rel=1e-5)  # 2.12397
-    assert result["p_value"] == pytest.approx(0.033672, abs=2e-5)
-    assert two_proportion_ztest(0, 0, 3, 10) is None
+def test_welch_matches_statsmodels_on_a_real_dataset():
+    from scipy.stats import ttest_ind
+    from statsmodels.datasets import fair
+    from statsmodels.stats.weightstats import ttest_ind as sm_ttest
+
+    data = fair.load_pandas().data  # 6,366 survey answers shipped with statsmodels
+    x = data.loc[data["children"] > 0, "rate_marriage"].to_numpy()
+    y = data.loc[data["children"] == 0, "rate_marriage"].to_numpy()
+    ours = welch(x, y)
+    t, p, df = sm_ttest(x, y, usevar="unequal")
+    assert float(ours["t"]) == pytest.approx(t, rel=1e-9) and float(ours["p_value"]) == pytest.approx(p, rel=1e-6)
+    assert float(ours["p_value"]) == pytest.approx(ttest_ind(x, y, equal_var=False).pvalue, rel=1e-6)
+    # vectorized rows and the first-n mask give the same as slicing
+    rows = welch(np.stack([x[:300], x[300:600]]), np.stack([y[:300], y[300:600]]))
+    assert rows["p_value"][1] == pytest.approx(float(welch(x[300:600], y[300:600])["p_value"]))
+    mask = np.arange(300) < 120
+    masked = welch(x[None, :300], y[None, :300], mask=mask[None, :])
+    assert float(masked["p_value"][0]) == pytest.approx(float(welch(x[:120], y[:120])["p_value"]))
 
 
-def test_mann_whitney_matches_hand_examples():
-    # no ties: U counts pairs where the treatment wins; exact two-sided p = 2 / C(6, 3) = 0.1
-    assert mann_whitney([4, 5, 6], [1, 2, 3]) == {"u": 9.0, "p_value": pytest.approx(0.1)}
-    # ties: x = [5, 4, 4, 3], y = [4, 3, 2, 2]; pairs won by x (a tie counts 1/2): 4 + 3.5 + 3.5 + 2.5
-    x, y = [5, 4, 4, 3], [4, 3, 2, 2]
-    u = 13.5
-    # normal approximation with tie correction (tie groups: one 5, three 4s, two 3s, two 2s) and continuity correction
-    n1, n2, n = 4, 4, 8
-    ties = [1, 3, 2, 2]
-    sigma = math.sqrt(n1 * n2 / 12 * ((n + 1) - sum(t**3 - t for t in ties) / (n * (n - 1))))
-    z = (abs(u - n1 * n2 / 2) - 0.5) / sigma
-    expected_p = math.erfc(z / math.sqrt(2))
-    result = mann_whitney(x, y)
-    assert result["u"] == 13.5
-    assert result["p_value"] == pytest.approx(expected_p, rel=1e-6)
+def test_sample_size_by_hand():
+    # independent insights, p = 0.6: (1.959964 + 0.841621)^2 * 2 * 0.24 / 0.05^2 = 1506.98 -> 1507
+    jobs, independent, de = jobs_per_variant(0.05, 0.05, 0.8, 0.24, 0.0, 1.0)
+    assert (int(jobs), int(independent), float(de)) == (1507, 1507, 1.0)
+    # ICC 0.3, 5 insights a job: design effect 2.2, 1507 * 2.2 / 5 = 663.07 -> 664 jobs
+    jobs, independent, de = jobs_per_variant(0.05, 0.05, 0.8, 0.24, 0.3, 5.0)
+    assert int(jobs) == 664 and float(de) == pytest.approx(2.2)
+    assert int(jobs_per_variant(0.05, 0.05, 0.9, 0.24, 0.3, 5.0)[0]) > 664
+    assert int(jobs_per_variant(0.5, 0.05, 0.8, 0.24, 0.3, 5.0)[0]) == 30  # the floor for Welch's t
 
 
-def test_required_sample_size_matches_the_formula_by_hand():
-    # (1.959964 * sqrt(2 * 0.525 * 0.475) + 0.841621 * sqrt(0.24 + 0.2475))^2 / 0.15^2 = 172.80
-    assert required_sample_size(0.60, 0.45) == 173
-    assert required_sample_size(0.5, 0.5) is None
-    assert required_sample_size(0.60, 0.45, power=0.9) > 173
+def test_anova_icc_by_hand_and_on_known_correlation():
+    assert float(anova_icc(InsightSums.of([[1, 1, 1], [0, 0, 0], [1, 1, 1], [0, 0, 0]]))[0]) == 1.0
+    assert float(anova_icc(InsightSums.of([[1, 0], [1, 0], [0, 1], [1, 0]]))[0]) == 0.0  # clipped at 0
+    rng = np.random.default_rng(3)  # normal random intercepts: ICC = 0.3 / (0.3 + 0.7)
+    groups = [rng.normal(rng.normal(0, np.sqrt(0.3)), np.sqrt(0.7), size=rng.integers(3, 8)) for _ in range(4000)]
+    icc, variance, _, m_h = anova_icc(InsightSums.of(groups))
+    assert float(icc) == pytest.approx(0.3, abs=0.03) and float(variance) == pytest.approx(1.0, abs=0.05)
+    assert 3 < float(m_h) < 7
 
 
-def test_wilson_interval_by_hand():
-    lo, hi = wilson_interval(60, 100)
-    assert lo == pytest.approx(0.502002, abs=1e-5) and hi == pytest.approx(0.690599, abs=1e-5)
-    assert wilson_interval(0, 0) is None
+def test_one_row_per_job_superseded_and_unlabelled_reviews():
+    table = job_table(parsed(
+        review("j1", "fine_tuned", "aaaa", reviewer="ann", created_at="2026-11-01T10:00:00Z"),
+        review("j1", "fine_tuned", "rrrr", reviewer="ann", created_at="2026-11-02T10:00:00Z"),  # supersedes ann's
+        review("j1", "fine_tuned", "aars", reviewer="bob", created_at="2026-11-01T11:00:00Z"),
+        review("j2", None, "aaaa"), review("j3", None, "aaaa"),  # no variant: counted, never control
+        review("j4", "few_shot", "ssss"),  # nothing reviewed
+        review("j5", "few_shot", "aaaa", reviewer="ann"), review("j5", "fine_tuned", "aaaa", reviewer="bob"),
+    ))
+    assert [j.job_id for j in table.jobs] == ["j1"]
+    (j1,) = table.jobs
+    # per insight, share of the two latest reviewers approving: i1 1/2, i2 1/2, i3 0 (both reject), i4 0 (ann only)
+    assert j1.insight_approvals == (0.5, 0.5, 0.0, 0.0) and j1.approval_rate == 0.25 and j1.n_reviewers == 2
+    assert j1.hallucination_rate == pytest.approx((0.5 + 0.5 + 1 + 1) / 4)
+    assert j1.overall_score == 4 and j1.first_reviewed_at.day == 1
+    assert table.excluded == {"reviews_without_variant": 2, "superseded_reviews": 1,
+                              "jobs_without_reviewed_insights": 1, "jobs_with_conflicting_variants": 1}
+    # a rejection that is not about hallucination does not count as one
+    plain = job_table(parsed(review("j9", "few_shot", "rraa", note="Too vague")))
+    assert plain.jobs[0].hallucination_rate == 0.0
 
 
-def _feedback(variant: str, score: int, actions: list[str]) -> dict:
-    return {"variant": variant, "overall_score": score,
-            "items": [{"insight_id": f"i{n}", "action": a} for n, a in enumerate(actions)]}
+def _report(reviews: list[dict], mde: float = 0.3) -> dict:
+    return ab_report(job_table(parsed(*reviews)), mde=mde)
 
 
-def test_samples_from_feedback_counts_approvals_over_reviewed_insights():
-    samples = samples_from_feedback([_feedback("fine_tuned", 5, ["approve", "edit", "skip"]),
-                                     _feedback("fine_tuned", 3, ["reject", "approve"]),
-                                     _feedback("few_shot", 2, ["skip"])])
-    assert (samples["fine_tuned"].approved, samples["fine_tuned"].reviewed, samples["fine_tuned"].scores) == (2, 4, [5, 3])
-    assert (samples["few_shot"].approved, samples["few_shot"].reviewed, samples["few_shot"].scores) == (0, 0, [2])
+def test_keep_collecting_until_the_horizon_then_a_fixed_verdict():
+    control = arm("few_shot", 60, ["aarr", "arrr", "aaar"], [3, 4])
+    better = arm("fine_tuned", 60, ["aaaa", "aaar", "aaaa"], [4, 4])
+    early = _report(control[:20] + better[:20])
+    assert early["verdict"] == "keep collecting" and early["p_value"] is None and early["unit"] == "job"
+    n = early["jobs_needed_per_variant"]
+    assert early["jobs_still_needed"] == {"few_shot": n - 20, "fine_tuned": n - 20} and n >= 30
+    done = _report(control + better)
+    n = done["jobs_needed_per_variant"]
+    assert done["verdict"] == "promote" and done["p_value"] < 0.05 and done["analysed_jobs_per_variant"] == n
+    assert done["variants"]["fine_tuned"]["jobs"] == 60 and done["variants"]["fine_tuned"]["approval_rate"] == pytest.approx(11 / 12)
+    # later jobs of the opposite sign do not move a verdict taken on the first n jobs of each variant
+    later = _report(control + better + arm("fine_tuned", 40, ["rrrr"], [4], day0=25, prefix="late_"))
+    assert later["verdict"] == "promote" and later["p_value"] == done["p_value"]
+    assert [d["jobs"]["fine_tuned"] for d in done["daily"]] == sorted(d["jobs"]["fine_tuned"] for d in done["daily"])
+    assert done["daily"][-1]["jobs"] == {"few_shot": 60, "fine_tuned": 60}
 
 
-def _sample(approved: int, reviewed: int, scores: list[int]) -> VariantSample:
-    return VariantSample(approved=approved, reviewed=reviewed, scores=scores)
+def test_keep_when_worse_or_no_different_and_guardrails_block_a_promotion():
+    control = arm("few_shot", 60, ["aarr", "arrr", "aaar"], [3, 4])
+    worse = _report(control + arm("fine_tuned", 60, ["rrrr", "arrr"], [3, 4]))
+    assert worse["verdict"] == "keep" and "lower" in worse["reasons"][0]
+    same = _report(control + arm("fine_tuned", 60, ["aarr", "arrr", "aaar"], [3, 4]))
+    assert same["verdict"] == "keep" and same["p_value"] > 0.05 and "no significant" in same["reasons"][0]
+    low_scores = _report(control + arm("fine_tuned", 60, ["aaaa", "aaar", "aaaa"], [1, 2]))
+    rails = {g["name"]: g["passed"] for g in low_scores["guardrails"]}
+    assert low_scores["verdict"] == "keep" and rails == {"mean_overall_score": False, "hallucination_rejection_rate": True}
+    assert "guardrails fail: mean_overall_score" in low_scores["reasons"][0]
 
 
-def test_verdicts():
-    few = [3] * 20 + [4] * 20
-    better = [4] * 20 + [5] * 20
-    promote = ab_report({"fine_tuned": _sample(300, 400, better), "few_shot": _sample(240, 400, few)})
-    assert promote["verdict"] == "promote"
-    assert promote["variants"]["fine_tuned"]["approval_rate"] == 0.75
-    assert promote["approval_z_test"]["p_value"] < 0.05 and promote["score_mann_whitney"]["p_value"] < 0.05
-    keep = ab_report({"fine_tuned": _sample(240, 400, few), "few_shot": _sample(300, 400, better)})
-    assert keep["verdict"] == "keep"
-    small = ab_report({"fine_tuned": _sample(30, 40, better[:10]), "few_shot": _sample(20, 40, few[:10])})
-    assert small["verdict"] == "keep collecting"
-    # 0.62 vs 0.60 on 400 insights each: not significant, and about 9,000 per variant would be needed
-    unsure = ab_report({"fine_tuned": _sample(248, 400, few), "few_shot": _sample(240, 400, few)})
-    assert unsure["verdict"] == "keep collecting" and unsure["required_reviewed_insights_per_variant"] > 5000
-    no_diff = ab_report({"fine_tuned": _sample(240, 400, few), "few_shot": _sample(240, 400, few)})
-    assert no_diff["verdict"] == "keep"
-    worse_scores = ab_report({"fine_tuned": _sample(300, 400, [1] * 40), "few_shot": _sample(240, 400, better)})
-    assert worse_scores["verdict"] == "keep"
+def test_hallucination_guardrail_blocks_a_promotion():
+    control = arm("few_shot", 60, ["aaar"], [4])
+    for r in control:  # control's rejections are about wording, not invented numbers
+        r["items"][3]["notes"] = "Too vague"
+    treated = arm("fine_tuned", 60, ["aaaa", "aaaa", "aaar"], [4])
+    report = _report(control + treated)
+    rails = {g["name"]: g["passed"] for g in report["guardrails"]}
+    assert report["verdict"] == "keep" and rails["hallucination_rejection_rate"] is False
+
+
+def test_design_uses_the_observed_correlation_once_there_are_enough_jobs():
+    few = plan([[1.0, 0.0]] * 10)
+    assert few.source.startswith("planning assumptions") and few.icc == 0.3
+    rng = np.random.default_rng(0)
+    clustered = [list(rng.random() < np.full(5, rng.random())) for _ in range(400)]  # strongly clustered jobs
+    independent = [list(rng.random(5) < 0.5) for _ in range(400)]
+    a, b = plan(clustered), plan(independent)
+    assert a.source.startswith("observed") and a.icc > 0.2 and b.icc < 0.05
+    assert a.design_effect > 1.8 and a.jobs_needed_per_variant > 1.8 * b.jobs_needed_per_variant
