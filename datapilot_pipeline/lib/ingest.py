@@ -149,6 +149,8 @@ def ingest_inbox(inbox: Path, out_dir: Path) -> IngestResult:
             if parsed is not None:
                 raw = dumps_compact(parsed.model_dump(mode="json"))
                 content = hashlib.sha256(raw.encode("utf-8")).hexdigest()  # of the validated model, not the bytes
+                if "variant" not in parsed.model_fields_set:  # kept unset: the A/B test must not read it as control
+                    raw = dumps_compact(parsed.model_dump(mode="json", exclude={"variant"}))
                 if parsed.feedback_id not in known:
                     known[parsed.feedback_id], sources[parsed.feedback_id] = content, path.name
                     new_feedback.append(feedback_row(parsed, path.name, raw, content, seen_at))
