@@ -16,7 +16,7 @@ N_EXPERIMENTS = 2000
 def test_a_a_read_daily_keeps_the_false_positive_rate_near_alpha():
     aa = daily_reads(np.random.default_rng(1), N_EXPERIMENTS, BASELINE, BASELINE)
     assert aa["decided"] == 1.0  # every experiment reached its horizon within the simulated days
-    assert 0.02 <= aa["significant"] <= 0.08, aa  # measured: 0.0485 (seed 1: see the report)
+    assert 0.02 <= aa["significant"] <= 0.08, aa  # measured 0.0505 (README: Calibration)
     assert aa["promote"] <= 0.05, aa  # one-sided: about alpha / 2
 
 
@@ -39,9 +39,9 @@ def test_the_insight_level_z_test_it_replaces_is_not_calibrated():
     px, py = np.nansum(xs, axis=(1, 2)) / nx, np.nansum(ys, axis=(1, 2)) / ny
     pooled = (px * nx + py * ny) / (nx + ny)
     z = (px - py) / np.sqrt(pooled * (1 - pooled) * (1 / nx + 1 / ny))
-    naive = float((np.abs(z) > 1.959964).mean())
+    naive = float((np.abs(z) > 1.959964).mean())  # measured 0.128; per-job Welch 0.0535
     per_job = fixed_n(np.random.default_rng(3), N_EXPERIMENTS, 200, BASELINE, BASELINE)
-    assert naive > 0.12 and 0.02 <= per_job["significant"] <= 0.08, (naive, per_job)
+    assert naive > 0.10 and 0.02 <= per_job["significant"] <= 0.08, (naive, per_job)
 
 
 def test_simulated_approval_rate_is_the_one_asked_for():

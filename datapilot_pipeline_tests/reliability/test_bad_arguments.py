@@ -54,6 +54,12 @@ CASES = [
     (["demo", "--jobs", "0"], "between 1 and 100000"),
     (["demo", "--jobs", "many"], "expected an integer"),
     (["demo", "--home", "FILE"], "not a directory"),
+    (["ab-test", "--alpha", "1"], "between 0 and 1"),
+    (["ab-test", "--inbox", MISSING], "not a directory"),
+    (["route"], "required"),
+    (["route", "../etc/passwd"], "must match"),
+    (["serve", "--port", "0"], "between 1 and 65535"),
+    (["serve", "--model", MISSING], "not found"),
 ]
 
 
