@@ -19,7 +19,7 @@ from datapilot_pipeline.lib.tracking import CHAMPION_ALIAS, set_alias
 from datapilot_pipeline_tests.eval_fixtures import holdout
 from datapilot_pipeline_tests.model_fixtures import build_tiny_with_adapter, register_version
 
-START_TIMEOUT_S = 180  # two cold Python processes (LitServe's API server and its worker) load torch on 2 cores
+START_TIMEOUT_S = 300  # two cold Python processes (LitServe's API server and its worker) load torch on 2 cores
 
 
 def _free_port() -> int:

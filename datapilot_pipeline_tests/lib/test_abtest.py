@@ -148,3 +148,20 @@ def test_design_uses_the_observed_correlation_once_there_are_enough_jobs():
     a, b = plan(clustered), plan(independent)
     assert a.source.startswith("observed") and a.icc > 0.2 and b.icc < 0.05
     assert a.design_effect > 1.8 and a.jobs_needed_per_variant > 1.8 * b.jobs_needed_per_variant
+
+
+def test_daily_statistic_matches_welch_on_each_days_jobs():
+    from datapilot_pipeline.lib.ab.report import daily_series
+
+    reviews = arm("few_shot", 30, ["aarr", "arrr", "aaar", "aaaa"], [3]) + arm("fine_tuned", 24, ["aaar", "aaaa", "arrr"], [4])
+    jobs = job_table(parsed(*reviews)).jobs
+    series = daily_series(jobs, 0.05)
+    assert [d["date"] for d in series] == [f"2026-11-{k:02d}" for k in range(1, 11)]
+    assert series[0]["jobs"] == {"few_shot": 3, "fine_tuned": 3}
+    for day in (series[0], series[4], series[-1]):
+        seen = [j for j in jobs if j.first_reviewed_at.date().isoformat() <= day["date"]]
+        rates = {v: [j.approval_rate for j in seen if j.variant == v] for v in ("few_shot", "fine_tuned")}
+        direct = welch(np.array(rates["fine_tuned"]), np.array(rates["few_shot"]))
+        assert day["p_value"] == pytest.approx(float(direct["p_value"]), abs=1e-6)
+        assert day["approval_rate"]["fine_tuned"] == pytest.approx(np.mean(rates["fine_tuned"]), abs=1e-6)
+    assert series[-1]["jobs"] == {"few_shot": 30, "fine_tuned": 24}

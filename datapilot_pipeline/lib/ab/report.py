@@ -23,7 +23,7 @@ import numpy as np
 from datapilot_pipeline.lib.ab.assignment import CONTROL, TREATMENT
 from datapilot_pipeline.lib.ab.design import Design, plan
 from datapilot_pipeline.lib.ab.jobs import JobOutcome, JobTable
-from datapilot_pipeline.lib.ab.welch import welch
+from datapilot_pipeline.lib.ab.welch import welch, welch_from_moments
 
 UNIT = "job"
 METHOD = "fixed horizon; Welch's t-test on per-job approval rates (one value per job: reviewers' consensus)"
@@ -65,19 +65,40 @@ def guardrails(treatment: Sequence[JobOutcome], control: Sequence[JobOutcome], a
     return out
 
 
+def _cumulative(jobs: Sequence[JobOutcome], variant: str, days: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per day: jobs of `variant` first reviewed by then, their mean approval rate and its sample variance."""
+    arm = [j for j in jobs if j.variant == variant]  # `jobs` is in review order
+    dates = np.array([j.first_reviewed_at.date() for j in arm], dtype="datetime64[D]")
+    x = _values(arm, "approval_rate")
+    s1, s2 = np.concatenate([[0.0], np.cumsum(x)]), np.concatenate([[0.0], np.cumsum(x ** 2)])
+    n = np.searchsorted(dates, days, side="right")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = s1[n] / n
+        var = (s2[n] - n * mean ** 2) / (n - 1)
+    return n, mean, np.maximum(var, 0.0)
+
+
 def daily_series(jobs: Sequence[JobOutcome], alpha: float) -> list[dict]:
-    """Per review day (UTC), cumulative jobs per variant, approval rates and the Welch statistic (monitoring)."""
-    days = sorted({j.first_reviewed_at.date() for j in jobs})
+    """Per review day (UTC), cumulative jobs per variant, approval rates and the Welch statistic (monitoring only;
+    the verdict is taken once, at the horizon)."""
+    days = np.unique(np.array([j.first_reviewed_at.date() for j in jobs], dtype="datetime64[D]"))
+    nt, mt, vt = _cumulative(jobs, TREATMENT, days)
+    nc, mc, vc = _cumulative(jobs, CONTROL, days)
+    testable = (nt >= 2) & (nc >= 2)
+    stats = welch_from_moments(mt[testable], vt[testable], nt[testable], mc[testable], vc[testable], nc[testable],
+                               alpha=alpha) if testable.any() else {}
+    index = np.cumsum(testable) - 1
     out = []
-    for day in days:
-        seen = [j for j in jobs if j.first_reviewed_at.date() <= day]
-        t, c = [j for j in seen if j.variant == TREATMENT], [j for j in seen if j.variant == CONTROL]
-        test = _test(t, c, "approval_rate", alpha)
-        out.append({"date": day.isoformat(), "jobs": {CONTROL: len(c), TREATMENT: len(t)},
-                    "approval_rate": {CONTROL: _variant_summary(c)["approval_rate"],
-                                      TREATMENT: _variant_summary(t)["approval_rate"]},
-                    "difference": test and test["difference"], "t": test and test["t"],
-                    "p_value": test and test["p_value"]})
+    for k, day in enumerate(days):
+        def stat(key: str) -> float | None:
+            return round(float(stats[key][index[k]]), 6) if testable[k] else None
+
+        def rate(n: np.ndarray, mean: np.ndarray) -> float | None:
+            return round(float(mean[k]), 6) if n[k] else None
+
+        out.append({"date": str(day), "jobs": {CONTROL: int(nc[k]), TREATMENT: int(nt[k])},
+                    "approval_rate": {CONTROL: rate(nc, mc), TREATMENT: rate(nt, mt)},
+                    "difference": stat("difference"), "t": stat("t"), "p_value": stat("p_value")})
     return out
 
 

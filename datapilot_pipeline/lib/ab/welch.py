@@ -21,11 +21,15 @@ def welch(treatment: np.ndarray, control: np.ndarray, alpha: float = 0.05,
     """Difference of means (treatment - control), its (1 - alpha) CI, t and the two-sided p-value along the last
     axis; `mask` (same shape) keeps only the first values of each row in both arms. Needs at least 2 values per
     arm; when both arms have zero variance p is 1 (no evidence)."""
+    x, y = np.asarray(treatment, dtype=float), np.asarray(control, dtype=float)
+    return welch_from_moments(*_moments(x, mask), *_moments(y, mask), alpha=alpha)
+
+
+def welch_from_moments(mx, varx, nx, my, vary, ny, alpha: float = 0.05) -> dict[str, np.ndarray]:
+    """The same test from each arm's mean, sample variance (ddof 1) and count (arrays broadcast)."""
     from scipy.stats import t as student
 
-    x, y = np.asarray(treatment, dtype=float), np.asarray(control, dtype=float)
-    mx, varx, nx = _moments(x, mask)
-    my, vary, ny = _moments(y, mask)
+    mx, varx, nx, my, vary, ny = (np.asarray(v, dtype=float) for v in (mx, varx, nx, my, vary, ny))
     if np.any(nx < 2) or np.any(ny < 2):
         raise ValueError("Welch's t needs at least two jobs per variant")
     vx, vy = varx / nx, vary / ny
