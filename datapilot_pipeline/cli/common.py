@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -26,10 +27,33 @@ def run_handler(handler: Callable[[argparse.Namespace], int | None], args: argpa
 
 
 def existing_file(value: str) -> Path:
-    """argparse `type=` for an input file that must exist."""
+    """argparse `type=` for an input file that must exist (a directory is named as one)."""
     path = Path(value)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value} is a directory; give a file")
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"no such file: {value}")
+    return path
+
+
+def output_dir(path: Path, flag: str) -> Path:
+    """Create the folder an option names for output; a file there or an unwritable place is a UsageError."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{flag} {path} is a file; give a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{flag} {path}: cannot create the directory ({exc.strerror or exc})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {path}: the directory is not writable")
+    return path
+
+
+def output_file(path: Path, flag: str) -> Path:
+    """An output file path: not a directory, and its folder can be created."""
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a directory; give a file path")
+    output_dir(path.parent, f"{flag} folder")
     return path
 
 
