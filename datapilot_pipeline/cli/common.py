@@ -8,11 +8,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class UsageError(Exception):
     """Bad usage or bad input: reported as `datapilot: error: <message>` with exit code 2."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C with something to say about what was kept: `datapilot: <message>`, exit code 130."""
 
 
 def run_handler(handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
@@ -21,9 +25,12 @@ def run_handler(handler: Callable[[argparse.Namespace], int | None], args: argpa
     except UsageError as exc:
         print(f"datapilot: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Interrupted as exc:
+        print(f"datapilot: {exc}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         print("datapilot: interrupted; nothing was written", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def existing_file(value: str) -> Path:
