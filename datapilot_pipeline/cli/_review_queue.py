@@ -16,6 +16,10 @@ from datapilot_pipeline.lib.feedback import FeedbackCollector
 from datapilot_pipeline.lib.review_queue import build_queue
 
 
+def _reviews(n: int) -> str:
+    return f"{n} review" + ("" if n == 1 else "s")
+
+
 def write_review(console: Console, collector: FeedbackCollector, job: JobResult, reviewer: str,
                  review: Review) -> Path:
     """Write one confirmed review; a refusal or a write error is a UsageError naming the cause."""
@@ -43,9 +47,10 @@ def run_queue(console: Console, asker: Asker, collector: FeedbackCollector, fold
             console.print(Text(f"skipped {path.name}: {reason}", style="yellow"), soft_wrap=True)
         shared = f", {queue.left_to_others} left to other reviewers" if queue.left_to_others else ""
         console.print(Text(f"Queue for {reviewer} in {folder}: {len(queue.todo)} to review, "
-                           f"{queue.done} already reviewed{shared}; jobs with failing evidence first.", style="bold"))
-        for n, queued in enumerate(queue.todo, start=queue.done + 1):
-            job = queued.job
+                           f"{queue.done} already reviewed{shared}; jobs with failing evidence first.", style="bold"),
+                      soft_wrap=True)
+        for queued in queue.todo:
+            job, n = queued.job, queue.done + written + 1  # a discarded job does not advance the count
             flag = f", {queued.failing_evidence} failing evidence" if queued.failing_evidence else ""
             heading = (f"Job {n}/{queue.total} · {job.job_id} ({job.compact_eda.dataset.name}, "
                        f"{len(job.llm_output.insights)} insights{flag}) · {queued.path.name}")
@@ -57,11 +62,11 @@ def run_queue(console: Console, asker: Asker, collector: FeedbackCollector, fold
             written += 1
     except KeyboardInterrupt:
         console.print()
-        raise Interrupted(f"interrupted: {written} reviews written in this session, the job in progress was not; "
+        raise Interrupted(f"interrupted: {_reviews(written)} written in this session, the job in progress was not; "
                           f"run the same command to resume") from None
     except EOFError:
         console.print()
-        raise UsageError(f"input ended: {written} reviews written in this session, the job in progress was not; "
+        raise UsageError(f"input ended: {_reviews(written)} written in this session, the job in progress was not; "
                          f"run the same command to resume") from None
-    console.print(Text(f"Queue done: {written} reviews written in this session.", style="bold"))
+    console.print(Text(f"Queue done: {_reviews(written)} written in this session.", style="bold"))
     return 0
