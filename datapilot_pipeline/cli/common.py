@@ -44,15 +44,17 @@ def existing_file(value: str) -> Path:
 
 
 def output_dir(path: Path, flag: str) -> Path:
-    """Create the folder an option names for output; a file there or an unwritable place is a UsageError."""
+    """Check, before any work, that the folder an option names for output is a folder or can be made one
+    (nothing is created here): a file there, or no writable folder above it, is a UsageError."""
     if path.exists() and not path.is_dir():
         raise UsageError(f"{flag} {path} is a file; give a directory")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{flag} {path}: cannot create the directory ({exc.strerror or exc})") from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise UsageError(f"{flag} {path}: the directory is not writable")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{flag} {path}: cannot create the directory ({existing} is a file)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {path}: cannot create the directory ({existing} is not writable)")
     return path
 
 

@@ -81,7 +81,10 @@ def run(args) -> int:
         validation = validate_dataset(args.dataset, tokenizer_path=args.tokenizer, max_tokens=args.max_tokens)
     except DatasetReadError as exc:
         raise UsageError(str(exc)) from None
-    report_path = write_report(validation.report, report_dir)
+    try:
+        report_path = write_report(validation.report, report_dir)
+    except OSError as exc:
+        raise UsageError(f"--report-dir {report_dir}: cannot write the report ({exc.strerror or exc})") from None
     print("\n".join(summary_lines(validation.report, report_path)))
     if args.write_clean is not None:
         try:

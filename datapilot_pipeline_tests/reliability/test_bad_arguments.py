@@ -54,7 +54,7 @@ CASES = [
     (["review", "job_x", "DIR"], "is a directory"),
     (["validate", "DIR"], "is a directory"),
     (["validate", "FILE", "--report-dir", "FILE"], "is a file; give a directory"),
-    (["validate", "FILE", "--report-dir", "/proc/nope"], "cannot create the directory"),
+    (["validate", "FILE", "--report-dir", "/proc/nope"], "--report-dir /proc/nope: cannot"),
     (["validate", "FILE", "--tokenizer", "DIR"], "holds no tokenizer"),
     (["validate", "FILE", "--tokenizer", "FILE"], "holds no tokenizer"),
     (["validate", "FILE", "--write-clean", "DIR"], "is a directory; give a file path"),
