@@ -37,7 +37,7 @@ def _fraction(value: str) -> float:
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "review", help="review job results interactively and write feedback files",
-        description=__doc__.split("\n\n", 1)[1].strip(), formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__.split("\n\n", 1)[1].strip("\n"), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("job_id", metavar="JOB_ID", nargs="?", help="the job being reviewed (must match the file's)")
     parser.add_argument("result_json", metavar="RESULT_JSON", nargs="?", type=existing_file,
                         help="the job result: {job_id, created_at, model, variant, compact_eda, llm_output}")
