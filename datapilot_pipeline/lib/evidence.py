@@ -85,7 +85,7 @@ def evidence_problems(evidence: dict, compact_eda: dict) -> list[str]:
     aggregates = evidence.get("aggregates") or {}
     for key, claimed in aggregates.items():
         actual = resolve_pointer(eda, aggregate_pointer(key))
-        if actual is _MISSING and key != key.strip():  # the exact name first, then without padding
+        if actual is _MISSING and isinstance(key, str) and key != key.strip():  # the exact name first, then without padding
             actual = resolve_pointer(eda, aggregate_pointer(key.strip()))
         if actual is _MISSING:
             problems.append(f"aggregate {key!r} does not resolve in the compact EDA")

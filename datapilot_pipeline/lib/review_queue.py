@@ -48,10 +48,22 @@ class ReviewQueue:
         return self.done + len(self.todo)
 
 
-def reviewers_by_job(inbox: str | os.PathLike) -> dict[str, set[str]]:
-    """job_id -> the reviewers with a feedback file in the inbox (unparseable files are ignored here)."""
+def _named_job(name: str) -> str | None:
+    """The job id in `feedback_<job_id>_<stamp>_<short uuid>.json` (`inbox.feedback_filename`)."""
+    if not (name.startswith("feedback_") and name.endswith(".json")):
+        return None
+    parts = name[len("feedback_"):-len(".json")].rsplit("_", 2)
+    return parts[0] if len(parts) == 3 else None
+
+
+def reviewers_by_job(inbox: str | os.PathLike, job_ids: set[str] | None = None) -> dict[str, set[str]]:
+    """job_id -> the reviewers with a feedback file in the inbox (unparseable files are ignored here).
+
+    With `job_ids`, only files whose name carries one of those jobs are read: a large inbox costs a listing."""
     seen: dict[str, set[str]] = defaultdict(set)
     for path in list_inbox(inbox):
+        if job_ids is not None and _named_job(path.name) not in job_ids:
+            continue
         if path.suffix != ".json" or path.is_symlink() or not path.is_file():
             continue
         try:
@@ -79,19 +91,20 @@ def _failing_evidence(job: JobResult) -> int:
 def build_queue(folder: str | os.PathLike, inbox: str | os.PathLike, reviewer: str,
                 overlap: float | None = None) -> ReviewQueue:
     """The reviewer's queue over every `*.json` job result in `folder` (unreadable ones are listed, not fatal)."""
-    reviewed = reviewers_by_job(inbox)
     queue = ReviewQueue()
-    seen_ids: set[str] = set()
+    jobs: dict[str, tuple[Path, JobResult]] = {}
     for path in sorted(Path(folder).glob("*.json")):
         try:
             job = load_job_result(path)
         except (ValueError, OSError) as exc:
             queue.unreadable.append((path, str(exc)))
             continue
-        if job.job_id in seen_ids:
+        if job.job_id in jobs:
             queue.unreadable.append((path, f"job {job.job_id!r} appears in an earlier file too"))
             continue
-        seen_ids.add(job.job_id)
+        jobs[job.job_id] = (path, job)
+    reviewed = reviewers_by_job(inbox, set(jobs))
+    for path, job in jobs.values():
         others = reviewed.get(job.job_id, set()) - {reviewer}
         if reviewer in reviewed.get(job.job_id, set()):
             queue.done += 1

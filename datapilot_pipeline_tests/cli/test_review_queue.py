@@ -156,3 +156,20 @@ def test_overlap_share_is_calibrated(fraction: float):
     drawn = sum(in_overlap_share(f"job_{k:06d}", fraction) for k in range(n))
     se = (fraction * (1 - fraction) / n) ** 0.5
     assert abs(drawn / n - fraction) < 3 * se
+
+
+def test_only_feedback_files_of_queued_jobs_are_read(home: Path, monkeypatch):
+    """A big inbox costs a listing: files of other jobs (named by their job id) are never opened."""
+    from datapilot_pipeline.lib import review_queue
+
+    jobs = _write_jobs(home / "jobs")
+    _review(home, "job_a", "ann")
+    _review(home, "job_a_other", "ann")  # a job id that starts like a queued one
+    for k in range(50):
+        _review(home, f"elsewhere_{k}", "ann")
+    opened: list[str] = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: opened.append(self.name) or real(self))
+    queue = review_queue.build_queue(jobs, home / "feedback_inbox", "ann")
+    assert queue.done == 1 and len(queue.todo) == 4
+    assert [n for n in opened if n.startswith("feedback_")] == [p.name for p in (home / "feedback_inbox").glob("feedback_job_a_2*")]
