@@ -69,8 +69,9 @@ def _api_key_env(args: argparse.Namespace) -> str:
 
 def _check_model_paths(args: argparse.Namespace) -> None:
     """A local model path that does not exist is named as such (before any other model is looked for)."""
-    for flag, ref in (("--finetuned-model", args.finetuned_model), ("--base-model", args.base_model)):
-        if ref and not ref.startswith("models:/") and ref.startswith((".", "/", "~")) \
+    # A fine-tuned model is a local folder or a models:/ URI; a base model may also be a cached hub id.
+    for flag, ref, hub_ok in (("--finetuned-model", args.finetuned_model, False), ("--base-model", args.base_model, True)):
+        if ref and not ref.startswith("models:/") and (not hub_ok or ref.startswith((".", "/", "~"))) \
                 and not Path(ref).expanduser().exists():
             raise UsageError(f"{flag} {ref}: not found (no such file or directory); give a model or adapter "
                              f"directory or a models:/ URI")
