@@ -1,12 +1,18 @@
 """The interactive part of `datapilot review`: showing an insight and asking for one verdict on it.
 
 Every question re-asks until the answer is valid. End of input raises `EOFError` and Ctrl-C raises
-`KeyboardInterrupt`; the caller writes nothing in either case.
+`KeyboardInterrupt`; the caller writes nothing for the job in progress in either case. `b` at the
+action prompt returns `BACK` (the caller shows the previous insight again).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
 from typing import Any
 
 from rich.console import Console, Group
@@ -19,7 +25,9 @@ from datapilot_pipeline.lib.evidence import evidence_problems
 from datapilot_pipeline.lib.normalize import PRIORITY_SYNONYMS, normalize_evidence
 
 ACTION_KEYS = {"a": "approve", "approve": "approve", "e": "edit", "edit": "edit",
-               "r": "reject", "reject": "reject", "s": "skip", "skip": "skip"}
+               "r": "reject", "reject": "reject", "s": "skip", "skip": "skip", "b": "back", "back": "back"}
+BACK = "back"
+UNGROUNDED_CHOICES = {"f": "fix", "fix": "fix", "k": "keep", "keep": "keep", "c": "cancel", "cancel": "cancel"}
 _SEVERITY_STYLE = {"low": "green", "medium": "yellow", "high": "red", "critical": "bold white on red"}
 
 
@@ -43,12 +51,14 @@ class Asker:
                 return answer
             self.invalid(hint)
 
-    def score(self, prompt: str) -> int:
+    def score(self, prompt: str, allow_back: bool = False) -> int | str:
         while True:
             answer = self.ask(prompt)
             if answer in {"1", "2", "3", "4", "5"}:
                 return int(answer)
-            self.invalid("Please answer with a whole number from 1 to 5.")
+            if allow_back and answer.lower() in {"b", "back"}:
+                return BACK
+            self.invalid("Please answer with a whole number from 1 to 5" + (" (or b to go back)." if allow_back else "."))
 
     def text(self, prompt: str, required: bool = False) -> str:
         while True:
@@ -78,60 +88,123 @@ def render_insight(console: Console, insight: Insight, position: int, total: int
     console.print(Panel(Group(table), title=title, title_align="left", border_style="blue"))
 
 
-def ask_evidence(asker: Asker, current: dict, eda: dict) -> dict | None:
-    """New evidence as JSON, validated (schema) and checked (grounding: a warning only); None keeps it."""
+def _edit_in_editor(text: str) -> str | None:
+    """The text after the reviewer edited it in $VISUAL/$EDITOR; None when no editor applies (no terminal)."""
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not editor or not sys.stdin.isatty():
+        return None
+    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="evidence_", delete=False, encoding="utf-8") as fh:
+        fh.write(text + "\n")
+    try:
+        subprocess.run([*shlex.split(editor), fh.name], check=False)
+        with open(fh.name, encoding="utf-8") as edited:
+            return edited.read().strip()
+    finally:
+        os.unlink(fh.name)
+
+
+def _parse_evidence(asker: Asker, answer: str) -> dict | None:
+    """Schema-valid, normalized evidence from the reviewer's JSON; None (after saying why) when it is not."""
+    try:
+        raw = json.loads(answer)
+    except json.JSONDecodeError as exc:
+        asker.invalid(f"Not valid JSON ({exc.msg}, column {exc.colno}). Example: "
+                      '{"columns": ["revenue"], "aggregates": {"/columns/revenue/stats/max": 9800}}')
+        return None
+    if not isinstance(raw, dict):
+        asker.invalid("Evidence must be a JSON object with columns, aggregates and/or row_indices.")
+        return None
+    try:
+        return Evidence.model_validate(normalize_evidence(raw)).model_dump()
+    except ValueError as exc:
+        asker.invalid(f"Invalid evidence: {first_error(exc)}")
+        return None
+
+
+def ask_evidence(asker: Asker, current: dict, eda: dict) -> tuple[dict | None, str | None]:
+    """(new evidence or None to keep the current, a reason when the reviewer keeps ungrounded evidence).
+
+    The current evidence is pre-filled: opened in $VISUAL/$EDITOR on a terminal, else shown above the prompt.
+    Evidence that fails the check re-prompts: [f]ix it, [k]eep it with a reason, or [c]ancel the change."""
+    draft, label = current, "Current evidence"
     while True:
-        answer = asker.ask("New evidence as JSON (Enter keeps the current): ")
+        answer = _edit_in_editor(json.dumps(draft, indent=2, ensure_ascii=False))
+        if answer is None:
+            asker.console.print(Text(f"  {label}: {json.dumps(draft, ensure_ascii=False)}", style="dim"),
+                                 soft_wrap=True)
+            answer = asker.ask("New evidence as JSON (Enter keeps the current): ")
         if not answer:
-            return None
-        try:
-            raw = json.loads(answer)
-        except json.JSONDecodeError as exc:
-            asker.invalid(f"Not valid JSON ({exc.msg}, column {exc.colno}). Example: "
-                          '{"columns": ["revenue"], "aggregates": {"/columns/revenue/stats/max": 9800}}')
-            continue
-        if not isinstance(raw, dict):
-            asker.invalid("Evidence must be a JSON object with columns, aggregates and/or row_indices.")
-            continue
-        try:
-            evidence = Evidence.model_validate(normalize_evidence(raw)).model_dump()
-        except ValueError as exc:
-            asker.invalid(f"Invalid evidence: {first_error(exc)}")
+            return None, None
+        evidence = _parse_evidence(asker, answer)
+        if evidence is None:
             continue
         if evidence == current:
-            return None
+            return None, None
         problems = evidence_problems(evidence, eda)
-        if problems:
-            asker.console.print(Text("  Warning: this evidence is not grounded: " + "; ".join(problems),
-                                     style="yellow"))
-        return evidence
+        if not problems:
+            return evidence, None
+        asker.console.print(Text("  This evidence does not check out against the data: " + "; ".join(problems)
+                                 + ". Export drops insights whose evidence fails the check.", style="yellow"))
+        choice = asker.choice("[f]ix it / [k]eep it with a reason / [c]ancel the evidence change: ",
+                              UNGROUNDED_CHOICES, "Please answer f (fix), k (keep) or c (cancel).")
+        if choice == "cancel":
+            return None, None
+        if choice == "keep":
+            return evidence, asker.text("Why keep it? ", required=True)
+        draft, label = evidence, "Your last answer (Enter keeps the original evidence)"
 
 
-def ask_verdict(asker: Asker, insight: Insight, eda: dict) -> dict[str, Any]:
-    """One feedback item for this insight (a dict in the shape of `contracts.FeedbackItem`)."""
-    action = asker.choice("[a]pprove / [e]dit / [r]eject / [s]kip: ", ACTION_KEYS,
-                          "Please answer a (approve), e (edit), r (reject) or s (skip).")
+def _describe(item: dict) -> str:
+    score = f", score {item['human_score']}" if item.get("human_score") else ""
+    return f"{item['action']}{score}" + (f", notes: {item['notes']}" if item.get("notes") else "")
+
+
+def ask_verdict(asker: Asker, insight: Insight, eda: dict, previous: dict | None = None,
+                can_go_back: bool = False) -> dict[str, Any] | str:
+    """One feedback item for this insight (a dict in the shape of `contracts.FeedbackItem`), or `BACK`.
+    With a `previous` verdict (the reviewer came back here), Enter keeps it."""
+    keys = dict(ACTION_KEYS)
+    hint = ("Please answer a (approve), e (edit), r (reject), s (skip) or b (back)." if can_go_back
+            else "Please answer a (approve), e (edit), r (reject) or s (skip).")
+    if previous is not None:
+        asker.console.print(Text(f"  Your verdict so far: {_describe(previous)} (Enter keeps it)", style="dim"))
+        keys[""] = "keep"
+    if not can_go_back:
+        keys = {k: v for k, v in keys.items() if v != BACK}
+    prompt = "[a]pprove / [e]dit / [r]eject / [s]kip" + (" / [b]ack" if can_go_back else "") + ": "
+    action = asker.choice(prompt, keys, hint)
+    if action == BACK:
+        return BACK
+    if action == "keep":
+        return previous
     item: dict[str, Any] = {"insight_id": insight.id, "action": action}
-    if action == "skip":
-        return item
     if action == "reject":
         item["notes"] = asker.text("Reason for rejecting: ", required=True)
-    if action == "edit":
-        item.update(ask_edits(asker, insight, eda))
+    elif action == "edit":
+        edits, kept_reason = ask_edits(asker, insight, eda)
+        item.update(edits)
         if len(item) == 2:
             asker.console.print(Text("  Nothing was changed; recorded as approve.", style="yellow"))
             item["action"] = "approve"
-    item["human_score"] = asker.score("Score 1-5: ")
+        if kept_reason:
+            item["notes"] = f"evidence kept although it fails the check: {kept_reason}"
+    if action != "reject":
+        notes = asker.text("Notes (Enter for none): ")
+        if notes:
+            item["notes"] = f"{item['notes']}; {notes}" if item.get("notes") else notes
+    if action != "skip":
+        item["human_score"] = asker.score("Score 1-5: ")
     return item
 
 
-def ask_edits(asker: Asker, insight: Insight, eda: dict) -> dict[str, Any]:
-    """The fields the reviewer changed: edited_text, edited_evidence, edited_recommendation."""
+def ask_edits(asker: Asker, insight: Insight, eda: dict) -> tuple[dict[str, Any], str | None]:
+    """The fields the reviewer changed (edited_text, edited_evidence, edited_recommendation) and the reason
+    given for keeping evidence that fails the check (None otherwise)."""
     edits: dict[str, Any] = {}
     text = asker.text("New text (Enter keeps the current): ")
     if text and text != insight.text:
         edits["edited_text"] = text
-    evidence = ask_evidence(asker, insight.evidence.model_dump(), eda)
+    evidence, kept_reason = ask_evidence(asker, insight.evidence.model_dump(), eda)
     if evidence is not None:
         edits["edited_evidence"] = evidence
     rec = insight.recommendation
@@ -141,4 +214,4 @@ def ask_edits(asker: Asker, insight: Insight, eda: dict) -> dict[str, Any]:
                             "Please answer low, medium or high (or Enter to keep it).")
     if (action, priority) != (rec.action, rec.priority):
         edits["edited_recommendation"] = {"action": action, "priority": priority}
-    return edits
+    return edits, kept_reason

@@ -3,6 +3,12 @@ decision, writes `reports/eval_<TIMESTAMP>.json` and audits every call under `da
 
     datapilot eval --holdout data/finetune_samples/holdout_test.jsonl \\
         --fewshot-endpoint http://127.0.0.1:8000/v1/chat/completions --finetuned-model models:/datapilot-insights@candidate
+
+An endpoint request carries `"model": NAME` (--fewshot-model-name / --finetuned-model-name). The default,
+"default", is a placeholder that many single-model servers ignore; vLLM and OpenAI need the served model's
+name. The report, the table and the audit log record each endpoint arm as `NAME @ URL`. The API key is read from --api-key-env (default
+OPENAI_API_KEY); naming a variable that is not set is an error, and without a key requests carry no
+Authorization header.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ import argparse
 from pathlib import Path
 
 from datapilot_pipeline.cli.common import UsageError, existing_file, int_in_range
+
+DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,19 +43,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--concurrency", type=int_in_range(1, 64), default=4, help="endpoint requests in flight (default 4)")
     p.add_argument("--max-retries", type=int_in_range(0, 10), default=4,
                    help="endpoint retries on 429/5xx/transport errors, exponential backoff (default 4)")
-    p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
-    p.add_argument("--fewshot-model-name", default="default", help="`model` sent to the few-shot endpoint")
-    p.add_argument("--finetuned-model-name", default="default", help="`model` sent to the fine-tuned endpoint")
+    p.add_argument("--api-key-env", metavar="VAR", default=None,
+                   help=f"environment variable holding the API key (default {DEFAULT_KEY_ENV}, optional)")
+    p.add_argument("--fewshot-model-name", metavar="NAME", default="default",
+                   help="`model` sent to the few-shot endpoint (default \"default\": the server's only model)")
+    p.add_argument("--finetuned-model-name", metavar="NAME", default="default",
+                   help="`model` sent to the fine-tuned endpoint (default \"default\")")
     p.add_argument("--bootstrap", type=int_in_range(100, 100_000), default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--schema-target", type=float, default=0.95, help="promotion's schema pass target (default 0.95)")
     p.set_defaults(handler=run)
+
+
+def _api_key_env(args: argparse.Namespace) -> str:
+    """The key's variable; one named on the command line must be set (a silent unauthenticated run is worse)."""
+    import os
+
+    uses_endpoint = bool(args.fewshot_endpoint or args.finetuned_endpoint)
+    if args.api_key_env is not None:
+        if uses_endpoint and not os.environ.get(args.api_key_env):
+            raise UsageError(f"--api-key-env {args.api_key_env}: that environment variable is not set "
+                             f"(export it, or leave the option out for a server without authentication)")
+        return args.api_key_env
+    return DEFAULT_KEY_ENV  # optional: a local server (vLLM, TGI) usually needs no key
+
+
+def _check_model_paths(args: argparse.Namespace) -> None:
+    """A local model path that does not exist is named as such (before any other model is looked for)."""
+    # A fine-tuned model is a local folder or a models:/ URI; a base model may also be a cached hub id.
+    for flag, ref, hub_ok in (("--finetuned-model", args.finetuned_model, False), ("--base-model", args.base_model, True)):
+        if ref and not ref.startswith("models:/") and (not hub_ok or ref.startswith((".", "/", "~"))) \
+                and not Path(ref).expanduser().exists():
+            raise UsageError(f"{flag} {ref}: not found (no such file or directory); give a model or adapter "
+                             f"directory or a models:/ URI")
 
 
 def _arms(args: argparse.Namespace, workspace):
     from datapilot_pipeline.lib.evaluation.arms import base_model_arm, endpoint_arm, fine_tuned_arm
 
     def endpoint(url: str, name: str):
-        return endpoint_arm(url, name, args.api_key_env, args.concurrency, args.max_new_tokens,
+        return endpoint_arm(url, name, args.key_env, args.concurrency, args.max_new_tokens,
                             max_retries=args.max_retries)
 
     few = (endpoint(args.fewshot_endpoint, args.fewshot_model_name) if args.fewshot_endpoint
@@ -67,10 +101,16 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 <= args.schema_target <= 1:
         raise UsageError(f"--schema-target must be in [0, 1], got {args.schema_target}")
+    _check_model_paths(args)
+    args.key_env = _api_key_env(args)
     workspace = Workspace.current()
     try:
         holdout = load_holdout(args.holdout or workspace.holdout_path())
         seeds = load_seeds(workspace.seed_examples_path()) if args.shot_count or args.finetuned_shot_count else []
+        wanted = max(args.shot_count, args.finetuned_shot_count)
+        if wanted > len(seeds) > 0:
+            raise UsageError(f"shot count {wanted}: there are only {len(seeds)} seed examples in "
+                             f"{workspace.seed_examples_path()}; use at most {len(seeds)}")
         few, tuned = _arms(args, workspace)
         result = evaluate_arms(holdout, few, tuned, args.shot_count, seeds=seeds,
                                fine_tuned_shot_count=args.finetuned_shot_count, audit=AuditLog(workspace.llm_logs),

@@ -89,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
             seeds = load_seeds(args.seeds or ws.seed_examples_path())
         except SeedFileError as exc:
             raise UsageError(f"{exc} (use --seeds PATH or --shot-count 0)") from None
+        if args.shot_count > len(seeds):
+            raise UsageError(f"--shot-count {args.shot_count}: there are only {len(seeds)} seed examples "
+                             f"in {args.seeds or ws.seed_examples_path()}; use at most {len(seeds)} or add seeds")
     today = datetime.now(timezone.utc).strftime("%Y%m%d")
     output = args.output or default_output(ws.finetune_ready, args.format, today)
     if output.is_dir():
@@ -110,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         result = export_dataset([fb for _, fb in good], seeds, options, {args.format: output}, holdout_path_for(output))
     except NothingToExport as exc:
         print(f"nothing written: {exc} (min score {args.min_score})")
+        _print_counts("discarded", exc.discarded)
         return EXIT_CHECK_FAILED
     except OSError as exc:
         raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None

@@ -1,7 +1,16 @@
-"""`datapilot review JOB_ID RESULT_JSON [--reviewer ID] [--inbox DIR]`: review one job's insights.
+"""`datapilot review`: review job results interactively and write feedback files.
 
-Shows each insight, asks [a]pprove / [e]dit / [r]eject / [s]kip with a score 1-5, then an overall score,
-and writes one feedback file to the inbox. End of input or Ctrl-C before the end writes nothing.
+    datapilot review JOB_ID RESULT_JSON [--reviewer ID]       one job
+    datapilot review --queue DIR [--reviewer ID] [--overlap F] every job result in DIR you have not reviewed
+
+Each insight: [a]pprove / [e]dit / [r]eject / [s]kip (or [b]ack to the previous insight), notes, a score
+1-5; then an overall score and a confirmation before the feedback file is written. Edited evidence is
+pre-filled ($VISUAL/$EDITOR on a terminal, else shown as JSON) and evidence that fails the check
+re-prompts: fix it, keep it with a reason, or cancel. The queue goes jobs with failing evidence first,
+then oldest first, and shows progress (`Job 12/40`); each job is written when confirmed, so after
+Ctrl-C the same command resumes at the first job not written. `--overlap F` offers a share F of the
+jobs that another reviewer already reviewed to a second reviewer (agreement); without it, every job
+you have not reviewed is offered. End of input or Ctrl-C writes nothing for the job in progress.
 """
 
 from __future__ import annotations
@@ -15,16 +24,29 @@ from datapilot_pipeline.cli.common import UsageError, existing_file
 REVIEWER_ENV = "DATAPILOT_REVIEWER"
 
 
+def _fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {value!r}") from None
+    if not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return number
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "review", help="review one job's insights interactively and write a feedback file",
-        description=__doc__.split("\n\n", 1)[1].strip())
-    parser.add_argument("job_id", metavar="JOB_ID", help="the job being reviewed (must match the file's job_id)")
-    parser.add_argument("result_json", metavar="RESULT_JSON", type=existing_file,
+        "review", help="review job results interactively and write feedback files",
+        description=__doc__.split("\n\n", 1)[1].strip("\n"), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("job_id", metavar="JOB_ID", nargs="?", help="the job being reviewed (must match the file's)")
+    parser.add_argument("result_json", metavar="RESULT_JSON", nargs="?", type=existing_file,
                         help="the job result: {job_id, created_at, model, variant, compact_eda, llm_output}")
+    parser.add_argument("--queue", metavar="DIR", type=Path, help="review every job result (*.json) in DIR")
+    parser.add_argument("--overlap", metavar="F", type=_fraction,
+                        help="with --queue: share of jobs already reviewed by someone else offered for a second review")
     parser.add_argument("--reviewer", metavar="ID", help=f"your reviewer id (default: ${REVIEWER_ENV}, else asked)")
     parser.add_argument("--inbox", metavar="DIR", type=Path,
-                        help="where the feedback file goes (default: $DATAPILOT_HOME/feedback_inbox)")
+                        help="where feedback files go (default: $DATAPILOT_HOME/feedback_inbox)")
     parser.set_defaults(handler=run)
 
 
@@ -42,54 +64,61 @@ def _reviewer(asker, given: str | None) -> str:
         asker.invalid("Use 1-128 letters, digits, '_', '.' or '-' (for example analyst_jane).")
 
 
+def _check_args(args: argparse.Namespace) -> None:
+    from datapilot_pipeline.lib.contracts import is_safe_id
+
+    if args.queue is not None:
+        if args.job_id is not None:
+            raise UsageError("give either JOB_ID RESULT_JSON or --queue DIR, not both")
+        if not args.queue.is_dir():
+            raise UsageError(f"--queue {args.queue} is not a directory of job results")
+    elif args.job_id is None or args.result_json is None:
+        raise UsageError("JOB_ID and RESULT_JSON are required (or --queue DIR)")
+    elif not is_safe_id(args.job_id):
+        raise UsageError(f"JOB_ID {args.job_id!r} must match [A-Za-z0-9_.-]{{1,128}}")
+    elif args.overlap is not None:
+        raise UsageError("--overlap applies to --queue only")
+    if args.inbox is not None and args.inbox.exists() and not args.inbox.is_dir():
+        raise UsageError(f"--inbox {args.inbox} is a file; give the folder feedback files go to")
+
+
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.text import Text
 
-    from datapilot_pipeline.cli._review_ui import Asker, ask_verdict, render_insight
-    from datapilot_pipeline.lib.contracts import is_safe_id
+    from datapilot_pipeline.cli._review_queue import run_queue, write_review
+    from datapilot_pipeline.cli._review_session import review_job
+    from datapilot_pipeline.cli._review_ui import Asker
     from datapilot_pipeline.lib.feedback import FeedbackCollector, load_job_result
 
-    if not is_safe_id(args.job_id):
-        raise UsageError(f"JOB_ID {args.job_id!r} must match [A-Za-z0-9_.-]{{1,128}}")
+    _check_args(args)
+    console = Console(highlight=False)
+    asker = Asker(console)
+    try:
+        collector = FeedbackCollector(inbox=args.inbox)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    given = args.reviewer if args.reviewer is not None else os.environ.get(REVIEWER_ENV)
+    if args.queue is not None:
+        return run_queue(console, asker, collector, args.queue, lambda: _reviewer(asker, given), args.overlap)
     try:
         job = load_job_result(args.result_json, args.job_id)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"cannot read {args.result_json}: {exc.strerror or exc}") from None
-    console = Console(highlight=False)
-    asker = Asker(console)
-    eda = job.compact_eda.model_dump(mode="json")
-    insights = job.llm_output.insights
     try:
-        reviewer = _reviewer(asker, args.reviewer if args.reviewer is not None else os.environ.get(REVIEWER_ENV))
-        console.print(Text(f"Reviewing {job.job_id} ({job.compact_eda.dataset.name}, "
-                           f"{len(insights)} insights) as {reviewer}", style="bold"))
-        if job.llm_output.summary:
-            console.print(Text(f"Summary: {job.llm_output.summary}"))
-        items = []
-        for position, insight in enumerate(insights, start=1):
-            render_insight(console, insight, position, len(insights), eda)
-            items.append(ask_verdict(asker, insight, eda))
-        overall = asker.score("Overall score for this job, 1-5: ")
+        reviewer = _reviewer(asker, given)
+        heading = (f"Reviewing {job.job_id} ({job.compact_eda.dataset.name}, "
+                   f"{len(job.llm_output.insights)} insights) as {reviewer}")
+        review = review_job(console, asker, job, heading)
     except KeyboardInterrupt:
         console.print()  # end the prompt's line before the one-line message on stderr
         raise
     except EOFError:
         console.print()
         raise UsageError("input ended before the review was complete; nothing was written") from None
-
-    try:
-        path = FeedbackCollector(inbox=args.inbox).collect_feedback(
-            job_id=job.job_id, compact_eda=job.compact_eda, llm_output=job.llm_output, feedback_items=items,
-            reviewer_id=reviewer, overall_score=overall, model=job.model, variant=job.variant)
-    except ValueError as exc:
-        raise UsageError(f"feedback not written: {exc}") from None
-    except OSError as exc:
-        raise UsageError(f"feedback not written: cannot write to {exc.filename or args.inbox}: "
-                         f"{exc.strerror or exc}") from None
-    counts = {a: sum(item["action"] == a for item in items) for a in ("approve", "edit", "reject", "skip")}
-    console.print(Text(", ".join(f"{n} {a}" for a, n in counts.items()) + f"; overall {overall}/5", style="bold"))
-    console.print(Text(f"Feedback written to {path}", style="green"), soft_wrap=True)  # keep the path copyable
+    if review is None:
+        console.print("Discarded; nothing was written.")
+        return 0
+    write_review(console, collector, job, reviewer, review)
     return 0

@@ -87,9 +87,15 @@ def run(args: argparse.Namespace) -> int:
 def _local(args: argparse.Namespace, dataset: Path, workspace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from datapilot_pipeline.lib.jsonl import JsonlError
+    from datapilot_pipeline.lib.training.data import load_examples
     from datapilot_pipeline.lib.training.run import run_training
 
     config = _config(args)
+    try:  # an empty or malformed file is reported before the progress bar and the model load
+        load_examples(dataset)
+    except (ValueError, JsonlError) as exc:
+        raise UsageError(f"{exc}; export one with `datapilot export`") from None
     last: dict[str, float] = {}
     with Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.fields[info]}")) as bar:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from datapilot_pipeline.cli.common import EXIT_CHECK_FAILED, EXIT_OK, UsageError, int_in_range
+from datapilot_pipeline.cli.common import EXIT_CHECK_FAILED, EXIT_OK, UsageError, int_in_range, output_dir, output_file
 
 
 def register(subparsers) -> None:
@@ -51,23 +51,46 @@ def summary_lines(report: dict, report_path: Path) -> list[str]:
     return lines
 
 
+# What `save_pretrained` leaves in a tokenizer folder (one of them is enough to load it).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt")
+
+
+def _check_tokenizer(path: Path | None) -> None:
+    if path is None:
+        return
+    if not path.exists():
+        raise UsageError(f"tokenizer not found: {path}")
+    if not path.is_dir() or not any((path / name).is_file() for name in TOKENIZER_FILES):
+        raise UsageError(f"--tokenizer {path} holds no tokenizer: give the folder a tokenizer was saved to "
+                         f"(save_pretrained; it holds tokenizer.json or tokenizer_config.json)")
+
+
 def run(args) -> int:
     from datapilot_pipeline.lib.paths import Workspace
     from datapilot_pipeline.lib.validation.clean import write_clean
     from datapilot_pipeline.lib.validation.records import DatasetReadError
     from datapilot_pipeline.lib.validation.report import validate_dataset, write_report
 
-    if args.tokenizer is not None and not args.tokenizer.exists():
-        raise UsageError(f"tokenizer not found: {args.tokenizer}")
+    _check_tokenizer(args.tokenizer)
+    if args.dataset.is_dir():
+        raise UsageError(f"{args.dataset} is a directory; give a JSONL file")
+    report_dir = output_dir(args.report_dir or Workspace.current().reports, "--report-dir")
+    if args.write_clean is not None:
+        output_file(args.write_clean, "--write-clean")
     try:
         validation = validate_dataset(args.dataset, tokenizer_path=args.tokenizer, max_tokens=args.max_tokens)
     except DatasetReadError as exc:
         raise UsageError(str(exc)) from None
-    report_dir = args.report_dir or Workspace.current().reports
-    report_path = write_report(validation.report, report_dir)
+    try:
+        report_path = write_report(validation.report, report_dir)
+    except OSError as exc:
+        raise UsageError(f"--report-dir {report_dir}: cannot write the report ({exc.strerror or exc})") from None
     print("\n".join(summary_lines(validation.report, report_path)))
     if args.write_clean is not None:
-        clean = write_clean(validation, args.write_clean)
+        try:
+            clean = write_clean(validation, args.write_clean)
+        except OSError as exc:
+            raise UsageError(f"--write-clean {args.write_clean}: cannot write ({exc.strerror or exc})") from None
         print(f"clean dataset: {clean['path']} ({clean['n_examples']} examples, {clean['masked_lines']} masked, "
               f"{clean['dropped_duplicates']} duplicates and {clean['dropped_invalid']} invalid dropped)")
     return EXIT_OK if validation.report["quality_score"] >= args.min_score else EXIT_CHECK_FAILED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime
 from typing import Any
@@ -131,9 +132,47 @@ def default_kpis(df: pd.DataFrame) -> dict[str, float | int | None]:
     return kpis
 
 
-def compact_eda(df: pd.DataFrame, name: str, kpis: dict[str, float | int] | None = None) -> dict[str, Any]:
-    """Profile `df` into the compact EDA contract. `kpis` adds business KPIs to the defaults."""
+def _unique_names(columns: pd.Index) -> list[str]:
+    """Column names as unique strings: a repeated name gets `.1`, `.2`, ... (pandas' read_csv convention)."""
+    seen: set[str] = set()
+    names = []
+    for col in map(str, columns):
+        name, n = col, 0
+        while name in seen:
+            n += 1
+            name = f"{col}.{n}"
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def _hashable(value: Any) -> Any:
+    """A list, dict, set or array cell as canonical JSON text, so it can be counted like any label."""
+    if isinstance(value, (set, frozenset)):
+        value = sorted(value, key=repr)
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return value
+
+
+def _profileable(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy with unique string column names and nested cells (lists, dicts, sets) as JSON text."""
     df = df.reset_index(drop=True)
+    df.columns = _unique_names(df.columns)
+    for col in df.columns:
+        if df[col].dtype == object:
+            df[col] = df[col].map(_hashable)
+    return df
+
+
+def compact_eda(df: pd.DataFrame, name: str, kpis: dict[str, float | int] | None = None) -> dict[str, Any]:
+    """Profile `df` into the compact EDA contract. `kpis` adds business KPIs to the defaults.
+
+    Repeated column names are made unique (`a`, `a.1`); list, dict and set cells are profiled as their
+    JSON text (a category or text column)."""
+    df = _profileable(df)
     all_kpis = default_kpis(df)
     all_kpis.update({k: _num(v) for k, v in (kpis or {}).items()})
     return {

@@ -76,7 +76,7 @@ def evidence_problems(evidence: dict, compact_eda: dict) -> list[str]:
     dataset = eda.get("dataset") if isinstance(eda.get("dataset"), dict) else {}
     n_rows = dataset.get("n_rows")
     for col in evidence.get("columns") or []:
-        if col not in columns:
+        if col not in columns and not (isinstance(col, str) and col.strip() in columns):
             problems.append(f"column {col!r} is not in the compact EDA")
     rows = evidence.get("row_indices") or []
     for idx in rows:
@@ -84,8 +84,9 @@ def evidence_problems(evidence: dict, compact_eda: dict) -> list[str]:
             problems.append(f"row index {idx!r} is outside [0, {n_rows})")
     aggregates = evidence.get("aggregates") or {}
     for key, claimed in aggregates.items():
-        pointer = aggregate_pointer(key)
-        actual = resolve_pointer(eda, pointer)
+        actual = resolve_pointer(eda, aggregate_pointer(key))
+        if actual is _MISSING and isinstance(key, str) and key != key.strip():  # the exact name first, then without padding
+            actual = resolve_pointer(eda, aggregate_pointer(key.strip()))
         if actual is _MISSING:
             problems.append(f"aggregate {key!r} does not resolve in the compact EDA")
         elif not _is_number(actual):

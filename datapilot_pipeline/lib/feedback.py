@@ -2,11 +2,16 @@
 
 A feedback file is validated in full with `contracts.FeedbackFile` before anything touches the disk, and
 written atomically (temp file + rename) so the ingestion never reads half a file.
+
+NaN and infinity are not JSON. In a compact EDA they mean "no value" (pandas' missing statistics) and are
+converted to null, as `lib.eda.compact_eda` writes them; anywhere else (an insight's claimed aggregate,
+an item) they are rejected with a `ValueError` naming the field.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import uuid
 from collections.abc import Iterable, Mapping
@@ -52,6 +57,27 @@ def _created_at(value: str | datetime | None) -> str:
     return parsed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _non_finite_to_null(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _non_finite_to_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_non_finite_to_null(v) for v in value]
+    return value
+
+
+def _reject_non_finite(value: Any, where: str) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where}: {value!r} is not a JSON number; give a finite number")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _reject_non_finite(v, f"{where}.{k}")
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _reject_non_finite(v, f"{where}.{i}")
+
+
 def build_feedback(
     *,
     job_id: str,
@@ -72,6 +98,10 @@ def build_feedback(
             raise ValueError(f"{name}: must match [A-Za-z0-9_.-]{{1,128}} and not be '.' or '..', got {value!r}")
     if isinstance(feedback_items, (str, bytes, Mapping)) or not isinstance(feedback_items, Iterable):
         raise ValueError(f"feedback_items: expected a list of items, got {type(feedback_items).__name__}")
+    items = [_as_plain(item) for item in feedback_items]
+    llm_output = normalize_output(_as_plain(llm_output))
+    _reject_non_finite(llm_output, "llm_output")
+    _reject_non_finite(items, "items")
     raw = {
         "schema_version": SCHEMA_VERSION,
         "feedback_id": feedback_id or str(uuid.uuid4()),
@@ -81,9 +111,9 @@ def build_feedback(
         "overall_score": overall_score,
         "model": model,
         "variant": variant,
-        "compact_eda": _as_plain(compact_eda, exclude_none=False),  # null stats are data here
-        "llm_output": normalize_output(_as_plain(llm_output)),
-        "items": [_as_plain(item) for item in feedback_items],
+        "compact_eda": _non_finite_to_null(_as_plain(compact_eda, exclude_none=False)),  # null stats are data
+        "llm_output": llm_output,
+        "items": items,
     }
     try:
         return FeedbackFile.model_validate(raw)
@@ -95,7 +125,7 @@ def feedback_json(feedback: FeedbackFile) -> str:
     """The file text of a feedback file: indented JSON; items omit fields that were not given."""
     data = feedback.model_dump(mode="json")
     data["items"] = [item.model_dump(mode="json", exclude_none=True) for item in feedback.items]
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def load_job_result(path: str | os.PathLike, job_id: str | None = None) -> JobResult:
@@ -137,6 +167,8 @@ class FeedbackCollector:
 
     def __init__(self, inbox: str | os.PathLike | None = None):
         self.inbox = Path(inbox) if inbox is not None else Workspace.current().inbox
+        if self.inbox.exists() and not self.inbox.is_dir():
+            raise ValueError(f"inbox {self.inbox} is a file; give the folder feedback files go to")
 
     def collect_feedback(
         self,

@@ -15,12 +15,13 @@ class JsonlError(ValueError):
 
 def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
     """Yield `(line_number, value)` for every non-blank line. Lines end at "\\n" only: a raw "\\r", U+2028 or
-    U+0085 inside a value does not split it. Raises `JsonlError` at the first bad line."""
+    U+0085 inside a value does not split it; a UTF-8 byte order mark before line 1 is ignored. Raises
+    `JsonlError` at the first bad line."""
     path = Path(path)
     with path.open("rb") as fh:
         for number, raw in enumerate(fh, start=1):
             try:
-                line = raw.decode("utf-8")
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError:
                 raise JsonlError(f"{path}:{number}: not UTF-8 text") from None
             if not line.strip():

@@ -64,14 +64,16 @@ def _row_indices(value: Any) -> Any:
 
 
 def normalize_evidence(evidence: Any) -> Any:
+    """Column names and aggregate keys are kept exactly as written: a table's names may begin or end with
+    spaces (`" revenue"`), and only the compact EDA can say whether a space is part of a name, so the
+    evidence check (`lib.evidence`) is the one that tolerates padding."""
     if not isinstance(evidence, dict):
         return evidence
     out = dict(evidence)
     if isinstance(out.get("columns"), list):
-        cols = [c.strip() if isinstance(c, str) else c for c in out["columns"]]
-        out["columns"] = list(dict.fromkeys(cols))
+        out["columns"] = list(dict.fromkeys(out["columns"]))
     if isinstance(out.get("aggregates"), dict):
-        out["aggregates"] = {(k.strip() if isinstance(k, str) else k): to_number(v) for k, v in out["aggregates"].items()}
+        out["aggregates"] = {k: to_number(v) for k, v in out["aggregates"].items()}
     if "row_indices" in out:
         out["row_indices"] = _row_indices(out["row_indices"])
     return out

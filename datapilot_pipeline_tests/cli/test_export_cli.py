@@ -108,3 +108,20 @@ def test_bad_usage_is_one_line_exit_2(home, capsys, argv, message):
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and message in err and "Traceback" not in err
+
+
+def test_nothing_written_names_the_discard_reasons(home, capsys):
+    """Scores 5 and 4 but ungrounded edited evidence: the reason must be printed, not only the min score."""
+    from datapilot_pipeline import FeedbackCollector
+    from datapilot_pipeline_tests.feedback_fixtures import feedback_kwargs
+
+    inbox = home / "feedback_inbox"
+    inbox.mkdir()
+    bad = {"columns": ["revenue"], "aggregates": {"/columns/revenue/stats/max": 12345.0}}
+    FeedbackCollector(inbox=inbox).collect_feedback(**feedback_kwargs(overall_score=5, feedback_items=[
+        {"insight_id": "i1", "action": "edit", "edited_evidence": bad, "human_score": 5},
+        {"insight_id": "i2", "action": "edit", "edited_evidence": bad, "human_score": 4}]))
+    assert main(["export", "--shot-count", "0"]) == 1
+    out = capsys.readouterr().out
+    assert "nothing written: no eligible examples to export (min score 3)" in out
+    assert "discarded: insight_invalid_evidence 2, insight_not_approved 2, job_no_insight_kept 1" in out

@@ -16,16 +16,18 @@ from datapilot_pipeline.cli._review_ui import Asker
 from datapilot_pipeline.lib.inbox import read_feedback_file
 from datapilot_pipeline_tests.feedback_fixtures import JOB_ID, job_result, write_job
 
-# Reviewer, then i1..i4 and the overall score, with invalid answers along the way.
+# Reviewer, then i1..i4 (each with notes), the overall score and the confirmation, with invalid answers along the way.
 FULL_SESSION = "\n".join([
     "jane",
-    "a", "5",                                       # i1 approve
+    "a", "", "5",                                   # i1 approve, no notes
     "e", "Revenue tracks units.",                   # i2 edit: text
-    '{"columns": ["revenue"], "aggregates": {"/columns/revenue/stats/max": "50,000"}}',  # ungrounded: warned
-    "", "medium", "4",                              # keep the action, change the priority, score
+    '{"columns": ["revenue"], "aggregates": {"/columns/revenue/stats/max": "50,000"}}',  # ungrounded: re-prompted
+    "k", "Max taken from the raw export",           # keep it, with a reason
+    "", "medium", "", "4",                          # keep the action, change the priority, no notes, score
     "maybe", "r", "", "Made up maximum", "9", "1",   # i3: bad action, empty reason, bad score
-    "s",                                            # i4 skip
+    "s", "looked fine",                             # i4 skip, with a note
     "4",                                            # overall
+    "y",                                            # write it
 ]) + "\n"
 
 
@@ -47,10 +49,11 @@ def test_a_full_review_through_stdin_writes_one_feedback_file(home: Path):
     assert proc.returncode == 0, proc.stderr
     [path] = _inbox_files(home)
     assert f"Feedback written to {path}" in proc.stdout
-    assert "Please answer a (approve), e (edit), r (reject) or s (skip)." in proc.stdout
+    assert "Please answer a (approve), e (edit), r (reject), s (skip) or b (back)." in proc.stdout
     assert "An answer is required here." in proc.stdout
     assert "Please answer with a whole number from 1 to 5." in proc.stdout
-    assert "Warning: this evidence is not grounded" in proc.stdout
+    assert "This evidence does not check out against the data" in proc.stdout
+    assert '"aggregates": {"/columns/revenue/stats/max": 9800.0}' in proc.stdout  # the current evidence, shown
     assert "Insight 4/4" in proc.stdout and "Audit order 3 for a data-entry error." in proc.stdout
 
     feedback = read_feedback_file(path)
@@ -62,8 +65,9 @@ def test_a_full_review_through_stdin_writes_one_feedback_file(home: Path):
     assert edit.edited_evidence == {"columns": ["revenue"], "aggregates": {"/columns/revenue/stats/max": 50000},
                                     "row_indices": []}
     assert edit.edited_recommendation == {"action": "Report revenue per unit.", "priority": "medium"}
+    assert edit.notes == "evidence kept although it fails the check: Max taken from the raw export"
     assert (reject.action, reject.human_score, reject.notes) == ("reject", 1, "Made up maximum")
-    assert (skip.action, skip.human_score) == ("skip", None)
+    assert (skip.action, skip.human_score, skip.notes) == ("skip", None, "looked fine")
 
 
 @pytest.mark.parametrize("cut", [1, 3, 9, FULL_SESSION.count("\n") - 1])
@@ -85,18 +89,18 @@ def test_in_process_with_reviewer_from_env_and_evidence_re_prompts(home, monkeyp
     monkeypatch.setenv("DATAPILOT_REVIEWER", "analyst_env")
     job = write_job(home / "job.json")
     answers = "\n".join([
-        "s", "s", "s",
+        "s", "", "s", "", "s", "",
         "edit", "",                                      # i4: keep the text
         "{not json", "[1, 2]", '{"row_indices": ["x"]}', '{"colums": []}',  # four invalid evidence answers
         '{"columns": ["region"], "row_indices": ["9", 2, 2]}',
-        "Drop rows 2 and 9.", "asap", "Urgent", "3", "2",
+        "Drop rows 2 and 9.", "asap", "Urgent", "", "3", "2", "y",
     ]) + "\n"
     assert _main(monkeypatch, [JOB_ID, str(job), "--inbox", str(home / "elsewhere")], answers) == 0
     out = capsys.readouterr().out
     assert "Reviewer id:" not in out
     assert out.count("Not valid JSON") == 1 and out.count("Evidence must be a JSON object") == 1
     assert out.count("Invalid evidence: row_indices.0") == 1 and out.count("Invalid evidence: colums") == 1
-    assert "Please answer low, medium or high" in out and "not grounded" not in out
+    assert "Please answer low, medium or high" in out and "does not check out" not in out
     [path] = sorted((home / "elsewhere").iterdir())
     feedback = read_feedback_file(path)
     assert feedback.reviewer_id == "analyst_env" and feedback.overall_score == 2
@@ -109,7 +113,7 @@ def test_in_process_with_reviewer_from_env_and_evidence_re_prompts(home, monkeyp
 
 def test_an_edit_that_changes_nothing_is_recorded_as_approve(home, monkeypatch, capsys):
     job = write_job(home / "job.json", job_id=None)  # a file without job_id takes the command line's
-    answers = "bad id!\nanalyst_kim\n" + "e\n\n\n\n\n5\n" + "s\n" * 3 + "3\n"
+    answers = "bad id!\nanalyst_kim\n" + "e\n\n\n\n\n\n5\n" + "s\n\n" * 3 + "3\ny\n"
     assert _main(monkeypatch, ["job_from_cli", str(job)], answers) == 0
     out = capsys.readouterr().out
     assert "Use 1-128 letters" in out and "Nothing was changed; recorded as approve." in out
@@ -121,7 +125,7 @@ def test_an_edit_that_changes_nothing_is_recorded_as_approve(home, monkeypatch, 
 
 def test_ctrl_c_exits_130_and_writes_nothing(home, monkeypatch, capsys):
     job = write_job(home / "job.json")
-    answers = iter(["a", "5", "a"])
+    answers = iter(["a", "", "5", "a"])
 
     def ask(self, prompt):
         try:
@@ -156,7 +160,7 @@ def _write(path: Path, content) -> Path:
         ([JOB_ID, "{missing}"], lambda p: _write(p, job_result()), "no such file"),
         ([JOB_ID], lambda p: _write(p, job_result()), "required"),
         ([JOB_ID, "{job}", "--reviewer", "jane", "--inbox", "{job}"], lambda p: _write(p, job_result()),
-         "feedback not written: cannot write to"),
+         "is a file; give the folder feedback files go to"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(home, monkeypatch, capsys, argv, make, phrase):

@@ -75,3 +75,12 @@ def test_openai_backend_without_key_is_a_usage_error(home: Path, capsys, monkeyp
     dataset = write_dataset(home / "d.jsonl", 2)
     assert main(["train", "--backend", "openai", "--dataset", str(dataset)]) == 2
     assert "api_key" in capsys.readouterr().err
+
+
+def test_an_empty_dataset_is_reported_before_any_progress_bar(home: Path, capsys):
+    empty = home / "empty.jsonl"
+    empty.write_text("\n\n", encoding="utf-8")
+    assert main(["train", "--dataset", str(empty)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "training" not in captured.err
+    assert captured.err.strip() == f"datapilot: error: {empty}: no examples; export one with `datapilot export`"

@@ -49,3 +49,24 @@ def test_unreadable_input_exits_2_with_one_line(home: Path, capsys, content: byt
     assert code == 2
     assert err.startswith("datapilot: error: ") and err.count("\n") == 1 and "Traceback" not in err
     assert not (home / "reports").exists()
+
+
+def test_what_export_writes_as_preference_pairs_validates(home: Path, capsys) -> None:
+    """`export --format preference` -> `validate`: every line is read as prompt + chosen (it was 50/100 poor)."""
+    from datapilot_pipeline.lib.inbox import feedback_filename
+    from datapilot_pipeline_tests.lib.export_fixtures import item, make_eda, make_feedback, make_output
+
+    inbox = home / "feedback_inbox"
+    inbox.mkdir()
+    for k in range(40):
+        fb = make_feedback(job_id=f"job_{k:02d}", eda=make_eda(f"table_{k}.csv"), output=make_output(2),
+                           items=[item("i1", "approve", 5), item("i2", "reject", 1)])
+        (inbox / feedback_filename(fb.job_id, fb.created_at, fb.feedback_id)).write_text(fb.model_dump_json())
+    assert main(["export", "--format", "preference", "--shot-count", "0", "--output", str(home / "pref.jsonl")]) == 0
+    capsys.readouterr()
+    main(["validate", str(home / "pref.jsonl"), "--report-dir", str(home / "r")])
+    out = capsys.readouterr().out
+    (report,) = [json.loads(p.read_text()) for p in (home / "r").glob("*.json")]
+    assert report["schema"]["formats"] == {"preference": report["n_examples"]} and report["n_examples"] >= 25
+    assert report["schema"]["invalid_count"] == 0 and "schema: 0 invalid lines" in out
+    assert report["evidence"]["insights_checked"] == report["n_examples"]  # the chosen reply is checked

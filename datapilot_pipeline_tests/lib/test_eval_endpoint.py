@@ -36,11 +36,13 @@ def test_both_arms_give_exactly_the_hand_computed_rates(server, home, monkeypatc
     saved = json.loads(result.report_path.read_text())
     assert result.report_path.parent == home / "reports" and result.report_path.name.startswith("eval_")
     assert saved["few_shot"]["schema_pass_rate"] == pytest.approx(3 / 7)
-    assert saved["few_shot"]["model"] == url(server, "fs")  # the query string (and its key) is dropped
+    # the model name sent is recorded beside the URL, whose query string (and its key) is dropped
+    assert saved["few_shot"]["model"] == f"base @ {url(server, 'fs')}"
     assert decide_promotion(saved).promote
 
     records = [r for p in (home / "data" / "llm_logs").glob("*.jsonl") for r in read_records(p)]
     assert len(records) == 14 and {r["arm"] for r in records} == {"few_shot", "fine_tuned"}
+    assert {r["model"] for r in records if r["arm"] == "fine_tuned"} == {f"tuned @ {url(server, 'ft')}"}
     assert all(r["completion_tokens"] == 50 and r["latency_s"] > 0 for r in records)
     for path in home.rglob("*"):
         if path.is_file():

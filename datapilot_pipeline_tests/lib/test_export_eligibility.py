@@ -112,12 +112,13 @@ def test_same_timestamp_ties_break_on_feedback_id():
         assert _ids(consensus(order)) == ["i2"]
 
 
-def test_summary_kept_only_when_every_insight_survives_unchanged():
+def test_summary_kept_when_an_insight_is_dropped():
+    """The prompt and the shots ask for a summary; the completion must keep it (it used to vanish)."""
     whole = consensus([make_feedback()])
     assert whole.approved_output.get("summary") == "Two outliers." and not whole.changed
     part = consensus([make_feedback(items=[item("i1", "approve", 5), item("i2", "reject", 1)])])
-    assert "summary" not in part.approved_output and part.changed
-    assert part.original_output["summary"] == "Two outliers."
+    assert part.approved_output["summary"] == "Two outliers." and part.changed
+    assert [i["id"] for i in part.approved_output["insights"]] == ["i1"]
 
 
 def test_stats_count_actions_and_jobs():

@@ -99,11 +99,12 @@ def test_row_indices_that_are_not_a_list_are_left_for_validation():
     assert normalize_evidence({"row_indices": "3"})["row_indices"] == "3"
 
 
-def test_evidence_columns_trimmed_and_deduplicated_in_order_aggregates_numeric():
-    out = normalize_evidence({"columns": [" revenue", "units ", "revenue", 7],
+def test_evidence_names_kept_exactly_deduplicated_in_order_aggregates_numeric():
+    """Names are not trimmed: a column may really be called " revenue" (the evidence check tolerates padding)."""
+    out = normalize_evidence({"columns": [" revenue", "units ", "revenue", " revenue", 7],
                               "aggregates": {" /kpis/total ": "1,824,480.0", "x": "n/a", "y": 3}})
-    assert out["columns"] == ["revenue", "units", 7]
-    assert out["aggregates"] == {"/kpis/total": 1824480.0, "x": "n/a", "y": 3}
+    assert out["columns"] == [" revenue", "units ", "revenue", 7]
+    assert out["aggregates"] == {" /kpis/total ": 1824480.0, "x": "n/a", "y": 3}
 
 
 def test_normalize_output_does_not_mutate_its_input():

@@ -51,6 +51,26 @@ CASES = [
     (["eval", "--finetuned-model", "x", "--schema-target", "1.5"], "--schema-target"),
     (["eval", "--finetuned-endpoint", "ftp://x/y", "--fewshot-endpoint", "file:///etc/passwd"], "URL"),
     (["eval", "--finetuned-model", MISSING, "--fewshot-endpoint", "http://127.0.0.1:9/v1"], "not found"),
+    (["review", "job_x", "DIR"], "is a directory"),
+    (["review", "--queue", "FILE"], "is not a directory of job results"),
+    (["review", "job_1", "JOB", "--queue", "DIR"], "not both"),
+    (["review", "--queue", "DIR", "--overlap", "2"], "between 0 and 1"),
+    (["review", "job_sales_001", "JOB", "--overlap", "0.5"], "--queue only"),
+    (["review", "--queue", "DIR", "--inbox", "FILE"], "is a file"),
+    (["validate", "DIR"], "is a directory"),
+    (["validate", "FILE", "--report-dir", "FILE"], "is a file; give a directory"),
+    (["validate", "FILE", "--report-dir", "/proc/nope"], "--report-dir /proc/nope: cannot"),
+    (["validate", "FILE", "--tokenizer", "DIR"], "holds no tokenizer"),
+    (["validate", "FILE", "--tokenizer", "FILE"], "holds no tokenizer"),
+    (["validate", "FILE", "--write-clean", "DIR"], "is a directory; give a file path"),
+    (["train", "--dataset", "DIR"], "is a directory"),
+    (["train", "--dataset", "EMPTY"], "no examples"),
+    (["export", "--shot-count", "20"], "only 10 seed examples"),
+    (["eval", "--finetuned-model", MISSING], "not found (no such file or directory)"),
+    (["eval", "--finetuned-model", "relative/model"], "relative/model: not found"),
+    (["eval", "--finetuned-model", "DIR", "--shot-count", "20"], "only 10 seed examples"),
+    (["eval", "--fewshot-endpoint", "http://127.0.0.1:9/v1", "--finetuned-endpoint", "http://127.0.0.1:9/v1",
+      "--api-key-env", "DATAPILOT_TEST_UNSET_KEY"], "DATAPILOT_TEST_UNSET_KEY: that environment variable is not set"),
     (["demo", "--jobs", "0"], "between 1 and 100000"),
     (["demo", "--jobs", "many"], "expected an integer"),
     (["demo", "--home", "FILE"], "not a directory"),
@@ -72,11 +92,15 @@ def placeholders(home: Path) -> dict[str, str]:
     dataset.write_text('{"prompt": "p", "completion": "c"}\n', encoding="utf-8")
     binary = files / "blob.bin"
     binary.write_bytes(b"\x00\xff\xfe" * 100)
-    return {"FILE": str(dataset), "BIN": str(binary), "DIR": str(files), "JOB": str(write_job(files / "job.json"))}
+    empty = files / "empty.jsonl"
+    empty.write_text("\n", encoding="utf-8")
+    return {"FILE": str(dataset), "BIN": str(binary), "DIR": str(files), "JOB": str(write_job(files / "job.json")),
+            "EMPTY": str(empty)}
 
 
 @pytest.mark.parametrize("argv, fragment", CASES, ids=[" ".join(a) or "(none)" for a, _ in CASES])
-def test_bad_usage_is_one_line_and_exit_2(placeholders, capsys, argv, fragment):
+def test_bad_usage_is_one_line_and_exit_2(placeholders, capsys, monkeypatch, argv, fragment):
+    monkeypatch.delenv("DATAPILOT_TEST_UNSET_KEY", raising=False)
     argv = [placeholders.get(a, a) for a in argv]
     try:
         code = main(argv)

@@ -78,7 +78,8 @@ class EndpointClient:
 
     @property
     def label(self) -> str:
-        return public_url(self.url)
+        """What reports and the audit log record: the model name sent and where (the URL without secrets)."""
+        return f"{self.model} @ {public_url(self.url)}"
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}

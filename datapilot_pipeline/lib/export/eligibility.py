@@ -202,8 +202,9 @@ def consensus(reviews: list[FeedbackFile], min_score: int = DEFAULT_MIN_SCORE, c
         return None
     original = _output_dict(base.llm_output)
     approved = {"insights": kept}
-    # The summary may describe a dropped or edited claim; it is kept only when every insight survived unchanged.
-    if "summary" in original and kept == original["insights"]:
+    # The prompt and the worked examples ask for a summary: a completion without one would teach the model
+    # to leave it out. Reviewers judge insights, not the summary, so it is kept as written.
+    if "summary" in original:
         approved["summary"] = original["summary"]
     return ReviewedExample(
         job_id=base.job_id, reviewer_ids=sorted(r.reviewer_id for r in agreeing),

@@ -26,7 +26,12 @@ FORMAT_PREFIX = {"prompt-completion": "finetune", "openai-chat": "finetune_chat"
 
 
 class NothingToExport(ValueError):
-    """No review made any job eligible: nothing is written, the previous files stay."""
+    """No review made any job eligible: nothing is written, the previous files stay. `discarded` counts
+    what the rules dropped, by reason (the answer to "why nothing?")."""
+
+    def __init__(self, message: str, discarded: dict[str, int] | None = None):
+        super().__init__(message)
+        self.discarded = dict(discarded or {})
 
 
 @dataclass(frozen=True)
@@ -154,7 +159,7 @@ def write_export(examples: list[ReviewedExample], seeds: list[dict], options: Ex
     if unknown:
         raise ValueError(f"unknown export format(s): {', '.join(sorted(unknown))}")
     if not examples:
-        raise NothingToExport("no eligible examples to export")
+        raise NothingToExport("no eligible examples to export", result.discarded if result else None)
     result = result or ExportResult()
     chosen = sample_examples(examples, options.sample, options.seed)
     result.n_sampled_out = len(examples) - len(chosen)

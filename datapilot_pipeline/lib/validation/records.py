@@ -1,9 +1,11 @@
 """Reading a fine-tuning JSONL and viewing each line as (prompt, completion, metadata).
 
 Accepted line formats (those `lib.export` writes): prompt-completion `{"prompt", "completion",
-"metadata"}`, openai-chat `{"messages": [system, user, assistant]}` and bedrock `{"system",
-"messages": [user, assistant]}`. A chat prompt is the system and user contents joined as
-`lib.prompts.build_prompt` joins them, so every format is checked the same way.
+"metadata"?}` (metadata is optional: a plain TRL file has none), preference `{"prompt", "chosen",
+"rejected"}` (the chosen reply is checked as the completion), openai-chat `{"messages": [system, user,
+assistant]}` and bedrock `{"system", "messages": [user, assistant]}`. A chat prompt is the system and
+user contents joined as `lib.prompts.build_prompt` joins them, so every format is checked the same way.
+A UTF-8 byte order mark before the first line is ignored.
 """
 
 from __future__ import annotations
@@ -35,13 +37,15 @@ class Record:
 def read_lines(path: str | Path) -> list[tuple[int, str]]:
     """(1-based line number, text) of every non-blank line; raises DatasetReadError when unreadable."""
     path = Path(path)
+    if path.is_dir():
+        raise DatasetReadError(f"{path} is a directory; give a JSONL file")
     if not path.is_file():
         raise DatasetReadError(f"no such file: {path}")
     data = path.read_bytes()
     if b"\x00" in data:
         raise DatasetReadError(f"{path} is a binary file, not JSONL")
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a byte order mark (Windows editors) is not part of line 1
     except UnicodeDecodeError as exc:
         raise DatasetReadError(f"{path} is not UTF-8 text (byte {exc.start}): not JSONL") from None
     # Lines end at "\n" only: str.splitlines() also splits at U+2028, U+0085 and others that JSON leaves raw.
@@ -68,6 +72,13 @@ def _chat_view(messages: Any, system: Any = None) -> tuple[str | None, str | Non
     return prompt, by_role["assistant"][-1], []
 
 
+def _text_fields(rec: Record, data: dict, keys: tuple[str, ...]) -> None:
+    for key in keys:
+        value = data.get(key)
+        if not isinstance(value, str) or not value.strip():
+            rec.problems.append(f"{key} must be a non-empty string")
+
+
 def parse_record(line: int, raw: str) -> Record:
     """Parse one line and view it as prompt/completion/metadata, recording structural problems."""
     rec = Record(line=line, raw=raw)
@@ -80,16 +91,20 @@ def parse_record(line: int, raw: str) -> Record:
     if not isinstance(data, dict):
         rec.problems.append(f"a line must be a JSON object, got {type(data).__name__}")
         return rec
-    if "prompt" in data or "completion" in data:
+    if "chosen" in data or "rejected" in data:
+        rec.fmt = "preference"
+        _text_fields(rec, data, ("prompt", "chosen", "rejected"))
+        if not rec.problems:
+            rec.prompt, rec.completion = data["prompt"], data["chosen"]
+    elif "prompt" in data or "completion" in data:
         rec.fmt = "prompt-completion"
-        for key in ("prompt", "completion"):
-            value = data.get(key)
-            if not isinstance(value, str) or not value.strip():
-                rec.problems.append(f"{key} must be a non-empty string")
+        _text_fields(rec, data, ("prompt", "completion"))
         metadata = data.get("metadata")
-        if not isinstance(metadata, dict):
-            rec.problems.append("metadata must be an object")
-        elif not isinstance(metadata.get("job_id"), str):
+        if metadata is None:
+            pass  # plain TRL prompt-completion: nothing to check
+        elif not isinstance(metadata, dict):
+            rec.problems.append("metadata must be an object when present")
+        elif "job_id" in metadata and not isinstance(metadata["job_id"], str):
             rec.problems.append("metadata.job_id must be a string")
         else:
             rec.metadata = metadata
@@ -101,7 +116,7 @@ def parse_record(line: int, raw: str) -> Record:
         rec.problems.extend(problems)
         rec.metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else None
     else:
-        rec.problems.append("a line needs prompt/completion/metadata or messages")
+        rec.problems.append("a line needs prompt/completion, prompt/chosen/rejected or messages")
     return rec
 
 
