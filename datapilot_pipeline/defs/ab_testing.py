@@ -1,7 +1,6 @@
 """A/B testing in production: few-shot (control) against fine-tuned (treatment) on reviewed jobs."""
 
 from datetime import datetime, timezone
-from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
@@ -35,13 +34,12 @@ def ab_test_report(context: dg.AssetExecutionContext, config: AbTestConfig, work
     """The A/B test of the two variants over variant-tagged reviews: approval rate and mean overall score per
     variant with CIs, a two-proportion z-test, a Mann-Whitney test, the sample size still needed, and the
     verdict (promote / keep / keep collecting). Written to `reports/ab_test_<TIMESTAMP>.json`."""
-    import pandas as pd
 
     from datapilot_pipeline.lib.abtest import ab_report, samples_from_feedback_rows
     from datapilot_pipeline.lib.atomic import atomic_write_json
+    from datapilot_pipeline.lib.ingest import feedback_table
 
-    path = Path(feedback_records["feedback_path"])
-    rows = pd.read_parquet(path).to_dict("records") if path.exists() else []
+    rows = feedback_table(feedback_records["feedback_dir"]).drop(columns="raw_json").to_dict("records")
     report = ab_report(samples_from_feedback_rows(rows), alpha=config.alpha, power=config.power,
                        min_jobs=config.min_jobs)
     now = datetime.now(timezone.utc)
