@@ -73,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from datapilot_pipeline.lib.export.shots import SeedFileError
     from datapilot_pipeline.lib.inbox import drop_repeated_ids, load_inbox
+    from datapilot_pipeline.lib.ingest import stored_reviews
     from datapilot_pipeline.lib.paths import Workspace
 
     ws = Workspace.current()
@@ -95,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--output {output} is a directory")
 
     good, rejected = load_inbox(inbox)
+    if args.inbox is None:  # reviews already ingested (moved out of the inbox) come first
+        good = stored_reviews(ws.feedback_dir) + good
     good, duplicates, conflicts = drop_repeated_ids(good)
     rejected += conflicts
     print(f"inbox {inbox}: {len(good)} feedback files read, {len(rejected)} bad files skipped, "

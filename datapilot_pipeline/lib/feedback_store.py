@@ -67,6 +67,12 @@ def safe_url(url: str) -> str:
     return sa.engine.make_url(url).render_as_string(hide_password=True)
 
 
+def exists(url: str) -> bool:
+    """False only for a SQLite store whose file was never created; a server is assumed to exist."""
+    parsed = sa.engine.make_url(url)
+    return parsed.get_backend_name() != "sqlite" or Path(parsed.database or "").exists()
+
+
 _ENGINES: dict[tuple[str, bool], sa.Engine] = {}
 
 
@@ -196,13 +202,3 @@ def summary(url: str) -> dict[str, Any]:
             sa.func.count().filter(reviewed), sa.func.count().filter(decisions.c.action == "approve"))).one()
     return {"total_feedback": n_feedback, "total_decisions": n_decisions, "total_quarantined": n_quarantined,
             "approval_rate": n_approved / n_reviewed if n_reviewed else None}
-
-
-def raw_feedback_since(url: str, ingested_after: str = "") -> list[str]:
-    """`raw_json` of every review ingested after the given UTC timestamp text (all of them by default)."""
-    table = TABLES["feedback"]
-    query = sa.select(table.c.raw_json).where(table.c.raw_json.is_not(None)).order_by(table.c.seq)
-    if ingested_after:
-        query = query.where(table.c.ingested_at > ingested_after)
-    with engine_for(url).connect() as conn:
-        return [row[0] for row in conn.execute(query)]

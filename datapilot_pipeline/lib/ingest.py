@@ -261,7 +261,17 @@ def quarantine_table(feedback_dir: str | os.PathLike) -> pd.DataFrame:
     return store.read_quarantine(store.store_url_for(feedback_dir))
 
 
-def load_feedback_files(feedback_dir: str | os.PathLike, ingested_after: str = "") -> list[FeedbackFile]:
+def stored_reviews(feedback_dir: str | os.PathLike) -> list[tuple[Path, FeedbackFile]]:
+    """(file name it came from, review) of every stored review in ingestion order; empty when no store exists yet
+    (nothing is created by reading)."""
+    url = store.store_url_for(feedback_dir)
+    if not store.exists(url):
+        return []
+    table = store.read_table(url, "feedback", ["source_file", "raw_json"])
+    return [(Path(name), FeedbackFile.model_validate_json(raw)) for name, raw in zip(table["source_file"],
+                                                                                    table["raw_json"])]
+
+
+def load_feedback_files(feedback_dir: str | os.PathLike) -> list[FeedbackFile]:
     """Every stored review as a model, in ingestion order (empty before the first run)."""
-    raws = store.raw_feedback_since(store.store_url_for(feedback_dir), ingested_after)
-    return [FeedbackFile.model_validate_json(raw) for raw in raws]
+    return [review for _, review in stored_reviews(feedback_dir)]

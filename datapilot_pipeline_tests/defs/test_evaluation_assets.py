@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 import pytest
 
 from datapilot_pipeline.defs.ab_testing import AbTestConfig, ab_test_report
@@ -119,10 +118,12 @@ def test_ab_test_report_from_the_feedback_table(home):
         return [{"variant": variant, "overall_score": score + (k % 2), "n_approved": approved_per_job,
                  "n_edited": 1, "n_rejected": 9 - approved_per_job, "n_skipped": 2} for k in range(jobs)]
 
-    table = home / "feedback.parquet"
-    pd.DataFrame(rows("fine_tuned", 40, 7, 4) + rows("few_shot", 40, 5, 3)).to_parquet(table)
+    from datapilot_pipeline.lib.feedback_store import insert_rows, store_url_for, write_transaction
+
+    with write_transaction(store_url_for(home / "store")) as conn:
+        insert_rows(conn, "feedback", rows("fine_tuned", 40, 7, 4) + rows("few_shot", 40, 5, 3))
     out = ab_test_report(dg.build_asset_context(), AbTestConfig(), WorkspaceResource(),
-                         feedback_records={"feedback_path": str(table)})
+                         feedback_records={"feedback_dir": str(home / "store")})
     value = out.value
     # 280 of 400 reviewed insights against 200 of 400
     assert value["variants"]["fine_tuned"]["approval_rate"] == 0.7 and value["variants"]["few_shot"]["approval_rate"] == 0.5
@@ -131,5 +132,5 @@ def test_ab_test_report_from_the_feedback_table(home):
     saved = json.loads(Path(value["report_path"]).read_text())
     assert saved["verdict"] == "promote" and Path(value["report_path"]).parent == home / "reports"
     empty = ab_test_report(dg.build_asset_context(), AbTestConfig(), WorkspaceResource(),
-                           feedback_records={"feedback_path": str(home / "missing.parquet")})
+                           feedback_records={"feedback_dir": str(home / "never_ingested")})
     assert empty.value["verdict"] == "keep collecting"
