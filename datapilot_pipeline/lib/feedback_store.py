@@ -62,18 +62,40 @@ def store_url_for(feedback_dir: str | os.PathLike) -> str:
     return url or f"sqlite:///{Path(feedback_dir).resolve() / SQLITE_NAME}"
 
 
+def _parse(url: str) -> sa.URL:
+    try:
+        return sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        raise StoreError(f"{STORE_URL_ENV}={url!r} is not a database URL (e.g. postgresql://user@host/db)") from None
+
+
 def safe_url(url: str) -> str:
     """The URL as it can be shown: the password hidden."""
-    return sa.engine.make_url(url).render_as_string(hide_password=True)
+    return _parse(url).render_as_string(hide_password=True)
 
 
 def exists(url: str) -> bool:
     """False only for a SQLite store whose file was never created; a server is assumed to exist."""
-    parsed = sa.engine.make_url(url)
+    parsed = _parse(url)
     return parsed.get_backend_name() != "sqlite" or Path(parsed.database or "").exists()
 
 
 _ENGINES: dict[tuple[str, bool], sa.Engine] = {}
+
+
+def _set_wal(dbapi_connection) -> None:
+    # Switching to WAL needs the database to itself and does not wait for a busy one: retry while others connect.
+    import sqlite3
+    import time
+
+    for attempt in range(600):
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 599:
+                raise
+            time.sleep(0.05)
 
 
 def _sqlite_engine(url: sa.URL, write: bool) -> sa.Engine:
@@ -83,8 +105,9 @@ def _sqlite_engine(url: sa.URL, write: bool) -> sa.Engine:
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None  # transactions are begun below, not by the driver
-        dbapi_connection.execute("PRAGMA journal_mode=WAL")
         dbapi_connection.execute("PRAGMA synchronous=FULL")
+        if dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            _set_wal(dbapi_connection)
 
     @sa.event.listens_for(engine, "begin")
     def _begin(connection):
@@ -100,22 +123,22 @@ def engine_for(url: str, write: bool = False) -> sa.Engine:
     if key in _ENGINES and _sqlite_file_gone(_ENGINES[key]):
         del _ENGINES[key]  # the file was removed while this process ran: start a new one
     if key not in _ENGINES:
-        try:
-            parsed = sa.engine.make_url(url)
-        except sa.exc.ArgumentError:
-            raise StoreError(f"{STORE_URL_ENV}={url!r} is not a database URL") from None
+        parsed = _parse(url)
         if parsed.get_backend_name() == "sqlite":
             engine = _sqlite_engine(parsed, write)
         else:
             engine = sa.create_engine(parsed, pool_pre_ping=True)
-        try:
-            with engine.begin() as conn:
-                _lock_writers(conn)
-                METADATA.create_all(conn)
-        except sa.exc.OperationalError as exc:
-            raise StoreError(f"cannot open the feedback store {safe_url(url)}: "
-                             f"{str(exc.orig).strip().splitlines()[0]}") from None
+        if write:  # tables are created by the writer, under the writers' lock
+            try:
+                with engine.begin() as conn:
+                    _lock_writers(conn)
+                    METADATA.create_all(conn)
+            except sa.exc.OperationalError as exc:
+                raise StoreError(f"cannot open the feedback store {safe_url(url)}: "
+                                 f"{str(exc.orig).strip().splitlines()[0]}") from None
         _ENGINES[key] = engine
+    if not write:
+        engine_for(url, write=True)  # the tables exist before the first read
     return _ENGINES[key]
 
 
