@@ -223,13 +223,17 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def _write_reason(quarantined: Path, reason: str) -> None:
+    atomic_write_text(quarantined.with_name(quarantined.name + REASON_SUFFIX), reason + "\n")
+
+
 def _carry_out(move: _Move) -> None:
     """Move one committed file out of the inbox; a file already gone was moved by a concurrent run."""
     if not os.path.lexists(move.src):
         return
     move.dest.parent.mkdir(parents=True, exist_ok=True)
     if move.reason is not None:
-        atomic_write_text(move.dest.with_name(move.dest.name + REASON_SUFFIX), move.reason + "\n")
+        _write_reason(move.dest, move.reason)
         _remove(move.dest)  # the previous quarantined delivery of this name
     try:
         os.replace(move.src, move.dest)

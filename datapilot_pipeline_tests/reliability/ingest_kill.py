@@ -26,10 +26,10 @@ WRITE_POINTS: dict[str, tuple[str, str]] = {
     "before the transaction": ("call", f"{STORE}:write_transaction"),
     "after the feedback rows, before the decisions": ("call", f"{STORE}:insert_rows@2"),
     "after the decisions, before the file records": ("call", f"{STORE}:insert_rows@3"),
-    "at the commit": ("call", "sqlalchemy.engine.base:RootTransaction._do_commit@3"),  # 1, 2: creating tables
+    "at the commit": ("call", "sqlalchemy.engine.base:RootTransaction._do_commit@2"),  # 1: creating tables
     "after the commit, before any move": ("call", f"{INGEST}:_carry_out@1"),
     "between two file moves": ("call", f"{INGEST}:_carry_out@3"),
-    "before a quarantine reason is published": ("call", "datapilot_pipeline.lib.atomic:atomic_write_text"),
+    "before a quarantine reason is published": ("call", f"{INGEST}:_write_reason"),
 }
 
 
