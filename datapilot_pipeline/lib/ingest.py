@@ -265,13 +265,14 @@ def quarantine_table(feedback_dir: str | os.PathLike) -> pd.DataFrame:
     return store.read_quarantine(store.store_url_for(feedback_dir))
 
 
-def stored_reviews(feedback_dir: str | os.PathLike) -> list[tuple[Path, FeedbackFile]]:
-    """(file name it came from, review) of every stored review in ingestion order; empty when no store exists yet
-    (nothing is created by reading)."""
+def stored_reviews(feedback_dir: str | os.PathLike, ingested_after: str = "") -> list[tuple[Path, FeedbackFile]]:
+    """(file name it came from, review) of every stored review in ingestion order, or only those ingested after
+    the UTC time `ingested_after` (`YYYY-MM-DDTHH:MM:SSZ`); empty when no store exists yet (reading creates none)."""
     url = store.store_url_for(feedback_dir)
     if not store.exists(url):
         return []
-    table = store.read_table(url, "feedback", ["source_file", "raw_json"])
+    since = (lambda t: t.c.ingested_at > ingested_after) if ingested_after else None
+    table = store.read_table(url, "feedback", ["source_file", "raw_json"], where=since)
     return [(Path(name), FeedbackFile.model_validate_json(raw)) for name, raw in zip(table["source_file"],
                                                                                     table["raw_json"])]
 
