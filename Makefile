@@ -12,7 +12,8 @@ export TOKENIZERS_PARALLELISM := false
 
 install: $(STAMP)
 
-# Chromium (browser test) and redis-server (shared dedup index test) from the system's package manager.
+# Chromium (browser test), redis-server (shared dedup index test) and postgresql (feedback store and Dagster
+# instance on PostgreSQL) from the system's package manager.
 # Outside CI a machine without root only skips those tests; in CI ($$CI set) a failed install fails the run.
 test-services:
 	bash scripts/install_browser.sh || [ -z "$$CI" ]
