@@ -3,7 +3,6 @@ one real PostgreSQL server, as the README describes; feedback_records materializ
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -13,17 +12,9 @@ import sqlalchemy as sa
 from datapilot_pipeline.defs.ingestion import feedback_records
 from datapilot_pipeline.defs.resources import WorkspaceResource
 from datapilot_pipeline.lib.synthetic import write_feedback_files
+from datapilot_pipeline_tests.postgres_server import create_database
 
 pytest.importorskip("dagster_postgres", reason="dagster-postgres is not installed (the team extra)")
-
-
-def _create_database(server: str) -> str:
-    name = f"dagster_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return f"{server}/{name}"
 
 
 def test_feedback_records_on_a_postgresql_instance_and_store(home: Path, postgres_server: str, postgres_url: str,
@@ -31,7 +22,7 @@ def test_feedback_records_on_a_postgresql_instance_and_store(home: Path, postgre
     store_url = postgres_url
     monkeypatch.setenv("DATAPILOT_STORE_URL", store_url)
     # dagster-postgres speaks psycopg2; SQLAlchemy 2.1 would pick psycopg 3 for a bare postgresql:// URL.
-    dagster_db = _create_database(postgres_server).replace("postgresql://", "postgresql+psycopg2://", 1)
+    dagster_db = create_database(postgres_server, prefix="dagster").replace("postgresql://", "postgresql+psycopg2://", 1)
     dagster_home = home / ".dagster_home"
     (dagster_home / "dagster.yaml").write_text(
         f"storage:\n  postgres:\n    postgres_url: {dagster_db}\n"
