@@ -12,7 +12,8 @@ export TOKENIZERS_PARALLELISM := false
 
 install: $(STAMP)
 
-# Chromium (browser test) and redis-server (shared dedup index test) from the system's package manager.
+# Chromium (browser test), redis-server (shared dedup index test) and postgresql (feedback store and Dagster
+# instance on PostgreSQL) from the system's package manager.
 # Outside CI a machine without root only skips those tests; in CI ($$CI set) a failed install fails the run.
 test-services:
 	bash scripts/install_browser.sh || [ -z "$$CI" ]
@@ -27,7 +28,9 @@ instance:
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt torch==2.13.0
-	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev,team]"
+	# dagster-postgres pins the previous dagster patch release exactly; its code runs on the pinned dagster.
+	$(BIN)/pip install -q --no-deps -c constraints.txt dagster-postgres
 	touch $(STAMP)
 
 run: $(STAMP) instance

@@ -15,13 +15,18 @@ from pathlib import Path
 
 
 def ingest_step(inbox: str, out_dir: str) -> dict:
-    """`lib.ingest.ingest_inbox` over a whole inbox into empty tables (the first, most expensive run)."""
+    """`lib.ingest.ingest_inbox` over a whole inbox into an empty store (the first, most expensive run). It runs on
+    a copy: the ingestion moves the files out of the inbox, and the sensor stage reads the original."""
+    import shutil
+
     from datapilot_pipeline.lib.ingest import ingest_inbox
 
+    copy = Path(out_dir) / "inbox"
+    shutil.copytree(inbox, copy)
     started = time.perf_counter()
-    result = ingest_inbox(Path(inbox), Path(out_dir))
+    result = ingest_inbox(copy, Path(out_dir), settle_s=0)
     seconds = time.perf_counter() - started
-    size = sum(p.stat().st_size for p in Path(out_dir).glob("*.parquet"))
+    size = sum(p.stat().st_size for p in Path(out_dir).glob("feedback.sqlite*"))
     return {"records": result.new_feedback + result.quarantined + result.duplicates, "seconds": seconds,
             "bytes": size, "decisions": result.new_decisions, "quarantined": result.quarantined}
 

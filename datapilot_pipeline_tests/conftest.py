@@ -14,6 +14,20 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MLFLOW_ENABLE_TELEMETRY", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.pop("DATAPILOT_STORE_URL", None)  # each test picks its store (the `store_url` fixture runs both)
+
+from datapilot_pipeline_tests.postgres_server import postgres_server, postgres_url  # noqa: E402,F401
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """Run the test on each store backend: the default SQLite file (None), then a fresh PostgreSQL database,
+    selected the way a deployment does it, through `DATAPILOT_STORE_URL`."""
+    if request.param == "sqlite":
+        return None
+    url = request.getfixturevalue("postgres_url")
+    monkeypatch.setenv("DATAPILOT_STORE_URL", url)
+    return url
 
 
 @pytest.fixture

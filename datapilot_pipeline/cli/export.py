@@ -73,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     )
     from datapilot_pipeline.lib.export.shots import SeedFileError
     from datapilot_pipeline.lib.inbox import drop_repeated_ids, load_inbox
+    from datapilot_pipeline.lib.feedback_store import StoreError
+    from datapilot_pipeline.lib.ingest import stored_reviews
     from datapilot_pipeline.lib.paths import Workspace
 
     ws = Workspace.current()
@@ -98,6 +100,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--output {output} is a directory")
 
     good, rejected = load_inbox(inbox)
+    if args.inbox is None:  # reviews already ingested (moved out of the inbox) come first
+        try:
+            good = stored_reviews(ws.feedback_dir) + good
+        except StoreError as exc:
+            raise UsageError(str(exc)) from None
     good, duplicates, conflicts = drop_repeated_ids(good)
     rejected += conflicts
     print(f"inbox {inbox}: {len(good)} feedback files read, {len(rejected)} bad files skipped, "

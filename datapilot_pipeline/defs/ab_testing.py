@@ -1,6 +1,5 @@
 """A/B testing in production: few-shot (control) against fine-tuned (treatment), judged per reviewed job."""
 
-from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
@@ -63,7 +62,7 @@ def ab_test_report(context: dg.AssetExecutionContext, config: AbTestConfig, work
     from datapilot_pipeline.lib.ab.run import run_ab_test
     from datapilot_pipeline.lib.ingest import load_feedback_files
 
-    reviews = load_feedback_files(Path(feedback_records["feedback_path"]).parent)
+    reviews = load_feedback_files(feedback_records["feedback_dir"])
     report, path = run_ab_test(reviews, workspace.workspace().reports, config.mde, config.alpha, config.power)
     metadata: dict = {"verdict": report["verdict"], "unit": report["unit"],
                       "jobs_needed_per_variant": report["jobs_needed_per_variant"],

@@ -85,7 +85,9 @@ def new_feedback_sensor(context: dg.SensorEvaluationContext, workspace: Workspac
                         automation: AutomationSettings) -> dg.SensorResult:
     """Counts feedback that the export rule would keep (not raw files) since the last export request, reading
     only the inbox files that arrived since the previous tick; at the threshold it requests one `export_job` run.
-    The count and the inbox position live in the sensor cursor, so they survive restarts."""
+    Reviews that any run has since ingested (moved out of the inbox) were exported by that run and leave the
+    count, so the demo's or a scheduled run's reviews never trigger a second export. The count and the inbox
+    position live in the sensor cursor, so they survive restarts."""
     from datapilot_pipeline.lib.sensor_state import SensorCursor, after_export_request, export_run_key, scan
 
     threshold = automation.threshold()
@@ -114,7 +116,8 @@ def monthly_retrain_schedule(context: dg.ScheduleEvaluationContext, workspace: W
 
     last = context.instance.get_latest_materialization_event(dg.AssetKey(TRAINED_ROOT))
     since_ns = int(last.timestamp * 1e9) if last is not None else 0
-    eligible, rejected = count_eligible_since(workspace.workspace().inbox, since_ns, automation.eligibility())
+    ws = workspace.workspace()
+    eligible, rejected = count_eligible_since(ws.inbox, since_ns, automation.eligibility(), ws.feedback_dir)
     minimum = automation.retrain_minimum()
     since = "the last training" if last is not None else "the start (no model trained yet)"
     if eligible < minimum:

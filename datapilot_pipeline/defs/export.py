@@ -50,7 +50,7 @@ def reviewed_examples(context: dg.AssetExecutionContext, config: ExportConfig, w
     from datapilot_pipeline.lib.export import review_feedback
     from datapilot_pipeline.lib.ingest import load_feedback_files
 
-    feedbacks = load_feedback_files(Path(feedback_records["feedback_path"]).parent)
+    feedbacks = load_feedback_files(feedback_records["feedback_dir"])
     outcome = review_feedback(feedbacks, config.min_score, config.check_evidence)
     path = atomic_write_jsonl(config.out_dir(workspace) / "reviewed_examples.jsonl",
                               (e.to_dict() for e in outcome.examples))

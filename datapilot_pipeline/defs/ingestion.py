@@ -1,4 +1,4 @@
-"""Ingestion stage: the reviewers' inbox -> Parquet tables of feedback and insight decisions."""
+"""Ingestion stage: the reviewers' inbox -> the feedback store (reviews and insight decisions)."""
 
 import dagster as dg
 
@@ -8,23 +8,24 @@ PREVIEW_COLUMNS = ["job_id", "reviewer_id", "created_at", "overall_score", "vari
                    "n_rejected", "n_skipped", "source_file"]
 
 
-@dg.asset(group_name="feedback", kinds={"parquet"})
+@dg.asset(group_name="feedback", kinds={"sqlite"}, pool="feedback_store")
 def feedback_records(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.Output[dict]:
-    """Every analyst review in `feedback_inbox/`, as tables: one row per review (`feedback.parquet`) and one
-    per insight verdict (`decisions.parquet`, with whether the insight's evidence checks out against its
-    data). Each review counts once however often it is dropped in. Files that cannot be used are listed with
-    the reason in `quarantine.parquet` and left where they are, so their authors can fix and resend them."""
+    """Every analyst review in `feedback_inbox/`, in the feedback store (SQLite `data/feedback/feedback.sqlite`, or
+    the PostgreSQL database of `DATAPILOT_STORE_URL`): one row per review (`feedback`) and one per insight verdict
+    (`decisions`, with whether the insight's evidence checks out against its data), committed together with the
+    record of the inbox files they came from. Each review counts once however often it is dropped in. Handled
+    files leave the inbox: to `data/feedback/archive/<date>/`, or, when they cannot be used, to
+    `data/feedback/quarantine/` with the reason beside them, so their authors can fix and resend them."""
     from datapilot_pipeline.lib.ingest import ingest_inbox
     from datapilot_pipeline.lib.ingest_tables import markdown_table
 
     ws = workspace.workspace()
     result = ingest_inbox(ws.inbox, ws.feedback_dir)
     if result.quarantined:
-        context.log.warning(f"{result.quarantined} inbox entries quarantined; see {result.quarantine_path}")
+        context.log.warning(f"{result.quarantined} inbox entries quarantined; see {result.quarantine_dir}")
     value = {
-        "feedback_path": str(result.feedback_path),
-        "decisions_path": str(result.decisions_path),
-        "quarantine_path": str(result.quarantine_path),
+        "feedback_dir": str(result.feedback_dir),
+        "store": result.store,
         "new_feedback": result.new_feedback,
         "total_feedback": result.total_feedback,
         "total_decisions": result.total_decisions,
@@ -37,16 +38,18 @@ def feedback_records(context: dg.AssetExecutionContext, workspace: WorkspaceReso
         "total_feedback": result.total_feedback,
         "total_decisions": result.total_decisions,
         "duplicates": result.duplicates,
+        "recovered": result.recovered,
+        "deferred_still_writing": result.deferred,
         "quarantined_new": result.quarantined,
         "quarantined_total": result.total_quarantined,
-        "unchanged_files_skipped": result.unchanged,
         "quarantine_reasons": dg.MetadataValue.md(reasons or "none this run"),
         "preview": dg.MetadataValue.md(markdown_table(result.preview, PREVIEW_COLUMNS) if result.preview
                                        else "no new feedback this run"),
         "quarantine": dg.MetadataValue.md(markdown_table(result.quarantine_preview, ["path", "reason", "seen_at"])
                                           if result.quarantine_preview else "nothing quarantined"),
-        "feedback_table": dg.MetadataValue.path(str(result.feedback_path)),
-        "quarantine_table": dg.MetadataValue.path(str(result.quarantine_path)),
+        "store": dg.MetadataValue.text(result.store),
+        "archive": dg.MetadataValue.path(str(result.archive_dir)),
+        "quarantine_folder": dg.MetadataValue.path(str(result.quarantine_dir)),
     }
     if result.approval_rate is not None:  # approved / reviewed (non-skipped) decisions, all ingested so far
         metadata["approval_rate"] = dg.MetadataValue.float(round(result.approval_rate, 4))

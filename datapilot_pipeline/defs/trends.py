@@ -26,13 +26,13 @@ def feedback_quality_trends(context: dg.AssetExecutionContext, feedback_records:
     agreement (Krippendorff's alpha, interval, on the 1-5 scores of insights reviewed by two or more people).
     The latest month's figures are plotted over time in the UI; the full series is written to
     `reports/feedback_quality_trends.json`."""
-    import pandas as pd
 
     from datapilot_pipeline.lib.atomic import atomic_write_json
+    from datapilot_pipeline.lib.ingest import decisions_table, feedback_table
     from datapilot_pipeline.lib.trends import markdown_table, trend_report
 
-    report = trend_report(pd.read_parquet(feedback_records["decisions_path"]),
-                          pd.read_parquet(feedback_records["feedback_path"]))
+    report = trend_report(decisions_table(feedback_records["feedback_dir"]),
+                          feedback_table(feedback_records["feedback_dir"]))
     path = atomic_write_json(workspace.workspace().reports / "feedback_quality_trends.json", report.to_dict())
     summary = report.to_dict()
     metadata: dict = {"months": len(report.monthly), "report_path": dg.MetadataValue.path(str(path)),

@@ -1,6 +1,8 @@
 """Atomic file writes: a temp file in the target's folder, fsync, then rename over the target.
 
-A reader never sees a half-written file and a killed writer leaves the previous version intact.
+A reader never sees a half-written file and a killed writer leaves the previous version intact. The file gets the
+mode a plain `open()` would give it (0666 less the process umask, so group-readable by default), not the 0600 of
+`mkstemp`: a daemon running as another user of the group can read what the pipeline wrote.
 """
 
 from __future__ import annotations
@@ -14,6 +16,20 @@ from pathlib import Path
 from typing import IO, Iterator
 
 
+def process_umask() -> int:
+    """The process umask, read without changing it where the system allows (Linux), else set and restored."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Open a temp file beside `path`; on clean exit it replaces `path`, on error it is removed."""
@@ -22,6 +38,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
     binary = "b" in mode
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~process_umask())
         with os.fdopen(fd, mode, encoding=None if binary else encoding) as fh:
             yield fh
             fh.flush()

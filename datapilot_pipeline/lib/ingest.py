@@ -1,56 +1,59 @@
-"""Ingestion of the feedback inbox into Parquet tables under `data/feedback/`.
+"""Ingestion of the feedback inbox into the feedback store (lib/feedback_store.py), then out of the inbox.
 
-- `feedback.parquet`: one row per feedback file (by feedback_id), with `raw_json` to rebuild the model;
-- `decisions.parquet`: one row per insight decision, with the evidence verdict against the job's EDA;
-- `quarantine.parquet`: every unusable inbox entry with its reason (files are never moved or deleted);
-- `manifest.json`: name, size and mtime of every entry already handled, so a re-run reads only new files.
+For each batch of inbox entries, one transaction records the reviews (`feedback`, one row per feedback_id), their
+insight decisions (`decisions`) and the files themselves (`inbox_files`: name, sha256, status, reason, where the
+file goes). Only after the commit is each file moved: into `archive/YYYY-MM-DD/` (ingested reviews and
+duplicates) or into `quarantine/` with `<name>.reason.txt` beside it. So the inbox holds only what is new, and a
+run killed at any point converges: before the commit nothing is stored and the files are still in the inbox;
+after it, the next run finds the file's name and sha256 recorded and only finishes moving it.
 
-The same feedback_id seen twice (even under two names) counts once: the earliest file (by mtime, then
-name) wins; a later file with that id but different content is quarantined as a conflict.
+The same feedback_id twice counts once: the earliest file (by mtime, then name) wins, a later one with the same
+content is a duplicate, one with other content is quarantined as a conflict. A quarantined name's verdict is
+replaced by its next delivery; a fixed file under that name takes it out of the quarantine. A file that is not
+JSON yet and younger than `settle_s` (still being copied in place) is left for the next run.
 """
 
 from __future__ import annotations
 
-import fcntl
+import errno
 import hashlib
-import json
 import os
+import shutil
 import stat
-from contextlib import contextmanager
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 
-from datapilot_pipeline.lib.atomic import atomic_open, atomic_write_json, dumps_compact
+from datapilot_pipeline.lib import feedback_store as store
+from datapilot_pipeline.lib.atomic import atomic_write_text, dumps_compact
 from datapilot_pipeline.lib.contracts import FeedbackFile
 from datapilot_pipeline.lib.hashing import file_sha256
 from datapilot_pipeline.lib.inbox import (
     MAX_FEEDBACK_BYTES, FeedbackFileError, list_inbox, parse_feedback_bytes, read_feedback_file,
 )
-from datapilot_pipeline.lib.ingest_tables import (
-    DECISION_COLUMNS, FEEDBACK_COLUMNS, QUARANTINE_COLUMNS, append_rows, decision_rows, feedback_row, read_table,
-)
+from datapilot_pipeline.lib.ingest_tables import decision_rows, feedback_row
 
-FEEDBACK_TABLE, DECISIONS_TABLE, QUARANTINE_TABLE, MANIFEST = (
-    "feedback.parquet", "decisions.parquet", "quarantine.parquet", "manifest.json")
+ARCHIVE, QUARANTINE, REASON_SUFFIX = "archive", "quarantine", ".reason.txt"
+BATCH_FILES = 200  # files per transaction: a batch is stored whole or not at all
+SETTLE_S = 2.0
 PREVIEW_ROWS = 10
 
 
 @dataclass
 class IngestResult:
-    """What one ingestion run did; counts of `new_*` and `duplicates` are for this run only."""
+    """What one ingestion run did; `new_*`, `duplicates`, `quarantined` and `recovered` count this run only."""
 
-    feedback_path: Path
-    decisions_path: Path
-    quarantine_path: Path
+    feedback_dir: Path
+    store: str  # the store's URL, password hidden
     new_feedback: int = 0
     new_decisions: int = 0
     duplicates: int = 0
     quarantined: int = 0
-    unchanged: int = 0
+    recovered: int = 0  # files an interrupted run had stored but not yet moved, or the same bytes delivered again
+    deferred: int = 0  # files still being written, left for the next run
     total_feedback: int = 0
     total_decisions: int = 0
     total_quarantined: int = 0
@@ -60,10 +63,33 @@ class IngestResult:
     preview: list[dict] = field(default_factory=list)  # the first new feedback rows, without raw_json
     quarantine_preview: list[dict] = field(default_factory=list)  # the latest quarantined entries
 
+    @property
+    def archive_dir(self) -> Path:
+        return self.feedback_dir / ARCHIVE
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.feedback_dir / QUARANTINE
+
+
+@dataclass
+class _Entry:
+    path: Path
+    parsed: FeedbackFile | None
+    reason: str | None
+    sha: str | None
+
+
+@dataclass
+class _Move:
+    src: Path
+    dest: Path
+    reason: str | None = None  # written beside a quarantined file
+    supersedes: Path | None = None  # a quarantined copy this delivery replaces
+
 
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
 
 
 def _read_entry(path: Path, st) -> tuple[FeedbackFile | None, str | None, str | None]:
@@ -83,6 +109,19 @@ def _read_entry(path: Path, st) -> tuple[FeedbackFile | None, str | None, str | 
         return None, exc.reason, sha
 
 
+def _examine(path: Path, st, settle_s: float) -> _Entry | None:
+    """The entry read and judged; None when it is gone or may still be being written."""
+    try:
+        parsed, reason, sha = _read_entry(path, st)
+    except FileNotFoundError:
+        return None  # moved by a concurrent run
+    except OSError as exc:
+        parsed, reason, sha = None, f"unreadable ({exc.strerror or type(exc).__name__})", None
+    if reason and reason.startswith("malformed JSON") and time.time() - st.st_mtime < settle_s:
+        return None
+    return _Entry(path, parsed, reason, sha)
+
+
 def _entries_oldest_first(inbox: Path) -> list[tuple[Path, os.stat_result]]:
     entries = []
     for path in list_inbox(inbox):
@@ -93,113 +132,153 @@ def _entries_oldest_first(inbox: Path) -> list[tuple[Path, os.stat_result]]:
     return sorted(entries, key=lambda entry: (entry[1].st_mtime_ns, entry[0].name))
 
 
-@contextmanager
-def _locked(out_dir: Path) -> Iterator[None]:
-    # Two runs at once would each append the same new files; a lock file serializes them.
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with (out_dir / ".ingest.lock").open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+def _free(dest: Path, taken: set[Path]) -> Path:
+    """`dest`, or `name.N.suffix` when an archived file or an earlier file of this batch already has that name."""
+    candidate, n = dest, 0
+    while candidate in taken or os.path.lexists(candidate):
+        n += 1
+        candidate = dest.with_name(f"{dest.stem}.{n}{dest.suffix}")
+    taken.add(candidate)
+    return candidate
 
 
-def _write_table(path: Path, df: pd.DataFrame) -> None:
-    with atomic_open(path, "wb") as fh:
-        df.to_parquet(fh, index=False)
-
-
-def _load_manifest(path: Path) -> dict[str, dict]:
-    if not path.exists():
-        return {}
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        manifest = None
-    # The manifest only saves re-reading; the tables are the record, and feedback_ids dedupe a full re-read.
-    return manifest if isinstance(manifest, dict) else {}
-
-
-def ingest_inbox(inbox: Path, out_dir: Path) -> IngestResult:
-    """Read every new or changed inbox entry into the tables under `out_dir`; see the module docstring."""
+def ingest_inbox(inbox: Path, out_dir: Path, store_url: str | None = None, settle_s: float = SETTLE_S) -> IngestResult:
+    """Store every new inbox entry and move it out of the inbox; see the module docstring."""
     inbox, out_dir = Path(inbox), Path(out_dir)
-    paths = {name: out_dir / name for name in (FEEDBACK_TABLE, DECISIONS_TABLE, QUARANTINE_TABLE, MANIFEST)}
-    result = IngestResult(paths[FEEDBACK_TABLE], paths[DECISIONS_TABLE], paths[QUARANTINE_TABLE])
-    with _locked(out_dir):
-        manifest = _load_manifest(paths[MANIFEST])
-        feedback = read_table(paths[FEEDBACK_TABLE], FEEDBACK_COLUMNS)
-        decisions = read_table(paths[DECISIONS_TABLE], DECISION_COLUMNS)
-        quarantine = read_table(paths[QUARANTINE_TABLE], QUARANTINE_COLUMNS)
-        known = dict(zip(feedback["feedback_id"], feedback["content_sha256"]))
-        sources = dict(zip(feedback["feedback_id"], feedback["source_file"]))
-        new_feedback, new_decisions, new_quarantine, reread = [], [], [], set()
-        seen_at = _now()
-        for path, st in _entries_oldest_first(inbox):
-            signature = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-            previous = manifest.get(path.name)
-            if previous and {k: previous.get(k) for k in signature} == signature:
-                result.unchanged += 1
-                continue
-            try:
-                parsed, reason, sha = _read_entry(path, st)
-            except OSError as exc:
-                parsed, reason, sha = None, f"unreadable ({exc.strerror or type(exc).__name__})", None
-            status = "quarantined"
-            if parsed is not None:
-                raw = dumps_compact(parsed.model_dump(mode="json"))
-                content = hashlib.sha256(raw.encode("utf-8")).hexdigest()  # of the validated model, not the bytes
-                if "variant" not in parsed.model_fields_set:  # kept unset: the A/B test must not read it as control
-                    raw = dumps_compact(parsed.model_dump(mode="json", exclude={"variant"}))
-                if parsed.feedback_id not in known:
-                    known[parsed.feedback_id], sources[parsed.feedback_id] = content, path.name
-                    new_feedback.append(feedback_row(parsed, path.name, raw, content, seen_at))
-                    new_decisions.extend(decision_rows(parsed))
-                    result.new_feedback_ids.append(parsed.feedback_id)
-                    status = "ingested"
-                elif known[parsed.feedback_id] == content:
-                    result.duplicates += 1
-                    status = "duplicate"
-                else:
-                    reason = (f"feedback_id {parsed.feedback_id} was already ingested from "
-                              f"{sources[parsed.feedback_id]} with different content")
-            if status == "quarantined":
-                new_quarantine.append({"path": str(path), "reason": reason, "sha256": sha, "seen_at": seen_at})
-                result.quarantine_reasons[reason] = result.quarantine_reasons.get(reason, 0) + 1
-            reread.add(str(path))
-            manifest[path.name] = {**signature, "sha256": sha, "status": status}
-
-        feedback = append_rows(feedback, new_feedback, FEEDBACK_COLUMNS)
-        decisions = append_rows(decisions, new_decisions, DECISION_COLUMNS)
-        # The quarantine shows each entry's latest verdict: a re-read entry replaces its old rows.
-        quarantine = append_rows(quarantine[~quarantine["path"].isin(reread)].reset_index(drop=True),
-                                 new_quarantine, QUARANTINE_COLUMNS)
-        # Tables before the manifest: a crash in between re-reads files, it never forgets one.
-        for name, table in ((FEEDBACK_TABLE, feedback), (DECISIONS_TABLE, decisions), (QUARANTINE_TABLE, quarantine)):
-            if reread or not paths[name].exists():
-                _write_table(paths[name], table)
-        if reread or not paths[MANIFEST].exists():
-            atomic_write_json(paths[MANIFEST], manifest)
-
-    result.new_feedback, result.new_decisions = len(new_feedback), len(new_decisions)
-    result.preview = [{k: v for k, v in row.items() if k != "raw_json"} for row in new_feedback[:PREVIEW_ROWS]]
-    result.quarantined = len(new_quarantine)
-    result.total_feedback, result.total_decisions = len(feedback), len(decisions)
-    result.total_quarantined = len(quarantine)
-    result.quarantine_preview = quarantine.tail(PREVIEW_ROWS).to_dict("records")
-    result.approval_rate = approval_rate(decisions)
+    url = store_url or store.store_url_for(out_dir)
+    result = IngestResult(out_dir, store.safe_url(url))
+    store.engine_for(url)  # created (with its tables) even when the inbox is empty
+    entries = _entries_oldest_first(inbox)
+    for start in range(0, len(entries), BATCH_FILES):
+        batch = [_examine(path, st, settle_s) for path, st in entries[start:start + BATCH_FILES]]
+        result.deferred += batch.count(None)
+        for move in _store_batch(url, [e for e in batch if e is not None], out_dir, result):
+            _carry_out(move)
+    totals = store.summary(url)
+    result.total_feedback, result.total_decisions = totals["total_feedback"], totals["total_decisions"]
+    result.total_quarantined, result.approval_rate = totals["total_quarantined"], totals["approval_rate"]
+    result.quarantine_preview = store.read_quarantine(url, PREVIEW_ROWS).to_dict("records")
     return result
 
 
-def approval_rate(decisions: pd.DataFrame) -> float | None:
-    """Approved decisions / reviewed (non-skipped) decisions; None when nothing was reviewed."""
-    reviewed = decisions[decisions["action"] != "skip"]
-    if reviewed.empty:
-        return None
-    return float((reviewed["action"] == "approve").mean())
+def _store_batch(url: str, batch: list[_Entry], out_dir: Path, result: IngestResult) -> list[_Move]:
+    """Record the batch in one transaction; returns the file moves to make once it is committed."""
+    seen_at = _now()
+    archive, quarantine = out_dir / ARCHIVE / seen_at[:10], out_dir / QUARANTINE
+    rows: dict[str, list[dict]] = {"feedback": [], "decisions": [], "inbox_files": []}
+    moves: list[_Move] = []
+    taken: set[Path] = set()
+    with store.write_transaction(url) as conn:
+        recorded = {(r["name"], r["sha256"]): r for r in store.files_named(conn, [e.path.name for e in batch])
+                    if r["status"] != "quarantined" and r["sha256"]}
+        known = store.feedback_by_id(conn, [e.parsed.feedback_id for e in batch if e.parsed is not None])
+        for entry in batch:
+            name = entry.path.name
+            if (name, entry.sha) in recorded:  # stored by a run that stopped before moving it, or sent again
+                moves.append(_Move(entry.path, _free(archive / name, taken), supersedes=quarantine / name))
+                result.recovered += 1
+                continue
+            status, reason, feedback_id = "quarantined", entry.reason, None
+            if entry.parsed is not None:
+                feedback_id = entry.parsed.feedback_id
+                raw = dumps_compact(entry.parsed.model_dump(mode="json"))
+                content = hashlib.sha256(raw.encode("utf-8")).hexdigest()  # of the validated model, not the bytes
+                if "variant" not in entry.parsed.model_fields_set:  # kept unset: the A/B test must not read it as control
+                    raw = dumps_compact(entry.parsed.model_dump(mode="json", exclude={"variant"}))
+                if feedback_id not in known:
+                    known[feedback_id] = (content, name)
+                    rows["feedback"].append(feedback_row(entry.parsed, name, raw, content, seen_at))
+                    rows["decisions"].extend(decision_rows(entry.parsed))
+                    result.new_feedback_ids.append(feedback_id)
+                    status = "ingested"
+                elif known[feedback_id][0] == content:
+                    status = "duplicate"
+                else:
+                    reason = f"feedback_id {feedback_id} was already ingested from {known[feedback_id][1]} " \
+                             "with different content"
+            if status == "quarantined":
+                dest = quarantine / name
+                moves.append(_Move(entry.path, dest, reason=reason))
+                result.quarantine_reasons[reason] = result.quarantine_reasons.get(reason, 0) + 1
+                result.quarantined += 1
+            else:
+                dest = _free(archive / name, taken)
+                moves.append(_Move(entry.path, dest, supersedes=quarantine / name))
+                result.duplicates += status == "duplicate"
+            rows["inbox_files"].append({"path": str(entry.path), "name": name, "sha256": entry.sha, "status": status,
+                                        "reason": reason, "feedback_id": feedback_id, "moved_to": str(dest),
+                                        "seen_at": seen_at})
+        store.forget_quarantined(conn, [e.path.name for e in batch])
+        for table, new in rows.items():
+            store.insert_rows(conn, table, new)
+    result.new_feedback += len(rows["feedback"])
+    result.new_decisions += len(rows["decisions"])
+    room = PREVIEW_ROWS - len(result.preview)
+    result.preview += [{k: v for k, v in row.items() if k != "raw_json"} for row in rows["feedback"][:max(room, 0)]]
+    return moves
 
 
-def load_feedback_files(out_dir: Path) -> list[FeedbackFile]:
-    """Every ingested feedback file as a model, in ingestion order (empty before the first run)."""
-    table = read_table(Path(out_dir) / FEEDBACK_TABLE, FEEDBACK_COLUMNS)
-    return [FeedbackFile.model_validate_json(raw) for raw in table["raw_json"]]
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        path.unlink()
+
+
+def _write_reason(quarantined: Path, reason: str) -> None:
+    atomic_write_text(quarantined.with_name(quarantined.name + REASON_SUFFIX), reason + "\n")
+
+
+def _carry_out(move: _Move) -> None:
+    """Move one committed file out of the inbox; a file already gone was moved by a concurrent run."""
+    if not os.path.lexists(move.src):
+        return
+    move.dest.parent.mkdir(parents=True, exist_ok=True)
+    if move.reason is not None:
+        _write_reason(move.dest, move.reason)
+        _remove(move.dest)  # the previous quarantined delivery of this name
+    try:
+        os.replace(move.src, move.dest)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        shutil.move(move.src, move.dest)  # the archive is on another file system
+    if move.supersedes is not None:
+        _remove(move.supersedes.with_name(move.supersedes.name + REASON_SUFFIX))
+        _remove(move.supersedes)
+
+
+def feedback_table(feedback_dir: str | os.PathLike) -> pd.DataFrame:
+    """The stored reviews, one row per feedback_id, in ingestion order (columns of `FEEDBACK_COLUMNS`)."""
+    from datapilot_pipeline.lib.ingest_tables import FEEDBACK_COLUMNS
+
+    return store.read_table(store.store_url_for(feedback_dir), "feedback", FEEDBACK_COLUMNS)
+
+
+def decisions_table(feedback_dir: str | os.PathLike) -> pd.DataFrame:
+    """The stored insight decisions, one row per reviewed insight (columns of `DECISION_COLUMNS`)."""
+    from datapilot_pipeline.lib.ingest_tables import DECISION_COLUMNS
+
+    return store.read_table(store.store_url_for(feedback_dir), "decisions", DECISION_COLUMNS)
+
+
+def quarantine_table(feedback_dir: str | os.PathLike) -> pd.DataFrame:
+    """The current quarantine: each quarantined name's latest verdict (path, reason, sha256, seen_at, moved_to)."""
+    return store.read_quarantine(store.store_url_for(feedback_dir))
+
+
+def stored_reviews(feedback_dir: str | os.PathLike, ingested_after: str = "") -> list[tuple[Path, FeedbackFile]]:
+    """(file name it came from, review) of every stored review in ingestion order, or only those ingested after
+    the UTC time `ingested_after` (`YYYY-MM-DDTHH:MM:SSZ`); empty when no store exists yet (reading creates none)."""
+    url = store.store_url_for(feedback_dir)
+    if not store.exists(url):
+        return []
+    since = (lambda t: t.c.ingested_at > ingested_after) if ingested_after else None
+    table = store.read_table(url, "feedback", ["source_file", "raw_json"], where=since)
+    return [(Path(name), FeedbackFile.model_validate_json(raw)) for name, raw in zip(table["source_file"],
+                                                                                    table["raw_json"])]
+
+
+def load_feedback_files(feedback_dir: str | os.PathLike) -> list[FeedbackFile]:
+    """Every stored review as a model, in ingestion order (empty before the first run)."""
+    return [review for _, review in stored_reviews(feedback_dir)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -19,29 +18,15 @@ DECISION_COLUMNS = [
     "feedback_id", "job_id", "reviewer_id", "insight_id", "category", "severity", "action", "human_score",
     "evidence_valid", "evidence_problems", "edited_evidence_valid", "notes", "model", "variant", "created_at",
 ]
-QUARANTINE_COLUMNS = ["path", "reason", "sha256", "seen_at"]
 
 # Nullable dtypes: skipped decisions have no score, only edits of evidence have an edited verdict.
 _DTYPES = {"human_score": "Int64", "edited_evidence_valid": "boolean", "evidence_valid": "bool",
            "overall_score": "int64"}
 
 
-def _typed(df: pd.DataFrame) -> pd.DataFrame:
+def typed(df: pd.DataFrame) -> pd.DataFrame:
+    """The table with the dtypes downstream stages expect (nullable ints and booleans where a value may be absent)."""
     return df.astype({col: dtype for col, dtype in _DTYPES.items() if col in df.columns})
-
-
-def read_table(path: Path, columns: list[str]) -> pd.DataFrame:
-    """A table written by the ingestion, or an empty one with its columns before the first run."""
-    if not path.exists():
-        return _typed(pd.DataFrame({col: pd.Series(dtype="object") for col in columns}))
-    return pd.read_parquet(path)
-
-
-def append_rows(table: pd.DataFrame, rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
-    if not rows:
-        return table
-    fresh = _typed(pd.DataFrame(rows, columns=columns))
-    return fresh if table.empty else pd.concat([table, fresh], ignore_index=True)
 
 
 def feedback_row(feedback: FeedbackFile, source_file: str, raw_json: str, content_sha256: str,

@@ -1,6 +1,11 @@
 """Incremental inbox scanning for the new-feedback sensor: a tick parses only the files that arrived since the
 previous tick, so its cost is one `stat` per inbox entry plus one parse per *new* file.
 
+The ingestion moves every file it stores out of the inbox (to the archive), and every run that ingests also exports.
+So a counted review whose file has left the inbox was covered by that run's export: each tick drops it from the
+count (one `stat` per pending file, at most the threshold). After `make run` the demo's reviews are archived and
+the sensor requests nothing; reviews an export already covered never trigger a second one.
+
 Arrival order is `(st_ctime_ns, name)`. The inode change time is set by the rename that publishes an atomically
 written file (and by every write of a file copied in place), and no tool can set it back the way `cp -p` or rsync
 set mtime, so a file that lands after a tick always sorts after that tick's position. Files younger than
@@ -40,6 +45,8 @@ class SensorCursor:
     # feedback_ids counted in `pending`, so a review delivered again before the export is not counted twice.
     # Bounded by the threshold: the list is emptied when an export is requested.
     pending_ids: tuple[str, ...] = ()
+    # The inbox file of each pending id (same order); empty in a cursor written before files were tracked.
+    pending_files: tuple[str, ...] = ()
 
     def position(self) -> tuple[int, str]:
         return (self.ctime_ns, self.name)
@@ -59,13 +66,24 @@ class SensorCursor:
         if not isinstance(raw, dict) or raw.get("v") != CURSOR_VERSION:
             raise CursorError(f"sensor cursor has an unknown format: {text[:80]!r}")
         fields = {k: raw[k] for k in cls.__dataclass_fields__ if k in raw}
-        ids = fields.pop("pending_ids", [])
+        lists = {k: fields.pop(k, []) for k in ("pending_ids", "pending_files")}
         bad = [k for k, v in fields.items() if not isinstance(v, str if k == "name" else int) or isinstance(v, bool)]
-        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-            bad.append("pending_ids")
+        bad += [k for k, v in lists.items() if not isinstance(v, list) or not all(isinstance(i, str) for i in v)]
         if bad:
             raise CursorError(f"sensor cursor has invalid field(s): {', '.join(sorted(bad))}")
-        return cls(**fields, pending_ids=tuple(ids))
+        return cls(**fields, **{k: tuple(v) for k, v in lists.items()})
+
+    def without_ingested(self, inbox: str | os.PathLike) -> "SensorCursor":
+        """The cursor less the pending reviews whose files a run has since moved out of the inbox (ingested and
+        exported by that run)."""
+        if not self.pending_ids or len(self.pending_files) != len(self.pending_ids):
+            return self
+        inbox = Path(inbox)
+        kept = [(i, name) for i, name in zip(self.pending_ids, self.pending_files) if os.path.lexists(inbox / name)]
+        if len(kept) == len(self.pending_ids):
+            return self
+        return replace(self, pending=len(kept), pending_ids=tuple(i for i, _ in kept),
+                       pending_files=tuple(name for _, name in kept))
 
 
 @dataclass(frozen=True)
@@ -135,13 +153,15 @@ def scan(inbox: str | os.PathLike, cursor: SensorCursor, is_eligible: Callable[[
     delivered twice (same feedback_id) counts once until the next export request; a second copy with different
     content in the same tick is a reason.
     """
+    cursor = cursor.without_ingested(inbox)
     entries = new_entries(inbox, cursor.position(), settle_s=settle_s, now_ns=now_ns)
     eligible = duplicates = 0
     reasons: dict[str, int] = {}
     seen: dict[str, FeedbackFile] = {}
     counted = set(cursor.pending_ids)
     new_ids: list[str] = []
-    for _entry, result in _parsed(entries):
+    new_files: list[str] = []
+    for entry, result in _parsed(entries):
         if not isinstance(result, str) and result.feedback_id in seen:
             if seen[result.feedback_id] == result:
                 duplicates += 1
@@ -156,19 +176,22 @@ def scan(inbox: str | os.PathLike, cursor: SensorCursor, is_eligible: Callable[[
         elif is_eligible(result):
             eligible += 1
             new_ids.append(result.feedback_id)
+            new_files.append(entry.name)
     rejected = sum(reasons.values())
     moved = cursor
     if entries:
         last = entries[-1]
         moved = replace(cursor, ctime_ns=last.ctime_ns, name=last.name, pending=cursor.pending + eligible,
                         pending_ids=cursor.pending_ids + tuple(new_ids),
+                        pending_files=cursor.pending_files + tuple(new_files),
                         files_seen=cursor.files_seen + len(entries), rejected=cursor.rejected + rejected)
     return ScanResult(moved, len(entries), eligible, rejected, reasons, duplicates)
 
 
 def after_export_request(cursor: SensorCursor) -> SensorCursor:
     """The cursor once an export run has been requested: the count starts again from zero."""
-    return replace(cursor, pending=0, pending_ids=(), exports_requested=cursor.exports_requested + 1)
+    return replace(cursor, pending=0, pending_ids=(), pending_files=(),
+                   exports_requested=cursor.exports_requested + 1)
 
 
 def export_run_key(cursor: SensorCursor) -> str:
@@ -177,8 +200,15 @@ def export_run_key(cursor: SensorCursor) -> str:
     return f"export-{cursor.ctime_ns}-{cursor.name}"
 
 
-def count_eligible_since(inbox: str | os.PathLike, since_ns: int,
-                         is_eligible: Callable[[FeedbackFile], bool]) -> tuple[int, int]:
-    """(eligible, rejected) feedback files that arrived after `since_ns` (nanoseconds since the epoch)."""
+def count_eligible_since(inbox: str | os.PathLike, since_ns: int, is_eligible: Callable[[FeedbackFile], bool],
+                         feedback_dir: str | os.PathLike | None = None) -> tuple[int, int]:
+    """(eligible, rejected) reviews that arrived after `since_ns` (nanoseconds since the epoch): files still in the
+    inbox, plus the reviews of `feedback_dir`'s store ingested after that time (their files left the inbox)."""
     result = scan(inbox, SensorCursor(ctime_ns=since_ns, name="\uffff"), is_eligible)
-    return result.new_eligible, result.new_rejected
+    eligible = result.new_eligible
+    if feedback_dir is not None:
+        from datapilot_pipeline.lib.ingest import stored_reviews
+
+        after = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since_ns / 1e9))
+        eligible += sum(map(is_eligible, (review for _, review in stored_reviews(feedback_dir, ingested_after=after))))
+    return eligible, result.new_rejected

@@ -12,6 +12,8 @@ from datapilot_pipeline.cli import main
 from datapilot_pipeline.lib.atomic import atomic_write_json
 from datapilot_pipeline.lib.export.formats import openai_chat_problems
 from datapilot_pipeline.lib.inbox import feedback_filename
+from datapilot_pipeline.lib.ingest import load_feedback_files
+from datapilot_pipeline.lib.synthetic import write_feedback_files
 from datapilot_pipeline_tests.lib.export_fixtures import make_eda, make_feedback, make_output, make_seed
 
 
@@ -91,6 +93,28 @@ def test_nothing_eligible_writes_nothing_and_exits_1(home, capsys):
     assert main(["export", "--shot-count", "0", "--min-score", "5", "--output", "o.jsonl"]) == 1
     assert "nothing written" in capsys.readouterr().out
     assert not (home / "o.jsonl").exists()
+
+
+def test_an_unreachable_store_is_one_line_exit_2(home, capsys, monkeypatch):
+    (home / "feedback_inbox").mkdir()
+    monkeypatch.setenv("DATAPILOT_STORE_URL", "postgresql://analyst:secret@127.0.0.1:9/feedback")
+    assert main(["export"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "cannot open the feedback store" in err and "secret" not in err
+
+
+def test_reviews_already_ingested_are_exported_too(home, capsys):
+    from datapilot_pipeline.lib.ingest import ingest_inbox
+    from datapilot_pipeline.lib.paths import Workspace
+
+    write_feedback_files(home / "feedback_inbox", 12, seed=4)
+    ingest_inbox(Workspace(home).inbox, Workspace(home).feedback_dir)  # a Dagster run moved them to the archive
+    write_feedback_files(home / "feedback_inbox", 3, seed=40)
+    assert main(["export", "--output", str(home / "out.jsonl"), "--shot-count", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "0 duplicate deliveries" in out and "bad files skipped" in out
+    n_read = int(out.split(": ", 1)[1].split(" feedback files read")[0])
+    assert n_read == len(load_feedback_files(Workspace(home).feedback_dir)) + len(list((home / "feedback_inbox").iterdir()))
 
 
 @pytest.mark.parametrize("argv, message", [

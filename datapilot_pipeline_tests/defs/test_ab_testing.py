@@ -18,7 +18,7 @@ from datapilot_pipeline_tests.ab_fixtures import arm, review, write
 def _feedback_records(home: Path, reviews: list[dict]) -> dict:
     write(home / "feedback_inbox", reviews)
     result = ingest_inbox(home / "feedback_inbox", home / "data" / "feedback")
-    return {"feedback_path": str(result.feedback_path)}
+    return {"feedback_dir": str(result.feedback_dir)}
 
 
 def test_report_shows_design_unit_daily_statistic_and_verdict(home: Path):

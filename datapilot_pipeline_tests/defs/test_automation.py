@@ -178,3 +178,56 @@ def test_quarterly_retrain_runs_regardless(home: Path, persistent_instance) -> N
                                    scheduled_execution_time=datetime(2026, 10, 1, tzinfo=timezone.utc)) as context:
         data = quarterly_retrain_schedule.evaluate_tick(context)
     assert data.skip_message is None and len(data.run_requests) == 1
+
+
+def _ingest(home: Path) -> None:
+    """What every export or retrain run does first: store the inbox's reviews and move them out of it."""
+    from datapilot_pipeline.defs.ingestion import feedback_records
+
+    result = dg.materialize([feedback_records], resources={"workspace": WorkspaceResource(root=str(home))},
+                            instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+
+
+def _age(paths: list[Path]) -> None:
+    for path in paths:  # complete for a while: the ingestion takes them at once
+        os.utime(path, ns=(10**18, 10**18))
+
+
+def test_reviews_a_run_already_exported_never_trigger_the_sensor(home: Path, instance) -> None:
+    """`make ui` after `make run`: the demo ingested (and exported) its reviews; the sensor must not start an
+    export_job for them."""
+    inbox = home / "feedback_inbox"
+    write_reviews(inbox, n_eligible=120)
+    _ingest(home)
+    result = _tick(home, None, instance)
+    assert not result.run_requests
+    assert SensorCursor.decode(result.cursor).pending == 0
+
+
+def test_pending_reviews_that_a_run_ingested_leave_the_count(home: Path, instance) -> None:
+    inbox = home / "feedback_inbox"
+    write_reviews(inbox, n_eligible=60, prefix="first")
+    counted = _tick(home, None, instance)
+    assert SensorCursor.decode(counted.cursor).pending == 60
+    _ingest(home)  # e.g. the quarterly retrain exported them
+    write_reviews(inbox, n_eligible=50, prefix="second")
+    after = _tick(home, counted.cursor, instance)
+    assert not after.run_requests and SensorCursor.decode(after.cursor).pending == 50
+    write_reviews(inbox, n_eligible=50, prefix="third")
+    due = _tick(home, after.cursor, instance)
+    assert len(due.run_requests) == 1 and due.run_requests[0].tags["datapilot/eligible_new"] == "100"
+
+
+def test_monthly_retrain_counts_reviews_ingested_since_the_last_training(home: Path, persistent_instance) -> None:
+    inbox = home / "feedback_inbox"
+    _age(write_reviews(inbox, n_eligible=4, prefix="before"))
+    _ingest(home)
+    time.sleep(1.1)  # ingestion times are kept to the second
+    persistent_instance.report_runless_asset_event(dg.AssetMaterialization("fine_tuned_model"))
+    time.sleep(1.1)
+    _age(write_reviews(inbox, n_eligible=3, n_ineligible=2, prefix="after"))
+    _ingest(home)  # a sensor-triggered export took them out of the inbox
+    write_reviews(inbox, n_eligible=2, prefix="waiting")
+    skipped = _schedule(home, persistent_instance, monthly_retrain_schedule, retrain_min_new=6)
+    assert skipped.skip_message == "5 eligible new example(s) since the last training, 6 needed to retrain"

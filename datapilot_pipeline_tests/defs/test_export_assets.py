@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -32,6 +33,8 @@ def test_export_assets_materialize_the_dataset(tmp_path: Path):
     root = tmp_path / "ws"
     write_feedback_files(root / "feedback_inbox", 60, seed=3)
     (root / "feedback_inbox" / "feedback_broken.json").write_text("{")
+    os.utime(root / "feedback_inbox" / "feedback_broken.json", (1, 1))  # complete long ago, not being copied
+    good, bad = load_inbox(root / "feedback_inbox")  # read before the ingestion moves the files out
     seeds = root / "seeds.jsonl"
     seeds.write_text("".join(json.dumps(make_seed(f"s{k}", f"seed_{k}.csv", ("trend",))) + "\n" for k in range(2)))
     config = {"min_score": 3, "shot_count": 2, "seed": 1, "seeds_path": str(seeds)}
@@ -40,7 +43,6 @@ def test_export_assets_materialize_the_dataset(tmp_path: Path):
 
     reviewed = result.output_for_node("reviewed_examples")
     assert reviewed["path"] == str(root / "data" / "finetune_ready" / "reviewed_examples.jsonl")
-    good, bad = load_inbox(root / "feedback_inbox")
     assert reviewed["n_reviews"] == len(good) and len(bad) == 1
     assert reviewed["n_examples"] == len(_lines(reviewed["path"])) > 0
     meta = result.asset_materializations_for_node("reviewed_examples")[0].metadata

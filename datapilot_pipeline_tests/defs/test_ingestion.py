@@ -5,13 +5,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import os
+
 import dagster as dg
-import pandas as pd
 
 from datapilot_pipeline.defs.ingestion import feedback_records
 from datapilot_pipeline.defs.resources import WorkspaceResource
 from datapilot_pipeline.lib.feedback import FeedbackCollector
 from datapilot_pipeline.lib.inbox import read_feedback_file
+from datapilot_pipeline.lib.ingest import feedback_table, quarantine_table
 from datapilot_pipeline_tests.feedback_fixtures import feedback_kwargs
 
 
@@ -34,14 +36,19 @@ def test_feedback_records_keeps_good_reviews_and_quarantines_bad_entries(tmp_pat
     (inbox / "latin1.json").write_bytes(b'{"notes": "caf\xe9"}')
     (inbox / "escape.json").write_text(good[1].read_text().replace('"job_1"', '"../job_1"', 1))
     (inbox / "README.md").write_text("the inbox")  # documentation, not an entry
+    good_ids = sorted(read_feedback_file(p).feedback_id for p in good)
+    for n, path in enumerate(sorted(inbox.iterdir(), key=lambda p: (p.stat().st_mtime_ns, p.name))):
+        os.utime(path, ns=(10**18 + n, 10**18 + n))  # delivered a while ago: complete, not still being copied
 
     instance = dg.DagsterInstance.ephemeral()
     value, meta = _materialize(root, instance)
 
-    feedback = pd.read_parquet(value["feedback_path"])
-    assert sorted(feedback["feedback_id"]) == sorted(read_feedback_file(p).feedback_id for p in good)
-    assert value["feedback_path"] == str(root / "data" / "feedback" / "feedback.parquet")
-    quarantine = pd.read_parquet(value["quarantine_path"]).set_index("path")
+    feedback = feedback_table(value["feedback_dir"])
+    assert sorted(feedback["feedback_id"]) == good_ids
+    assert value["feedback_dir"] == str(root / "data" / "feedback")
+    assert value["store"] == f"sqlite:///{root / 'data' / 'feedback' / 'feedback.sqlite'}"
+    assert sorted(p.name for p in inbox.iterdir()) == ["README.md"], "handled files leave the inbox"
+    quarantine = quarantine_table(value["feedback_dir"]).set_index("path")
     assert sorted(Path(p).name for p in quarantine.index) == ["broken.json", "escape.json", "latin1.json"]
     assert quarantine.loc[str(inbox / "escape.json"), "reason"].startswith("invalid: job_id")
     assert quarantine.loc[str(inbox / "latin1.json"), "reason"] == "not UTF-8 text"
@@ -67,10 +74,11 @@ def test_feedback_records_on_an_empty_workspace(tmp_path: Path):
     assert (value["total_feedback"], meta["quarantined_total"].value) == (0, 0)
     assert "approval_rate" not in meta, "no reviewed decision, no rate"
     assert meta["quarantine"].value == "nothing quarantined"
-    assert Path(value["feedback_path"]).exists()
+    assert (Path(value["feedback_dir"]) / "feedback.sqlite").exists()
 
 
 def test_feedback_records_is_in_the_feedback_group_with_a_description():
     spec = feedback_records.specs_by_key[dg.AssetKey("feedback_records")]
     assert spec.group_name == "feedback"
-    assert "quarantine.parquet" in spec.description
+    assert "quarantine" in spec.description and "DATAPILOT_STORE_URL" in spec.description
+    assert feedback_records.op.pool == "feedback_store"  # one ingestion at a time (Dagster concurrency pool)

@@ -4,11 +4,12 @@ import json
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 
 from datapilot_pipeline.defs.ingestion import feedback_records
 from datapilot_pipeline.defs.resources import WorkspaceResource
 from datapilot_pipeline.defs.trends import feedback_quality_has_not_drifted, feedback_quality_trends
+from datapilot_pipeline.lib.feedback_store import insert_rows, store_url_for, write_transaction
+from datapilot_pipeline.lib.ingest import decisions_table
 from datapilot_pipeline.lib.synthetic import write_feedback_files
 
 
@@ -24,7 +25,7 @@ def test_trends_materialize_from_ingested_synthetic_feedback(home: Path) -> None
     assert 0.0 <= metadata["approval_rate"].value <= 1.0
     assert metadata["monthly"].value.startswith("| month | n_feedback |")
     report = json.loads((home / "reports" / "feedback_quality_trends.json").read_text())
-    decisions = pd.read_parquet(home / "data" / "feedback" / "decisions.parquet")
+    decisions = decisions_table(home / "data" / "feedback")
     assert sum(row["n_decisions"] for row in report["monthly"]) == len(decisions)
     (check,) = result.get_asset_check_evaluations()
     assert check.check_name == "feedback_quality_has_not_drifted"
@@ -40,11 +41,10 @@ def _decisions(month: str, n: int, approve: int, job_prefix: str) -> list[dict]:
 def test_a_drop_in_approval_warns_with_numbers(tmp_path: Path) -> None:
     rows = (_decisions("2026-08", 40, 36, "a") + _decisions("2026-09", 40, 35, "b")
             + _decisions("2026-10", 40, 20, "c"))
-    decisions = pd.DataFrame(rows).astype({"human_score": "Int64"})
-    feedback = pd.DataFrame({"created_at": decisions["created_at"], "overall_score": 4})
-    paths = {"decisions_path": str(tmp_path / "d.parquet"), "feedback_path": str(tmp_path / "f.parquet")}
-    decisions.to_parquet(paths["decisions_path"])
-    feedback.to_parquet(paths["feedback_path"])
+    paths = {"feedback_dir": str(tmp_path)}
+    with write_transaction(store_url_for(tmp_path)) as conn:
+        insert_rows(conn, "decisions", rows)
+        insert_rows(conn, "feedback", [{"created_at": row["created_at"], "overall_score": 4} for row in rows])
 
     output = feedback_quality_trends(dg.build_asset_context(), feedback_records=paths,
                                      workspace=WorkspaceResource(root=str(tmp_path)))

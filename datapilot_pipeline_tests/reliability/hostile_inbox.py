@@ -102,4 +102,8 @@ def build_hostile_inbox(inbox: Path, good: list[dict]) -> HostileInbox:
     dup = feedback_filename(first["job_id"], first["created_at"], first["feedback_id"]).replace(".json", "_copy.json")
     (inbox / dup).write_text(json.dumps(first))
     result.duplicate_files.append(dup)
+    # Delivered a while ago, in the order written: a young unparsable file would wait for the next ingestion.
+    arrival = sorted(inbox.iterdir(), key=lambda p: (p.lstat().st_mtime_ns, p.name))
+    for n, path in enumerate(arrival):
+        os.utime(path, ns=(10**18 + n, 10**18 + n), follow_symlinks=False)
     return result

@@ -9,12 +9,11 @@ import multiprocessing
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from datapilot_pipeline.lib.feedback import FeedbackCollector
 from datapilot_pipeline.lib.inbox import feedback_filename, load_inbox
-from datapilot_pipeline.lib.ingest import ingest_inbox
+from datapilot_pipeline.lib.ingest import feedback_table, ingest_inbox, quarantine_table
 from datapilot_pipeline_tests.feedback_fixtures import feedback_kwargs
 
 # fork: children inherit the imported modules, so 8 writers start in milliseconds instead of seconds each.
@@ -97,7 +96,7 @@ def test_ingestion_while_files_land_never_reads_half_a_file_and_converges(tmp_pa
         result = ingest_inbox(inbox, out)
         runs += 1
         # Files written through the API are renamed into place whole: never quarantined, at any moment.
-        quarantine = pd.read_parquet(result.quarantine_path)
+        quarantine = quarantine_table(out)
         atomic_quarantined = max(atomic_quarantined, sum(COPIED not in Path(p).name for p in quarantine["path"]))
     for proc in writers:
         proc.join()
@@ -106,10 +105,11 @@ def test_ingestion_while_files_land_never_reads_half_a_file_and_converges(tmp_pa
         pool.starmap(_ingest, [(str(inbox), str(out))] * 2)
     final = ingest_inbox(inbox, out)
     assert runs >= 2 and atomic_quarantined == 0
-    table = pd.read_parquet(final.feedback_path)
+    table = feedback_table(out)
     assert len(table) == 3 * 30 + 20 and table["feedback_id"].is_unique
     # A copied-in-place file read half-written is quarantined, then re-read once complete: none is left there.
-    assert len(pd.read_parquet(final.quarantine_path)) == 0
+    assert len(quarantine_table(out)) == 0 and final.total_quarantined == 0
+    assert list(inbox.iterdir()) == []  # every review stored and moved out
 
 
 def _ensure(uri: str, root: str, barrier) -> str:

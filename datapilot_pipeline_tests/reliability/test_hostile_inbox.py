@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 
 from datapilot_pipeline.defs.automation import AutomationSettings, new_feedback_sensor
 from datapilot_pipeline.defs.export import finetune_dataset, reviewed_examples
@@ -18,6 +17,7 @@ from datapilot_pipeline.defs.resources import WorkspaceResource
 from datapilot_pipeline.lib.contracts import FeedbackFile
 from datapilot_pipeline.lib.export import ExportOptions, export_dataset, load_seeds
 from datapilot_pipeline.lib.export.eligibility import is_eligible
+from datapilot_pipeline.lib.ingest import feedback_table, quarantine_table
 from datapilot_pipeline.lib.paths import Workspace
 from datapilot_pipeline_tests.reliability.conftest import run_cli, snapshot
 
@@ -48,9 +48,9 @@ def test_ingestion_keeps_each_good_review_once_and_quarantines_the_rest(home, tm
     assert "not UTF-8 text" in reasons and "newer than this pipeline supports" in reasons
 
     feedback_dir = Workspace(home).feedback_dir
-    table = pd.read_parquet(feedback_dir / "feedback.parquet")
+    table = feedback_table(feedback_dir)
     assert sorted(table["feedback_id"]) == sorted(hostile.good_ids)  # each good review once, nothing else
-    quarantine = pd.read_parquet(feedback_dir / "quarantine.parquet")
+    quarantine = quarantine_table(feedback_dir)
     assert sorted(Path(p).name for p in quarantine["path"]) == sorted(hostile.bad_files)  # ignored ones absent
     assert quarantine["reason"].str.len().min() > 0
 

@@ -172,4 +172,4 @@ def test_materialize_feedback_records_from_the_ui(chromium_path: str, dagster_de
         runs = instance.get_run_records()
         assert [r.dagster_run.status for r in runs] == [dg.DagsterRunStatus.SUCCESS]
         assert instance.get_latest_materialization_event(dg.AssetKey("feedback_records")) is not None
-    assert (home / "data" / "feedback" / "decisions.parquet").exists()
+    assert (home / "data" / "feedback" / "feedback.sqlite").exists()
