@@ -13,6 +13,7 @@ from datapilot_pipeline.cli._review_ui import Asker
 from datapilot_pipeline.cli.common import Interrupted, UsageError
 from datapilot_pipeline.lib.contracts import JobResult
 from datapilot_pipeline.lib.feedback import FeedbackCollector
+from datapilot_pipeline.lib.paths import Workspace
 from datapilot_pipeline.lib.review_queue import build_queue
 
 
@@ -42,7 +43,7 @@ def run_queue(console: Console, asker: Asker, collector: FeedbackCollector, fold
     written = 0
     try:
         reviewer = reviewer_of()
-        queue = build_queue(folder, collector.inbox, reviewer, overlap)
+        queue = build_queue(folder, collector.inbox, reviewer, overlap, Workspace.current().feedback_dir)
         for path, reason in queue.unreadable:
             console.print(Text(f"skipped {path.name}: {reason}", style="yellow"), soft_wrap=True)
         shared = f", {queue.left_to_others} left to other reviewers" if queue.left_to_others else ""

@@ -1,6 +1,6 @@
 """Which job results in a folder a reviewer still has to review, and in what order (`datapilot review --queue`).
 
-- A job is done for a reviewer once the inbox holds a feedback file of that reviewer for that job, so a
+- A job is done for a reviewer once the inbox (or the feedback store) holds a review of that reviewer for that job, so a
   session interrupted at any point resumes where it stopped: nothing else records progress.
 - Order: jobs with the most insights whose evidence fails the check come first (they need a human most),
   then the oldest `created_at`, then the file name.
@@ -23,6 +23,7 @@ from datapilot_pipeline.lib.contracts import JobResult
 from datapilot_pipeline.lib.evidence import evidence_problems
 from datapilot_pipeline.lib.feedback import load_job_result
 from datapilot_pipeline.lib.inbox import MAX_FEEDBACK_BYTES, list_inbox
+from datapilot_pipeline.lib.ingest import stored_reviews
 
 OVERLAP_REVIEWERS = 2  # a job in the overlap share is offered until this many reviewers have reviewed it
 
@@ -89,8 +90,10 @@ def _failing_evidence(job: JobResult) -> int:
 
 
 def build_queue(folder: str | os.PathLike, inbox: str | os.PathLike, reviewer: str,
-                overlap: float | None = None) -> ReviewQueue:
-    """The reviewer's queue over every `*.json` job result in `folder` (unreadable ones are listed, not fatal)."""
+                overlap: float | None = None, feedback_dir: str | os.PathLike | None = None) -> ReviewQueue:
+    """The reviewer's queue over every `*.json` job result in `folder` (unreadable ones are listed, not fatal).
+
+    Reviews already ingested (moved out of the inbox into the feedback store under `feedback_dir`) count as done."""
     queue = ReviewQueue()
     jobs: dict[str, tuple[Path, JobResult]] = {}
     for path in sorted(Path(folder).glob("*.json")):
@@ -104,6 +107,10 @@ def build_queue(folder: str | os.PathLike, inbox: str | os.PathLike, reviewer: s
             continue
         jobs[job.job_id] = (path, job)
     reviewed = reviewers_by_job(inbox, set(jobs))
+    if feedback_dir is not None:
+        for _, stored in stored_reviews(feedback_dir):
+            if stored.job_id in jobs:
+                reviewed.setdefault(stored.job_id, set()).add(stored.reviewer_id)
     for path, job in jobs.values():
         others = reviewed.get(job.job_id, set()) - {reviewer}
         if reviewer in reviewed.get(job.job_id, set()):

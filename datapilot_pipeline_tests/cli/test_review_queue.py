@@ -173,3 +173,20 @@ def test_only_feedback_files_of_queued_jobs_are_read(home: Path, monkeypatch):
     queue = review_queue.build_queue(jobs, home / "feedback_inbox", "ann")
     assert queue.done == 1 and len(queue.todo) == 4
     assert [n for n in opened if n.startswith("feedback_")] == [p.name for p in (home / "feedback_inbox").glob("feedback_job_a_2*")]
+
+
+def test_reviews_moved_into_the_store_still_count_as_done(home: Path):
+    """Ingestion archives inbox files; the queue must not offer those jobs to the same reviewer again."""
+    from datapilot_pipeline.lib.ingest import ingest_inbox
+
+    jobs = _write_jobs(home / "jobs")
+    for job_id in ("job_a", "job_b"):
+        _review(home, job_id, "ann")
+    ingest_inbox(home / "feedback_inbox", home / "data" / "feedback", settle_s=0)
+    assert list((home / "feedback_inbox").glob("feedback_*.json")) == []
+    assert build_queue(jobs, home / "feedback_inbox", "ann").done == 0   # the inbox alone forgot them
+    queue = build_queue(jobs, home / "feedback_inbox", "ann", feedback_dir=home / "data" / "feedback")
+    assert queue.done == 2 and sorted(q.job.job_id for q in queue.todo) == ["job_c", "job_d", "job_e"]
+    proc = subprocess.run(_cli(home, "--reviewer", "ann"), input="", capture_output=True, text=True,
+                          env=_env(home), timeout=60)
+    assert "3 to review, 2 already reviewed" in proc.stdout
