@@ -206,3 +206,32 @@ def _download_adapter(client, mv, db: Path | None = None) -> Path:
     if not (target / ADAPTER_WEIGHTS).is_file():
         raise ValueError(f"version {mv.version} of {mv.name} has no adapter in run {mv.run_id}")
     return target
+
+
+def current_champion(tracking_uri: str) -> tuple[ModelRef, dict[str, str]] | None:
+    """The version the `champion` alias points at, resolved, with its tags; None when there is no champion yet."""
+    _quiet_mlflow()
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    try:
+        aliases = client.get_registered_model(REGISTERED_MODEL).aliases
+    except MlflowException:  # nothing registered yet
+        return None
+    if CHAMPION_ALIAS not in aliases:
+        return None
+    ref = resolve_model_uri(f"models:/{REGISTERED_MODEL}@{CHAMPION_ALIAS}", tracking_uri)
+    return ref, dict(client.get_model_version(REGISTERED_MODEL, ref.version).tags)
+
+
+def promote_version(tracking_uri: str, version: str | int, run_id: str | None) -> None:
+    """Point `champion` at `version` after checking that it is the version trained in `run_id` (the one evaluated)."""
+    _quiet_mlflow()
+    from mlflow.tracking import MlflowClient
+
+    mv = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri).get_model_version(REGISTERED_MODEL, str(version))
+    if run_id and mv.run_id != run_id:
+        raise ValueError(f"version {version} in {tracking_uri} was trained in run {mv.run_id}, not in the evaluated "
+                         f"run {run_id}: refusing to promote another model")
+    set_alias(tracking_uri, version, CHAMPION_ALIAS)
