@@ -82,13 +82,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--margin must be in [0, 1), got {args.margin}")
     workspace = Workspace.current()
     try:
-        holdout = load_holdout(args.holdout or workspace.holdout_path())
+        holdout_path = args.holdout or workspace.holdout_path()
+        holdout = load_holdout(holdout_path)
         seeds = load_seeds(workspace.seed_examples_path()) if args.shot_count or args.finetuned_shot_count else []
         few, tuned, champion = _arms(args, workspace)
         result = evaluate_arms(holdout, few, tuned, args.shot_count, seeds=seeds, champion_arm=champion,
                                fine_tuned_shot_count=args.finetuned_shot_count, audit=AuditLog(workspace.llm_logs),
                                report_dir=args.report_dir or workspace.reports, n_bootstrap=args.bootstrap,
-                               max_examples=args.max_examples)
+                               max_examples=args.max_examples, holdout_path=holdout_path)
     except (ValueError, OSError, EndpointError) as exc:
         raise UsageError(str(exc)) from None
     rules = PromotionRules(schema_target=args.schema_target, margin=args.margin, min_examples=args.min_examples)

@@ -96,8 +96,8 @@ def evaluation_scores(context: dg.AssetExecutionContext, config: EvaluationConfi
                            fine_tuned_shot_count=config.fine_tuned_shot_count,
                            fine_tuned_shots=recipe_shots(recipe, seeds, holdout) if recipe else None,
                            champion_arm=champion_arm, champion_shots=champion_shots, audit=AuditLog(ws.llm_logs),
-                           report_dir=ws.reports, n_bootstrap=config.n_bootstrap, max_examples=config.max_examples)
-    result.report["holdout_path"] = str(holdout_path)
+                           report_dir=ws.reports, n_bootstrap=config.n_bootstrap, max_examples=config.max_examples,
+                           holdout_path=holdout_path)
     tags = {"model_uri": fine_tuned_model["model_uri"], "training_run_id": str(fine_tuned_model.get("run_id")),
             **run_source_tags("dagster:evaluation_scores", context.run_id, context.asset_key.to_user_string())}
     run_id = log_evaluation(result.report, tracking_uri, tags=tags)

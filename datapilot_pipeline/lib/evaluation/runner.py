@@ -105,7 +105,8 @@ def evaluate_arms(holdout: Sequence[dict], few_shot_arm: Backend, fine_tuned_arm
                   fine_tuned_shots: list[dict] | None = None, champion_arm: Backend | None = None,
                   champion_shots: list[dict] | None = None, audit: AuditLog | None = None,
                   report_dir: str | Path | None = None, n_bootstrap: int = DEFAULT_BOOTSTRAP, seed: int = 0,
-                  now: datetime | None = None, max_examples: int | None = None) -> EvalResult:
+                  now: datetime | None = None, max_examples: int | None = None,
+                  holdout_path: str | Path | None = None) -> EvalResult:
     """Score every arm on the holdout; write the report under `report_dir` when given.
 
     `fine_tuned_shots` / `champion_shots` are the worked examples of each model's own prompt recipe; None
@@ -125,7 +126,8 @@ def evaluate_arms(holdout: Sequence[dict], few_shot_arm: Backend, fine_tuned_arm
     indices = bootstrap_indices(len(holdout), n_bootstrap, seed)
     now = now or datetime.now(timezone.utc)
     report: dict = {"created_at": now.isoformat().replace("+00:00", "Z"), "n_examples": len(holdout),
-                    "prompt_version": PROMPT_VERSION, "bootstrap": {"n_resamples": n_bootstrap, "seed": seed}}
+                    "prompt_version": PROMPT_VERSION, "bootstrap": {"n_resamples": n_bootstrap, "seed": seed},
+                    "holdout_path": str(holdout_path) if holdout_path else None}
     for arm in backends:
         report[arm] = {**summarize(scores[arm], indices), "model": backends[arm].label,
                        "backend": backends[arm].kind, "shot_count": len(shots[arm]),
