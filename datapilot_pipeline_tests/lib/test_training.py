@@ -158,8 +158,10 @@ def test_mlflow_records_what_its_users_expect(home: Path, base: Path):
     assert [m.step for m in client.get_metric_history(run.info.run_id, "train_seconds")] == [0]
     version = client.get_model_version_by_alias("datapilot-insights", "candidate")
     assert "LoRA adapter" in version.description and version.tags["dataset_sha256"] == result["dataset_sha256"]
-    mlflow.set_tracking_uri(result["tracking_uri"])
-    model = mlflow.pyfunc.load_model("models:/datapilot-insights@candidate")
+    from datapilot_pipeline.lib.registry.log import using_tracking_uri
+
+    with using_tracking_uri(result["tracking_uri"]):
+        model = mlflow.pyfunc.load_model("models:/datapilot-insights@candidate")
     assert [c.name for c in model.metadata.get_input_schema().inputs] == ["compact_eda"]
     eda = json.loads(json.dumps(example(3)))  # a real compact EDA, as the prompt carries it
     from datapilot_pipeline.lib.prompts import extract_task_eda

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from datapilot_pipeline.lib.atomic import atomic_write_jsonl
@@ -28,19 +30,30 @@ def log_pyfunc_model(run_id: str, tracking_uri: str, base_model: Path, adapter_d
     No input example: MLflow would load the model and generate from it at logging time to validate one."""
     import mlflow
 
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(tracking_uri)
+    with using_tracking_uri(tracking_uri), tempfile.TemporaryDirectory() as tmp:
+        artifacts = {"adapter": str(adapter_dir)}
+        if shots:
+            artifacts["shots"] = str(atomic_write_jsonl(Path(tmp) / "shots.jsonl", shots))
+        with mlflow.start_run(run_id=run_id):
+            info = mlflow.pyfunc.log_model(
+                name=MODEL_NAME, python_model=str(CODE), artifacts=artifacts, signature=signature(),
+                model_config={"base_model": str(Path(base_model).resolve()), "max_new_tokens": max_new_tokens},
+                pip_requirements=PIP_REQUIREMENTS)
+    return info.model_uri
+
+
+@contextmanager
+def using_tracking_uri(uri: str) -> Iterator[None]:
+    """MLflow's process-wide tracking and registry URIs set to `uri` for the block, then restored. Fluent logging
+    needs them, and so does registering a version whose source is a logged model (`models:/m-...`)."""
+    import mlflow
+
+    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            artifacts = {"adapter": str(adapter_dir)}
-            if shots:
-                artifacts["shots"] = str(atomic_write_jsonl(Path(tmp) / "shots.jsonl", shots))
-            with mlflow.start_run(run_id=run_id):
-                info = mlflow.pyfunc.log_model(
-                    name=MODEL_NAME, python_model=str(CODE), artifacts=artifacts, signature=signature(),
-                    model_config={"base_model": str(Path(base_model).resolve()), "max_new_tokens": max_new_tokens},
-                    pip_requirements=PIP_REQUIREMENTS)
-        return info.model_uri
+        yield
     finally:
-        mlflow.set_tracking_uri(previous)
+        mlflow.set_tracking_uri(previous[0])
+        mlflow.set_registry_uri(previous[1])
 

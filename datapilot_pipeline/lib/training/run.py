@@ -29,7 +29,7 @@ def _register(run_id: str, uri: str, base: Path, adapter_dir: Path, dataset: Pat
     import json
 
     from datapilot_pipeline.lib import tracking
-    from datapilot_pipeline.lib.registry.log import log_pyfunc_model
+    from datapilot_pipeline.lib.registry.log import log_pyfunc_model, using_tracking_uri
 
     source = log_pyfunc_model(run_id, uri, base, adapter_dir, shots)
     tags = {"dataset_sha256": sha256, "dataset_path": str(dataset)}
@@ -38,7 +38,9 @@ def _register(run_id: str, uri: str, base: Path, adapter_dir: Path, dataset: Pat
     description = (f"LoRA adapter on {Path(base).name}, trained on {dataset.name} (sha256 {sha256[:12]}), "
                    f"{len(shots)} worked examples in the prompt. Load: mlflow.pyfunc.load_model(<this version's "
                    f"URI>).predict({{'compact_eda': [json.dumps(eda)]}}) -> llm_output (JSON), schema_pass.")
-    return tracking.register_adapter(run_id, uri, base, adapter_dir, tags=tags, source=source, description=description)
+    with using_tracking_uri(uri):  # MLflow resolves a `models:/m-...` source through the process-wide URI
+        return tracking.register_adapter(run_id, uri, base, adapter_dir, tags=tags, source=source,
+                                         description=description)
 
 
 def default_run_name(sha256: str) -> str:
