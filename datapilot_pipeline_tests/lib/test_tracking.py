@@ -116,3 +116,18 @@ def test_no_champion_until_one_is_promoted_and_only_the_evaluated_version(home: 
     tracking.promote_version(uri, "1", run1)
     ref, tags = tracking.current_champion(uri)
     assert ref.version == "1" and ref.run_id == run1 and tags["recipe"] == '{"shot_ids": []}'
+
+
+def test_using_tracking_uri_restores_the_process_settings(home: Path, monkeypatch: pytest.MonkeyPatch):
+    import mlflow
+
+    from datapilot_pipeline.lib.registry.log import using_tracking_uri
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    mlflow.set_tracking_uri(None)
+    with using_tracking_uri("sqlite:///a.db"):
+        assert mlflow.get_tracking_uri() == mlflow.get_registry_uri() == "sqlite:///a.db"
+    mlflow.set_tracking_uri("sqlite:///b.db")
+    assert mlflow.get_registry_uri() == "sqlite:///b.db"  # the registry follows the tracking URI again
+    mlflow.set_tracking_uri(None)

@@ -47,13 +47,21 @@ def using_tracking_uri(uri: str) -> Iterator[None]:
     """MLflow's process-wide tracking and registry URIs set to `uri` for the block, then restored. Fluent logging
     needs them, and so does registering a version whose source is a logged model (`models:/m-...`)."""
     import mlflow
+    from mlflow.environment_variables import MLFLOW_REGISTRY_URI
+    from mlflow.tracking._model_registry import utils as registry_state
+    from mlflow.tracking._tracking_service import utils as tracking_state
 
-    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    # The raw settings (None when unset), so that "unset, follow the tracking URI" is restored as such; the
+    # public getters would return a resolved URI and pin it for the rest of the process.
+    previous = tracking_state._tracking_uri, registry_state._registry_uri, MLFLOW_REGISTRY_URI.get_raw()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
         yield
     finally:
         mlflow.set_tracking_uri(previous[0])
-        mlflow.set_registry_uri(previous[1])
-
+        registry_state._registry_uri = previous[1]
+        if previous[2] is None:
+            MLFLOW_REGISTRY_URI.unset()
+        else:
+            MLFLOW_REGISTRY_URI.set(previous[2])
