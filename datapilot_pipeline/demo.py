@@ -90,7 +90,7 @@ def _print_outcome(console: Console, result) -> None:
     if "promoted" in promotion:
         verdict = "promoted to @champion" if promotion["promoted"].value else "not promoted"
         console.print(f"[bold]promotion[/] {promotion['model_uri'].value}: {verdict}")
-        console.print(Markdown(promotion["reasons"].value))
+        console.print(Markdown(promotion["rules"].value))
 
 
 def run_demo(home: Path, n_jobs: int, seed: int) -> int:

@@ -1,5 +1,7 @@
-"""`datapilot eval`: few-shot against fine-tuned on the holdout; prints the comparison and the promotion
-decision, writes `reports/eval_<TIMESTAMP>.json` and audits every call under `data/llm_logs/`.
+"""`datapilot eval`: few-shot against fine-tuned (and optionally a champion) on the holdout; prints the
+comparison and every promotion rule with its numbers and pass/FAIL, writes `reports/eval_<TIMESTAMP>.json` and
+audits every call under `data/llm_logs/`. Registered models (`models:/...`) are read from $DATAPILOT_MLFLOW_URI
+(default sqlite:///$DATAPILOT_HOME/mlflow.db), the same tracking URI training used.
 
     datapilot eval --holdout data/finetune_samples/holdout_test.jsonl \\
         --fewshot-endpoint http://127.0.0.1:8000/v1/chat/completions --finetuned-model models:/datapilot-insights@candidate
@@ -17,6 +19,7 @@ import argparse
 from pathlib import Path
 
 from datapilot_pipeline.cli.common import UsageError, existing_file, int_in_range
+from datapilot_pipeline.lib.evaluation.promotion import DEFAULT_MARGIN, DEFAULT_MIN_EXAMPLES
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 
@@ -33,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tuned.add_argument("--finetuned-endpoint", metavar="URL", help="OpenAI-compatible chat-completions URL")
     tuned.add_argument("--finetuned-model", metavar="PATH|URI",
                        help="adapter or model directory, or models:/datapilot-insights/VERSION or @ALIAS")
+    p.add_argument("--champion", metavar="PATH|URI", default=None,
+                   help="also evaluate this model (e.g. models:/datapilot-insights@champion) as the current champion")
     p.add_argument("--shot-count", type=int_in_range(0, 20), default=3, help="worked examples, few-shot arm (default 3)")
     p.add_argument("--finetuned-shot-count", type=int_in_range(0, 20), default=0,
                    help="worked examples, fine-tuned arm (default 0)")
@@ -51,6 +56,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="`model` sent to the fine-tuned endpoint (default \"default\")")
     p.add_argument("--bootstrap", type=int_in_range(100, 100_000), default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--schema-target", type=float, default=0.95, help="promotion's schema pass target (default 0.95)")
+    p.add_argument("--margin", type=float, default=DEFAULT_MARGIN,
+                   help=f"non-inferiority margin on evidence accuracy (default {DEFAULT_MARGIN})")
+    p.add_argument("--min-examples", type=int_in_range(2), default=DEFAULT_MIN_EXAMPLES,
+                   help=f"fewest holdout examples to promote on (default {DEFAULT_MIN_EXAMPLES})")
     p.set_defaults(handler=run)
 
 
@@ -88,40 +97,45 @@ def _arms(args: argparse.Namespace, workspace):
            else base_model_arm(args.base_model, workspace, args.max_new_tokens, args.batch_size))
     tuned = (endpoint(args.finetuned_endpoint, args.finetuned_model_name) if args.finetuned_endpoint
              else fine_tuned_arm(args.finetuned_model, workspace, args.base_model, args.max_new_tokens, args.batch_size))
-    return few, tuned
+    champion = (fine_tuned_arm(args.champion, workspace, args.base_model, args.max_new_tokens, args.batch_size)
+                if args.champion else None)
+    return few, tuned, champion
 
 
 def run(args: argparse.Namespace) -> int:
     from datapilot_pipeline.lib.audit import AuditLog
     from datapilot_pipeline.lib.evaluation.endpoint import EndpointError
-    from datapilot_pipeline.lib.evaluation.promotion import decide_promotion
+    from datapilot_pipeline.lib.evaluation.promotion import PromotionRules, decide_promotion, rules_table
     from datapilot_pipeline.lib.evaluation.runner import comparison_table, evaluate_arms, load_holdout
     from datapilot_pipeline.lib.export.shots import load_seeds
     from datapilot_pipeline.lib.paths import Workspace
 
     if not 0 <= args.schema_target <= 1:
         raise UsageError(f"--schema-target must be in [0, 1], got {args.schema_target}")
+    if not 0 <= args.margin < 1:
+        raise UsageError(f"--margin must be in [0, 1), got {args.margin}")
     _check_model_paths(args)
     args.key_env = _api_key_env(args)
     workspace = Workspace.current()
     try:
-        holdout = load_holdout(args.holdout or workspace.holdout_path())
+        holdout_path = args.holdout or workspace.holdout_path()
+        holdout = load_holdout(holdout_path)
         seeds = load_seeds(workspace.seed_examples_path()) if args.shot_count or args.finetuned_shot_count else []
         wanted = max(args.shot_count, args.finetuned_shot_count)
         if wanted > len(seeds) > 0:
             raise UsageError(f"shot count {wanted}: there are only {len(seeds)} seed examples in "
                              f"{workspace.seed_examples_path()}; use at most {len(seeds)}")
-        few, tuned = _arms(args, workspace)
-        result = evaluate_arms(holdout, few, tuned, args.shot_count, seeds=seeds,
+        few, tuned, champion = _arms(args, workspace)
+        result = evaluate_arms(holdout, few, tuned, args.shot_count, seeds=seeds, champion_arm=champion,
                                fine_tuned_shot_count=args.finetuned_shot_count, audit=AuditLog(workspace.llm_logs),
                                report_dir=args.report_dir or workspace.reports, n_bootstrap=args.bootstrap,
-                               max_examples=args.max_examples)
+                               max_examples=args.max_examples, holdout_path=holdout_path)
     except (ValueError, OSError, EndpointError) as exc:
         raise UsageError(str(exc)) from None
-    decision = decide_promotion(result.report, args.schema_target)
+    rules = PromotionRules(schema_target=args.schema_target, margin=args.margin, min_examples=args.min_examples)
+    decision = decide_promotion(result.report, rules)
     print(comparison_table(result.report))
     print(f"\npromotion: {'PROMOTE' if decision.promote else 'do not promote'}")
-    for reason in decision.reasons:
-        print(f"  - {reason}")
+    print(rules_table(decision))
     print(f"report: {result.report_path}")
     return 0

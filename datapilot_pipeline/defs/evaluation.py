@@ -1,4 +1,5 @@
-"""Evaluation and promotion: few-shot against fine-tuned on the holdout, and the `champion` alias."""
+"""Evaluation and promotion: the candidate against few-shot and the current champion on the holdout of its own
+export, and the `champion` alias."""
 
 from pathlib import Path
 
@@ -6,15 +7,21 @@ import dagster as dg
 from pydantic import Field
 
 from datapilot_pipeline.defs.resources import WorkspaceResource
+from datapilot_pipeline.defs.tracking import MlflowResource
+from datapilot_pipeline.lib.evaluation.promotion import (DEFAULT_ALPHA, DEFAULT_MARGIN, DEFAULT_MIN_EXAMPLES,
+                                                         DEFAULT_SCHEMA_TARGET)
 
-ARMS = ("few_shot", "fine_tuned")
+ARMS = ("few_shot", "fine_tuned", "champion")
 RATES = ("schema_pass_rate", "evidence_accuracy", "bleu", "rouge_l")
 
 
 class EvaluationConfig(dg.Config):
-    holdout_path: str | None = Field(default=None, description="Holdout JSONL; default the workspace's holdout_test.jsonl.")
+    holdout_path: str | None = Field(default=None, description="Holdout JSONL; default the holdout written by the "
+                                     "export the model was trained on (its lineage), else the workspace's holdout_test.jsonl.")
     shot_count: int = Field(default=3, ge=0, le=20, description="Worked examples shown to the few-shot arm.")
-    fine_tuned_shot_count: int = Field(default=0, ge=0, le=20, description="Worked examples shown to the fine-tuned arm.")
+    fine_tuned_shot_count: int = Field(default=0, ge=0, le=20, description="Worked examples shown to the fine-tuned "
+                                       "arm when its lineage carries no prompt recipe.")
+    compare_with_champion: bool = Field(default=True, description="Also evaluate the current champion on the same holdout.")
     max_examples: int | None = Field(default=None, ge=1, description="Evaluate only the first N holdout examples.")
     max_new_tokens: int = Field(default=384, ge=1, description="Bound on each reply's length, in tokens.")
     batch_size: int = Field(default=4, ge=1, description="Prompts per forward pass for local generation.")
@@ -27,86 +34,133 @@ class EvaluationConfig(dg.Config):
 
 def _arm_metadata(report: dict) -> dict:
     out = {}
-    for arm in ARMS:
+    for arm in (a for a in ARMS if a in report):
         for key in RATES:
             value = report[arm].get(key)
-            out[f"{arm}/{key}"] = dg.MetadataValue.float(float(value)) if value is not None else dg.MetadataValue.text("n/a")
+            out[f"{arm}/{key}"] = dg.MetadataValue.float(round(float(value), 4)) if value is not None else dg.MetadataValue.text("n/a")
     return out
+
+
+def _holdout_and_recipe(config: EvaluationConfig, ws, lineage: dict, log) -> tuple[Path, object]:
+    from datapilot_pipeline.lib.evaluation.recipe import holdout_of, recipe_of
+
+    recipe = recipe_of(lineage)
+    if recipe is None:
+        log.warning("the model's lineage carries no prompt recipe: the fine-tuned arm gets "
+                    f"fine_tuned_shot_count={config.fine_tuned_shot_count} worked examples")
+    if config.holdout_path:
+        return Path(config.holdout_path), recipe
+    own = holdout_of(lineage)
+    if own is None:
+        log.warning("the model's lineage names no holdout: evaluating on the workspace's holdout_test.jsonl")
+        return ws.holdout_path(), recipe
+    return own, recipe
 
 
 @dg.asset(group_name="evaluation", kinds={"mlflow"})
 def evaluation_scores(context: dg.AssetExecutionContext, config: EvaluationConfig, workspace: WorkspaceResource,
-                      fine_tuned_model: dict) -> dg.Output[dict]:
-    """Few-shot (the base model with worked examples) against the fine-tuned model from `fine_tuned_model`'s
-    lineage on the holdout: schema pass rate, evidence accuracy, BLEU and ROUGE-L with bootstrap CIs and a
-    per-category breakdown. Written to `reports/eval_<TIMESTAMP>.json`, both arms logged in one MLflow run,
-    every model call in the audit log."""
+                      mlflow: MlflowResource, fine_tuned_model: dict) -> dg.Output[dict]:
+    """The candidate from `fine_tuned_model`'s lineage, prompted with its own prompt recipe, against few-shot (its
+    base model with worked examples) and the current champion, on the holdout its own export wrote: schema pass
+    rate, evidence accuracy, BLEU and ROUGE-L with bootstrap CIs, and the paired differences the promotion rule
+    judges. Written to `reports/eval_<TIMESTAMP>.json`, logged in MLflow (one child run per arm), every model
+    call in the audit log."""
     from datapilot_pipeline.lib.audit import AuditLog
     from datapilot_pipeline.lib.evaluation.arms import endpoint_arm
     from datapilot_pipeline.lib.evaluation.local import LocalGenerator
+    from datapilot_pipeline.lib.evaluation.recipe import recipe_of, recipe_shots
     from datapilot_pipeline.lib.evaluation.runner import comparison_table, evaluate_arms, load_holdout
     from datapilot_pipeline.lib.evaluation.tracking import log_evaluation
     from datapilot_pipeline.lib.export.shots import load_seeds
-    from datapilot_pipeline.lib.tracking import default_tracking_uri
+    from datapilot_pipeline.lib.tracking import current_champion, run_source_tags
 
     ws = workspace.workspace()
-    holdout = load_holdout(Path(config.holdout_path) if config.holdout_path else ws.holdout_path())
-    seeds = load_seeds(ws.seed_examples_path()) if config.shot_count or config.fine_tuned_shot_count else []
+    tracking_uri = fine_tuned_model.get("tracking_uri") or mlflow.uri(ws)
+    holdout_path, recipe = _holdout_and_recipe(config, ws, fine_tuned_model, context.log)
+    holdout = load_holdout(holdout_path)
+    seeds = load_seeds(ws.seed_examples_path())
     base = Path(fine_tuned_model["base_model"])
+    gen = {"max_new_tokens": config.max_new_tokens, "batch_size": config.batch_size}
     few = (endpoint_arm(config.fewshot_endpoint, config.fewshot_model_name, config.api_key_env, 4, config.max_new_tokens)
-           if config.fewshot_endpoint else
-           LocalGenerator(base_model=base, max_new_tokens=config.max_new_tokens, batch_size=config.batch_size))
+           if config.fewshot_endpoint else LocalGenerator(base_model=base, **gen))
     tuned = LocalGenerator(base_model=base, adapter_dir=Path(fine_tuned_model["adapter_dir"]),
-                           name=fine_tuned_model["model_uri"], max_new_tokens=config.max_new_tokens,
-                           batch_size=config.batch_size)
+                           name=fine_tuned_model["model_uri"], **gen)
+    champion = current_champion(tracking_uri) if config.compare_with_champion else None
+    champion_arm = champion_shots = None
+    if champion is not None and champion[0].version != str(fine_tuned_model.get("version")):
+        ref, tags = champion
+        champion_arm = LocalGenerator(base_model=ref.base_model, adapter_dir=ref.adapter_dir, name=ref.model_uri, **gen)
+        champion_recipe = recipe_of(tags)
+        champion_shots = recipe_shots(champion_recipe, seeds, holdout) if champion_recipe else None
     result = evaluate_arms(holdout, few, tuned, config.shot_count, seeds=seeds,
-                           fine_tuned_shot_count=config.fine_tuned_shot_count, audit=AuditLog(ws.llm_logs),
-                           report_dir=ws.reports, n_bootstrap=config.n_bootstrap, max_examples=config.max_examples)
-    tracking_uri = default_tracking_uri(ws)
-    run_id = log_evaluation(result.report, tracking_uri, tags={"model_uri": fine_tuned_model["model_uri"],
-                                                                 "training_run_id": str(fine_tuned_model.get("run_id"))})
+                           fine_tuned_shot_count=config.fine_tuned_shot_count,
+                           fine_tuned_shots=recipe_shots(recipe, seeds, holdout) if recipe else None,
+                           champion_arm=champion_arm, champion_shots=champion_shots, audit=AuditLog(ws.llm_logs),
+                           report_dir=ws.reports, n_bootstrap=config.n_bootstrap, max_examples=config.max_examples,
+                           holdout_path=holdout_path)
+    tags = {"model_uri": fine_tuned_model["model_uri"], "training_run_id": str(fine_tuned_model.get("run_id")),
+            **run_source_tags("dagster:evaluation_scores", context.run_id, context.asset_key.to_user_string())}
+    run_id = log_evaluation(result.report, tracking_uri, tags=tags)
     table = comparison_table(result.report)
     context.log.info("evaluation\n" + table)
     value = {"report_path": str(result.report_path), "mlflow_run_id": run_id, "tracking_uri": tracking_uri,
              "model_uri": fine_tuned_model["model_uri"], "version": fine_tuned_model.get("version"),
-             **{arm: {k: result.report[arm][k] for k in ("n", *RATES)} for arm in ARMS},
+             "training_run_id": fine_tuned_model.get("run_id"), "holdout_path": str(holdout_path),
+             **{arm: {k: result.report[arm][k] for k in ("n", *RATES)} for arm in ARMS if arm in result.report},
              "comparison": result.report["comparison"], "report": result.report}
     metadata = {"comparison": dg.MetadataValue.md(table), "report": dg.MetadataValue.path(str(result.report_path)),
-                "n_examples": result.report["n_examples"], "mlflow_run_id": run_id, **_arm_metadata(result.report)}
+                "holdout": dg.MetadataValue.path(str(holdout_path)), "n_examples": result.report["n_examples"],
+                "mlflow_run_id": run_id, **_arm_metadata(result.report)}
     return dg.Output(value, metadata=metadata)
 
 
 class PromotionConfig(dg.Config):
-    schema_target: float = Field(default=0.95, ge=0, le=1, description="Fine-tuned schema pass rate needed to promote.")
+    schema_target: float = Field(default=DEFAULT_SCHEMA_TARGET, ge=0, le=1,
+                                 description="Candidate schema pass rate needed to promote.")
+    margin: float = Field(default=DEFAULT_MARGIN, ge=0, lt=1, description="Non-inferiority margin on evidence "
+                          "accuracy (absolute): the lower bound of (candidate - reference) must be above -margin.")
+    alpha: float = Field(default=DEFAULT_ALPHA, gt=0, lt=0.5, description="One-sided error rate of that lower bound.")
+    min_examples: int = Field(default=DEFAULT_MIN_EXAMPLES, ge=2, description="Fewest holdout examples to promote on.")
 
 
 @dg.asset(group_name="evaluation", kinds={"mlflow"})
 def model_promotion(context: dg.AssetExecutionContext, config: PromotionConfig,
                     evaluation_scores: dict) -> dg.Output[dict]:
-    """The promotion decision for the evaluated model: it gets the MLflow alias `champion` only when its schema
-    pass rate meets the target and its evidence accuracy is not worse than few-shot beyond the CI."""
-    from datapilot_pipeline.lib.evaluation.promotion import decide_promotion
-    from datapilot_pipeline.lib.evaluation.tracking import tag_decision
-    from datapilot_pipeline.lib.tracking import CHAMPION_ALIAS, set_alias
+    """The promotion decision for the evaluated version: it becomes `champion` only when every rule passes
+    (holdout size, schema pass rate, defined evidence accuracy, non-inferior to few-shot and to the current
+    champion by the margin). Each rule with its numbers is in the metadata and on the MLflow version's tags."""
+    from datapilot_pipeline.lib.evaluation.promotion import PromotionRules, decide_promotion, rules_table
+    from datapilot_pipeline.lib.evaluation.tracking import tag_decision, tag_version
+    from datapilot_pipeline.lib.tracking import CHAMPION_ALIAS, promote_version
 
-    decision = decide_promotion(evaluation_scores["report"], config.schema_target).as_dict()
-    tracking_uri = evaluation_scores["tracking_uri"]
-    if decision["promote"]:
-        set_alias(tracking_uri, evaluation_scores["version"], CHAMPION_ALIAS)
+    rules = PromotionRules(config.schema_target, config.margin, config.alpha, config.min_examples)
+    outcome = decide_promotion(evaluation_scores["report"], rules)
+    decision = outcome.as_dict()
+    tracking_uri, version = evaluation_scores["tracking_uri"], evaluation_scores["version"]
+    if outcome.promote:
+        promote_version(tracking_uri, version, evaluation_scores.get("training_run_id"))
         context.log.info(f"{evaluation_scores['model_uri']} is now @{CHAMPION_ALIAS}")
     tag_decision(evaluation_scores["mlflow_run_id"], tracking_uri, decision)
-    value = {**decision, "model_uri": evaluation_scores["model_uri"], "version": evaluation_scores["version"],
-             "alias": CHAMPION_ALIAS if decision["promote"] else None}
-    numbers = {k: dg.MetadataValue.float(float(v)) for k, v in decision["numbers"].items()
-               if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    metadata = {"promoted": decision["promote"], "model_uri": str(evaluation_scores["model_uri"]),
-                "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in decision["reasons"])), **numbers}
+    if version is not None:
+        tag_version(tracking_uri, str(version), evaluation_scores["mlflow_run_id"], evaluation_scores["report"], decision)
+    value = {**decision, "model_uri": evaluation_scores["model_uri"], "version": version,
+             "alias": CHAMPION_ALIAS if outcome.promote else None}
+    table = rules_table(outcome)
+    context.log.info(f"promotion: {'PROMOTE' if outcome.promote else 'do not promote'}\n{table}")
+    metadata = {"promoted": outcome.promote, "model_uri": str(evaluation_scores["model_uri"]),
+                "rules": dg.MetadataValue.md(table), **_numbers(decision["numbers"])}
     return dg.Output(value, metadata=metadata)
+
+
+def _numbers(numbers: dict) -> dict:
+    return {k: dg.MetadataValue.float(round(float(v), 4)) for k, v in numbers.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 @dg.asset_check(asset=model_promotion, description="The evaluated fine-tuned model was promoted to champion.")
 def fine_tuned_model_is_promoted(model_promotion: dict) -> dg.AssetCheckResult:
-    numbers = {k: v for k, v in model_promotion["numbers"].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    from datapilot_pipeline.lib.evaluation.promotion import PromotionDecision, Rule, rules_table
+
+    table = rules_table(PromotionDecision(model_promotion["promote"], [Rule(**r) for r in model_promotion["rules"]]))
     return dg.AssetCheckResult(passed=bool(model_promotion["promote"]), severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in model_promotion["reasons"])),
-                                         **numbers})
+                               metadata={"rules": dg.MetadataValue.md(table), **_numbers(model_promotion["numbers"])})

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-
 import dagster as dg
 from pydantic import Field
 
 from datapilot_pipeline.lib.paths import Workspace
-
-TRACKING_URI_ENV = "DATAPILOT_MLFLOW_URI"
+from datapilot_pipeline.lib.tracking import TRACKING_URI_ENV
 
 
 class MlflowResource(dg.ConfigurableResource):
-    """MLflow tracking and registry URI; default `sqlite:///$DATAPILOT_HOME/mlflow.db`."""
+    """MLflow tracking and registry URI for training, evaluation and promotion alike; default
+    `$DATAPILOT_MLFLOW_URI`, else `sqlite:///$DATAPILOT_HOME/mlflow.db`."""
 
     tracking_uri: str | None = Field(
-        default=None, description=f"Tracking/registry URI; default the workspace's sqlite DB (env {TRACKING_URI_ENV}).")
+        default=None, description=f"Tracking/registry URI; default ${TRACKING_URI_ENV}, else the workspace's sqlite DB.")
 
     def uri(self, workspace: Workspace) -> str:
         from datapilot_pipeline.lib.tracking import default_tracking_uri

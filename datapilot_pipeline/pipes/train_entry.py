@@ -30,6 +30,7 @@ def main() -> None:
     from dagster_pipes import open_dagster_pipes
 
     from datapilot_pipeline.lib.paths import Workspace
+    from datapilot_pipeline.lib.tracking import run_source_tags
     from datapilot_pipeline.lib.training import TrainingConfig
     from datapilot_pipeline.lib.training.run import run_training
 
@@ -47,6 +48,8 @@ def main() -> None:
         result = run_training(
             config, Path(extras["dataset"]), Workspace(Path(extras["home"])), base_model=extras.get("base_model"),
             tracking_uri=extras.get("tracking_uri"), report_path=Path(report) if report else None, sink=sink,
+            run_tags=run_source_tags("dagster:fine_tuned_model", pipes.run_id, pipes.asset_key),
+            recipe=extras.get("recipe"), shots=extras.get("shots"),
         )
         pipes.report_custom_message(result)
         pipes.report_asset_materialization(metadata=_metadata(result))

@@ -21,11 +21,13 @@ def test_eval_against_endpoints_prints_the_table_and_decision(server, home, monk
     monkeypatch.setenv("MY_KEY", SECRET)
     path = _workspace_files(home)
     rc = main(["eval", "--holdout", str(path), "--fewshot-endpoint", url(server, "fs"), "--finetuned-endpoint",
-               url(server, "ft"), "--api-key-env", "MY_KEY", "--shot-count", "2", "--bootstrap", "200"])
+               url(server, "ft"), "--api-key-env", "MY_KEY", "--shot-count", "2", "--bootstrap", "200",
+               "--min-examples", "7", "--margin", "0.06"])
     out = capsys.readouterr().out
     assert rc == 0
     assert "| schema_pass_rate | 42.9% [" in out and "| 100.0% [100.0%, 100.0%] |" in out
-    assert "promotion: PROMOTE" in out
+    assert "promotion: PROMOTE" in out and "| holdout size | 7 examples | >= 7 | pass |" in out
+    assert "| non-inferior to few_shot | 92.9% vs 66.7%: difference +26.2%, lower bound" in out
     (report,) = (home / "reports").glob("eval_*.json")
     saved = json.loads(report.read_text())
     assert saved["few_shot"]["evidence_accuracy"] == pytest.approx(4 / 6) and saved["few_shot"]["shot_count"] == 2
@@ -44,6 +46,8 @@ def test_max_examples_and_report_dir(server, home, capsys):
     # examples 1-2: few-shot valid + truncated, fine-tuned valid + hallucinated
     assert saved["few_shot"]["schema_pass_rate"] == 0.5 and saved["fine_tuned"]["evidence_accuracy"] == 0.75
     assert len(server.seen) == 4
+    out = capsys.readouterr().out  # 0% schema pass in neither arm, but 2 examples: the rules table says why not
+    assert "promotion: do not promote" in out and "| holdout size | 2 examples | >= 30 | FAIL |" in out
 
 
 def _free_port() -> int:
@@ -59,6 +63,8 @@ def _free_port() -> int:
     (["--fewshot-endpoint", "http://a/b", "--base-model", "x", "--finetuned-model", "y"], "not allowed with"),
     ([], "one of the arguments --finetuned-endpoint --finetuned-model is required"),
     (["--finetuned-model", "y", "--schema-target", "2"], "--schema-target"),
+    (["--finetuned-model", "y", "--margin", "1.5"], "--margin"),
+    (["--finetuned-model", "y", "--min-examples", "1"], "--min-examples"),
 ])
 def test_bad_input_is_one_line_and_exit_2(home, capsys, argv_tail, message):
     path = _workspace_files(home, 2)

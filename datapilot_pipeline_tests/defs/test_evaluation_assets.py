@@ -9,7 +9,8 @@ import pytest
 from datapilot_pipeline.defs.evaluation import (EvaluationConfig, PromotionConfig, evaluation_scores,
                                                 fine_tuned_model_is_promoted, model_promotion)
 from datapilot_pipeline.defs.resources import WorkspaceResource
-from datapilot_pipeline.lib.atomic import atomic_write_jsonl
+from datapilot_pipeline.defs.tracking import MlflowResource
+from datapilot_pipeline.lib.atomic import atomic_write_jsonl, dumps_compact
 from datapilot_pipeline_tests.eval_fixtures import holdout, seeds
 from datapilot_pipeline_tests.model_fixtures import build_tiny_with_adapter, register_version
 
@@ -31,45 +32,67 @@ def _aliases(home: Path) -> dict:
 
 
 def test_local_arms_end_to_end_on_the_tiny_model(home, tiny_with_adapter):
+    """Holdout and prompt recipe come from the lineage, the champion is a third arm on the same holdout, and
+    evaluation, the decision and the version tags all land in the one tracking DB."""
     base, adapter = tiny_with_adapter
     samples = home / "data" / "finetune_samples"
     atomic_write_jsonl(samples / "seed_examples.jsonl", seeds())
-    atomic_write_jsonl(samples / "holdout_test.jsonl", holdout(3))
-    lineage = _register(home, base, adapter)
+    atomic_write_jsonl(samples / "holdout_test.jsonl", holdout(5))  # the shipped one: must not be used
+    own_holdout = atomic_write_jsonl(home / "data" / "finetune_ready" / "finetune_x_holdout.jsonl", holdout(3))
+    champion = _register(home, base, adapter)
+    from datapilot_pipeline.lib.tracking import set_alias
+
+    set_alias(f"sqlite:///{home / 'mlflow.db'}", champion["version"], "champion")
+    lineage = {**_register(home, base, adapter), "holdout_path": str(own_holdout),
+               "recipe": {"prompt_version": "v1", "shot_count": 1, "shot_ids": ["seed2"], "max_seq_length": 2048,
+                          "tokenizer": str(base)}}
 
     @dg.asset(name="fine_tuned_model")
     def fine_tuned_model_stub() -> dict:
         return lineage
 
-    config = {"ops": {"evaluation_scores": {"config": {"shot_count": 1, "max_examples": 2, "max_new_tokens": 12,
-                                                       "n_bootstrap": 100}}}}
+    config = {"ops": {"evaluation_scores": {"config": {"shot_count": 1, "max_new_tokens": 12, "n_bootstrap": 100}}}}
     result = dg.materialize([fine_tuned_model_stub, evaluation_scores, model_promotion, fine_tuned_model_is_promoted],
-                            resources={"workspace": WorkspaceResource()}, run_config=config)
+                            resources={"workspace": WorkspaceResource(), "mlflow": MlflowResource()}, run_config=config)
     assert result.success
     scores = result.output_for_node("evaluation_scores")
     report = json.loads(Path(scores["report_path"]).read_text())
-    assert report["few_shot"]["n"] == report["fine_tuned"]["n"] == 2
-    assert report["few_shot"]["shot_count"] == 1 and report["fine_tuned"]["shot_count"] == 0
+    assert report["few_shot"]["n"] == report["fine_tuned"]["n"] == report["champion"]["n"] == 3  # the lineage's file
+    assert report["holdout_path"] == str(own_holdout)
+    assert report["few_shot"]["shot_count"] == 1 and report["fine_tuned"]["shot_ids"] == ["seed2"]
     assert report["fine_tuned"]["model"] == lineage["model_uri"] and report["fine_tuned"]["backend"] == "local"
+    assert report["champion"]["model"] == champion["model_uri"]
+    assert set(report["noninferiority"]) == {"few_shot", "champion"}
     for arm in ("few_shot", "fine_tuned"):
         assert 0.0 <= report[arm]["schema_pass_rate"] <= 1.0 and 0.0 <= report[arm]["bleu"] <= 1.0
     audit = [json.loads(line) for p in (home / "data" / "llm_logs").glob("*.jsonl") for line in p.read_text().splitlines()]
-    assert len(audit) == 4 and all(r["completion_tokens"] is not None and r["completion_tokens"] <= 12 for r in audit)
+    assert len(audit) == 9 and all(r["completion_tokens"] is not None and r["completion_tokens"] <= 12 for r in audit)
 
     mat = result.asset_materializations_for_node("evaluation_scores")[0]
     assert "| schema_pass_rate |" in mat.metadata["comparison"].value
-    assert mat.metadata["fine_tuned/bleu"].value == pytest.approx(report["fine_tuned"]["bleu"])
+    assert mat.metadata["fine_tuned/bleu"].value == pytest.approx(report["fine_tuned"]["bleu"], abs=1e-4)
 
     from mlflow.tracking import MlflowClient
 
-    run = MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow.db'}").get_run(scores["mlflow_run_id"])
+    client = MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
+    run = client.get_run(scores["mlflow_run_id"])
     assert run.data.metrics["fine_tuned_schema_pass_rate"] == report["fine_tuned"]["schema_pass_rate"]
-    assert "few_shot_bleu" in run.data.metrics
-    # an untrained tiny model cannot reach a 95% schema pass rate: no champion, and the check says why
+    assert run.data.tags["dagster.asset_key"] == "evaluation_scores" and run.data.tags["dagster.run_id"] == result.run_id
+    children = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'")
+    assert sorted(c.data.tags["arm"] for c in children) == ["champion", "few_shot", "fine_tuned"]
+    assert all("evidence_accuracy" in c.data.metrics or report[c.data.tags["arm"]]["evidence_accuracy"] is None
+               for c in children)
+    # an untrained tiny model on 3 examples cannot pass: the champion stays, and the rules say why
     decision = result.output_for_node("model_promotion")
     (check,) = result.get_asset_check_evaluations()
-    assert decision["promote"] is False and check.passed is False and "champion" not in _aliases(home)
-    assert run.data.tags["promotion.promote"] == "false" and "below the target" in run.data.tags["promotion.reasons"]
+    assert decision["promote"] is False and check.passed is False
+    assert _aliases(home)["champion"] == int(champion["version"])
+    assert "| holdout size | 3 examples | >= 30 | FAIL |" in check.metadata["rules"].value
+    assert run.data.tags["promotion.promote"] == "false" and "FAIL: holdout size" in run.data.tags["promotion.reasons"]
+    version = MlflowClient(registry_uri=f"sqlite:///{home / 'mlflow.db'}").get_model_version(
+        "datapilot-insights", lineage["version"])
+    assert version.tags["promotion.decision"] == "reject" and version.tags["evaluation.n"] == "3"
+    assert version.tags["evaluation.run_id"] == run.info.run_id
 
 
 def test_promotion_sets_the_champion_alias_when_the_rule_passes(home, tiny_with_adapter):
@@ -80,11 +103,16 @@ def test_promotion_sets_the_champion_alias_when_the_rule_passes(home, tiny_with_
     report = {"few_shot": {"n": 40, "schema_pass_rate": 0.6, "evidence_accuracy": 0.7, "bleu": 0.1, "rouge_l": 0.2},
               "fine_tuned": {"n": 40, "schema_pass_rate": 0.975, "evidence_accuracy": 0.8, "bleu": 0.3, "rouge_l": 0.4,
                              "model": lineage["model_uri"], "backend": "local", "shot_count": 0},
-              "comparison": {"evidence_accuracy": {"value": 0.1, "ci": [0.02, 0.18]}}}
+              "comparison": {"evidence_accuracy": {"value": 0.1, "ci": [0.02, 0.18]}},
+              "noninferiority": {"few_shot": {"value": 0.1, "se": 0.04, "n": 40}}}
     scores = {"report": report, "tracking_uri": uri, "mlflow_run_id": log_evaluation(report, uri),
-              "model_uri": lineage["model_uri"], "version": lineage["version"]}
+              "model_uri": lineage["model_uri"], "version": lineage["version"], "training_run_id": lineage["run_id"]}
+    with pytest.raises(ValueError, match="refusing to promote another model"):
+        model_promotion(dg.build_asset_context(), PromotionConfig(), evaluation_scores={**scores, "training_run_id": "x"})
+    assert "champion" not in _aliases(home)
     out = model_promotion(dg.build_asset_context(), PromotionConfig(), evaluation_scores=scores)
     assert out.value["promote"] is True and out.metadata["promoted"].value is True
     assert _aliases(home)["champion"] == int(lineage["version"])
+    assert "| non-inferior to few_shot | 80.0% vs 70.0%" in out.metadata["rules"].value
     strict = model_promotion(dg.build_asset_context(), PromotionConfig(schema_target=0.99), evaluation_scores=scores)
     assert strict.value["promote"] is False and strict.value["alias"] is None

@@ -9,7 +9,7 @@ import pytest
 
 from datapilot_pipeline.lib.audit import AuditLog, read_records
 from datapilot_pipeline.lib.evaluation.endpoint import EndpointClient, EndpointError, public_url
-from datapilot_pipeline.lib.evaluation.promotion import decide_promotion
+from datapilot_pipeline.lib.evaluation.promotion import PromotionRules, decide_promotion
 from datapilot_pipeline.lib.evaluation.runner import evaluate_arms
 from datapilot_pipeline_tests.eval_fixtures import holdout, seeds
 from datapilot_pipeline_tests.eval_server import SECRET, server, url  # noqa: F401 - server is a fixture
@@ -38,7 +38,12 @@ def test_both_arms_give_exactly_the_hand_computed_rates(server, home, monkeypatc
     assert saved["few_shot"]["schema_pass_rate"] == pytest.approx(3 / 7)
     # the model name sent is recorded beside the URL, whose query string (and its key) is dropped
     assert saved["few_shot"]["model"] == f"base @ {url(server, 'fs')}"
-    assert decide_promotion(saved).promote
+    # +26 points on 7 examples is not yet evidence: too few examples, and the lower bound is -5.6% < -5%
+    decision = decide_promotion(saved)
+    assert [r.name for r in decision.rules if not r.passed] == ["holdout size", "non-inferior to few_shot"]
+    assert decision.numbers["diff_vs_few_shot_lower_bound"] == pytest.approx(-0.0557, abs=1e-3)
+    assert decide_promotion(saved, PromotionRules(min_examples=7, margin=0.06)).promote
+    assert saved["noninferiority"]["few_shot"]["value"] == pytest.approx(13 / 14 - 4 / 6)
 
     records = [r for p in (home / "data" / "llm_logs").glob("*.jsonl") for r in read_records(p)]
     assert len(records) == 14 and {r["arm"] for r in records} == {"few_shot", "fine_tuned"}

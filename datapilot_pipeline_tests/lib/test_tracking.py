@@ -77,3 +77,57 @@ def test_bad_uris_are_value_errors(uri: str, message: str, home: Path):
     tracking.ensure_tracking_db(db)
     with pytest.raises(ValueError, match=message):
         tracking.resolve_model_uri(uri, db)
+
+
+def test_one_tracking_uri_for_every_stage(home: Path, monkeypatch: pytest.MonkeyPatch):
+    """DATAPILOT_MLFLOW_URI reaches the CLI, evaluation and promotion through the same default as training."""
+    from datapilot_pipeline.defs.tracking import MlflowResource
+
+    other = f"sqlite:///{home / 'elsewhere' / 'team.db'}"
+    monkeypatch.setenv(tracking.TRACKING_URI_ENV, other)
+    workspace = Workspace.current()
+    assert tracking.default_tracking_uri(workspace) == other == MlflowResource().uri(workspace)
+    assert MlflowResource(tracking_uri="sqlite:///x.db").uri(workspace) == "sqlite:///x.db"
+
+
+def test_experiments_open_in_the_classic_view_with_a_description(home: Path):
+    import mlflow
+
+    uri = tracking.default_tracking_uri(Workspace.current())
+    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+    bare = client.create_experiment("datapilot-eval")  # an experiment created before it carried tags
+    for name in (tracking.EXPERIMENT, "datapilot-eval"):
+        experiment = client.get_experiment(tracking.ensure_tracking_db(uri, experiment=name))
+        assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+        assert experiment.tags["mlflow.note.content"] == tracking.EXPERIMENT_DESCRIPTIONS[name]
+    assert client.get_experiment_by_name("datapilot-eval").experiment_id == bare
+
+
+def test_no_champion_until_one_is_promoted_and_only_the_evaluated_version(home: Path):
+    uri = tracking.default_tracking_uri(Workspace.current())
+    assert tracking.current_champion(uri) is None  # nothing registered at all
+    base = home / "base"
+    base.mkdir()
+    run1 = _run_with_adapter(uri, home / "a1")
+    tracking.register_adapter(run1, uri, base, home / "a1", tags={"recipe": '{"shot_ids": []}'})
+    assert tracking.current_champion(uri) is None
+    with pytest.raises(ValueError, match="not in the evaluated run"):
+        tracking.promote_version(uri, "1", "another-run")
+    tracking.promote_version(uri, "1", run1)
+    ref, tags = tracking.current_champion(uri)
+    assert ref.version == "1" and ref.run_id == run1 and tags["recipe"] == '{"shot_ids": []}'
+
+
+def test_using_tracking_uri_restores_the_process_settings(home: Path, monkeypatch: pytest.MonkeyPatch):
+    import mlflow
+
+    from datapilot_pipeline.lib.registry.log import using_tracking_uri
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    mlflow.set_tracking_uri(None)
+    with using_tracking_uri("sqlite:///a.db"):
+        assert mlflow.get_tracking_uri() == mlflow.get_registry_uri() == "sqlite:///a.db"
+    mlflow.set_tracking_uri("sqlite:///b.db")
+    assert mlflow.get_registry_uri() == "sqlite:///b.db"  # the registry follows the tracking URI again
+    mlflow.set_tracking_uri(None)

@@ -131,3 +131,41 @@ def test_run_training_records_a_finished_mlflow_run(home: Path, base: Path):
     version = client.get_model_version_by_alias("datapilot-insights", "candidate")
     assert str(version.version) == "1" and version.run_id == result["run_id"]
     assert str(home / "models" / "runs") in result["adapter_dir"]
+
+
+def test_mlflow_records_what_its_users_expect(home: Path, base: Path):
+    """Experiment description and classic-ML kind, run source, the dataset as an input, one-off figures at
+    step 0, and a registered version that is a loadable pyfunc model with a signature and a description."""
+    import json
+
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from datapilot_pipeline_tests.training_data import example
+
+    dataset = write_dataset(home / "d.jsonl", 8)
+    result = run_training(TrainingConfig(max_steps=2, **FAST), dataset, Workspace.current(), base_model=base,
+                          run_tags={"dagster.run_id": "abc123", "dagster.asset_key": "fine_tuned_model"})
+    client = MlflowClient(result["tracking_uri"])
+    experiment = client.get_experiment(result["experiment_id"])
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert "LoRA fine-tuning" in experiment.tags["mlflow.note.content"]
+    run = client.get_run(result["run_id"])
+    assert run.data.tags["dagster.run_id"] == "abc123" and run.data.tags["dagster.asset_key"] == "fine_tuned_model"
+    (inp,) = run.inputs.dataset_inputs
+    assert inp.dataset.name == "d.jsonl" and inp.dataset.digest == result["dataset_sha256"][:16]
+    assert json.loads(inp.dataset.profile)["num_rows"] == 8
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "train_seconds")] == [0]
+    version = client.get_model_version_by_alias("datapilot-insights", "candidate")
+    assert "LoRA adapter" in version.description and version.tags["dataset_sha256"] == result["dataset_sha256"]
+    from datapilot_pipeline.lib.registry.log import using_tracking_uri
+
+    with using_tracking_uri(result["tracking_uri"]):
+        model = mlflow.pyfunc.load_model("models:/datapilot-insights@candidate")
+    assert [c.name for c in model.metadata.get_input_schema().inputs] == ["compact_eda"]
+    eda = json.loads(json.dumps(example(3)))  # a real compact EDA, as the prompt carries it
+    from datapilot_pipeline.lib.prompts import extract_task_eda
+
+    answer = model.predict({"compact_eda": [json.dumps(extract_task_eda(eda["prompt"]))]})
+    assert list(answer.columns) == ["llm_output", "schema_pass"] and len(answer) == 1
+    assert isinstance(answer["llm_output"][0], str)

@@ -153,6 +153,7 @@ def test_pii_gate_fails_closed_when_the_scanner_cannot_run(home: Path, monkeypat
 def test_api_key_reaches_no_asset_metadata_run_log_or_mlflow_record(server, home, tiny, monkeypatch, capfd):
     from datapilot_pipeline.defs.evaluation import evaluation_scores
     from datapilot_pipeline.defs.resources import WorkspaceResource
+    from datapilot_pipeline.defs.tracking import MlflowResource
 
     monkeypatch.setenv("EVAL_KEY", SECRET)
     holdout_path = atomic_write_jsonl(home / "holdout.jsonl", holdout(2))
@@ -166,7 +167,7 @@ def test_api_key_reaches_no_asset_metadata_run_log_or_mlflow_record(server, home
               "fewshot_endpoint": url(server, "fs"), "api_key_env": "EVAL_KEY"}
     with dg.instance_for_test(temp_dir=str(home / ".dagster_home")) as instance:  # run logs stored under home
         result = dg.materialize([given_model, evaluation_scores], instance=instance,
-                                resources={"workspace": WorkspaceResource(root=str(home))},
+                                resources={"workspace": WorkspaceResource(root=str(home)), "mlflow": MlflowResource()},
                                 run_config={"ops": {"evaluation_scores": {"config": config}}})
         assert result.success
         records = instance.get_records_for_run(result.run_id).records

@@ -1,9 +1,11 @@
 """Both arms on the holdout: build the prompts (the export prompt builder and shot selection), generate,
 score, and write `reports/eval_<TIMESTAMP>.json` atomically.
 
-The few-shot arm sees `shot_count` worked seed examples; the fine-tuned arm sees `fine_tuned_shot_count`
-(0 by default: the behaviour was trained in). Both arms are scored on the same examples and the same
-bootstrap resamples, so the comparison's confidence intervals are paired.
+The few-shot arm sees `shot_count` worked seed examples; the fine-tuned arm sees the shots of the prompt recipe
+it was trained with (`fine_tuned_shots`), else `fine_tuned_shot_count` (0 by default). When a current champion
+is given it is evaluated as a third arm on the same examples. All arms are scored on the same examples and the
+same bootstrap resamples, so the comparisons are paired; `noninferiority` holds the paired evidence-accuracy
+difference of the candidate against each reference that the promotion rule judges.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ from datapilot_pipeline.lib.atomic import atomic_write_json
 from datapilot_pipeline.lib.audit import AuditLog
 from datapilot_pipeline.lib.contracts import CompactEDA, first_error, is_safe_id
 from datapilot_pipeline.lib.evaluation.endpoint import Generation
-from datapilot_pipeline.lib.evaluation.metrics import (DEFAULT_BOOTSTRAP, ExampleScore, bootstrap_indices,
-                                                       paired_difference, score_example, summarize)
+from datapilot_pipeline.lib.evaluation.metrics import (DEFAULT_BOOTSTRAP, RATE_METRICS, ExampleScore,
+                                                       bootstrap_indices, paired_difference, score_example, summarize)
+from datapilot_pipeline.lib.evaluation.noninferiority import paired_evidence_difference
 from datapilot_pipeline.lib.evidence import validate_output
 from datapilot_pipeline.lib.jsonl import iter_jsonl
 from datapilot_pipeline.lib.prompts import PROMPT_VERSION, build_messages, build_prompt
 
 ARMS = ("few_shot", "fine_tuned")
+CHAMPION = "champion"
 
 
 class Backend(Protocol):
@@ -97,28 +101,42 @@ def run_arm(arm: str, backend: Backend, holdout: Sequence[dict], shots: list[dic
 
 
 def evaluate_arms(holdout: Sequence[dict], few_shot_arm: Backend, fine_tuned_arm: Backend, shot_count: int = 3, *,
-                  seeds: list[dict] | None = None, fine_tuned_shot_count: int = 0, audit: AuditLog | None = None,
+                  seeds: list[dict] | None = None, fine_tuned_shot_count: int = 0,
+                  fine_tuned_shots: list[dict] | None = None, champion_arm: Backend | None = None,
+                  champion_shots: list[dict] | None = None, audit: AuditLog | None = None,
                   report_dir: str | Path | None = None, n_bootstrap: int = DEFAULT_BOOTSTRAP, seed: int = 0,
-                  now: datetime | None = None, max_examples: int | None = None) -> EvalResult:
-    """Score both arms on the holdout; write the report under `report_dir` when given."""
+                  now: datetime | None = None, max_examples: int | None = None,
+                  holdout_path: str | Path | None = None) -> EvalResult:
+    """Score every arm on the holdout; write the report under `report_dir` when given.
+
+    `fine_tuned_shots` / `champion_shots` are the worked examples of each model's own prompt recipe; None
+    falls back to `fine_tuned_shot_count` shots chosen from `seeds`."""
     holdout = list(holdout)[:max_examples] if max_examples else list(holdout)
-    if (shot_count or fine_tuned_shot_count) and not seeds:
+    if (shot_count or (fine_tuned_shots is None and fine_tuned_shot_count)) and not seeds:
         raise ValueError("worked examples were requested but no seed examples were given")
+    default_tuned = choose_shots(seeds or [], fine_tuned_shot_count, holdout) if fine_tuned_shots is None else None
     shots = {"few_shot": choose_shots(seeds or [], shot_count, holdout),
-             "fine_tuned": choose_shots(seeds or [], fine_tuned_shot_count, holdout)}
+             "fine_tuned": fine_tuned_shots if fine_tuned_shots is not None else default_tuned}
     backends = {"few_shot": few_shot_arm, "fine_tuned": fine_tuned_arm}
-    scores = {arm: run_arm(arm, backends[arm], holdout, shots[arm], audit) for arm in ARMS}
+    if champion_arm is not None:
+        backends[CHAMPION] = champion_arm
+        shots[CHAMPION] = champion_shots if champion_shots is not None else shots["fine_tuned"]
+    scores = {arm: run_arm(arm, backends[arm], holdout, shots[arm], audit) for arm in backends}
 
     indices = bootstrap_indices(len(holdout), n_bootstrap, seed)
     now = now or datetime.now(timezone.utc)
     report: dict = {"created_at": now.isoformat().replace("+00:00", "Z"), "n_examples": len(holdout),
-                    "prompt_version": PROMPT_VERSION, "bootstrap": {"n_resamples": n_bootstrap, "seed": seed}}
-    for arm in ARMS:
+                    "prompt_version": PROMPT_VERSION, "bootstrap": {"n_resamples": n_bootstrap, "seed": seed},
+                    "holdout_path": str(holdout_path) if holdout_path else None}
+    for arm in backends:
         report[arm] = {**summarize(scores[arm], indices), "model": backends[arm].label,
                        "backend": backends[arm].kind, "shot_count": len(shots[arm]),
                        "shot_ids": [s.get("example_id") for s in shots[arm]]}
-    report["comparison"] = {metric: paired_difference(scores["fine_tuned"], scores["few_shot"], metric, indices)
-                            for metric in ("schema_pass_rate", "evidence_accuracy", "bleu", "rouge_l")}
+    references = [arm for arm in backends if arm != "fine_tuned"]
+    report["comparisons"] = {ref: {metric: paired_difference(scores["fine_tuned"], scores[ref], metric, indices)
+                                   for metric in RATE_METRICS} for ref in references}
+    report["comparison"] = report["comparisons"]["few_shot"]
+    report["noninferiority"] = {ref: paired_evidence_difference(scores["fine_tuned"], scores[ref]) for ref in references}
     path = None
     if report_dir is not None:
         path = Path(report_dir) / f"eval_{now.astimezone(timezone.utc):%Y%m%dT%H%M%S%fZ}.json"
@@ -128,16 +146,17 @@ def evaluate_arms(holdout: Sequence[dict], few_shot_arm: Backend, fine_tuned_arm
 
 
 def comparison_table(report: dict) -> str:
-    """The two arms side by side as a Markdown table (rates as percentages, 95% CI in brackets)."""
+    """The arms side by side as a Markdown table (rates as percentages, 95% CI in brackets)."""
     def cell(m: dict, key: str) -> str:
         value, ci = m.get(key), (m.get("ci") or {}).get(key)
         if value is None:
             return "n/a"
         return f"{value:.1%}" + (f" [{ci[0]:.1%}, {ci[1]:.1%}]" if ci else "")
 
-    rows = ["| metric | few_shot | fine_tuned |", "| --- | --- | --- |",
-            f"| n | {report['few_shot']['n']} | {report['fine_tuned']['n']} |"]
-    for key in ("schema_pass_rate", "evidence_accuracy", "bleu", "rouge_l"):
-        rows.append(f"| {key} | {cell(report['few_shot'], key)} | {cell(report['fine_tuned'], key)} |")
-    rows.append(f"| model | {report['few_shot']['model']} | {report['fine_tuned']['model']} |")
+    arms = [arm for arm in (*ARMS, CHAMPION) if arm in report]
+    rows = ["| metric | " + " | ".join(arms) + " |", "|" + " --- |" * (len(arms) + 1),
+            "| n | " + " | ".join(str(report[a]["n"]) for a in arms) + " |"]
+    for key in RATE_METRICS:
+        rows.append(f"| {key} | " + " | ".join(cell(report[a], key) for a in arms) + " |")
+    rows.append("| model | " + " | ".join(str(report[a]["model"]) for a in arms) + " |")
     return "\n".join(rows)

@@ -24,6 +24,25 @@ def _params(config: TrainingConfig, extra: dict[str, Any]) -> dict[str, str]:
     return {k: ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in values.items()}
 
 
+def _register(run_id: str, uri: str, base: Path, adapter_dir: Path, dataset: Path, sha256: str,
+              recipe: dict | None, shots: list[dict]) -> str:
+    import json
+
+    from datapilot_pipeline.lib import tracking
+    from datapilot_pipeline.lib.registry.log import log_pyfunc_model, using_tracking_uri
+
+    source = log_pyfunc_model(run_id, uri, base, adapter_dir, shots)
+    tags = {"dataset_sha256": sha256, "dataset_path": str(dataset)}
+    if recipe is not None:
+        tags["recipe"] = json.dumps(recipe, sort_keys=True)
+    description = (f"LoRA adapter on {Path(base).name}, trained on {dataset.name} (sha256 {sha256[:12]}), "
+                   f"{len(shots)} worked examples in the prompt. Load: mlflow.pyfunc.load_model(<this version's "
+                   f"URI>).predict({{'compact_eda': [json.dumps(eda)]}}) -> llm_output (JSON), schema_pass.")
+    with using_tracking_uri(uri):  # MLflow resolves a `models:/m-...` source through the process-wide URI
+        return tracking.register_adapter(run_id, uri, base, adapter_dir, tags=tags, source=source,
+                                         description=description)
+
+
 def default_run_name(sha256: str) -> str:
     return f"ft-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{sha256[:8]}"
 
@@ -31,8 +50,15 @@ def default_run_name(sha256: str) -> str:
 def run_training(config: TrainingConfig, dataset: Path, workspace: "Workspace", *,
                  base_model: str | Path | None = None, tracking_uri: str | None = None,
                  output_dir: Path | None = None, resume: bool = False, report_path: Path | None = None,
-                 sink: MetricsSink | None = None, progress: ProgressHook | None = None) -> dict[str, Any]:
-    """Train on `dataset`, track the run in MLflow, register the adapter (alias `candidate`).
+                 sink: MetricsSink | None = None, progress: ProgressHook | None = None,
+                 run_tags: dict[str, str] | None = None, recipe: dict | None = None,
+                 shots: list[dict] | None = None) -> dict[str, Any]:
+    """Train on `dataset`, track the run in MLflow, register the model (alias `candidate`).
+
+    The run carries its source (`run_tags`: Dagster run id and asset key when Dagster started it), the dataset
+    as an MLflow dataset input, the training curves as step metrics and one-off figures as step-0 summary
+    metrics. The registered version is an MLflow pyfunc model (base + adapter, `recipe`'s worked examples
+    `shots`) with a signature and a description; its tags carry the dataset hash and the prompt recipe.
 
     Returns what downstream stages need: `model_uri`, `version`, `run_id`, `adapter_dir`, `base_model`,
     `dataset_sha256`, and the run's figures (losses, steps, tokens/s, example counts).
@@ -58,9 +84,12 @@ def run_training(config: TrainingConfig, dataset: Path, workspace: "Workspace", 
     if output_dir is None:
         output_dir = workspace.models / "runs" / default_run_name(sha256)
     output_dir = Path(output_dir).resolve()
-    run = client.create_run(experiment_id, run_name=output_dir.name,
-                            tags={"dataset_sha256": sha256, "stage": "fine_tuning"})
+    tags = {"dataset_sha256": sha256, "stage": "fine_tuning",
+            **(run_tags or tracking.run_source_tags("datapilot train")),
+            "mlflow.note.content": f"LoRA fine-tune of {Path(base).name} on {dataset.name} (sha256 {sha256[:12]})."}
+    run = client.create_run(experiment_id, run_name=output_dir.name, tags=tags)
     run_id = run.info.run_id
+    tracking.log_dataset_input(client, run_id, dataset, sha256)
     params = _params(config, {
         "dataset_path": dataset, "dataset_sha256": sha256, "base_model": base, "output_dir": output_dir,
         "resume": resume, "n_train": len(data.train), "n_validation": len(data.validation),
@@ -83,10 +112,10 @@ def run_training(config: TrainingConfig, dataset: Path, workspace: "Workspace", 
                    "final_eval_loss": outcome.eval_loss, "global_step": outcome.global_step,
                    "train_tokens_per_second": outcome.tokens_per_second, "train_seconds": outcome.train_seconds,
                    "trainable_params": outcome.trainable_params}
-        client.log_batch(run_id, metrics=[Metric(k, float(v), int(time.time() * 1000), outcome.global_step)
+        # One-off figures at step 0: summary values, not a point on the step axis of the training curves.
+        client.log_batch(run_id, metrics=[Metric(k, float(v), int(time.time() * 1000), 0)
                                           for k, v in summary.items() if v is not None])
-        version = tracking.register_adapter(run_id, uri, base, outcome.adapter_dir,
-                                            tags={"dataset_sha256": sha256})
+        version = _register(run_id, uri, base, outcome.adapter_dir, dataset, sha256, recipe, shots or [])
     except BaseException:
         client.set_terminated(run_id, status="FAILED")
         raise
