@@ -55,8 +55,9 @@ def collect_strings(compact_edas: Iterable[dict], outputs: Iterable[dict]) -> li
 class Masker:
     """Masks compact EDAs and outputs with a mapping computed once for a batch of (column hint, string)."""
 
-    def __init__(self, mapping: dict[Cell, str]):
-        self.mapping = mapping
+    def __init__(self, mapping: dict[Cell | str, str]):
+        """`mapping`: (column hint, string) -> masked; a bare string key stands for (None, string)."""
+        self.mapping = {(k if isinstance(k, tuple) else (None, k)): v for k, v in mapping.items()}
 
     @classmethod
     def for_content(cls, compact_edas: Iterable[dict], outputs: Iterable[dict]) -> "Masker":

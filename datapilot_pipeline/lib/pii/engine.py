@@ -31,7 +31,9 @@ _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][+
 _DIGIT_CLUSTER = re.compile(r"[+(]?\d[\d ()+\-./]*")
 _IPV4_LIKE = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
 _TWO_COLONS = re.compile(r"[0-9A-Fa-f]*:[0-9A-Fa-f]*:")  # every IPv6 form has two colons ("::1" included)
-_ID_SHAPE = re.compile(r"\b[A-Za-z]{1,6}\s?\d{2}|\d[A-Za-z]|\b[A-Z]{3,}\d")  # letter-digit IDs: NINO, NIF, PAN, CF
+# Letter-digit identifiers with fewer than 7 digits in a row: UK NINO, IN PAN, IT codice fiscale.
+_ID_SHAPE = re.compile(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b|\b[A-Z]{5}\d{4}[A-Z]\b|\b[A-Z]{6}[\dA-Z]{2}[A-Z]",
+                       re.IGNORECASE)
 _MIN_CLUSTER_DIGITS = 7
 _TRUNK_PREFIXED = re.compile(r"0[1-9]\d{8,9}")  # a national number written with its trunk zero
 
