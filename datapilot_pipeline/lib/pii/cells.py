@@ -9,6 +9,7 @@ as the nearest enclosing key that is not structure (`columns`, `top_values`, `sa
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from datapilot_pipeline.lib.pii.columns import column_entity, is_context_column
@@ -32,6 +33,19 @@ def _scanned(cell: Cell) -> tuple[str, int]:
     return value, 0
 
 
+_NOT_A_NAME = re.compile(r"[\d@/\\_|<>{}=]|\.(?:csv|json|xlsx?|parquet|txt)$", re.IGNORECASE)
+
+
+def _looks_like(entity: str, value: str) -> bool:
+    """A value the column's meaning applies to: a name has letters and no digits, paths or placeholders
+    (`leads.csv` under a `name` key is a file); an address has a letter; neither is a plain number."""
+    if not value or is_plain_number(value) or not any(c.isalpha() for c in value) or value.startswith("<"):
+        return False
+    if entity == "PERSON":
+        return len(value) <= 80 and len(value.split()) <= 6 and not _NOT_A_NAME.search(value)
+    return len(value) <= 160
+
+
 def scan_cells(cells: list[Cell], config: PiiConfig = DEFAULT_CONFIG) -> list[list[PiiFinding]]:
     """Findings per (column, value), spans relative to the value."""
     scanned = [_scanned(c) for c in cells]
@@ -43,8 +57,8 @@ def scan_cells(cells: list[Cell], config: PiiConfig = DEFAULT_CONFIG) -> list[li
         local = [PiiFinding(f.entity_type, max(f.start, 0), f.end, f.score, f.locale) for f in local]
         entity = column_entity(column)
         whole = value.strip()
-        if (entity and config.wants(entity) and whole and not is_plain_number(whole)
-                and any(c.isalpha() for c in whole) and not any(f.end - f.start >= len(whole) for f in local)):
+        if (entity and config.wants(entity) and _looks_like(entity, whole)
+                and not any(f.end - f.start >= len(whole) for f in local)):
             local = [PiiFinding(entity, 0, len(value), 0.9)]
         out.append(local)
     return out
