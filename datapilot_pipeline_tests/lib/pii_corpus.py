@@ -32,7 +32,8 @@ TEMPLATES = {
     "NATIONAL_ID": ("{label} {v} appears in the notes column.", "Customer's {label}: {v}",
                     "Verified identity ({label} {v}) before the refund."),
     "PERSON": ("Contact {v} about the refund.", "Escalated by {v} on Tuesday.", "{v} requested a callback.",
-               "Order 4471 was placed by {v} and returned twice.", "Note from account manager: {v} is unhappy."),
+               "Order 4471 was placed by {v} and returned twice.", "Note from account manager: {v} is unhappy.",
+               "{v}, can you re-run the churn report?", "Thanks, {v}"),
     "STREET_ADDRESS": ("Ship the replacement to {v} by Friday.", "Delivery failed at {v}.",
                        "Customer moved to {v} last month.", "Return label printed for {v}, {city}."),
 }
@@ -274,3 +275,40 @@ def business_strings(n: int = 20_000, seed: int = 0) -> list[tuple[str, str]]:
     }
     kinds = list(makers)
     return [(kind, makers[kind]()) for kind in (kinds[i % len(kinds)] for i in range(n))]
+
+
+PERSON_COLUMNS = ("customer_name", "full_name", "contact", "Kunde", "nombre", "nom_client", "cliente", "naam",
+                  "nome_cliente", "name", "Ansprechpartner", "contato")
+ADDRESS_COLUMNS = ("address", "street_address", "adresse", "Straße", "dirección", "indirizzo", "adres", "endereço",
+                   "shipping_address", "Anschrift")
+UNSEEN_LOCALES = ("pl_PL", "sv_SE", "cs_CZ", "tr_TR", "fi_FI", "hu_HU")
+
+
+def unseen_names(n: int, seed: int = 0) -> list[str]:
+    """Names the shipped lists have never seen: both parts held out of the lists (`is_held_out`) from the
+    customer locales, plus names of Faker locales the lists were not built from, minus any in the lists."""
+    from faker import Faker
+
+    from datapilot_pipeline.lib.pii.lexicon import lexicon
+    from scripts.build_pii_names import LOCALES as BUILT, is_held_out
+
+    rng = random.Random(seed)
+    lex = lexicon()
+    held: list[str] = []
+    for loc in BUILT:
+        f = Faker(loc)
+        f.seed_instance(seed)
+        firsts = sorted(x for x in {f.first_name() for _ in range(400)} if is_held_out(x))
+        lasts = sorted(x for x in {f.last_name() for _ in range(400)} if is_held_out(x))
+        held += [f"{rng.choice(firsts)} {rng.choice(lasts)}" for _ in range(n // 2 // len(BUILT) + 1) if firsts and lasts]
+    other: list[str] = []
+    for loc in UNSEEN_LOCALES:
+        f = Faker(loc)
+        f.seed_instance(seed)
+        for _ in range(200):
+            first, last = f.first_name(), f.last_name()
+            if first.lower() not in lex.first and last.lower() not in lex.last:
+                other.append(f"{first} {last}")
+            if len(other) >= (UNSEEN_LOCALES.index(loc) + 1) * (n // 2 // len(UNSEEN_LOCALES) + 1):
+                break
+    return held[: n // 2] + other[: n - n // 2]

@@ -5,7 +5,8 @@ A run of 2-4 capitalized words (name particles such as `van der`, `de`, `dos` ma
 name when: a title precedes it (`Mr`, `Dr.`, `Frau`, `Sra.`; then one word is enough), or its first word
 is a known given name and its last a known surname, or one end is a known name part and the other a
 capitalized word that is not business vocabulary, or a context word (`customer`, `contact`, `Kunde`,
-`cliente`, ...) precedes it and none of its words is business vocabulary.
+`cliente`, ...) precedes it and none of its words is business vocabulary, or a verb of people follows a
+pair or triple of such words (`Ricky Reyes requested ...`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,19 @@ CONTEXT_WORDS = (
     "called", "emailed", "signed by", "approved by", "requested by", "assigned to", "cc ", "attn", "dear ", "from ",
     "by ", "with ", "kunde", "kundin", "ansprechpartner", "herr", "frau", "cliente", "contacto", "contatto",
     "nombre", "nome", "nom ", "klant", "naam", "contactpersoon", "responsável", "responsable", "sig", "sr",
+    "thanks", "thank you", "hi ", "hello", "regards", "cheers", "danke", "gracias", "merci", "grazie", "obrigad",
+    "bedankt", "hallo", "hola", "bonjour", "ciao", "olá",
 )
+# Addressing someone: "Graeme Duncan, can you re-run the report?"
+_VOCATIVE_AFTER = re.compile(r",\s+(?:can|could|would|will|please|pls|do|did|have|are|kindly)\b")
+
+
+# Verbs of people, right after a capitalized pair: "Ricky Reyes requested a callback" names a person
+# even when neither word is in the lists.
+_PERSON_VERB_AFTER = re.compile(
+    r"\s+(?:requested|requests|asked|asks|said|says|called|calls|wrote|writes|emailed|phoned|complained|complains"
+    r"|wants|wanted|ordered|signed|confirmed|cancell?ed|mentioned|replied|responded|visited|booked|purchased"
+    r"|bought|paid|placed|reported|escalated|approved|rejected|disputed|refused|agreed|promised|prefers|needs)\b")
 
 
 def _is_business(word: str) -> bool:
@@ -49,12 +62,13 @@ def _judge(words: list[str], before: str) -> bool:
     first, last = words[0], words[-1]
     if _known(first, lex.first) and _known(last, lex.last):
         return True
+    tail = before[-24:].lower()
+    context = any(c in tail for c in CONTEXT_WORDS)
+    if context and len(words) == 2 and not _is_business(first):  # "Contact Lauren Green"
+        return True
     if any(_is_business(w) for w in words):
         return False
-    if _known(first, lex.first) or _known(last, lex.last):
-        return True
-    tail = before[-24:].lower()
-    return any(c in tail for c in CONTEXT_WORDS)
+    return _known(first, lex.first) or _known(last, lex.last) or context
 
 
 def _subruns(tokens: list) -> list[list]:
@@ -94,10 +108,17 @@ def find_person_spans(text: str) -> list[tuple[int, int]]:
         for run in _subruns(tokens):
             if run[0].group().lower() in TITLES:
                 continue
+            nxt = next((t for t in tokens if t.start() > run[-1].end()), None)
+            if (len(run) == 1 and nxt is not None and not text[run[0].end():nxt.start()].strip()
+                    and _judge([run[0].group(), "X"], text[:run[0].start()])
+                    and any(c in text[:run[0].start()][-24:].lower() for c in CONTEXT_WORDS)):
+                spans.append((run[0].start(), nxt.end()))  # "Contact Lauren Green": a surname that is also a word
+                continue
             # The whole stretch, then without its first word (a capitalized sentence start: "Contact Maria ...").
             for k in range(min(2, len(run))):
                 words = [t.group() for t in run[k:]]
-                if _judge(words, text[:run[k].start()]):
+                if _judge(words, text[:run[k].start()]) or (2 <= len(words) <= 3 and (
+                        _PERSON_VERB_AFTER.match(text, run[-1].end()) or _VOCATIVE_AFTER.match(text, run[-1].end()))):
                     spans.append((run[k].start(), run[-1].end()))
                     break
     return spans
