@@ -39,6 +39,7 @@ online offline retail wholesale direct partner partners premium standard basic g
 mobile desktop web app email phone search social paid organic referral campaign campaigns ads ad
 support service services team teams sales marketing finance operations engineering hr legal
 contact call ask please thanks thank hi hello dear via cc re fwd attn kunde cliente klant
+reach email ping tell send invite remind notify follow check escalate forward loop
 first second third last next previous current overall general global local national international
 big small large medium long short early late final main key major minor primary secondary
 review reviews rating ratings feedback survey note notes comment comments status priority

@@ -64,7 +64,7 @@ def _judge(words: list[str], before: str) -> bool:
         return True
     tail = before[-24:].lower()
     context = any(c in tail for c in CONTEXT_WORDS)
-    if context and len(words) == 2 and not _is_business(first):  # "Contact Lauren Green"
+    if context and len(words) == 2 and not _is_business(first) and (not _is_business(last) or _known(last, lex.last)):
         return True
     if any(_is_business(w) for w in words):
         return False
@@ -110,7 +110,7 @@ def find_person_spans(text: str) -> list[tuple[int, int]]:
                 continue
             nxt = next((t for t in tokens if t.start() > run[-1].end()), None)
             if (len(run) == 1 and nxt is not None and not text[run[0].end():nxt.start()].strip()
-                    and _judge([run[0].group(), "X"], text[:run[0].start()])
+                    and _judge([run[0].group(), "X"], text[:run[0].start()]) and _known(nxt.group(), lexicon().last)
                     and any(c in text[:run[0].start()][-24:].lower() for c in CONTEXT_WORDS)):
                 spans.append((run[0].start(), nxt.end()))  # "Contact Lauren Green": a surname that is also a word
                 continue
