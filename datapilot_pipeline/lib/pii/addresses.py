@@ -30,16 +30,24 @@ def _alt(words) -> str:
 def _patterns() -> tuple[re.Pattern, ...]:
     lex = lexicon()
     suffix = (rf"(?<![\w.,])(?:{_UNIT_WORD},?\s+(?:{_NUM},?\s+)?|{_NUM},?\s+)(?P<name>(?:{_CAP}\s+){{1,3}})"
-              rf"(?:{_alt(lex.suffix_streets)})(?![\w]){_UNIT}")
-    glued = (rf"(?<![\w-])(?P<name>(?:(?:{_CAP}|van|von|der|den|de)[ -]){{0,4}}(?:[{_UP}][^\W\d_]*)?(?:{_alt(lex.glued_streets)}))"
+              rf"(?P<type>{_alt(lex.suffix_streets)})(?![\w]){_UNIT}")
+    glued = (rf"(?<![\w-])(?P<name>(?:(?:{_CAP}|van|von|der|den|de)[ -]){{0,4}}(?:[{_UP}][^\W\d_]*)?(?i:{_alt(lex.glued_streets)}))"
              rf"\s+{_NUM}(?![\w]){_UNIT}")
     prefix = (rf"(?<![\w])(?:{_NUM},?\s+)?(?:{_alt(lex.prefix_streets)}){_LINK}{_LINK}\s+(?P<name>{_CAP}"
               rf"(?:{_LINK}{_LINK}\s+{_CAP}){{0,3}})(?:,?\s+{_NUM}(?![\w]))?{_UNIT}")
-    return (re.compile(suffix), re.compile(glued, re.IGNORECASE), re.compile(prefix))
+    return (re.compile(suffix), re.compile(glued), re.compile(prefix))
 
 
-def _name_ok(name: str) -> bool:
-    """Not business vocabulary alone ("14 Distribution Centers"), unless a word is also a known name ("King")."""
+# Street types that are also everyday business nouns: after business words alone they are not a street.
+_AMBIGUOUS_TYPES = frozenset({"center", "centers", "centre", "club", "park", "plaza", "square", "market", "point",
+                              "points", "way", "station", "common", "course", "field", "fields", "light", "lights"})
+
+
+def _name_ok(name: str, street_type: str = "") -> bool:
+    """Not business vocabulary alone before an everyday street type ("14 Distribution Centers"), unless a word
+    is also a known name ("12 King Club")."""
+    if street_type and street_type.lower().rstrip(".") not in _AMBIGUOUS_TYPES:
+        return True
     lex = lexicon()
     words = [w.strip(".,").lower() for w in re.split(r"[\s-]+", name) if w]
     return bool(words) and not all(w in BUSINESS_WORDS and w not in lex.first and w not in lex.last for w in words)
@@ -49,6 +57,6 @@ def find_address_spans(text: str) -> list[tuple[int, int]]:
     spans = []
     for pattern in _patterns():
         for m in pattern.finditer(text):
-            if _name_ok(m.group("name")):
+            if _name_ok(m.group("name"), m.groupdict().get("type") or ""):
                 spans.append((m.start(), m.end()))
     return spans

@@ -88,6 +88,8 @@ def _keep(f: PiiFinding, text: str) -> bool:
         return True
     if f.entity_type == "CREDIT_CARD":  # brand, length and Luhn already checked
         return "." not in span
+    if f.entity_type == "FR_NIR":  # 15 digits, sex digit, month and a mod-97 key: no business number passes
+        return True
     if f.entity_type == "PHONE_NUMBER" and (span.startswith("+") or _TRUNK_PREFIXED.fullmatch(span)):
         return True
     return has_context(f.entity_type, before)

@@ -96,21 +96,44 @@ def build_recognizers(config: PiiConfig) -> list:
         def load(self) -> None:
             pass
 
+        def _region(self, text: str, start: int, cand: str) -> str | None:
+            n_digits = len(digits_of(_EXTENSION.sub("", cand)))
+            if not 7 <= n_digits <= 15 or looks_like_business_number(cand) or _NOT_PHONE.fullmatch(cand):
+                return None
+            if weak_phone(cand) and not has_context("PHONE_NUMBER", text[max(0, start - 40):start]):
+                return None
+            return _phone_region(cand, config.regions)
+
+        def _spans(self, text: str, start: int, cand: str):
+            """The candidate, or when it is no phone, the longest phones among its space-separated parts
+            (`... Street 5 0409 679 290 ...`: a number written right after another)."""
+            region = self._region(text, start, cand)
+            if region:
+                yield start, start + len(cand), region
+                return
+            parts = [(p.start(), p.end()) for p in re.finditer(r"\S+", cand)]
+            i = 0
+            while 1 < len(parts) <= 8 and i < len(parts):
+                for j in range(len(parts), i, -1):
+                    if (i, j) == (0, len(parts)):
+                        continue
+                    sub = cand[parts[i][0]:parts[j - 1][1]].rstrip(" ()-./")
+                    region = self._region(text, start + parts[i][0], sub) if sum(c.isdigit() for c in sub) >= 7 else None
+                    if region:
+                        yield start + parts[i][0], start + parts[i][0] + len(sub), region
+                        i = j
+                        break
+                else:
+                    i += 1
+
         def analyze(self, text, entities, nlp_artifacts=None):
             out = []
             for m in PHONE_CANDIDATE.finditer(text):
                 cand = m.group().rstrip(" ()-./")
-                n_digits = len(digits_of(_EXTENSION.sub("", cand)))
-                if not 7 <= n_digits <= 15 or looks_like_business_number(cand) or _NOT_PHONE.fullmatch(cand):
-                    continue
-                if weak_phone(cand) and not has_context("PHONE_NUMBER", text[max(0, m.start() - 40):m.start()]):
-                    continue
-                start = m.start() + (1 if cand.startswith("(") and ")" not in cand else 0)
-                region = _phone_region(cand, config.regions)
-                if region:
-                    out.append(RecognizerResult("PHONE_NUMBER", start, m.start() + len(cand), 0.75,
-                                                recognition_metadata={"region": region,
-                                                                      "recognizer_name": self.name}))
+                offset = 1 if cand.startswith("(") and ")" not in cand else 0
+                for start, end, region in self._spans(text, m.start() + offset, cand[offset:]):
+                    out.append(RecognizerResult("PHONE_NUMBER", start, end, 0.75,
+                                                recognition_metadata={"region": region, "recognizer_name": self.name}))
             return out
 
     def checked(entity: str, regex: str, check, score: float = 1.0):
