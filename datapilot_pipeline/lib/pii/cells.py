@@ -17,6 +17,7 @@ from datapilot_pipeline.lib.pii.config import DEFAULT_CONFIG, PiiConfig
 from datapilot_pipeline.lib.pii.engine import PiiFinding, apply_findings, is_plain_number, scan_texts
 
 Cell = tuple[str | None, str]  # (column, value)
+_SCALARS = frozenset({int, float, bool, type(None)})
 STRUCTURAL_KEYS = frozenset({"columns", "top_values", "sample_rows", "values", "rows", "data", "records"})
 
 
@@ -81,6 +82,9 @@ def walk_strings(obj: Any, fn, keys: bool, column: str | None = None, role: str 
     if isinstance(obj, dict):
         out = {}
         for k, v in obj.items():
+            if v.__class__ in _SCALARS and k.__class__ is str and not keys:  # numbers: nothing to walk
+                out[k] = v
+                continue
             if not isinstance(k, str):
                 out[k] = walk_strings(v, fn, keys, column, None)
                 continue
@@ -103,7 +107,8 @@ def walk_strings(obj: Any, fn, keys: bool, column: str | None = None, role: str 
             out[new_key] = walk_strings(v, fn, keys, child_column, child_role)
         return out
     if isinstance(obj, (list, tuple)):
-        items = [walk_strings(v, fn, keys, column, "row" if role == "rows" else role) for v in obj]
+        inner = "row" if role == "rows" else role
+        items = [v if v.__class__ in _SCALARS else walk_strings(v, fn, keys, column, inner) for v in obj]
         return items if isinstance(obj, list) else tuple(items)
     return obj
 

@@ -20,7 +20,7 @@ import re
 import threading
 from dataclasses import dataclass
 
-from datapilot_pipeline.lib.pii.checks import digits_of, gtin_valid, weak_phone
+from datapilot_pipeline.lib.pii.checks import digits_of, gtin_valid, looks_like_business_number, weak_phone
 from datapilot_pipeline.lib.pii.config import DEFAULT_CONFIG, PiiConfig, locale_of
 from datapilot_pipeline.lib.pii.context import VERSION_WORDS, has_context
 
@@ -32,9 +32,11 @@ _DIGIT_CLUSTER = re.compile(r"[+(]?\d[\d ()+\-./]*")
 _IPV4_LIKE = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
 _TWO_COLONS = re.compile(r"[0-9A-Fa-f]*:[0-9A-Fa-f]*:")  # every IPv6 form has two colons ("::1" included)
 # Letter-digit identifiers with fewer than 7 digits in a row: UK NINO, IN PAN, IT codice fiscale.
-_ID_SHAPE = re.compile(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b|\b[A-Z]{5}\d{4}[A-Z]\b|\b[A-Z]{6}[\dA-Z]{2}[A-Z]",
+_ID_SHAPE = re.compile(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b|\b[A-Z]{5}\d{4}[A-Z]\b|\b[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]",
                        re.IGNORECASE)
 _MIN_CLUSTER_DIGITS = 7
+# Every address shape has a number, or a street name (capitalized) after its street type.
+_ADDRESS_HINT = re.compile(r"\d|\w \w{1,3} [A-ZÀ-Þ]|\w [A-ZÀ-Þ]")
 _TRUNK_PREFIXED = re.compile(r"0[1-9]\d{8,9}")  # a national number written with its trunk zero
 
 _NEEDS_CONTEXT_BARE = {"NL_BSN", "CA_SIN", "AU_TFN", "DE_TAX_ID", "IN_AADHAAR"}
@@ -66,7 +68,8 @@ def could_contain_pii(text: str) -> bool:
         return False
     if _IPV4_LIKE.search(text) or _ID_SHAPE.search(text):
         return True
-    return any(sum(c.isdigit() for c in m.group()) >= _MIN_CLUSTER_DIGITS for m in _DIGIT_CLUSTER.finditer(text))
+    return any(sum(c.isdigit() for c in m.group()) >= _MIN_CLUSTER_DIGITS
+               and not looks_like_business_number(m.group().strip(" ()-./")) for m in _DIGIT_CLUSTER.finditer(text))
 
 
 def _keep(f: PiiFinding, text: str) -> bool:
@@ -190,7 +193,7 @@ def _text_findings(text: str, config: PiiConfig) -> list[PiiFinding]:
     from datapilot_pipeline.lib.pii.names import find_person_spans
 
     found = []
-    if config.wants("STREET_ADDRESS") and " " in text:
+    if config.wants("STREET_ADDRESS") and " " in text and _ADDRESS_HINT.search(text):
         found += [PiiFinding("STREET_ADDRESS", a, b, 0.6) for a, b in find_address_spans(text)]
     if config.wants("PERSON"):
         found += [PiiFinding("PERSON", a, b, 0.55) for a, b in find_person_spans(text)]
