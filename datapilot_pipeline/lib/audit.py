@@ -1,6 +1,7 @@
 """The audit log of every LLM call: one JSONL record per call under `data/llm_logs/`, one file per UTC day.
 
-Prompt and response are PII-masked (`lib.pii.mask_text`) before they reach disk. Each record is written
+Prompt and response are PII-masked (`lib.pii.mask_text`, with the same `PiiConfig` as export masking and
+validation scanning, `DEFAULT_CONFIG` unless one is given) before they reach disk. Each record is written
 with a single `write` on a file opened in append mode, under a per-file lock, so concurrent calls from
 threads never interleave lines (and O_APPEND keeps whole small lines intact across processes too).
 Credentials never reach this module: callers pass the public endpoint URL as `model`.
@@ -26,10 +27,11 @@ def _lock_for(path: Path) -> threading.Lock:
         return _LOCKS.setdefault(path, threading.Lock())
 
 
-def _default_masker() -> Callable[[str], str]:
-    from datapilot_pipeline.lib.pii import mask_text
+def _default_masker(config=None) -> Callable[[str], str]:
+    from datapilot_pipeline.lib.pii import DEFAULT_CONFIG, mask_text
 
-    return mask_text
+    chosen = config or DEFAULT_CONFIG
+    return lambda text: mask_text(text, chosen)
 
 
 def _mask_prompt(prompt: str | list[dict], mask: Callable[[str], str]) -> str | list[dict]:
@@ -42,15 +44,16 @@ class AuditLog:
     """Appends call records to `<directory>/llm_calls_<YYYYMMDD>.jsonl`."""
 
     def __init__(self, directory: str | os.PathLike, mask: Callable[[str], str] | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), pii_config=None):
         self.directory = Path(directory)
         self._mask = mask
+        self._pii_config = pii_config
         self._clock = clock
 
     @property
     def mask(self) -> Callable[[str], str]:
         if self._mask is None:
-            self._mask = _default_masker()
+            self._mask = _default_masker(self._pii_config)
         return self._mask
 
     def path_for(self, when: datetime) -> Path:

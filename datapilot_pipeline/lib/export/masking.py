@@ -1,12 +1,14 @@
 """PII masking of exported content through `lib.pii`, without touching what evidence refers to.
 
 Masked: every string value of the compact EDA (dataset name, sample-row values, ...), the keys of
-`top_values` (category labels can be emails or phone numbers), and the free text of an output
-(insight `text`, `recommendation.action`, `summary`). Never masked: numbers, row indices, column
-names, JSON structure, evidence columns. Evidence aggregate pointers into `top_values` are rewritten
-with the same key mapping so they still resolve to the same number.
+`top_values` (category labels can be emails, phone numbers or customer names), and the free text of an
+output (insight `text`, `recommendation.action`, `summary`). Sample-row values and `top_values` labels
+are masked with their column in mind (`lib.pii.cells`): a value under `customer_name` or `address` is
+masked whole. Never masked: numbers, row indices, column names, JSON structure, evidence columns.
+Evidence aggregate pointers into `top_values` are rewritten with the same key mapping so they still
+resolve to the same number.
 
-All strings of a whole export are collected first and masked in one `lib.pii.mask_texts` call, so a
+All strings of a whole export are collected first and masked in one `lib.pii.mask_cells` call, so a
 string repeated across jobs (dtypes, shot contents) is analyzed once.
 """
 
@@ -15,62 +17,63 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from datapilot_pipeline.lib.pii.cells import Cell, column_hint, walk_strings
+
 _SKIP_EDA_KEYS = {"correlations"}  # its strings are column names, which evidence cites verbatim
 
 
-def _eda_strings(obj: Any, sink: list[str], parent: str | None = None) -> None:
-    if isinstance(obj, str):
-        sink.append(obj)
-    elif isinstance(obj, dict):
-        for key, value in obj.items():
-            if parent == "top_values":
-                sink.append(key)
-            if key not in _SKIP_EDA_KEYS:
-                _eda_strings(value, sink, key)
-    elif isinstance(obj, list):
-        for value in obj:
-            _eda_strings(value, sink, parent)
+def _without_skipped(eda: Any) -> Any:
+    return {k: v for k, v in eda.items() if k not in _SKIP_EDA_KEYS} if isinstance(eda, dict) else eda
 
 
-def _output_strings(output: dict, sink: list[str]) -> None:
+def _output_strings(output: dict, sink: list[Cell]) -> None:
     for insight in output.get("insights", []):
-        sink.append(insight["text"])
-        sink.append(insight["recommendation"]["action"])
+        sink.append((None, insight["text"]))
+        sink.append((None, insight["recommendation"]["action"]))
     if isinstance(output.get("summary"), str):
-        sink.append(output["summary"])
+        sink.append((None, output["summary"]))
 
 
-def collect_strings(compact_edas: Iterable[dict], outputs: Iterable[dict]) -> list[str]:
-    """Every distinct string that masking looks at, in first-seen order."""
-    sink: list[str] = []
+def collect_cells(compact_edas: Iterable[dict], outputs: Iterable[dict]) -> list[Cell]:
+    """Every distinct (column hint, string) that masking looks at, in first-seen order."""
+    sink: list[Cell] = []
     for eda in compact_edas:
-        _eda_strings(eda, sink)
+        walk_strings(_without_skipped(eda), lambda c, s: sink.append((column_hint(c), s)) or s, keys=False)
+        for column, profile in (eda.get("columns") or {}).items():
+            if isinstance(profile, dict) and isinstance(profile.get("top_values"), dict):
+                sink.extend((column_hint(column), label) for label in profile["top_values"])
     for output in outputs:
         _output_strings(output, sink)
     return list(dict.fromkeys(sink))
 
 
-class Masker:
-    """Masks compact EDAs and outputs with a mapping computed once for a batch of strings."""
+def collect_strings(compact_edas: Iterable[dict], outputs: Iterable[dict]) -> list[str]:
+    """Every distinct string that masking looks at, in first-seen order."""
+    return list(dict.fromkeys(s for _, s in collect_cells(compact_edas, outputs)))
 
-    def __init__(self, mapping: dict[str, str]):
-        self.mapping = mapping
+
+class Masker:
+    """Masks compact EDAs and outputs with a mapping computed once for a batch of (column hint, string)."""
+
+    def __init__(self, mapping: dict[Cell | str, str]):
+        """`mapping`: (column hint, string) -> masked; a bare string key stands for (None, string)."""
+        self.mapping = {(k if isinstance(k, tuple) else (None, k)): v for k, v in mapping.items()}
 
     @classmethod
     def for_content(cls, compact_edas: Iterable[dict], outputs: Iterable[dict]) -> "Masker":
-        from datapilot_pipeline.lib.pii import mask_texts
+        from datapilot_pipeline.lib.pii import mask_cells
 
-        strings = collect_strings(compact_edas, outputs)
-        return cls({s: m for s, m in zip(strings, mask_texts(strings)) if m != s})
+        cells = collect_cells(compact_edas, outputs)
+        return cls({c: m for c, m in zip(cells, mask_cells(cells)) if m != c[1]})
 
-    def text(self, value: str) -> str:
-        return self.mapping.get(value, value)
+    def text(self, value: str, column: str | None = None) -> str:
+        return self.mapping.get((column_hint(column), value), value)
 
-    def _top_values(self, values: dict) -> tuple[dict, dict[str, str]]:
+    def _top_values(self, column: str, values: dict) -> tuple[dict, dict[str, str]]:
         out: dict = {}
         renamed: dict[str, str] = {}
         for key, count in values.items():
-            new = self.text(key)
+            new = self.text(key, column)
             if new != key:
                 base, n = new, 1
                 while new in out or new in values:  # two labels masked alike stay two entries
@@ -80,36 +83,19 @@ class Masker:
             out[new] = count
         return out, renamed
 
-    def compact_eda(self, eda: Any, parent: str | None = None,
-                    renamed: dict[tuple[str, str], str] | None = None) -> Any:
+    def compact_eda(self, eda: Any, renamed: dict[tuple[str, str], str] | None = None) -> Any:
         """The masked compact EDA. `renamed` collects (column, old label) -> new label for pointers."""
-        if isinstance(eda, str):
-            return self.text(eda)
-        if isinstance(eda, list):
-            return [self.compact_eda(v, parent, renamed) for v in eda]
         if not isinstance(eda, dict):
-            return eda
-        out = {}
-        for key, value in eda.items():
-            if key in _SKIP_EDA_KEYS:
-                out[key] = value
-            elif key == "columns" and parent is None and isinstance(value, dict):
-                out[key] = {col: self._column(col, profile, renamed) for col, profile in value.items()}
-            else:
-                out[key] = self.compact_eda(value, key, renamed)
-        return out
-
-    def _column(self, column: str, profile: Any, renamed: dict | None) -> Any:
-        if not isinstance(profile, dict):
-            return self.compact_eda(profile, column, renamed)
-        out = {}
-        for key, value in profile.items():
-            if key == "top_values" and isinstance(value, dict):
-                out[key], labels = self._top_values(value)
-                if renamed is not None:
-                    renamed.update({(column, old): new for old, new in labels.items()})
-            else:
-                out[key] = self.compact_eda(value, key, renamed)
+            return walk_strings(eda, lambda c, s: self.text(s, c), keys=False)
+        masked = walk_strings(_without_skipped(eda), lambda c, s: self.text(s, c), keys=False)
+        out = {k: (eda[k] if k in _SKIP_EDA_KEYS else masked[k]) for k in eda}
+        columns = out.get("columns")
+        if isinstance(columns, dict):
+            for column, profile in columns.items():
+                if isinstance(profile, dict) and isinstance(profile.get("top_values"), dict):
+                    profile["top_values"], labels = self._top_values(column, eda["columns"][column]["top_values"])
+                    if renamed is not None:
+                        renamed.update({(column, old): new for old, new in labels.items()})
         return out
 
     def output(self, output: dict, renamed: dict[tuple[str, str], str] | None = None) -> dict:

@@ -24,6 +24,7 @@ class LineFacts:
     is_object: bool
     content: ContentResult
     pii: dict[str, int] = field(default_factory=dict)  # findings per entity type
+    pii_locales: dict[str, dict[str, int]] = field(default_factory=dict)  # locale -> entity -> findings
     # Set only for usable lines (a prompt and a completion were found):
     prompt_chars: int | None = None
     completion_chars: int | None = None
@@ -62,7 +63,8 @@ def analyze_records(records: list[Record], counter: TokenCounter) -> tuple[list[
     facts = []
     for rec, content in zip(records, contents):
         fact = LineFacts(line=rec.line, problems=list(rec.problems), fmt=rec.fmt, is_object=isinstance(rec.data, dict),
-                         content=content, pii=pii.by_line.get(rec.line, {}))
+                         content=content, pii=pii.by_line.get(rec.line, {}),
+                         pii_locales=pii.locales_by_line.get(rec.line, {}))
         if rec.line in varying:
             fact.prompt_chars, fact.completion_chars = len(rec.prompt), len(rec.completion)
             fact.prompt_tokens, fact.completion_tokens = prompt_tokens[rec.line], completion_tokens[rec.line]

@@ -1,10 +1,12 @@
-"""Unmasked PII in a dataset, by Presidio entity type and line (`lib.pii`).
+"""Unmasked PII in a dataset, by entity type, locale and line (`lib.pii`, with `DEFAULT_CONFIG`).
 
 Each line is cut into the strings it is made of: every JSON key and string value, and every text
 line of the prompt or completion, with their JSON lines (compact EDAs, outputs) cut the same way.
-Numbers stay numbers and are never scanned. Strings are found with one regex over the JSON text
-rather than by building and walking objects; repeated strings (the shared system prompt and
-few-shot block, column names) are analyzed once across the whole file.
+A string value is scanned with its key as the column (`"customer_name": "Maria Gonzalez"` is a name,
+`"mobile": "4155552671"` a phone), as export masking does. Numbers stay numbers and are never scanned.
+Strings are found with one regex over the JSON text rather than by building and walking objects;
+repeated strings (the shared system prompt and few-shot block, column names) are analyzed once across
+the whole file.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from datapilot_pipeline.lib.pii import could_contain_pii, scan_texts
+from datapilot_pipeline.lib.pii import scan_cells
+from datapilot_pipeline.lib.pii.cells import Cell, column_hint
 
-# A JSON string literal (key or value), without its quotes.
-_JSON_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"', re.DOTALL)
+# A JSON string literal (key or value) without its quotes, and the string value after it when it is a key.
+_JSON_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"(?:\s*:\s*"((?:[^"\\]|\\.)*)")?', re.DOTALL)
+UNKNOWN_LOCALE = "any"  # emails, cards, IBANs, IPs, names and addresses belong to no one locale
 
 
 @dataclass
@@ -25,6 +29,8 @@ class PiiResult:
     by_entity: dict[str, int] = field(default_factory=dict)  # findings per entity type
     lines: list[int] = field(default_factory=list)  # 1-based lines with at least one finding
     by_line: dict[int, dict[str, int]] = field(default_factory=dict)
+    by_locale: dict[str, dict[str, int]] = field(default_factory=dict)  # locale -> entity -> findings
+    locales_by_line: dict[int, dict[str, dict[str, int]]] = field(default_factory=dict)
 
 
 def _decode(literal: str) -> str:
@@ -36,42 +42,36 @@ def _decode(literal: str) -> str:
         return literal
 
 
-class _StringCollector:
-    """Strings worth scanning, memoized per distinct text line and per distinct string."""
+class _CellCollector:
+    """(column, string) cells worth scanning, memoized per distinct text line."""
 
     def __init__(self) -> None:
-        self._lines: dict[str, tuple[str, ...]] = {}
-        self._candidate: dict[str, bool] = {}
+        self._lines: dict[str, tuple[Cell, ...]] = {}
 
-    def _keep(self, value: str, out: list[str]) -> None:
-        ok = self._candidate.get(value)
-        if ok is None:
-            ok = self._candidate[value] = could_contain_pii(value)
-        if ok:
-            out.append(value)
+    def _json_text(self, text: str, out: list[Cell], nested: bool) -> None:
+        for key_literal, value_literal in _JSON_STRING.findall(text):
+            first = _decode(key_literal)
+            cells = [(None, first)] if not value_literal else [(None, first), (column_hint(first), _decode(value_literal))]
+            for column, value in cells:
+                if nested and ("\n" in value or value[:1] in ("{", "[")):
+                    self._text(value, out)
+                else:
+                    out.append((column, value))
 
-    def _json_text(self, text: str, out: list[str], nested: bool) -> None:
-        for literal in _JSON_STRING.findall(text):
-            value = _decode(literal)
-            if nested and ("\n" in value or value[:1] in ("{", "[")):
-                self._text(value, out)
-            else:
-                self._keep(value, out)
-
-    def _text(self, text: str, out: list[str]) -> None:
+    def _text(self, text: str, out: list[Cell]) -> None:
         for line in text.split("\n"):
             cached = self._lines.get(line)
             if cached is None:
-                found: list[str] = []
+                found: list[Cell] = []
                 if line[:1] in ("{", "[") and _is_json(line):
                     self._json_text(line, found, nested=False)
                 else:
-                    self._keep(line, found)
+                    found.append((None, line))
                 cached = self._lines[line] = tuple(found)
             out.extend(cached)
 
-    def strings(self, raw: str, is_json: bool) -> list[str]:
-        out: list[str] = []
+    def cells(self, raw: str, is_json: bool) -> list[Cell]:
+        out: list[Cell] = []
         if is_json:
             self._json_text(raw, out, nested=True)
         else:
@@ -89,17 +89,30 @@ def _is_json(line: str) -> bool:
 
 def scan_records(records: list[tuple[int, bool, str]]) -> PiiResult:
     """`records` are (line, whether the raw text parsed as JSON, raw text); others are scanned as text."""
-    collector = _StringCollector()
-    per_line = [(line, collector.strings(raw, is_json)) for line, is_json, raw in records]
-    unique = list(dict.fromkeys(s for _, strings in per_line for s in strings))
-    findings = dict(zip(unique, scan_texts(unique)))
+    collector = _CellCollector()
+    per_line = [(line, collector.cells(raw, is_json)) for line, is_json, raw in records]
+    unique = list(dict.fromkeys(c for _, cells in per_line for c in cells if c[1]))
+    findings = dict(zip(unique, scan_cells(unique)))
     result = PiiResult()
     totals: Counter[str] = Counter()
-    for line, strings in per_line:
-        counts = Counter(f.entity_type for s in strings for f in findings[s])
-        if counts:
+    locale_totals: Counter[tuple[str, str]] = Counter()
+    for line, cells in per_line:
+        found = [f for c in cells if c[1] for f in findings[c]]
+        if found:
+            counts = Counter(f.entity_type for f in found)
+            by_locale = Counter((f.locale or UNKNOWN_LOCALE, f.entity_type) for f in found)
             result.lines.append(line)
             result.by_line[line] = dict(sorted(counts.items()))
+            result.locales_by_line[line] = _nest(by_locale)
             totals.update(counts)
+            locale_totals.update(by_locale)
     result.by_entity = dict(sorted(totals.items()))
+    result.by_locale = _nest(locale_totals)
     return result
+
+
+def _nest(counts: Counter) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for (locale, entity), n in sorted(counts.items()):
+        out.setdefault(locale, {})[entity] = n
+    return out

@@ -32,13 +32,16 @@ class Validation:
 
 
 def pii_result(facts: list[LineFacts]) -> PiiResult:
-    result, totals = PiiResult(), Counter()
+    result, totals, locales = PiiResult(), Counter(), Counter()
     for f in facts:
         if f.pii:
             result.lines.append(f.line)
             result.by_line[f.line] = dict(sorted(f.pii.items()))
             totals.update(f.pii)
+            locales.update({(loc, e): n for loc, ents in f.pii_locales.items() for e, n in ents.items()})
     result.by_entity = dict(sorted(totals.items()))
+    for (loc, entity), n in sorted(locales.items()):
+        result.by_locale.setdefault(loc, {})[entity] = n
     return result
 
 
@@ -101,7 +104,7 @@ def build_report(facts: list[LineFacts], dups: DuplicateResult, token_method: To
     top = categories.most_common(1)
     report = {
         "quality_score": quality, "grade": scoring.grade(quality), "n_examples": n, "schema": schema,
-        "pii": {"by_entity": pii.by_entity, "lines": pii.lines, "lines_count": len(pii.lines),
+        "pii": {"by_entity": pii.by_entity, "by_locale": pii.by_locale, "lines": pii.lines, "lines_count": len(pii.lines),
                 "by_line": {str(k): v for k, v in list(pii.by_line.items())[:MAX_LISTED]}},
         "duplicates": {"exact": dups.exact, "near": dups.near,
                        "pairs": {str(k): v for k, v in list(dups.pairs.items())[:MAX_LISTED]},

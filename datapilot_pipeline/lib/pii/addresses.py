@@ -1,0 +1,62 @@
+"""Street addresses in free text by pattern, with the street-type words of each locale.
+
+Three shapes: `391 Johnson Burg Apt. 636` / `78, Pai Ganj` (number, capitalized name, street type after
+it, optional unit), `Hauptstraße 12` / `Lisasingel 8` / `Kordula-Mangold-Straße 8533` (street type glued
+or hyphenated, then a number), `12, rue de Petit` / `Calle de Telmo Andres 837` / `Via Roma, 47`
+(street type first, name, optional number). Business vocabulary is never a street name.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from datapilot_pipeline.lib.pii.lexicon import BUSINESS_WORDS, lexicon
+
+_UP = "A-ZÀ-ÖØ-ÞĀ-ſ"
+_CAP = rf"[{_UP}](?:[^\W\d_]|['’.])*(?:-[{_UP}](?:[^\W\d_]|['’])+)*"
+_NUM = r"\d{1,5}[A-Za-z]?(?:[/-]\d{1,4}[A-Za-z]?)?"
+_UNIT_WORD = (r"(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Floor|Fl\.?|#|Appartamento|Piso|Puerta|Étage|Bus|Wohnung"
+              r"|Apto\.?|Sala|Bloco|Studio|Level|Shop|Piano|Interno|Scala|H\.\s?No\.?|Haus|Wohnung|App\.?|Bte)\s*\w{1,6}")
+_UNIT = rf"(?:,?\s+{_UNIT_WORD})?"
+_LINK = r"(?:\s+(?:de|del|de la|de las|de los|du|des|da|do|dos|das|di|della|dei|degli|the|of|van|von)\b)?"
+
+
+def _alt(words) -> str:
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+@lru_cache(maxsize=1)
+def _patterns() -> tuple[re.Pattern, ...]:
+    lex = lexicon()
+    suffix = (rf"(?<![\w.,])(?:{_UNIT_WORD},?\s+(?:{_NUM},?\s+)?|{_NUM},?\s+)(?P<name>(?:{_CAP}\s+){{1,3}})"
+              rf"(?P<type>{_alt(lex.suffix_streets)})(?![\w]){_UNIT}")
+    glued = (rf"(?<![\w-])(?P<name>(?:(?:{_CAP}|van|von|der|den|de)[ -]){{0,4}}(?:[{_UP}][^\W\d_]*)?(?i:{_alt(lex.glued_streets)}))"
+             rf"\s+{_NUM}(?![\w]){_UNIT}")
+    prefix = (rf"(?<![\w])(?:{_NUM},?\s+)?(?:{_alt(lex.prefix_streets)}){_LINK}{_LINK}\s+(?P<name>{_CAP}"
+              rf"(?:{_LINK}{_LINK}\s+{_CAP}){{0,3}})(?:,?\s+{_NUM}(?![\w]))?{_UNIT}")
+    return (re.compile(suffix), re.compile(glued), re.compile(prefix))
+
+
+# Street types that are also everyday business nouns: after business words alone they are not a street.
+_AMBIGUOUS_TYPES = frozenset({"center", "centers", "centre", "club", "park", "plaza", "square", "market", "point",
+                              "points", "way", "station", "common", "course", "field", "fields", "light", "lights"})
+
+
+def _name_ok(name: str, street_type: str = "") -> bool:
+    """Not business vocabulary alone before an everyday street type ("14 Distribution Centers"), unless a word
+    is also a known name ("12 King Club")."""
+    if street_type and street_type.lower().rstrip(".") not in _AMBIGUOUS_TYPES:
+        return True
+    lex = lexicon()
+    words = [w.strip(".,").lower() for w in re.split(r"[\s-]+", name) if w]
+    return bool(words) and not all(w in BUSINESS_WORDS and w not in lex.first and w not in lex.last for w in words)
+
+
+def find_address_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for pattern in _patterns():
+        for m in pattern.finditer(text):
+            if _name_ok(m.group("name"), m.groupdict().get("type") or ""):
+                spans.append((m.start(), m.end()))
+    return spans

@@ -1,0 +1,227 @@
+"""Scanning and masking: Presidio's analyzer for the pattern entities, the name and address detectors
+for the rest, and the rules that keep business numbers intact.
+
+Rules that keep numeric data intact: JSON numbers are never strings here, so never scanned. A finding
+that is a plain number (`1683.75`, `4155552671`, a row index) is dropped unless it is a 13-19 digit card
+number passing brand and Luhn checks, an E.164 number (`+14155552671`), or a context word for its
+entity stands right before it (`phone 4155552671`, a column named `mobile`). Dates, ranges, versions,
+thousands-separated amounts and ZIP+4 codes are never phones; a dotted quad after a version word is
+never an IP; a GTIN-valid bare digit run (EAN/UPC/ISBN) is a card only after a card word.
+
+Speed: only strings passing a cheap superset test (`could_contain_pii`) reach Presidio; the name and
+address detectors are regexes and set lookups; repeated strings are analyzed once; many strings go in
+one Presidio call, joined by a separator no recognizer matches across.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import threading
+from dataclasses import dataclass
+
+from datapilot_pipeline.lib.pii.checks import digits_of, gtin_valid, looks_like_business_number, weak_phone
+from datapilot_pipeline.lib.pii.config import DEFAULT_CONFIG, PiiConfig, locale_of
+from datapilot_pipeline.lib.pii.context import VERSION_WORDS, has_context
+
+_SEP = "\n\n"  # blank lines break every pattern used here; findings crossing one are re-checked
+_BATCH_CHARS = 200_000
+
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][+-]?\d+)?")
+_DIGIT_CLUSTER = re.compile(r"[+(]?\d[\d ()+\-./]*")
+_IPV4_LIKE = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+_TWO_COLONS = re.compile(r"[0-9A-Fa-f]*:[0-9A-Fa-f]*:")  # every IPv6 form has two colons ("::1" included)
+# Letter-digit identifiers with fewer than 7 digits in a row: UK NINO, IN PAN, IT codice fiscale.
+_ID_SHAPE = re.compile(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b|\b[A-Z]{5}\d{4}[A-Z]\b|\b[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]",
+                       re.IGNORECASE)
+_MIN_CLUSTER_DIGITS = 7
+# Every address shape has a number, or a street name (capitalized) after its street type.
+_ADDRESS_HINT = re.compile(r"\d|\w \w{1,3} [A-ZÀ-Þ]|\w [A-ZÀ-Þ]")
+_TRUNK_PREFIXED = re.compile(r"0[1-9]\d{8,9}")  # a national number written with its trunk zero
+
+_NEEDS_CONTEXT_BARE = {"NL_BSN", "CA_SIN", "AU_TFN", "DE_TAX_ID", "IN_AADHAAR"}
+
+
+@dataclass(frozen=True)
+class PiiFinding:
+    """One finding in a string: entity type, character span [start, end), score, locale where known."""
+
+    entity_type: str
+    start: int
+    end: int
+    score: float
+    locale: str | None = None
+
+
+def is_plain_number(text: str) -> bool:
+    stripped = text.strip()
+    return bool(stripped) and any(c.isdigit() for c in stripped) and _PLAIN_NUMBER.fullmatch(stripped) is not None
+
+
+def could_contain_pii(text: str) -> bool:
+    """Cheap superset test: False only when no Presidio recognizer here can match the string."""
+    if "@" in text or (":" in text and _TWO_COLONS.search(text)):
+        return True
+    if not any(c.isdigit() for c in text):
+        return False
+    if is_plain_number(text) and sum(c.isdigit() for c in text) < 12 and not text.lstrip().startswith(("+", "0")):
+        return False
+    if _IPV4_LIKE.search(text) or _ID_SHAPE.search(text):
+        return True
+    return any(sum(c.isdigit() for c in m.group()) >= _MIN_CLUSTER_DIGITS
+               and not looks_like_business_number(m.group().strip(" ()-./")) for m in _DIGIT_CLUSTER.finditer(text))
+
+
+def _keep(f: PiiFinding, text: str) -> bool:
+    span = text[f.start:f.end]
+    before = text[:f.start]
+    if f.entity_type == "IP_ADDRESS":
+        words = re.findall(r"[^\W\d_]+", before[-24:].lower())
+        return not (before.endswith(("v", "V")) or any(w == v or len(v) > 2 and w.startswith(v)
+                                                         for w in words[-3:] for v in VERSION_WORDS))
+    if f.entity_type == "CREDIT_CARD":
+        digits = digits_of(span)
+        if gtin_valid(digits) and (span.isdigit() or span.count("-") > 0) and not has_context(f.entity_type, before):
+            return False
+    if f.entity_type == "PHONE_NUMBER" and not has_context(f.entity_type, before) and weak_phone(span):
+        return False
+    if f.entity_type in _NEEDS_CONTEXT_BARE and span.isdigit() and not has_context(f.entity_type, before):
+        return False
+    if not is_plain_number(span):
+        return True
+    if f.entity_type == "CREDIT_CARD":  # brand, length and Luhn already checked
+        return "." not in span
+    if f.entity_type == "FR_NIR":  # 15 digits, sex digit, month and a mod-97 key: no business number passes
+        return True
+    if f.entity_type == "PHONE_NUMBER" and (span.startswith("+") or _TRUNK_PREFIXED.fullmatch(span)):
+        return True
+    return has_context(f.entity_type, before)
+
+
+# ---------------------------------------------------------------- analyzer
+_ANALYZERS: dict[PiiConfig, object] = {}
+_LOCK = threading.Lock()
+
+
+def get_analyzer(config: PiiConfig = DEFAULT_CONFIG):
+    """The process-wide Presidio analyzer for `config`, built on first use (well under a second)."""
+    analyzer = _ANALYZERS.get(config)
+    if analyzer is None:
+        with _LOCK:
+            analyzer = _ANALYZERS.get(config)
+            if analyzer is None:
+                from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+                from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
+                from presidio_analyzer.nlp_engine import NoOpNlpEngine
+
+                class NoContextEnhancer(ContextAwareEnhancer):
+                    """Context is judged by the project's rules (`_keep`); without NLP tokens Presidio's
+                    lemma enhancer finds nothing and only costs time."""
+
+                    def enhance_using_context(self, text, raw_results, nlp_artifacts, recognizers, context=None):
+                        return raw_results
+
+                from datapilot_pipeline.lib.pii.recognizers import build_recognizers
+
+                registry = RecognizerRegistry(recognizers=build_recognizers(config), supported_languages=["en"])
+                nlp_engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}])
+                analyzer = _ANALYZERS[config] = AnalyzerEngine(
+                    registry=registry, nlp_engine=nlp_engine, supported_languages=["en"],
+                    context_aware_enhancer=NoContextEnhancer(0, 0, 0, 0))
+    return analyzer
+
+
+def _analyze(text: str, config: PiiConfig) -> list[PiiFinding]:
+    wanted = [e for e in config.entities if e not in ("PERSON", "STREET_ADDRESS")]
+    results = get_analyzer(config).analyze(text=text, language="en", entities=wanted,
+                                           score_threshold=min([config.min_score, *config.thresholds.values()]))
+    out = []
+    for r in results:
+        if r.score >= config.threshold(r.entity_type):
+            region = (r.recognition_metadata or {}).get("region")
+            out.append(PiiFinding(r.entity_type, r.start, r.end, float(r.score), locale_of(r.entity_type, region)))
+    return out
+
+
+def resolve_overlaps(findings: list[PiiFinding]) -> list[PiiFinding]:
+    """Keep the best of overlapping findings (higher score, then longer span), sorted by start."""
+    ranked = sorted(findings, key=lambda f: (-f.score, -(f.end - f.start), f.start))
+    kept: list[PiiFinding] = []
+    for f in ranked:
+        if all(f.end <= k.start or f.start >= k.end for k in kept):
+            kept.append(f)
+    return sorted(kept, key=lambda f: f.start)
+
+
+def _presidio_findings(texts: list[str], config: PiiConfig) -> dict[str, list[PiiFinding]]:
+    """Findings per distinct text, analyzing many texts per Presidio call."""
+    out: dict[str, list[PiiFinding]] = {t: [] for t in texts}
+    recheck: list[str] = []
+    batch: list[str] = []
+    size = 0
+
+    def flush() -> None:
+        nonlocal batch, size
+        if not batch:
+            return
+        starts, pos = [], 0
+        for t in batch:
+            starts.append(pos)
+            pos += len(t) + len(_SEP)
+        for f in _analyze(_SEP.join(batch), config):
+            i = bisect.bisect_right(starts, f.start) - 1
+            local = PiiFinding(f.entity_type, f.start - starts[i], f.end - starts[i], f.score, f.locale)
+            if local.end > len(batch[i]):
+                recheck.append(batch[i])
+            else:
+                out[batch[i]].append(local)
+        batch, size = [], 0
+
+    for text in texts:
+        batch.append(text)
+        size += len(text) + len(_SEP)
+        if size >= _BATCH_CHARS:
+            flush()
+    flush()
+    for text in dict.fromkeys(recheck):
+        out[text] = _analyze(text, config)
+    return out
+
+
+def _text_findings(text: str, config: PiiConfig) -> list[PiiFinding]:
+    from datapilot_pipeline.lib.pii.addresses import find_address_spans
+    from datapilot_pipeline.lib.pii.names import find_person_spans
+
+    found = []
+    if config.wants("STREET_ADDRESS") and " " in text and _ADDRESS_HINT.search(text):
+        found += [PiiFinding("STREET_ADDRESS", a, b, 0.6) for a, b in find_address_spans(text)]
+    if config.wants("PERSON"):
+        found += [PiiFinding("PERSON", a, b, 0.55) for a, b in find_person_spans(text)]
+    return found
+
+
+def scan_texts(texts: list[str], config: PiiConfig = DEFAULT_CONFIG) -> list[list[PiiFinding]]:
+    """PII findings for each text (same order); texts without PII get an empty list."""
+    unique = list(dict.fromkeys(t for t in texts if isinstance(t, str)))
+    candidates = [t for t in unique if could_contain_pii(t)]
+    found = _presidio_findings(candidates, config) if candidates else {}
+    result: dict[str, list[PiiFinding]] = {}
+    for text in unique:
+        findings = [f for f in found.get(text, []) if _keep(f, text)] + _text_findings(text, config)
+        result[text] = resolve_overlaps(findings)
+    return [list(result.get(t, [])) if isinstance(t, str) else [] for t in texts]
+
+
+def apply_findings(text: str, findings: list[PiiFinding]) -> str:
+    for f in sorted(findings, key=lambda f: f.start, reverse=True):
+        text = text[: f.start] + f"<{f.entity_type}>" + text[f.end:]
+    return text
+
+
+def mask_texts(texts: list[str], config: PiiConfig = DEFAULT_CONFIG) -> list[str]:
+    """Each text with its findings replaced by typed placeholders such as `<EMAIL_ADDRESS>`."""
+    return [apply_findings(t, fs) if fs else t for t, fs in zip(texts, scan_texts(texts, config))]
+
+
+def mask_text(text: str, config: PiiConfig = DEFAULT_CONFIG) -> str:
+    return mask_texts([text], config)[0]

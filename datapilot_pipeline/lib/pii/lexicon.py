@@ -1,0 +1,96 @@
+"""The shipped word lists (`data/pii_names.jsonl`, built by `scripts/build_pii_names.py` from Faker's
+locale providers) and the capitalized business words that are never read as a name on their own.
+
+Loaded once per process (a JSON-lines file of ~150 KB: a few ms), no pickles, nothing downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+# Locales whose street names carry the street type before the name (rue X, Calle X, Via X, Rua X),
+# glued after it (Hauptstraße, Dorpsstraat) or as a separate word after it (Main Street).
+PREFIX_STREET_LOCALES = ("fr_FR", "es_ES", "it_IT", "pt_BR")
+GLUED_STREET_LOCALES = ("de_DE", "nl_NL")
+
+# Capitalized words of business prose (sentence starts, headings, product and region names) that are also
+# given names or surnames somewhere, or that would otherwise pass as one: never a name without a title,
+# context word or a second known name part.
+BUSINESS_WORDS = frozenset("""
+the this that these those there their then than when where which while with within without what who why how
+a an and or but if in on at by for from to of as is are was were be been has have had will would shall should
+may might can could must do does did not no yes all any each every some most more less many much few other
+new old top low high mean median average total sum count max min std range rate ratio share percent index
+price cost costs revenue sales sale profit margin income expense expenses budget forecast growth decline
+order orders customer customers client clients user users account accounts product products item items
+store stores shop region regions market markets segment segments channel channels category categories
+north south east west central northern southern eastern western united states kingdom america europe asia
+africa australia canada india germany france spain italy brazil netherlands london paris berlin madrid rome
+new york california texas florida january february march april may june july august september october
+november december monday tuesday wednesday thursday friday saturday sunday spring summer autumn fall winter
+q1 q2 q3 q4 fy ytd mtd week weeks month months year years day days quarter quarters hour hours
+data dataset column columns row rows value values table field fields record records report reports
+insight insights recommendation action summary chart trend trends outlier outliers anomaly anomalies
+group groups class classes type types level levels score scores grade grades tier tiers rank
+online offline retail wholesale direct partner partners premium standard basic gold silver bronze platinum
+mobile desktop web app email phone search social paid organic referral campaign campaigns ads ad
+support service services team teams sales marketing finance operations engineering hr legal
+contact call ask please thanks thank hi hello dear via cc re fwd attn kunde cliente klant
+reach email ping tell send invite remind notify follow check escalate forward loop
+first second third last next previous current overall general global local national international
+big small large medium long short early late final main key major minor primary secondary
+review reviews rating ratings feedback survey note notes comment comments status priority
+warehouse distribution delivery shipping supply logistics inventory stock units unit volume
+monthly weekly daily annual yearly quarterly per vs versus approx approximately about over under
+increase decrease drop rise spike jump change changes difference gap lift uplift churn retention
+age income education health wine iris diabetes housing boston cancer tumor patient patients
+model models version release build update upgrade patch api sdk
+grand grant mark will bill chase rich hope faith joy dawn eve sky rose lily violet ivy iris
+young king hall price ford rivers lake bank banks gay love little long short wise white black brown
+green gray grey golden street road avenue lane drive court place square park
+""".split())
+
+TITLES = frozenset("""
+mr mrs ms miss mx dr prof sir madam dame herr frau fräulein m mme mlle monsieur madame sr sra srta don doña
+sig sig.ra signor signora dott dott.ssa ing avv dhr mevr mevrouw meneer shri smt kumari sri
+""".split())
+
+PARTICLES = frozenset("van von der den de del della di da dos das do du la le ten ter bin al el y e".split())
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    first: frozenset[str]  # lower case, business words included (a name needs both parts known then)
+    last: frozenset[str]
+    suffix_streets: frozenset[str]  # "Street", "Burg", "Nagar": after the name, separate word
+    prefix_streets: frozenset[str]  # "rue", "Calle", "Via", "Rua": before the name
+    glued_streets: tuple[str, ...]  # "straße", "straat", "laan": glued to the name, lower case
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> Lexicon:
+    first: set[str] = set()
+    last: set[str] = set()
+    suffix: set[str] = set()
+    prefix: set[str] = set()
+    glued: set[str] = set()
+    text = resources.files("datapilot_pipeline").joinpath("data/pii_names.jsonl").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        entry = json.loads(line)
+        first.update(n.lower() for n in entry["first"])
+        last.update(n.lower() for n in entry["last"])
+        words = [w for w in entry["street"] if w.lower() not in PARTICLES]
+        if entry["locale"] in PREFIX_STREET_LOCALES:
+            prefix.update(w for w in words if w != "Street")
+        elif entry["locale"] in GLUED_STREET_LOCALES:
+            glued.update(w.lower() for w in words if w != "Street")
+        else:
+            suffix.update(words)
+    glued.update(("strasse", "str.", "gracht", "plein", "kade", "dijk", "straat", "markt"))
+    suffix.update(("St", "St.", "Rd", "Rd.", "Ave", "Ave.", "Blvd", "Blvd.", "Ln", "Dr.", "Hwy", "Pkwy"))
+    prefix.update(("Avenue", "Boulevard", "Chemin", "Rue", "Allée", "Impasse", "Quai", "Carrer", "Travesía"))
+    return Lexicon(frozenset(first), frozenset(last), frozenset(suffix),
+                   frozenset(prefix), tuple(sorted(glued, key=len, reverse=True)))
