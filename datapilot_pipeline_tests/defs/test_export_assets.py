@@ -21,10 +21,12 @@ def _lines(path: str) -> list[dict]:
 
 
 def _run(root: Path, config: dict):
+    reviewed = {k: config[k] for k in ("min_score",)}
+    dataset = {k: v for k, v in config.items() if k not in reviewed}
     return dg.materialize([feedback_records, reviewed_examples, finetune_dataset],
                           resources={"workspace": WorkspaceResource(root=str(root))},
-                          run_config={"ops": {"reviewed_examples": {"config": config},
-                                              "finetune_dataset": {"config": config}}},
+                          run_config={"ops": {"reviewed_examples": {"config": reviewed},
+                                              "finetune_dataset": {"config": dataset}}},
                           instance=dg.DagsterInstance.ephemeral())
 
 
