@@ -42,14 +42,14 @@ def has_no_pii(validation_report: dict) -> dg.AssetCheckResult:
                        by_entity=dg.MetadataValue.json(validation_report["pii_by_entity"]))
 
 
-def schema_errors_within_max(validation_report: dict) -> dg.AssetCheckResult:
+def few_schema_errors(validation_report: dict) -> dg.AssetCheckResult:
     """The share of lines failing the schema is at most `max_schema_error_rate`."""
     rate, limit = validation_report["schema_error_rate"], validation_report["thresholds"]["max_schema_error_rate"]
     return _rate_check(rate <= limit, f"schema error rate {rate:.2%} (max {limit:.2%})", schema_error_rate=float(rate),
                        max_schema_error_rate=float(limit), invalid_lines=validation_report["schema_invalid"])
 
 
-def duplicates_within_max(validation_report: dict) -> dg.AssetCheckResult:
+def few_duplicates(validation_report: dict) -> dg.AssetCheckResult:
     """The share of lines repeating an earlier line, exactly or nearly, is at most `max_duplicate_rate`."""
     rate, limit = validation_report["duplicate_rate"], validation_report["thresholds"]["max_duplicate_rate"]
     return _rate_check(rate <= limit, f"duplicate rate {rate:.2%} (max {limit:.2%})", duplicate_rate=float(rate),
@@ -57,7 +57,7 @@ def duplicates_within_max(validation_report: dict) -> dg.AssetCheckResult:
                        near=validation_report["n_near"])
 
 
-def quality_score_meets_min(validation_report: dict) -> dg.AssetCheckResult:
+def quality_score_ok(validation_report: dict) -> dg.AssetCheckResult:
     """The quality score (0-100) reaches `min_score`."""
     score, limit = validation_report["quality_score"], validation_report["thresholds"]["min_score"]
     return _rate_check(score >= limit, f"quality score {score:.1f} ({validation_report['grade']}), needs {limit:g}",
@@ -65,7 +65,7 @@ def quality_score_meets_min(validation_report: dict) -> dg.AssetCheckResult:
 
 
 # The gates that stop training, judged on the dataset they are about (its Checks tab) from the report's numbers.
-DATASET_CHECKS = (has_no_pii, schema_errors_within_max, duplicates_within_max, quality_score_meets_min)
+DATASET_CHECKS = (has_no_pii, few_schema_errors, few_duplicates, quality_score_ok)
 
 
 def _dataset_check_spec(check) -> dg.AssetCheckSpec:

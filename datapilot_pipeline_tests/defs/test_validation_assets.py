@@ -9,7 +9,7 @@ import dagster as dg
 
 from datapilot_pipeline.defs.resources import WorkspaceResource
 from datapilot_pipeline.defs.validation import (
-    DATASET_CHECKS, duplicates_within_max, has_no_pii, quality_score_meets_min, schema_errors_within_max,
+    DATASET_CHECKS, few_duplicates, has_no_pii, quality_score_ok, few_schema_errors,
     training_dataset, validation_report,
 )
 from datapilot_pipeline.lib.atomic import atomic_write_jsonl
@@ -40,7 +40,7 @@ def test_clean_dataset_passes_every_check_and_training_dataset_is_written(home: 
     checks = _check_results(result)
     assert {name: c.passed for name, c in checks.items()} == {c.__name__: True for c in DATASET_CHECKS}
     assert {c.asset_key.to_user_string() for c in checks.values()} == {"finetune_dataset"}
-    assert checks["quality_score_meets_min"].metadata["quality_score"].value >= 90
+    assert checks["quality_score_ok"].metadata["quality_score"].value >= 90
     report_meta = result.asset_materializations_for_node("validation_report")[0].metadata
     assert report_meta["pii_lines"].value == 0 and report_meta["n_examples"].value == 60
     value = result.output_for_node("training_dataset")
@@ -55,7 +55,7 @@ def test_failing_blocking_check_stops_training_dataset(home: Path) -> None:
     checks = _check_results(result)
     assert checks["has_no_pii"].passed is False and checks["has_no_pii"].asset_key == dg.AssetKey("finetune_dataset")
     assert checks["has_no_pii"].metadata["pii_lines"].value == 1
-    assert checks["schema_errors_within_max"].passed is True
+    assert checks["few_schema_errors"].passed is True
     assert result.asset_materializations_for_node("validation_report")
     assert not result.asset_materializations_for_node("training_dataset")
     assert not (home / "data" / "finetune_ready" / "finetune_test_clean.jsonl").exists()
@@ -66,8 +66,8 @@ def test_checks_called_directly_read_thresholds_from_the_report_value() -> None:
              "duplicate_rate": 0.05, "n_exact": 5, "n_near": 0, "quality_score": 65.0, "grade": "poor",
              "thresholds": {"min_score": 70.0, "max_schema_error_rate": 0.05, "max_duplicate_rate": 0.1}}
     assert has_no_pii(value).passed is True
-    assert schema_errors_within_max(value).passed is False
-    assert duplicates_within_max(value).passed is True
-    result = quality_score_meets_min(value)
+    assert few_schema_errors(value).passed is False
+    assert few_duplicates(value).passed is True
+    result = quality_score_ok(value)
     assert result.passed is False and result.metadata["quality_score"].value == 65.0
     assert json.dumps(value)  # the value stays JSON-serializable
