@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from datapilot_pipeline.defs.display import for_display
 from datapilot_pipeline.defs.resources import WorkspaceResource
 
 
@@ -60,4 +61,4 @@ def ab_test_report(context: dg.AssetExecutionContext, config: AbTestConfig, work
         metadata["mann_whitney_p_value"] = dg.MetadataValue.float(report["score_mann_whitney"]["p_value"])
     if report["required_reviewed_insights_per_variant"] is not None:
         metadata["required_reviewed_insights_per_variant"] = report["required_reviewed_insights_per_variant"]
-    return dg.Output({**report, "report_path": str(out)}, metadata=metadata)
+    return dg.Output({**report, "report_path": str(out)}, metadata=for_display(metadata))

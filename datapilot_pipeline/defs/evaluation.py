@@ -5,7 +5,9 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from datapilot_pipeline.defs.display import for_display
 from datapilot_pipeline.defs.resources import WorkspaceResource
+from datapilot_pipeline.defs.tracking import model_version_link, run_link
 
 ARMS = ("few_shot", "fine_tuned")
 RATES = ("schema_pass_rate", "evidence_accuracy", "bleu", "rouge_l")
@@ -72,8 +74,9 @@ def evaluation_scores(context: dg.AssetExecutionContext, config: EvaluationConfi
              **{arm: {k: result.report[arm][k] for k in ("n", *RATES)} for arm in ARMS},
              "comparison": result.report["comparison"], "report": result.report}
     metadata = {"comparison": dg.MetadataValue.md(table), "report": dg.MetadataValue.path(str(result.report_path)),
-                "n_examples": result.report["n_examples"], "mlflow_run_id": run_id, **_arm_metadata(result.report)}
-    return dg.Output(value, metadata=metadata)
+                "n_examples": result.report["n_examples"], "mlflow_run_id": run_id, "mlflow_run": run_link(run_id),
+                "mlflow_model": model_version_link(fine_tuned_model["model_uri"]), **_arm_metadata(result.report)}
+    return dg.Output(value, metadata=for_display(metadata))
 
 
 class PromotionConfig(dg.Config):
@@ -101,12 +104,12 @@ def model_promotion(context: dg.AssetExecutionContext, config: PromotionConfig,
                if isinstance(v, (int, float)) and not isinstance(v, bool)}
     metadata = {"promoted": decision["promote"], "model_uri": str(evaluation_scores["model_uri"]),
                 "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in decision["reasons"])), **numbers}
-    return dg.Output(value, metadata=metadata)
+    return dg.Output(value, metadata=for_display(metadata))
 
 
 @dg.asset_check(asset=model_promotion, description="The evaluated fine-tuned model was promoted to champion.")
 def fine_tuned_model_is_promoted(model_promotion: dict) -> dg.AssetCheckResult:
     numbers = {k: v for k, v in model_promotion["numbers"].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     return dg.AssetCheckResult(passed=bool(model_promotion["promote"]), severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in model_promotion["reasons"])),
-                                         **numbers})
+                               metadata=for_display({"reasons": dg.MetadataValue.md(
+                                   "\n".join(f"- {r}" for r in model_promotion["reasons"])), **numbers}))

@@ -5,6 +5,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field, model_validator
 
+from datapilot_pipeline.defs.display import for_display
 from datapilot_pipeline.defs.resources import WorkspaceResource
 from datapilot_pipeline.lib.export.eligibility import DEFAULT_MIN_SCORE
 
@@ -70,12 +71,12 @@ def reviewed_examples(context: dg.AssetExecutionContext, config: ReviewedExample
                               (e.to_dict() for e in outcome.examples))
     stats = outcome.stats()
     context.log.info(f"{stats['n_examples']} examples from {stats['n_jobs']} jobs ({stats['n_reviews']} reviews)")
-    return dg.Output({"path": str(path), **stats}, metadata={
+    return dg.Output({"path": str(path), **stats}, metadata=for_display({
         "n_examples": stats["n_examples"], "n_jobs": stats["n_jobs"], "n_reviews": stats["n_reviews"],
         "approval_rate": dg.MetadataValue.float(stats["approval_rate"]),
         "actions": dg.MetadataValue.json(stats["actions"]),
         "discarded": dg.MetadataValue.md(_md_counts(stats["discarded"])),
-        "path": dg.MetadataValue.path(str(path))})
+        "path": dg.MetadataValue.path(str(path))}))
 
 
 def _preview(path: Path) -> str:

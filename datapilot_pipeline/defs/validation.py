@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from datapilot_pipeline.defs.display import for_display
 from datapilot_pipeline.defs.resources import WorkspaceResource
 
 
@@ -30,8 +31,7 @@ def _issues_table(issues: list[dict]) -> str:
 
 def _rate_check(passed: bool, description: str, **numbers) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.ERROR, description=description,
-                               metadata={k: (dg.MetadataValue.float(round(float(v), 4)) if isinstance(v, float) else v)
-                                         for k, v in numbers.items()})
+                               metadata=for_display(numbers))
 
 
 def has_no_pii(validation_report: dict) -> dg.AssetCheckResult:
@@ -106,13 +106,13 @@ def validation_report(context: dg.AssetExecutionContext, config: ValidationConfi
              "thresholds": {"min_score": config.min_score, "max_schema_error_rate": config.max_schema_error_rate,
                             "max_duplicate_rate": config.max_duplicate_rate},
              "validate_options": {"tokenizer_path": config.tokenizer_path, "max_tokens": config.max_tokens}}
-    yield dg.Output(value, output_name="validation_report", metadata={
-        "quality_score": dg.MetadataValue.float(round(float(report["quality_score"]), 1)), "grade": report["grade"],
+    yield dg.Output(value, output_name="validation_report", metadata=for_display({
+        "quality_score": float(report["quality_score"]), "grade": report["grade"],
         "n_examples": report["n_examples"], "schema_invalid_lines": report["schema"]["invalid_count"],
         "pii_lines": len(report["pii"]["lines"]), "pii_by_entity": dg.MetadataValue.json(report["pii"]["by_entity"]),
-        "duplicate_rate": dg.MetadataValue.float(round(float(report["duplicates"]["rate"]), 4)),
+        "duplicate_rate": float(report["duplicates"]["rate"]),
         "issues": dg.MetadataValue.md(_issues_table(report["issues"])),
-        "report_path": dg.MetadataValue.path(str(path))})
+        "report_path": dg.MetadataValue.path(str(path))}))
     for check in DATASET_CHECKS:
         result = check(value)
         yield dg.AssetCheckResult(asset_key="finetune_dataset", check_name=check.__name__, passed=result.passed,

@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from datapilot_pipeline.defs.display import for_display
 from datapilot_pipeline.defs.resources import WorkspaceResource
 
 N_SHARDS = 4
@@ -90,8 +91,8 @@ def sharded_validation_report(context: dg.AssetExecutionContext, config: Sharded
              "n_examples": report["n_examples"], "schema_invalid": report["schema"]["invalid_count"],
              "pii_by_entity": report["pii"]["by_entity"], "n_exact": len(report["duplicates"]["exact"]),
              "n_near": len(report["duplicates"]["near"]), "shards": report["shards"]}
-    return dg.Output(value, metadata={
-        "quality_score": dg.MetadataValue.float(float(report["quality_score"])), "grade": report["grade"],
+    return dg.Output(value, metadata=for_display({
+        "quality_score": float(report["quality_score"]), "grade": report["grade"],
         "n_examples": report["n_examples"], "shards": len(shards),
         "duplicates": len(report["duplicates"]["exact"]) + len(report["duplicates"]["near"]),
-        "report_path": dg.MetadataValue.path(str(path))})
+        "report_path": dg.MetadataValue.path(str(path))}))

@@ -13,6 +13,7 @@ from datapilot_pipeline.defs.validation import (
     training_dataset, validation_report,
 )
 from datapilot_pipeline.lib.atomic import atomic_write_jsonl
+from datapilot_pipeline_tests.defs.test_display import assert_readable
 from datapilot_pipeline.lib.validation.sample_data import example_line, example_lines, shots
 
 
@@ -43,6 +44,9 @@ def test_clean_dataset_passes_every_check_and_training_dataset_is_written(home: 
     assert checks["quality_score_ok"].metadata["quality_score"].value >= 90
     report_meta = result.asset_materializations_for_node("validation_report")[0].metadata
     assert report_meta["pii_lines"].value == 0 and report_meta["n_examples"].value == 60
+    assert_readable(report_meta)
+    for check in checks.values():
+        assert_readable(check.metadata)
     value = result.output_for_node("training_dataset")
     assert value["n_examples"] == 60 and Path(value["path"]).is_file() and len(value["sha256"]) == 64
     assert Path(value["report_path"]).is_file()
