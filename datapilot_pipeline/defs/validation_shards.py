@@ -32,11 +32,16 @@ class DedupIndexResource(dg.ConfigurableResource):
         return lsh_index(storage_config=config) if config else None
 
 
-class ShardedValidationConfig(dg.Config):
-    """Options of the sharded report; the same meaning as in `ValidationConfig`."""
+class ValidationShardConfig(dg.Config):
+    """How each shard counts tokens; the same meaning as in `ValidationConfig`."""
 
     max_tokens: int = Field(default=2048, ge=16, description="Max sequence length; longer lines are an issue.")
     tokenizer_path: str | None = Field(default=None, description="Local tokenizer folder for exact token counts.")
+
+
+class ShardedReportConfig(dg.Config):
+    """Options of the merge into one report."""
+
     run_gx: bool = Field(default=True, description="Also run the Great Expectations suite in the merge.")
     report_dir: str | None = Field(default=None, description="Folder of the report; default $DATAPILOT_HOME/reports.")
 
@@ -46,7 +51,7 @@ def _shard_dir(workspace: WorkspaceResource, sha256: str) -> Path:
 
 
 @dg.asset(group_name="validation", kinds={"json"}, partitions_def=SHARDS)
-def validation_shards(context: dg.AssetExecutionContext, config: ShardedValidationConfig,
+def validation_shards(context: dg.AssetExecutionContext, config: ValidationShardConfig,
                       workspace: WorkspaceResource, dedup_index: DedupIndexResource,
                       finetune_dataset: dict) -> dg.Output[dict]:
     """One line range of the fine-tuning dataset checked on its own: schema, evidence, PII and token counts per
@@ -68,7 +73,7 @@ def validation_shards(context: dg.AssetExecutionContext, config: ShardedValidati
 
 
 @dg.asset(group_name="validation", kinds={"json"})
-def sharded_validation_report(context: dg.AssetExecutionContext, config: ShardedValidationConfig,
+def sharded_validation_report(context: dg.AssetExecutionContext, config: ShardedReportConfig,
                               workspace: WorkspaceResource, dedup_index: DedupIndexResource,
                               validation_shards: dict) -> dg.Output[dict]:
     """The validation report of the fine-tuning dataset assembled from every shard: the same score, counts,
