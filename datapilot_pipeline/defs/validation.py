@@ -43,14 +43,16 @@ def has_no_pii(validation_report: dict) -> dg.AssetCheckResult:
 
 
 def few_schema_errors(validation_report: dict) -> dg.AssetCheckResult:
-    """The share of lines failing the schema is at most `max_schema_error_rate`."""
+    """The share of lines failing the schema is at most `max_schema_error_rate` (validation_report config,
+    default 0.05)."""
     rate, limit = validation_report["schema_error_rate"], validation_report["thresholds"]["max_schema_error_rate"]
     return _rate_check(rate <= limit, f"schema error rate {rate:.2%} (max {limit:.2%})", schema_error_rate=float(rate),
                        max_schema_error_rate=float(limit), invalid_lines=validation_report["schema_invalid"])
 
 
 def few_duplicates(validation_report: dict) -> dg.AssetCheckResult:
-    """The share of lines repeating an earlier line, exactly or nearly, is at most `max_duplicate_rate`."""
+    """The share of lines repeating an earlier line, exactly or nearly, is at most `max_duplicate_rate`
+    (validation_report config, default 0.10)."""
     rate, limit = validation_report["duplicate_rate"], validation_report["thresholds"]["max_duplicate_rate"]
     return _rate_check(rate <= limit, f"duplicate rate {rate:.2%} (max {limit:.2%})", duplicate_rate=float(rate),
                        max_duplicate_rate=float(limit), exact=validation_report["n_exact"],
@@ -58,7 +60,7 @@ def few_duplicates(validation_report: dict) -> dg.AssetCheckResult:
 
 
 def quality_score_ok(validation_report: dict) -> dg.AssetCheckResult:
-    """The quality score (0-100) reaches `min_score`."""
+    """The quality score (0-100) reaches `min_score` (validation_report config, default 70)."""
     score, limit = validation_report["quality_score"], validation_report["thresholds"]["min_score"]
     return _rate_check(score >= limit, f"quality score {score:.1f} ({validation_report['grade']}), needs {limit:g}",
                        quality_score=float(score), min_score=float(limit))
