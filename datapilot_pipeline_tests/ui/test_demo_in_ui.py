@@ -157,7 +157,7 @@ def test_demo_job_is_known_to_the_ui(ui, page, instance, shots: Path) -> None:
 
     run = _demo_run(instance)
     page.goto(f"{ui['url']}/runs/{run.run_id}")
-    expect(page.get_by_text("Success", exact=True).first).to_be_visible()
+    expect(page.get_by_text("demo_job", exact=True).first).to_be_visible()
     _shot(page, shots, "demo_run.png")
     page.goto(f"{ui['url']}/locations/datapilot_pipeline/jobs/demo_job")
     expect(page.get_by_text("demo_job").first).to_be_visible()
