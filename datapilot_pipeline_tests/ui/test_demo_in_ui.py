@@ -118,11 +118,17 @@ def _shot(page, shots: Path, name: str) -> None:
     page.screenshot(path=str(shots / name), full_page=True)
 
 
-def test_demo_metadata_reads_well(instance) -> None:
+def _demo_metadata(instance) -> dict:
+    """Asset name -> the metadata of its materialization in the demo's run."""
     run = _demo_run(instance)
     records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
-    metadata = {r.event_log_entry.dagster_event.asset_key.to_user_string():
-                r.event_log_entry.dagster_event.event_specific_data.materialization.metadata for r in records}
+    return {r.event_log_entry.dagster_event.asset_key.to_user_string():
+            r.event_log_entry.dagster_event.event_specific_data.materialization.metadata for r in records}
+
+
+def test_demo_metadata_reads_well(instance) -> None:
+    run = _demo_run(instance)
+    metadata = _demo_metadata(instance)
     assert {"finetune_dataset", "fine_tuned_model", "evaluation_scores"} <= set(metadata)
     for meta in metadata.values():
         assert_readable(meta)  # no 17-digit floats anywhere
@@ -169,7 +175,7 @@ def test_launchpad_min_score_changes_reviewed_examples(ui, page, instance, shots
     from playwright.sync_api import expect
 
     key = dg.AssetKey("reviewed_examples")
-    before = instance.get_latest_materialization_event(key).asset_materialization.metadata["n_examples"].value
+    before = _demo_metadata(instance)["reviewed_examples"]["n_examples"].value  # the demo's min_score 3
     page.goto(f"{ui['url']}/assets/reviewed_examples")
     page.locator("button", has_text="Materialize").first.click(modifiers=["Shift"])  # shift-click: the launchpad
     expect(page.get_by_text("min_score").first).to_be_visible()
