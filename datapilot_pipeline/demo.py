@@ -10,22 +10,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-# Small enough to finish on 2 CPU cores in a few minutes; every other setting is the production default.
-# Local generation on CPU is the slow part: the demo evaluates a slice of the holdout with bounded replies.
-# The demo exports 0-shot prompts: the fine-tuned arm is evaluated with 0 shots, and three worked examples would
-# not fit the tiny model's 4096 positions (about 4,300 of its tokens).
-DEMO_RUN_CONFIG: dict = {
-    "loggers": {"console": {"config": {"log_level": "INFO"}}},  # stage logs and training steps, not engine events
-    "ops": {
-        "finetune_dataset": {"config": {"shot_count": 0}},
-        "fine_tuned_model": {"config": {"max_steps": 30}},
-        "evaluation_scores": {"config": {"max_examples": 8, "max_new_tokens": 256, "n_bootstrap": 200}},
-    },
-}
-
 _HEADLINE_TYPES = (int, float, str)
-# Keys Dagster's IO manager adds to every materialization (where it pickled the value), not the stage's result.
-_SKIPPED_KEYS = {"path"}
+# Where Dagster pickled each value (datapilot_pipeline/defs/storage.py), not the stage's result.
+_SKIPPED_KEYS = {"stored_value"}
 
 
 def _prepare_environment(home: Path) -> None:
@@ -60,16 +47,9 @@ def _headline(metadata: dict) -> str:
 
 
 def _demo_job(defs):
-    """Every asset with its checks, except partitioned ones (validation shards run per partition) and what
-    depends on them."""
-    import dagster as dg
-
-    graph = defs.resolve_asset_graph()
-    partitioned = [k for k in graph.get_all_asset_keys() if graph.get(k).partitions_def is not None]
-    selection = dg.AssetSelection.all() - dg.AssetSelection.assets(*partitioned).downstream()
-    job = dg.define_asset_job("demo_job", selection=selection)
-    merged = dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
-    return merged.resolve_job_def("demo_job"), len(selection.resolve(graph))
+    """The code location's `demo_job` (so that the UI knows the demo's run) and how many assets it materializes."""
+    job = defs.resolve_job_def("demo_job")
+    return job, len(job.asset_layer.selected_asset_keys)
 
 
 def _print_outcome(console: Console, result) -> None:
@@ -107,6 +87,7 @@ def run_demo(home: Path, n_jobs: int, seed: int) -> int:
     console.print(f"[bold]1. feedback[/] {len(written)} synthetic feedback files for {n_jobs} jobs -> {workspace.inbox}")
 
     from datapilot_pipeline.definitions import defs
+    from datapilot_pipeline.defs.demo import DEMO_RUN_CONFIG
 
     job, n_assets = _demo_job(defs)
     console.print(f"[bold]2. pipeline[/] materializing {n_assets} assets in one run "

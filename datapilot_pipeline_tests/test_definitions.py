@@ -9,11 +9,12 @@ from pathlib import Path
 ASSETS = {"feedback_records", "reviewed_examples", "finetune_dataset", "validation_report", "training_dataset",
           "validation_shards", "sharded_validation_report", "fine_tuned_model", "evaluation_scores", "model_promotion",
           "ab_test_report", "feedback_quality_trends"}
-CHECKS = {"finetune_dataset_has_no_pii", "finetune_dataset_schema_error_rate_below_max",
-          "finetune_dataset_duplicate_rate_below_max", "finetune_dataset_quality_score_meets_threshold",
-          "fine_tuned_model_is_promoted", "feedback_quality_has_not_drifted", "ab_test_guardrails_pass"}
-BLOCKING = {"finetune_dataset_has_no_pii", "finetune_dataset_schema_error_rate_below_max",
-            "finetune_dataset_duplicate_rate_below_max", "finetune_dataset_quality_score_meets_threshold"}
+DATASET_CHECKS = {"has_no_pii", "few_schema_errors", "few_duplicates", "quality_score_ok"}
+CHECKS = {*(f"finetune_dataset:{name}" for name in DATASET_CHECKS), "model_promotion:fine_tuned_model_is_promoted",
+          "feedback_quality_trends:feedback_quality_has_not_drifted", "ab_test_report:ab_test_guardrails_pass"}
+BLOCKING = {f"finetune_dataset:{name}" for name in DATASET_CHECKS}
+# The UI shortens long check names in the middle; names this short and this different stay apart.
+MAX_CHECK_NAME = 32
 
 
 def test_definitions_have_the_expected_objects() -> None:
@@ -21,18 +22,36 @@ def test_definitions_have_the_expected_objects() -> None:
 
     graph = defs.resolve_asset_graph()
     assert {k.to_user_string() for k in graph.get_all_asset_keys()} == ASSETS
-    check_specs = {spec.name: spec for d in [*defs.assets, *(defs.asset_checks or [])]
+    check_specs = {f"{spec.asset_key.to_user_string()}:{spec.name}": spec for d in [*defs.assets, *(defs.asset_checks or [])]
                    for spec in getattr(d, "check_specs", [])}
-    assert set(check_specs) == CHECKS
+    assert set(check_specs) == CHECKS  # the dataset's gates sit on the dataset (its Checks tab)
     assert {name for name, spec in check_specs.items() if spec.blocking} == BLOCKING
-    assert {j.name for j in defs.resolve_all_job_defs()} >= {"export_job", "retrain_job", "ab_test_job"}
+    assert {j.name for j in defs.resolve_all_job_defs()} >= {"export_job", "retrain_job", "demo_job", "ab_test_job"}
     assert {s.name for s in defs.sensors} == {"new_feedback_sensor"}
     assert {s.name for s in defs.schedules} == {"monthly_retrain_schedule", "quarterly_retrain_schedule",
                                                  "ab_test_daily_schedule"}
-    assert set(defs.resources) == {"workspace", "mlflow", "pipes_subprocess_client", "dedup_index", "automation"}
+    assert set(defs.resources) == {"workspace", "mlflow", "pipes_subprocess_client", "dedup_index", "automation",
+                                   "io_manager"}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.description and node.group_name != "default", key
+
+
+def test_every_check_job_sensor_and_schedule_says_what_it_does() -> None:
+    from datapilot_pipeline.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    described = {
+        **{f"check {k.name}": graph.get_check_spec(k).description for k in graph.asset_check_keys},
+        **{f"job {j.name}": j.description for j in defs.resolve_all_job_defs() if not j.name.startswith("__")},
+        **{f"sensor {s.name}": s.description for s in defs.sensors},
+        **{f"schedule {s.name}": s.description for s in defs.schedules},
+    }
+    assert len(described) == len(CHECKS) + 3 + 1 + 2
+    assert [name for name, text in described.items() if not text or len(text) < 30] == []
+    names = [k.name for k in graph.asset_check_keys]
+    assert max(map(len, names)) <= MAX_CHECK_NAME
+    assert len({n[:8] for n in names}) == len({n[-8:] for n in names}) == len(names)  # distinct at both ends
 
 
 def test_demo_runs_every_unpartitioned_asset() -> None:

@@ -4,6 +4,7 @@
 import dagster as dg
 from pydantic import Field
 
+from datapilot_pipeline.defs.display import for_display
 from datapilot_pipeline.defs.resources import WorkspaceResource
 
 
@@ -79,7 +80,7 @@ def ab_test_report(context: dg.AssetExecutionContext, config: AbTestConfig, work
     for reason, count in report["excluded"].items():
         metadata[f"excluded/{reason}"] = count
     context.log.info(f"A/B verdict: {report['verdict']} ({'; '.join(report['reasons'])})")
-    return dg.Output({**report, "report_path": str(path)}, metadata=metadata)
+    return dg.Output({**report, "report_path": str(path)}, metadata=for_display(metadata))
 
 
 @dg.asset_check(asset=ab_test_report, description="Warns when a guardrail fails: the fine-tuned variant's mean "

@@ -80,14 +80,16 @@ class AutomationSettings(dg.ConfigurableResource):
         return lambda feedback: is_eligible(feedback, min_score=min_score)
 
 
-@dg.sensor(job=export_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+# Dagster shows a sensor's or schedule's `description`, not its docstring.
+@dg.sensor(job=export_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Counts feedback that the export rule would keep (not raw files) since the last export "
+           "request, reading only the inbox files that arrived since the previous tick; at the threshold "
+           "(DATAPILOT_SENSOR_THRESHOLD, default 100) it requests one `export_job` run. Reviews a run has since "
+           "ingested (moved out of the inbox) were exported by that run and leave the count, so the demo's or a "
+           "scheduled run's reviews never trigger a second export. The count and the inbox position live in the "
+           "sensor cursor, so they survive restarts.")
 def new_feedback_sensor(context: dg.SensorEvaluationContext, workspace: WorkspaceResource,
                         automation: AutomationSettings) -> dg.SensorResult:
-    """Counts feedback that the export rule would keep (not raw files) since the last export request, reading
-    only the inbox files that arrived since the previous tick; at the threshold it requests one `export_job` run.
-    Reviews that any run has since ingested (moved out of the inbox) were exported by that run and leave the
-    count, so the demo's or a scheduled run's reviews never trigger a second export. The count and the inbox
-    position live in the sensor cursor, so they survive restarts."""
     from datapilot_pipeline.lib.sensor_state import SensorCursor, after_export_request, export_run_key, scan
 
     threshold = automation.threshold()
@@ -107,11 +109,12 @@ def new_feedback_sensor(context: dg.SensorEvaluationContext, workspace: Workspac
 
 
 @dg.schedule(job=retrain_job, cron_schedule="0 0 1 * *", execution_timezone="UTC",
-             default_status=dg.DefaultScheduleStatus.STOPPED)
+             default_status=dg.DefaultScheduleStatus.STOPPED,
+             description="Retrain on the 1st of each month (00:00 UTC) when enough eligible feedback "
+             "(DATAPILOT_RETRAIN_MIN_NEW, default 100) arrived since the last `fine_tuned_model` materialization; "
+             "otherwise skip, saying how much arrived. Off by default: switch it on here once feedback is steady.")
 def monthly_retrain_schedule(context: dg.ScheduleEvaluationContext, workspace: WorkspaceResource,
                              automation: AutomationSettings):
-    """Retrain on the 1st of each month (00:00 UTC) when enough eligible feedback arrived since the last
-    `fine_tuned_model` materialization; otherwise skip, saying how much arrived."""
     from datapilot_pipeline.lib.sensor_state import count_eligible_since
 
     last = context.instance.get_latest_materialization_event(dg.AssetKey(TRAINED_ROOT))

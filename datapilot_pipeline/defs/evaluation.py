@@ -6,8 +6,9 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from datapilot_pipeline.defs.display import for_display
 from datapilot_pipeline.defs.resources import WorkspaceResource
-from datapilot_pipeline.defs.tracking import MlflowResource
+from datapilot_pipeline.defs.tracking import MlflowResource, model_version_link, run_link
 from datapilot_pipeline.lib.evaluation.promotion import (DEFAULT_ALPHA, DEFAULT_MARGIN, DEFAULT_MIN_EXAMPLES,
                                                          DEFAULT_SCHEMA_TARGET)
 
@@ -110,8 +111,9 @@ def evaluation_scores(context: dg.AssetExecutionContext, config: EvaluationConfi
              "comparison": result.report["comparison"], "report": result.report}
     metadata = {"comparison": dg.MetadataValue.md(table), "report": dg.MetadataValue.path(str(result.report_path)),
                 "holdout": dg.MetadataValue.path(str(holdout_path)), "n_examples": result.report["n_examples"],
-                "mlflow_run_id": run_id, **_arm_metadata(result.report)}
-    return dg.Output(value, metadata=metadata)
+                "mlflow_run_id": run_id, "mlflow_run": run_link(run_id),
+                "mlflow_model": model_version_link(fine_tuned_model["model_uri"]), **_arm_metadata(result.report)}
+    return dg.Output(value, metadata=for_display(metadata))
 
 
 class PromotionConfig(dg.Config):
@@ -149,7 +151,7 @@ def model_promotion(context: dg.AssetExecutionContext, config: PromotionConfig,
     context.log.info(f"promotion: {'PROMOTE' if outcome.promote else 'do not promote'}\n{table}")
     metadata = {"promoted": outcome.promote, "model_uri": str(evaluation_scores["model_uri"]),
                 "rules": dg.MetadataValue.md(table), **_numbers(decision["numbers"])}
-    return dg.Output(value, metadata=metadata)
+    return dg.Output(value, metadata=for_display(metadata))
 
 
 def _numbers(numbers: dict) -> dict:
@@ -163,4 +165,5 @@ def fine_tuned_model_is_promoted(model_promotion: dict) -> dg.AssetCheckResult:
 
     table = rules_table(PromotionDecision(model_promotion["promote"], [Rule(**r) for r in model_promotion["rules"]]))
     return dg.AssetCheckResult(passed=bool(model_promotion["promote"]), severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"rules": dg.MetadataValue.md(table), **_numbers(model_promotion["numbers"])})
+                               metadata=for_display({"rules": dg.MetadataValue.md(table),
+                                                     **_numbers(model_promotion["numbers"])}))

@@ -3,35 +3,50 @@
 from pathlib import Path
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from datapilot_pipeline.defs.display import for_display
 from datapilot_pipeline.defs.resources import WorkspaceResource
 from datapilot_pipeline.lib.export.eligibility import DEFAULT_MIN_SCORE
 
 PREVIEW_ROWS = 5
 
 
-class ExportConfig(dg.Config):
-    """The export options of `datapilot export`, shared by `reviewed_examples` and `finetune_dataset`."""
+class ReviewedExamplesConfig(dg.Config):
+    """Which reviews become examples (the eligibility rule of `datapilot export`)."""
 
-    min_score: int = Field(default=DEFAULT_MIN_SCORE, ge=1, le=5, description="Minimum human_score of a kept insight and minimum "
-                           "(median) overall score of an exported job, 1-5.")
+    min_score: int = Field(default=DEFAULT_MIN_SCORE, ge=1, le=5, description="Minimum human_score of a kept insight and "
+                           "minimum (median) overall score of an exported job, 1-5.")
+    check_evidence: bool = Field(default=True, description="Leave out kept insights whose evidence does not check "
+                                 "out against the job's compact EDA.")
+    output_dir: str | None = Field(default=None, description="Folder of reviewed_examples.jsonl; default "
+                                   "$DATAPILOT_HOME/data/finetune_ready.")
+
+
+class FinetuneDatasetConfig(dg.Config):
+    """How the examples become dataset files: prompts, sampling and splits (the rest of `datapilot export`)."""
+
     shot_count: int = Field(default=3, ge=0, le=20, description="Few-shot seed examples in every prompt.")
     sample: int | None = Field(default=None, ge=1, description="Export a seeded random sample of this many examples; "
                                "all when unset.")
     seed: int = Field(default=0, ge=0, description="Seed of the split assignment and of sampling.")
-    train_fraction: float = Field(default=0.8, gt=0, le=1, description="Share of examples for training.")
-    validation_fraction: float = Field(default=0.1, ge=0, le=1, description="Share of examples for validation.")
-    holdout_fraction: float = Field(default=0.1, ge=0, le=1, description="Share of examples held out for evaluation.")
-    output_dir: str | None = Field(default=None, description="Folder of the written files; default "
+    validation_fraction: float = Field(default=0.1, ge=0, lt=1, description="Share of examples for validation.")
+    holdout_fraction: float = Field(default=0.1, ge=0, lt=1, description="Share of examples held out for evaluation; "
+                                    "training gets the rest.")
+    output_dir: str | None = Field(default=None, description="Folder of the dataset files; default "
                                    "$DATAPILOT_HOME/data/finetune_ready.")
     seeds_path: str | None = Field(default=None, description="Seed-example JSONL for the shots; default "
                                    "data/finetune_samples/seed_examples.jsonl (else the packaged copy).")
-    check_evidence: bool = Field(default=True, description="Leave out kept insights whose evidence does not check "
-                                 "out against the job's compact EDA.")
 
-    def out_dir(self, workspace: WorkspaceResource) -> Path:
-        return Path(self.output_dir) if self.output_dir else workspace.workspace().finetune_ready
+    @model_validator(mode="after")
+    def _training_keeps_a_share(self):
+        if self.validation_fraction + self.holdout_fraction >= 1:
+            raise ValueError("validation_fraction + holdout_fraction must stay below 1 (training gets the rest)")
+        return self
+
+
+def _out_dir(output_dir: str | None, workspace: WorkspaceResource) -> Path:
+    return Path(output_dir) if output_dir else workspace.workspace().finetune_ready
 
 
 def _md_counts(counts: dict) -> str:
@@ -40,7 +55,7 @@ def _md_counts(counts: dict) -> str:
 
 
 @dg.asset(group_name="export", kinds={"json"})
-def reviewed_examples(context: dg.AssetExecutionContext, config: ExportConfig, workspace: WorkspaceResource,
+def reviewed_examples(context: dg.AssetExecutionContext, config: ReviewedExamplesConfig, workspace: WorkspaceResource,
                       feedback_records: dict) -> dg.Output[dict]:
     """Every reviewed job that becomes a training example, after the consensus of its reviewers: approved and
     edited insights with a human score of at least `min_score` (edits applied), jobs whose median overall score
@@ -52,16 +67,16 @@ def reviewed_examples(context: dg.AssetExecutionContext, config: ExportConfig, w
 
     feedbacks = load_feedback_files(feedback_records["feedback_dir"])
     outcome = review_feedback(feedbacks, config.min_score, config.check_evidence)
-    path = atomic_write_jsonl(config.out_dir(workspace) / "reviewed_examples.jsonl",
+    path = atomic_write_jsonl(_out_dir(config.output_dir, workspace) / "reviewed_examples.jsonl",
                               (e.to_dict() for e in outcome.examples))
     stats = outcome.stats()
     context.log.info(f"{stats['n_examples']} examples from {stats['n_jobs']} jobs ({stats['n_reviews']} reviews)")
-    return dg.Output({"path": str(path), **stats}, metadata={
+    return dg.Output({"path": str(path), **stats}, metadata=for_display({
         "n_examples": stats["n_examples"], "n_jobs": stats["n_jobs"], "n_reviews": stats["n_reviews"],
         "approval_rate": dg.MetadataValue.float(stats["approval_rate"]),
         "actions": dg.MetadataValue.json(stats["actions"]),
         "discarded": dg.MetadataValue.md(_md_counts(stats["discarded"])),
-        "path": dg.MetadataValue.path(str(path))})
+        "path": dg.MetadataValue.path(str(path))}))
 
 
 def _preview(path: Path) -> str:
@@ -77,7 +92,7 @@ def _preview(path: Path) -> str:
 
 
 @dg.asset(group_name="export", kinds={"jsonl"})
-def finetune_dataset(context: dg.AssetExecutionContext, config: ExportConfig, workspace: WorkspaceResource,
+def finetune_dataset(context: dg.AssetExecutionContext, config: FinetuneDatasetConfig, workspace: WorkspaceResource,
                      reviewed_examples: dict) -> dg.Output[dict]:
     """The fine-tuning dataset: `finetune_YYYYMMDD.jsonl` (prompt/completion, train and validation lines told
     apart by `metadata.split`), the same examples as OpenAI chat files, and `holdout_YYYYMMDD.jsonl` in the
@@ -94,12 +109,12 @@ def finetune_dataset(context: dg.AssetExecutionContext, config: ExportConfig, wo
         examples = [ReviewedExample.from_dict(json.loads(line)) for line in fh]
     seeds_path = Path(config.seeds_path) if config.seeds_path else workspace.workspace().seed_examples_path()
     seeds = load_seeds(seeds_path) if config.shot_count else []
-    options = ExportOptions(min_score=config.min_score, shot_count=config.shot_count, sample=config.sample,
-                            seed=config.seed, check_evidence=config.check_evidence,
-                            fractions=SplitFractions(config.train_fraction, config.validation_fraction,
-                                                     config.holdout_fraction))
+    fractions = SplitFractions(1 - config.validation_fraction - config.holdout_fraction, config.validation_fraction,
+                               config.holdout_fraction)
+    # min_score and check_evidence were applied by reviewed_examples; the options here only shape the files.
+    options = ExportOptions(shot_count=config.shot_count, sample=config.sample, seed=config.seed, fractions=fractions)
     date = datetime.now(timezone.utc).strftime("%Y%m%d")
-    out = config.out_dir(workspace)
+    out = _out_dir(config.output_dir, workspace)
     main = default_output(out, "prompt-completion", date)
     targets = {"prompt-completion": main, "openai-chat": default_output(out, "openai-chat", date)}
     result = write_export(examples, seeds, options, targets, holdout_path_for(main))

@@ -28,6 +28,7 @@ class WorkspaceResource(dg.ConfigurableResource):
 @dg.definitions
 def resources() -> dg.Definitions:
     from datapilot_pipeline.defs.automation import AutomationSettings
+    from datapilot_pipeline.defs.storage import ValueStoreIOManager
     from datapilot_pipeline.defs.tracking import TRACKING_URI_ENV, MlflowResource
     from datapilot_pipeline.defs.validation_shards import DedupIndexResource
 
@@ -38,4 +39,5 @@ def resources() -> dg.Definitions:
         "pipes_subprocess_client": dg.PipesSubprocessClient(),
         "dedup_index": DedupIndexResource(),
         "automation": AutomationSettings(),
+        "io_manager": ValueStoreIOManager(),
     })

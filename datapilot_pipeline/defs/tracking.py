@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+from urllib.parse import quote
+
 import dagster as dg
 from pydantic import Field
 
 from datapilot_pipeline.lib.paths import Workspace
 from datapilot_pipeline.lib.tracking import TRACKING_URI_ENV
+
+UI_URL_ENV = "DATAPILOT_MLFLOW_UI_URL"
+DEFAULT_UI_URL = "http://127.0.0.1:5000"  # `make mlflow-ui`
 
 
 class MlflowResource(dg.ConfigurableResource):
@@ -20,3 +26,19 @@ class MlflowResource(dg.ConfigurableResource):
         from datapilot_pipeline.lib.tracking import default_tracking_uri
 
         return self.tracking_uri or default_tracking_uri(workspace)
+
+
+def mlflow_ui_url() -> str:
+    """Where people open MLflow (the links in asset metadata): $DATAPILOT_MLFLOW_UI_URL, default `make mlflow-ui`."""
+    return (os.environ.get(UI_URL_ENV) or DEFAULT_UI_URL).rstrip("/")
+
+
+def run_link(run_id: str) -> dg.MetadataValue:
+    """A link to an MLflow run's page (MLflow finds its experiment)."""
+    return dg.MetadataValue.url(f"{mlflow_ui_url()}/#/runs/{quote(run_id)}")
+
+
+def model_version_link(model_uri: str) -> dg.MetadataValue:
+    """A link to a registered version's page, from its `models:/<name>/<version>` URI."""
+    name, _, version = model_uri.removeprefix("models:/").rpartition("/")
+    return dg.MetadataValue.url(f"{mlflow_ui_url()}/#/models/{quote(name)}/versions/{quote(version)}")

@@ -6,8 +6,9 @@ import sys
 import dagster as dg
 from pydantic import Field, create_model
 
+from datapilot_pipeline.defs.display import for_display
 from datapilot_pipeline.defs.resources import WorkspaceResource
-from datapilot_pipeline.defs.tracking import MlflowResource
+from datapilot_pipeline.defs.tracking import MlflowResource, model_version_link, run_link
 from datapilot_pipeline.lib.training.config import TrainingConfig as _LibTrainingConfig
 from datapilot_pipeline.lib.training.launch import launch_command, visible_gpu_count
 
@@ -52,5 +53,7 @@ def fine_tuned_model(context: dg.AssetExecutionContext, config: TrainingConfig, 
     expected = training_dataset.get("sha256")
     if expected and expected != result["dataset_sha256"]:
         raise dg.Failure(f"training dataset changed after validation: sha256 {result['dataset_sha256']} != {expected}")
-    metadata = dict(invocation.get_materialize_result().metadata)
+    metadata = for_display(dict(invocation.get_materialize_result().metadata))
+    metadata["mlflow_run"] = run_link(result["run_id"])  # the entry point's text form, as a link
+    metadata["mlflow_model"] = model_version_link(result["model_uri"])
     return dg.Output({k: result[k] for k in VALUE_KEYS}, metadata=metadata)

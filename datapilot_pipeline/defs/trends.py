@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from datapilot_pipeline.defs.display import for_display
 from datapilot_pipeline.defs.resources import WorkspaceResource
 
 _HEADLINE = ("n_feedback", "n_reviewed", "approval_rate", "edit_rate", "mean_human_score", "mean_overall_score",
@@ -51,7 +52,7 @@ def feedback_quality_trends(context: dg.AssetExecutionContext, feedback_records:
             metadata["latest_month_by_category"] = dg.MetadataValue.md(
                 markdown_table(latest_categories[list(_CATEGORY_TABLE)]))
     context.log.info(f"{len(report.monthly)} months of feedback, {len(report.drifted)} drifted metric(s)")
-    return dg.Output(summary, metadata=metadata)
+    return dg.Output(summary, metadata=for_display(metadata))
 
 
 @dg.asset_check(asset=feedback_quality_trends, description="Warns when the latest month's approval rate, scores, "
@@ -77,4 +78,4 @@ def feedback_quality_has_not_drifted(feedback_quality_trends: dict) -> dg.AssetC
         lines += [f"| {f['scope']} | {f['metric']} | {f['latest']:.3f} | {f['baseline']:.3f} | {f['drop']:.3f} | "
                   f"{f['threshold']:.3f} |" for f in drifted]
         metadata["drift"] = dg.MetadataValue.md("\n".join(lines))
-    return dg.AssetCheckResult(passed=not drifted, severity=dg.AssetCheckSeverity.WARN, metadata=metadata)
+    return dg.AssetCheckResult(passed=not drifted, severity=dg.AssetCheckSeverity.WARN, metadata=for_display(metadata))

@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from datapilot_pipeline.defs.display import for_display
 from datapilot_pipeline.defs.resources import WorkspaceResource
 
 
@@ -28,12 +29,69 @@ def _issues_table(issues: list[dict]) -> str:
     return "| check | points lost | reason |\n| --- | --- | --- |\n" + (rows or "| none | 0 | |")
 
 
-@dg.asset(group_name="validation", kinds={"json"})
+def _rate_check(passed: bool, description: str, **numbers) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.ERROR, description=description,
+                               metadata=for_display(numbers))
+
+
+def has_no_pii(validation_report: dict) -> dg.AssetCheckResult:
+    """No line of the dataset holds unmasked PII (typed placeholders are fine)."""
+    lines = validation_report["pii_lines"]
+    return _rate_check(not lines, f"{len(lines)} lines hold unmasked PII", pii_lines=len(lines),
+                       first_lines=dg.MetadataValue.json(lines[:20]),
+                       by_entity=dg.MetadataValue.json(validation_report["pii_by_entity"]))
+
+
+def few_schema_errors(validation_report: dict) -> dg.AssetCheckResult:
+    """The share of lines failing the schema is at most `max_schema_error_rate` (validation_report config,
+    default 0.05)."""
+    rate, limit = validation_report["schema_error_rate"], validation_report["thresholds"]["max_schema_error_rate"]
+    return _rate_check(rate <= limit, f"schema error rate {rate:.2%} (max {limit:.2%})", schema_error_rate=float(rate),
+                       max_schema_error_rate=float(limit), invalid_lines=validation_report["schema_invalid"])
+
+
+def few_duplicates(validation_report: dict) -> dg.AssetCheckResult:
+    """The share of lines repeating an earlier line, exactly or nearly, is at most `max_duplicate_rate`
+    (validation_report config, default 0.10)."""
+    rate, limit = validation_report["duplicate_rate"], validation_report["thresholds"]["max_duplicate_rate"]
+    return _rate_check(rate <= limit, f"duplicate rate {rate:.2%} (max {limit:.2%})", duplicate_rate=float(rate),
+                       max_duplicate_rate=float(limit), exact=validation_report["n_exact"],
+                       near=validation_report["n_near"])
+
+
+def quality_score_ok(validation_report: dict) -> dg.AssetCheckResult:
+    """The quality score (0-100) reaches `min_score` (validation_report config, default 70)."""
+    score, limit = validation_report["quality_score"], validation_report["thresholds"]["min_score"]
+    return _rate_check(score >= limit, f"quality score {score:.1f} ({validation_report['grade']}), needs {limit:g}",
+                       quality_score=float(score), min_score=float(limit))
+
+
+# The gates that stop training, judged on the dataset they are about (its Checks tab) from the report's numbers.
+DATASET_CHECKS = (has_no_pii, few_schema_errors, few_duplicates, quality_score_ok)
+
+
+def _dataset_check_spec(check) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(check.__name__, asset="finetune_dataset", blocking=True,
+                             description=check.__doc__, additional_deps=["validation_report"])
+
+
+# The checks judge finetune_dataset but read validation_report, which is downstream of it: as separate check steps
+# they would form a cycle (a blocking check holds back the dataset's downstream assets, the report among them), so
+# the report's own step emits them. A failed one fails that step after the report is stored, so training_dataset,
+# which needs the report, does not run.
+@dg.multi_asset(
+    specs=[dg.AssetSpec("validation_report", group_name="validation", kinds={"json"}, deps=["finetune_dataset"],
+                        description="The quality report of the fine-tuning dataset: schema errors by line, evidence "
+                        "grounding, unmasked PII by entity type, exact and near duplicates, token lengths, size, "
+                        "category balance and a Great Expectations suite, summed up in a 0-100 quality score with "
+                        "every point lost explained. It judges `finetune_dataset` with blocking checks that gate "
+                        "training.").with_io_manager_key("io_manager")],  # a stored value, not Nothing
+    check_specs=[_dataset_check_spec(check) for check in DATASET_CHECKS],
+    allow_arbitrary_check_specs=True,  # checks on the upstream dataset, emitted here
+)
 def validation_report(context: dg.AssetExecutionContext, config: ValidationConfig, workspace: WorkspaceResource,
-                      finetune_dataset: dict) -> dg.Output[dict]:
-    """The quality report of the fine-tuning dataset: schema errors by line, evidence grounding, unmasked PII by
-    entity type, exact and near duplicates, token lengths, size, category balance and a Great Expectations
-    suite, summed up in a 0-100 quality score with every point lost explained. Its checks gate training."""
+                      finetune_dataset: dict):
+    """The quality report of the fine-tuning dataset and the dataset's blocking checks."""
     from datapilot_pipeline.lib.validation.report import validate_dataset, write_report
 
     validation = validate_dataset(finetune_dataset["path"], tokenizer_path=config.tokenizer_path,
@@ -50,60 +108,24 @@ def validation_report(context: dg.AssetExecutionContext, config: ValidationConfi
              "thresholds": {"min_score": config.min_score, "max_schema_error_rate": config.max_schema_error_rate,
                             "max_duplicate_rate": config.max_duplicate_rate},
              "validate_options": {"tokenizer_path": config.tokenizer_path, "max_tokens": config.max_tokens}}
-    return dg.Output(value, metadata={
-        "quality_score": dg.MetadataValue.float(float(report["quality_score"])), "grade": report["grade"],
+    yield dg.Output(value, output_name="validation_report", metadata=for_display({
+        "quality_score": float(report["quality_score"]), "grade": report["grade"],
         "n_examples": report["n_examples"], "schema_invalid_lines": report["schema"]["invalid_count"],
         "pii_lines": len(report["pii"]["lines"]), "pii_by_entity": dg.MetadataValue.json(report["pii"]["by_entity"]),
-        "duplicate_rate": dg.MetadataValue.float(float(report["duplicates"]["rate"])),
+        "duplicate_rate": float(report["duplicates"]["rate"]),
         "issues": dg.MetadataValue.md(_issues_table(report["issues"])),
-        "report_path": dg.MetadataValue.path(str(path))})
-
-
-def _rate_check(passed: bool, description: str, **numbers) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.ERROR, description=description,
-                               metadata={k: (dg.MetadataValue.float(float(v)) if isinstance(v, float) else v)
-                                         for k, v in numbers.items()})
-
-
-@dg.asset_check(asset=validation_report, blocking=True)
-def finetune_dataset_has_no_pii(validation_report: dict) -> dg.AssetCheckResult:
-    """No line of the fine-tuning dataset holds unmasked PII (typed placeholders are fine)."""
-    lines = validation_report["pii_lines"]
-    return _rate_check(not lines, f"{len(lines)} lines hold unmasked PII", pii_lines=len(lines),
-                       first_lines=dg.MetadataValue.json(lines[:20]),
-                       by_entity=dg.MetadataValue.json(validation_report["pii_by_entity"]))
-
-
-@dg.asset_check(asset=validation_report, blocking=True)
-def finetune_dataset_schema_error_rate_below_max(validation_report: dict) -> dg.AssetCheckResult:
-    """The share of lines failing the schema is at most the configured maximum."""
-    rate, limit = validation_report["schema_error_rate"], validation_report["thresholds"]["max_schema_error_rate"]
-    return _rate_check(rate <= limit, f"schema error rate {rate:.2%} (max {limit:.2%})", schema_error_rate=float(rate),
-                       max_schema_error_rate=float(limit), invalid_lines=validation_report["schema_invalid"])
-
-
-@dg.asset_check(asset=validation_report, blocking=True)
-def finetune_dataset_duplicate_rate_below_max(validation_report: dict) -> dg.AssetCheckResult:
-    """The share of lines repeating an earlier line, exactly or nearly, is at most the configured maximum."""
-    rate, limit = validation_report["duplicate_rate"], validation_report["thresholds"]["max_duplicate_rate"]
-    return _rate_check(rate <= limit, f"duplicate rate {rate:.2%} (max {limit:.2%})", duplicate_rate=float(rate),
-                       max_duplicate_rate=float(limit), exact=validation_report["n_exact"],
-                       near=validation_report["n_near"])
-
-
-@dg.asset_check(asset=validation_report, blocking=True)
-def finetune_dataset_quality_score_meets_threshold(validation_report: dict) -> dg.AssetCheckResult:
-    """The quality score reaches the configured minimum."""
-    score, limit = validation_report["quality_score"], validation_report["thresholds"]["min_score"]
-    return _rate_check(score >= limit, f"quality score {score} ({validation_report['grade']}), needs {limit}",
-                       quality_score=float(score), min_score=float(limit))
+        "report_path": dg.MetadataValue.path(str(path))}))
+    for check in DATASET_CHECKS:
+        result = check(value)
+        yield dg.AssetCheckResult(asset_key="finetune_dataset", check_name=check.__name__, passed=result.passed,
+                                  severity=result.severity, description=result.description, metadata=result.metadata)
 
 
 @dg.asset(group_name="validation", kinds={"json"})
 def training_dataset(context: dg.AssetExecutionContext, workspace: WorkspaceResource,
                      validation_report: dict) -> dg.Output[dict]:
     """The file training reads: the validated dataset's schema-valid lines with duplicates dropped and PII masked.
-    Materializes only when every blocking check on the validation report passes."""
+    Materializes only when every blocking check on `finetune_dataset` passes."""
     from datapilot_pipeline.lib.validation.clean import clean_dataset
 
     source = Path(validation_report["dataset_path"])

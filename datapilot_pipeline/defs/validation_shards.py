@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from datapilot_pipeline.defs.display import for_display
 from datapilot_pipeline.defs.resources import WorkspaceResource
 
 N_SHARDS = 4
@@ -31,11 +32,16 @@ class DedupIndexResource(dg.ConfigurableResource):
         return lsh_index(storage_config=config) if config else None
 
 
-class ShardedValidationConfig(dg.Config):
-    """Options of the sharded report; the same meaning as in `ValidationConfig`."""
+class ValidationShardConfig(dg.Config):
+    """How each shard counts tokens; the same meaning as in `ValidationConfig`."""
 
     max_tokens: int = Field(default=2048, ge=16, description="Max sequence length; longer lines are an issue.")
     tokenizer_path: str | None = Field(default=None, description="Local tokenizer folder for exact token counts.")
+
+
+class ShardedReportConfig(dg.Config):
+    """Options of the merge into one report."""
+
     run_gx: bool = Field(default=True, description="Also run the Great Expectations suite in the merge.")
     report_dir: str | None = Field(default=None, description="Folder of the report; default $DATAPILOT_HOME/reports.")
 
@@ -45,7 +51,7 @@ def _shard_dir(workspace: WorkspaceResource, sha256: str) -> Path:
 
 
 @dg.asset(group_name="validation", kinds={"json"}, partitions_def=SHARDS)
-def validation_shards(context: dg.AssetExecutionContext, config: ShardedValidationConfig,
+def validation_shards(context: dg.AssetExecutionContext, config: ValidationShardConfig,
                       workspace: WorkspaceResource, dedup_index: DedupIndexResource,
                       finetune_dataset: dict) -> dg.Output[dict]:
     """One line range of the fine-tuning dataset checked on its own: schema, evidence, PII and token counts per
@@ -67,7 +73,7 @@ def validation_shards(context: dg.AssetExecutionContext, config: ShardedValidati
 
 
 @dg.asset(group_name="validation", kinds={"json"})
-def sharded_validation_report(context: dg.AssetExecutionContext, config: ShardedValidationConfig,
+def sharded_validation_report(context: dg.AssetExecutionContext, config: ShardedReportConfig,
                               workspace: WorkspaceResource, dedup_index: DedupIndexResource,
                               validation_shards: dict) -> dg.Output[dict]:
     """The validation report of the fine-tuning dataset assembled from every shard: the same score, counts,
@@ -90,8 +96,8 @@ def sharded_validation_report(context: dg.AssetExecutionContext, config: Sharded
              "n_examples": report["n_examples"], "schema_invalid": report["schema"]["invalid_count"],
              "pii_by_entity": report["pii"]["by_entity"], "n_exact": len(report["duplicates"]["exact"]),
              "n_near": len(report["duplicates"]["near"]), "shards": report["shards"]}
-    return dg.Output(value, metadata={
-        "quality_score": dg.MetadataValue.float(float(report["quality_score"])), "grade": report["grade"],
+    return dg.Output(value, metadata=for_display({
+        "quality_score": float(report["quality_score"]), "grade": report["grade"],
         "n_examples": report["n_examples"], "shards": len(shards),
         "duplicates": len(report["duplicates"]["exact"]) + len(report["duplicates"]["near"]),
-        "report_path": dg.MetadataValue.path(str(path))})
+        "report_path": dg.MetadataValue.path(str(path))}))

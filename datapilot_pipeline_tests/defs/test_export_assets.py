@@ -11,6 +11,7 @@ import dagster as dg
 from datapilot_pipeline.defs.export import finetune_dataset, reviewed_examples
 from datapilot_pipeline.defs.ingestion import feedback_records
 from datapilot_pipeline.defs.resources import WorkspaceResource
+from datapilot_pipeline.defs.storage import ValueStoreIOManager
 from datapilot_pipeline.lib.export.formats import openai_chat_problems
 from datapilot_pipeline.lib.inbox import load_inbox
 from datapilot_pipeline.lib.synthetic import write_feedback_files
@@ -22,10 +23,13 @@ def _lines(path: str) -> list[dict]:
 
 
 def _run(root: Path, config: dict):
+    reviewed = {k: config[k] for k in ("min_score",)}
+    dataset = {k: v for k, v in config.items() if k not in reviewed}
     return dg.materialize([feedback_records, reviewed_examples, finetune_dataset],
-                          resources={"workspace": WorkspaceResource(root=str(root))},
-                          run_config={"ops": {"reviewed_examples": {"config": config},
-                                              "finetune_dataset": {"config": config}}},
+                          resources={"workspace": WorkspaceResource(root=str(root)),
+                                     "io_manager": ValueStoreIOManager(base_dir=str(root / "storage"))},
+                          run_config={"ops": {"reviewed_examples": {"config": reviewed},
+                                              "finetune_dataset": {"config": dataset}}},
                           instance=dg.DagsterInstance.ephemeral())
 
 
@@ -63,6 +67,9 @@ def test_export_assets_materialize_the_dataset(tmp_path: Path):
     fmeta = result.asset_materializations_for_node("finetune_dataset")[0].metadata
     assert fmeta["n_train"].value == value["per_split"]["train"] > 0
     assert fmeta["sha256"].value == value["sha256"]
+    # the asset's own `path` is the dataset; where Dagster pickled the value is recorded apart
+    assert fmeta["path"].value == value["path"] and meta["path"].value == reviewed["path"]
+    assert fmeta["stored_value"].value == str(root / "storage" / "finetune_dataset")
     assert fmeta["preview"].value.startswith("| job_id | split |") and rows[0]["metadata"]["job_id"] in fmeta["preview"].value
     train_tables = {r["metadata"]["dataset_name"] for r in rows if r["metadata"]["split"] == "train"}
     assert not train_tables & {h["compact_eda"]["dataset"]["name"] for h in holdout}

@@ -31,7 +31,7 @@ def test_retrain_job_runs_end_to_end_on_demo_data(home: Path) -> None:
         assert materialized == {"feedback_records", "reviewed_examples", "finetune_dataset", "validation_report",
                                 "training_dataset", "fine_tuned_model", "evaluation_scores", "model_promotion"}
         checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
-        assert checks["finetune_dataset_has_no_pii"] and checks["finetune_dataset_quality_score_meets_threshold"]
+        assert checks["has_no_pii"] and checks["quality_score_ok"]
 
     model = result.output_for_node("fine_tuned_model")
     assert model["model_uri"] == f"models:/datapilot-insights/{model['version']}"

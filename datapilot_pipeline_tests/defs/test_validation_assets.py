@@ -9,15 +9,12 @@ import dagster as dg
 
 from datapilot_pipeline.defs.resources import WorkspaceResource
 from datapilot_pipeline.defs.validation import (
-    finetune_dataset_duplicate_rate_below_max, finetune_dataset_has_no_pii,
-    finetune_dataset_quality_score_meets_threshold, finetune_dataset_schema_error_rate_below_max, training_dataset,
-    validation_report,
+    DATASET_CHECKS, few_duplicates, has_no_pii, quality_score_ok, few_schema_errors,
+    training_dataset, validation_report,
 )
 from datapilot_pipeline.lib.atomic import atomic_write_jsonl
+from datapilot_pipeline_tests.defs.test_display import assert_readable
 from datapilot_pipeline.lib.validation.sample_data import example_line, example_lines, shots
-
-CHECKS = [finetune_dataset_has_no_pii, finetune_dataset_schema_error_rate_below_max,
-          finetune_dataset_duplicate_rate_below_max, finetune_dataset_quality_score_meets_threshold]
 
 
 def _source(path: Path) -> dg.AssetsDefinition:
@@ -30,7 +27,7 @@ def _source(path: Path) -> dg.AssetsDefinition:
 
 def _run(home: Path, rows: list[dict]) -> dg.ExecuteInProcessResult:
     path = atomic_write_jsonl(home / "data" / "finetune_ready" / "finetune_test.jsonl", rows)
-    return dg.materialize([_source(path), validation_report, training_dataset, *CHECKS],
+    return dg.materialize([_source(path), validation_report, training_dataset],
                           resources={"workspace": WorkspaceResource(root=str(home))}, raise_on_error=False)
 
 
@@ -42,10 +39,14 @@ def test_clean_dataset_passes_every_check_and_training_dataset_is_written(home: 
     result = _run(home, example_lines(60))
     assert result.success
     checks = _check_results(result)
-    assert {name: c.passed for name, c in checks.items()} == {c.check_key.name: True for c in CHECKS}
-    assert checks["finetune_dataset_quality_score_meets_threshold"].metadata["quality_score"].value >= 90
+    assert {name: c.passed for name, c in checks.items()} == {c.__name__: True for c in DATASET_CHECKS}
+    assert {c.asset_key.to_user_string() for c in checks.values()} == {"finetune_dataset"}
+    assert checks["quality_score_ok"].metadata["quality_score"].value >= 90
     report_meta = result.asset_materializations_for_node("validation_report")[0].metadata
     assert report_meta["pii_lines"].value == 0 and report_meta["n_examples"].value == 60
+    assert_readable(report_meta)
+    for check in checks.values():
+        assert_readable(check.metadata)
     value = result.output_for_node("training_dataset")
     assert value["n_examples"] == 60 and Path(value["path"]).is_file() and len(value["sha256"]) == 64
     assert Path(value["report_path"]).is_file()
@@ -56,9 +57,9 @@ def test_failing_blocking_check_stops_training_dataset(home: Path) -> None:
     rows[2] = example_line(2, 0, shots(0), contact="jane.doe@example.com")
     result = _run(home, rows)
     checks = _check_results(result)
-    assert checks["finetune_dataset_has_no_pii"].passed is False
-    assert checks["finetune_dataset_has_no_pii"].metadata["pii_lines"].value == 1
-    assert checks["finetune_dataset_schema_error_rate_below_max"].passed is True
+    assert checks["has_no_pii"].passed is False and checks["has_no_pii"].asset_key == dg.AssetKey("finetune_dataset")
+    assert checks["has_no_pii"].metadata["pii_lines"].value == 1
+    assert checks["few_schema_errors"].passed is True
     assert result.asset_materializations_for_node("validation_report")
     assert not result.asset_materializations_for_node("training_dataset")
     assert not (home / "data" / "finetune_ready" / "finetune_test_clean.jsonl").exists()
@@ -68,9 +69,9 @@ def test_checks_called_directly_read_thresholds_from_the_report_value() -> None:
     value = {"pii_lines": [], "pii_by_entity": {}, "schema_error_rate": 0.2, "schema_invalid": 20,
              "duplicate_rate": 0.05, "n_exact": 5, "n_near": 0, "quality_score": 65.0, "grade": "poor",
              "thresholds": {"min_score": 70.0, "max_schema_error_rate": 0.05, "max_duplicate_rate": 0.1}}
-    assert finetune_dataset_has_no_pii(value).passed is True
-    assert finetune_dataset_schema_error_rate_below_max(value).passed is False
-    assert finetune_dataset_duplicate_rate_below_max(value).passed is True
-    result = finetune_dataset_quality_score_meets_threshold(value)
+    assert has_no_pii(value).passed is True
+    assert few_schema_errors(value).passed is False
+    assert few_duplicates(value).passed is True
+    result = quality_score_ok(value)
     assert result.passed is False and result.metadata["quality_score"].value == 65.0
     assert json.dumps(value)  # the value stays JSON-serializable

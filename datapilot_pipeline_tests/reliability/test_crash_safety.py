@@ -85,23 +85,16 @@ def test_rematerializing_with_unchanged_inputs_gives_identical_outputs(home: Pat
     from datapilot_pipeline.defs.export import finetune_dataset, reviewed_examples
     from datapilot_pipeline.defs.ingestion import feedback_records
     from datapilot_pipeline.defs.resources import WorkspaceResource
-    from datapilot_pipeline.defs.validation import (
-        finetune_dataset_duplicate_rate_below_max, finetune_dataset_has_no_pii,
-        finetune_dataset_quality_score_meets_threshold, finetune_dataset_schema_error_rate_below_max, training_dataset,
-        validation_report,
-    )
+    from datapilot_pipeline.defs.validation import training_dataset, validation_report
 
     write_feedback_files(home / "feedback_inbox", 16, seed=9)
     assets = [feedback_records, reviewed_examples, finetune_dataset, validation_report, training_dataset]
-    checks = [finetune_dataset_has_no_pii, finetune_dataset_schema_error_rate_below_max,
-              finetune_dataset_duplicate_rate_below_max, finetune_dataset_quality_score_meets_threshold]
-    run_config = {"ops": {"reviewed_examples": {"config": {"shot_count": 1}},
-                          "finetune_dataset": {"config": {"shot_count": 1}},
+    run_config = {"ops": {"finetune_dataset": {"config": {"shot_count": 1}},
                           "validation_report": {"config": {"min_score": 0, "max_duplicate_rate": 1.0,
                                                            "max_schema_error_rate": 1.0}}}}
 
     def hashes() -> dict[str, str]:
-        result = dg.materialize([*assets, *checks], resources={"workspace": WorkspaceResource(root=str(home))},
+        result = dg.materialize(assets, resources={"workspace": WorkspaceResource(root=str(home))},
                                 run_config=run_config, instance=dg.DagsterInstance.ephemeral())
         assert result.success
         meta = {node: result.asset_materializations_for_node(node)[0].metadata

@@ -7,6 +7,7 @@ Chromium is Debian's `chromium` package (`scripts/install_browser.sh`); Playwrig
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -75,15 +76,11 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture
-def dagster_dev(home: Path, tmp_path: Path):
-    """`dagster dev` (webserver and daemon) for this project with a small synthetic inbox; yields the base URL."""
-    write_feedback_files(home / "feedback_inbox", n_jobs=6, seed=11)
-    dagster_home = home / ".dagster_home"
-    (dagster_home / "dagster.yaml").write_text(INSTANCE_YAML, encoding="utf-8")
+@contextlib.contextmanager
+def _serve(home: Path, log: Path):
+    """`dagster dev` (webserver and daemon) for this project on `home`; yields the base URL."""
     port = _free_port()
-    log = tmp_path / "dagster_dev.log"
-    env = {**os.environ, "DATAPILOT_HOME": str(home), "DAGSTER_HOME": str(dagster_home)}
+    env = {**os.environ, "DATAPILOT_HOME": str(home), "DAGSTER_HOME": str(home / ".dagster_home")}
     with open(log, "w") as out:
         proc = subprocess.Popen(
             [str(Path(sys.executable).parent / "dagster"), "dev", "-w", str(REPO / "workspace.yaml"),
@@ -101,6 +98,15 @@ def dagster_dev(home: Path, tmp_path: Path):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+@pytest.fixture
+def dagster_dev(home: Path, tmp_path: Path):
+    """`dagster dev` with a small synthetic inbox; yields the base URL."""
+    write_feedback_files(home / "feedback_inbox", n_jobs=6, seed=11)
+    (home / ".dagster_home" / "dagster.yaml").write_text(INSTANCE_YAML, encoding="utf-8")
+    with _serve(home, tmp_path / "dagster_dev.log") as url:
+        yield url
 
 
 def _dismiss_welcome(page) -> None:
