@@ -7,31 +7,45 @@ from pydantic import Field
 
 from datapilot_pipeline.defs.resources import WorkspaceResource
 from datapilot_pipeline.lib.export.eligibility import DEFAULT_MIN_SCORE
+from datapilot_pipeline.lib.token_budget import DEFAULT_MAX_LENGTH
 
 PREVIEW_ROWS = 5
 
 
-class ExportConfig(dg.Config):
-    """The export options of `datapilot export`, shared by `reviewed_examples` and `finetune_dataset`."""
+def _out_dir(output_dir: str | None, workspace: WorkspaceResource) -> Path:
+    return Path(output_dir) if output_dir else workspace.workspace().finetune_ready
 
-    min_score: int = Field(default=DEFAULT_MIN_SCORE, ge=1, le=5, description="Minimum human_score of a kept insight and minimum "
-                           "(median) overall score of an exported job, 1-5.")
-    shot_count: int = Field(default=3, ge=0, le=20, description="Few-shot seed examples in every prompt.")
+
+class ReviewConfig(dg.Config):
+    """Which reviews make a training example (`datapilot export --min-score`)."""
+
+    min_score: int = Field(default=DEFAULT_MIN_SCORE, ge=1, le=5, description="Minimum human_score of a kept insight "
+                           "and minimum (median) overall score of an exported job, 1-5.")
+    check_evidence: bool = Field(default=True, description="Leave out kept insights whose evidence does not check "
+                                 "out against the job's compact EDA.")
+    output_dir: str | None = Field(default=None, description="Folder of reviewed_examples.jsonl; default "
+                                   "$DATAPILOT_HOME/data/finetune_ready.")
+
+
+class ExportConfig(dg.Config):
+    """How the dataset files are built from the reviewed examples (`datapilot export`'s other options)."""
+
+    shot_count: int = Field(default=3, ge=0, le=20, description="Most worked examples in a prompt; a prompt holds "
+                            "as many of them as fit the token budget.")
+    base_model: str | None = Field(default=None, description="Model the dataset is for (local folder or cached hub "
+                                   "id): its tokenizer counts the token budget; default the tiny offline model.")
+    max_length: int = Field(default=DEFAULT_MAX_LENGTH, ge=16, description="Max tokens of prompt + completion "
+                            "(training's max_seq_length).")
     sample: int | None = Field(default=None, ge=1, description="Export a seeded random sample of this many examples; "
                                "all when unset.")
-    seed: int = Field(default=0, ge=0, description="Seed of the split assignment and of sampling.")
-    train_fraction: float = Field(default=0.8, gt=0, le=1, description="Share of examples for training.")
-    validation_fraction: float = Field(default=0.1, ge=0, le=1, description="Share of examples for validation.")
-    holdout_fraction: float = Field(default=0.1, ge=0, le=1, description="Share of examples held out for evaluation.")
+    seed: int = Field(default=0, ge=0, description="Seed of sampling (splits follow table identities only).")
+    train_fraction: float = Field(default=0.8, gt=0, le=1, description="Share of tables for training.")
+    validation_fraction: float = Field(default=0.1, ge=0, le=1, description="Share of tables for validation.")
+    holdout_fraction: float = Field(default=0.1, ge=0, le=1, description="Share of tables held out for evaluation.")
     output_dir: str | None = Field(default=None, description="Folder of the written files; default "
                                    "$DATAPILOT_HOME/data/finetune_ready.")
     seeds_path: str | None = Field(default=None, description="Seed-example JSONL for the shots; default "
                                    "data/finetune_samples/seed_examples.jsonl (else the packaged copy).")
-    check_evidence: bool = Field(default=True, description="Leave out kept insights whose evidence does not check "
-                                 "out against the job's compact EDA.")
-
-    def out_dir(self, workspace: WorkspaceResource) -> Path:
-        return Path(self.output_dir) if self.output_dir else workspace.workspace().finetune_ready
 
 
 def _md_counts(counts: dict) -> str:
@@ -40,7 +54,7 @@ def _md_counts(counts: dict) -> str:
 
 
 @dg.asset(group_name="export", kinds={"json"})
-def reviewed_examples(context: dg.AssetExecutionContext, config: ExportConfig, workspace: WorkspaceResource,
+def reviewed_examples(context: dg.AssetExecutionContext, config: ReviewConfig, workspace: WorkspaceResource,
                       feedback_records: dict) -> dg.Output[dict]:
     """Every reviewed job that becomes a training example, after the consensus of its reviewers: approved and
     edited insights with a human score of at least `min_score` (edits applied), jobs whose median overall score
@@ -52,7 +66,7 @@ def reviewed_examples(context: dg.AssetExecutionContext, config: ExportConfig, w
 
     feedbacks = load_feedback_files(Path(feedback_records["feedback_path"]).parent)
     outcome = review_feedback(feedbacks, config.min_score, config.check_evidence)
-    path = atomic_write_jsonl(config.out_dir(workspace) / "reviewed_examples.jsonl",
+    path = atomic_write_jsonl(_out_dir(config.output_dir, workspace) / "reviewed_examples.jsonl",
                               (e.to_dict() for e in outcome.examples))
     stats = outcome.stats()
     context.log.info(f"{stats['n_examples']} examples from {stats['n_jobs']} jobs ({stats['n_reviews']} reviews)")
@@ -79,40 +93,59 @@ def _preview(path: Path) -> str:
 @dg.asset(group_name="export", kinds={"jsonl"})
 def finetune_dataset(context: dg.AssetExecutionContext, config: ExportConfig, workspace: WorkspaceResource,
                      reviewed_examples: dict) -> dg.Output[dict]:
-    """The fine-tuning dataset: `finetune_YYYYMMDD.jsonl` (prompt/completion, train and validation lines told
-    apart by `metadata.split`), the same examples as OpenAI chat files, and `holdout_YYYYMMDD.jsonl` in the
-    seed-example format for evaluation. Splits never share a source table; PII is masked in every prompt and
-    completion. Same reviews and options give byte-identical files."""
+    """The fine-tuning dataset, in files named for this run (`finetune_<UTC stamp>_<run id>.jsonl`, never
+    overwritten): prompt/completion lines (train and validation told apart by `metadata.split`), the same
+    examples as OpenAI chat files, `<stem>_holdout.jsonl` in the seed-example format for evaluation (absent
+    when no table fell in the holdout) and `<stem>_recipe.json`, the prompt recipe. Every prompt + completion
+    fits the target model's token budget; a table's split follows its identity (name + columns), and a table
+    ever held out, or in the shipped holdout, is never trained on. PII is masked in every prompt and completion."""
     import json
-    from datetime import datetime, timezone
+    import time
 
     from datapilot_pipeline.lib.export import (
         ExportOptions, ReviewedExample, SplitFractions, default_output, holdout_path_for, load_seeds, write_export,
     )
+    from datapilot_pipeline.lib.export.workspace import export_settings
 
     with Path(reviewed_examples["path"]).open(encoding="utf-8") as fh:
         examples = [ReviewedExample.from_dict(json.loads(line)) for line in fh]
-    seeds_path = Path(config.seeds_path) if config.seeds_path else workspace.workspace().seed_examples_path()
+    ws = workspace.workspace()
+    seeds_path = Path(config.seeds_path) if config.seeds_path else ws.seed_examples_path()
     seeds = load_seeds(seeds_path) if config.shot_count else []
-    options = ExportOptions(min_score=config.min_score, shot_count=config.shot_count, sample=config.sample,
-                            seed=config.seed, check_evidence=config.check_evidence,
+    options = ExportOptions(shot_count=config.shot_count, sample=config.sample, seed=config.seed,
                             fractions=SplitFractions(config.train_fraction, config.validation_fraction,
                                                      config.holdout_fraction))
-    date = datetime.now(timezone.utc).strftime("%Y%m%d")
-    out = config.out_dir(workspace)
-    main = default_output(out, "prompt-completion", date)
-    targets = {"prompt-completion": main, "openai-chat": default_output(out, "openai-chat", date)}
-    result = write_export(examples, seeds, options, targets, holdout_path_for(main))
+    token = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}_{context.run_id[:8]}"
+    out = _out_dir(config.output_dir, workspace)
+    main = default_output(out, "prompt-completion", token)
+    targets = {"prompt-completion": main, "openai-chat": default_output(out, "openai-chat", token)}
+    result = write_export(examples, seeds, options, targets, holdout_path_for(main),
+                          **export_settings(ws, config.base_model, config.max_length))
+    holdout = result.paths.get("holdout")
     value = {"path": str(main), "chat_path": str(result.paths["openai-chat"]),
              "chat_validation_path": str(result.paths["openai-chat/validation"]),
-             "holdout_path": str(result.paths["holdout"]), "sha256": result.sha256["prompt-completion"],
+             "holdout_path": str(holdout) if holdout else None, "recipe": result.recipe.to_dict(),
+             "recipe_path": str(result.paths["recipe"]), "sha256": result.sha256["prompt-completion"],
              "sha256_by_file": result.sha256, "n_examples": result.n_exported, "per_split": result.per_split,
-             "per_category": result.per_category, "lines": result.lines}
+             "per_category": result.per_category, "lines": result.lines, "discarded": result.discarded}
     context.log.info(f"wrote {result.lines['prompt-completion']} lines to {main}")
+    shots_used = {}
+    for n in _shot_counts(main):
+        shots_used[str(n)] = shots_used.get(str(n), 0) + 1
     return dg.Output(value, metadata={
         "n_examples": result.n_exported, "n_train": result.per_split["train"],
         "n_validation": result.per_split["validation"], "n_holdout": result.per_split["holdout"],
+        "over_token_budget": result.discarded.get("over_token_budget", 0),
+        "shots_per_prompt": dg.MetadataValue.json(shots_used), "recipe": dg.MetadataValue.json(value["recipe"]),
         "per_category": dg.MetadataValue.json(result.per_category),
-        "path": dg.MetadataValue.path(str(main)), "holdout_path": dg.MetadataValue.path(str(result.paths["holdout"])),
+        "path": dg.MetadataValue.path(str(main)),
+        "holdout_path": dg.MetadataValue.path(str(holdout)) if holdout else dg.MetadataValue.text("none"),
         "sha256": result.sha256["prompt-completion"],
         "preview": dg.MetadataValue.md(_preview(main))})
+
+
+def _shot_counts(path: Path) -> list[int]:
+    import json
+
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line)["metadata"]["shot_count"] for line in fh]
