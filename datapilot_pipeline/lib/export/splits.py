@@ -49,11 +49,11 @@ class SplitFractions:
 
 
 def table_identity(compact_eda: dict) -> str:
-    """`<name>#<16 hex>`: the table name and a hash of its name and sorted column names."""
+    """16 hex digits of a hash of the table's name and sorted column names (the name itself may hold PII, so
+    it is not kept in the identity, the dataset's metadata or the holdout record)."""
     name = str(((compact_eda or {}).get("dataset") or {}).get("name"))
     columns = sorted(str(c) for c in ((compact_eda or {}).get("columns") or {}))
-    digest = hashlib.sha256(json.dumps([name, columns], ensure_ascii=False).encode("utf-8")).hexdigest()
-    return f"{name}#{digest[:16]}"
+    return hashlib.sha256(json.dumps([name, columns], ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
 
 
 def split_of(identity: str, fractions: SplitFractions = SplitFractions()) -> str:
