@@ -31,7 +31,7 @@ def _export(out: Path, feedbacks=None, formats=("prompt-completion", "openai-cha
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
-    jobs = many_jobs(40)
+    jobs = many_jobs(40, tables=30)  # 30 tables: 4 fall in the holdout, 2 in validation by their identities
     jobs[0] = make_feedback(job_id=jobs[0].job_id, eda=jobs[0].compact_eda.model_dump(),
                             output=jobs[0].llm_output.model_dump(exclude_none=True),
                             items=[item("i1", "approve", 5), item("i2", "reject", 1)])
