@@ -61,6 +61,9 @@ def build_tiny_tokenizer(out_dir: Path, texts: list[str], vocab_size: int = TINY
                                         unk_token=UNK, model_max_length=TINY_MAX_POSITIONS)
     tokenizer.padding_side = "left"  # decoder-only generation continues from the right edge
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it 0700; the model folder follows the process umask
     try:
         tokenizer.save_pretrained(staging)
         if not out_dir.exists():

@@ -34,7 +34,8 @@ def tokenizer(base: Path):
 def test_defaults_follow_the_playbook():
     config = TrainingConfig()
     assert config.epochs == 3 and 4 <= config.batch_size <= 8 and 0.10 <= config.validation_fraction <= 0.15
-    assert config.max_seq_length == 2048 and 8 <= config.lora_r <= 16 and config.early_stopping_patience == 2
+    assert config.max_seq_length is None  # None: the dataset recipe's max length (2048 without one)
+    assert 8 <= config.lora_r <= 16 and config.early_stopping_patience == 2
     assert config.learning_rate == 2e-4 and config.warmup_ratio == 0.1
     with pytest.raises(ValueError):
         TrainingConfig(lora_rank=8)  # unknown keys are errors, not ignored
