@@ -11,9 +11,10 @@ ASSETS = {"feedback_records", "reviewed_examples", "finetune_dataset", "validati
           "ab_test_report", "feedback_quality_trends"}
 CHECKS = {"finetune_dataset_has_no_pii", "finetune_dataset_schema_error_rate_below_max",
           "finetune_dataset_duplicate_rate_below_max", "finetune_dataset_quality_score_meets_threshold",
-          "fine_tuned_model_is_promoted", "feedback_quality_has_not_drifted"}
+          "finetune_dataset_fits_token_budget", "fine_tuned_model_is_promoted", "feedback_quality_has_not_drifted"}
 BLOCKING = {"finetune_dataset_has_no_pii", "finetune_dataset_schema_error_rate_below_max",
-            "finetune_dataset_duplicate_rate_below_max", "finetune_dataset_quality_score_meets_threshold"}
+            "finetune_dataset_duplicate_rate_below_max", "finetune_dataset_quality_score_meets_threshold",
+            "finetune_dataset_fits_token_budget"}
 
 
 def test_definitions_have_the_expected_objects() -> None:
