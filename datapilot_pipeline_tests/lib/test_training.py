@@ -132,3 +132,14 @@ def test_run_training_records_a_finished_mlflow_run(home: Path, base: Path):
     version = client.get_model_version_by_alias("datapilot-insights", "candidate")
     assert str(version.version) == "1" and version.run_id == result["run_id"]
     assert str(home / "models" / "runs") in result["adapter_dir"]
+
+
+def test_the_ci_step_cap_applies_only_where_no_max_steps_is_set(monkeypatch):
+    monkeypatch.setenv("DATAPILOT_MAX_TRAIN_STEPS", "3")
+    assert TrainingConfig().with_environment_cap().max_steps == 3
+    assert TrainingConfig(max_steps=7).with_environment_cap().max_steps == 7
+    monkeypatch.setenv("DATAPILOT_MAX_TRAIN_STEPS", "many")
+    with pytest.raises(ValueError, match="DATAPILOT_MAX_TRAIN_STEPS"):
+        TrainingConfig().with_environment_cap()
+    monkeypatch.delenv("DATAPILOT_MAX_TRAIN_STEPS")
+    assert TrainingConfig().with_environment_cap().max_steps is None
