@@ -9,7 +9,7 @@ from pathlib import Path
 ASSETS = {"feedback_records", "reviewed_examples", "finetune_dataset", "validation_report", "training_dataset",
           "validation_shards", "sharded_validation_report", "fine_tuned_model", "evaluation_scores", "model_promotion",
           "ab_test_report", "feedback_quality_trends"}
-DATASET_CHECKS = {"has_no_pii", "few_schema_errors", "few_duplicates", "quality_score_ok"}
+DATASET_CHECKS = {"has_no_pii", "few_schema_errors", "few_duplicates", "fits_token_budget", "quality_score_ok"}
 CHECKS = {*(f"finetune_dataset:{name}" for name in DATASET_CHECKS), "model_promotion:fine_tuned_model_is_promoted",
           "feedback_quality_trends:feedback_quality_has_not_drifted", "ab_test_report:ab_test_guardrails_pass"}
 BLOCKING = {f"finetune_dataset:{name}" for name in DATASET_CHECKS}

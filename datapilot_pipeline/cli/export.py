@@ -12,6 +12,7 @@ from pathlib import Path
 
 from datapilot_pipeline.cli.common import EXIT_CHECK_FAILED, UsageError, int_in_range
 from datapilot_pipeline.lib.export.eligibility import DEFAULT_MIN_SCORE
+from datapilot_pipeline.lib.token_budget import DEFAULT_MAX_LENGTH
 
 FORMAT_CHOICES = ("prompt-completion", "openai-chat", "bedrock", "preference")
 
@@ -38,9 +39,14 @@ def register(subparsers) -> None:
     parser.add_argument("--shot-count", type=int_in_range(0, 20), default=3,
                         help="few-shot examples per prompt (default 3)")
     parser.add_argument("--output", metavar="PATH", type=Path,
-                        help="file to write (default: data/finetune_ready/finetune_YYYYMMDD.jsonl)")
+                        help="file to write (default: a new data/finetune_ready/finetune_<UTC stamp>_<id>.jsonl)")
+    parser.add_argument("--base-model", metavar="PATH",
+                        help="model the dataset is for: its tokenizer counts the token budget "
+                             "(default: the tiny offline model under models/base)")
+    parser.add_argument("--max-length", type=int_in_range(16), default=DEFAULT_MAX_LENGTH,
+                        help=f"max tokens of prompt + completion (default {DEFAULT_MAX_LENGTH}, training's)")
     parser.add_argument("--format", choices=FORMAT_CHOICES, default="prompt-completion", help="line format")
-    parser.add_argument("--seed", type=int_in_range(0), default=0, help="seed for splits and sampling (default 0)")
+    parser.add_argument("--seed", type=int_in_range(0), default=0, help="seed for --sample (default 0)")
     parser.add_argument("--split", metavar="T,V,H", type=_fractions, default=(0.8, 0.1, 0.1),
                         help="train, validation, holdout fractions of examples (default 0.8,0.1,0.1)")
     parser.add_argument("--seeds", metavar="PATH", type=Path,
@@ -66,12 +72,11 @@ def _print_reasons(rejected: list) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from datetime import datetime, timezone
-
     from datapilot_pipeline.lib.export import (
         ExportOptions, NothingToExport, SplitFractions, default_output, export_dataset, holdout_path_for, load_seeds,
     )
     from datapilot_pipeline.lib.export.shots import SeedFileError
+    from datapilot_pipeline.lib.export.workspace import export_settings
     from datapilot_pipeline.lib.inbox import drop_repeated_ids, load_inbox
     from datapilot_pipeline.lib.feedback_store import StoreError
     from datapilot_pipeline.lib.ingest import stored_reviews
@@ -94,8 +99,7 @@ def run(args: argparse.Namespace) -> int:
         if args.shot_count > len(seeds):
             raise UsageError(f"--shot-count {args.shot_count}: there are only {len(seeds)} seed examples "
                              f"in {args.seeds or ws.seed_examples_path()}; use at most {len(seeds)} or add seeds")
-    today = datetime.now(timezone.utc).strftime("%Y%m%d")
-    output = args.output or default_output(ws.finetune_ready, args.format, today)
+    output = args.output or default_output(ws.finetune_ready, args.format)
     if output.is_dir():
         raise UsageError(f"--output {output} is a directory")
 
@@ -117,13 +121,16 @@ def run(args: argparse.Namespace) -> int:
     options = ExportOptions(min_score=args.min_score, shot_count=args.shot_count, sample=args.sample,
                             seed=args.seed, fractions=fractions)
     try:
-        result = export_dataset([fb for _, fb in good], seeds, options, {args.format: output}, holdout_path_for(output))
+        result = export_dataset([fb for _, fb in good], seeds, options, {args.format: output}, holdout_path_for(output),
+                                **export_settings(ws, args.base_model, args.max_length))
     except NothingToExport as exc:
         print(f"nothing written: {exc} (min score {args.min_score})")
         _print_counts("discarded", exc.discarded)
         return EXIT_CHECK_FAILED
     except OSError as exc:
         raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a base model or tokenizer that cannot be found locally
+        raise UsageError(str(exc)) from None
 
     sampled = f" ({result.n_sampled_out} left out by --sample)" if args.sample else ""
     print(f"exported {result.n_exported} jobs{sampled}")
@@ -131,6 +138,13 @@ def run(args: argparse.Namespace) -> int:
     _print_counts("per split", result.per_split)
     for split, counts in result.per_category.items():
         _print_counts(f"  {split} by category", counts)
+    recipe = result.recipe
+    print(f"prompt recipe: {recipe.shot_count} worked examples at most ({', '.join(recipe.shot_ids) or 'none'}), "
+          f"max length {recipe.max_length} tokens, completion reserve {recipe.completion_reserve}, "
+          f"tokenizer {recipe.tokenizer}")
     for role, path in result.paths.items():
-        print(f"{role}: {path} ({result.lines[role]} lines) sha256 {result.sha256[role]}")
+        detail = f" ({result.lines[role]} lines) sha256 {result.sha256[role]}" if role in result.lines else ""
+        print(f"{role}: {path}{detail}")
+    if "holdout" not in result.paths:
+        print("holdout: none (no example fell in a holdout table); no holdout file written")
     return 0

@@ -29,16 +29,19 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("train", help="fine-tune a model on the exported dataset",
                                    description=__doc__.split("\n\n", 1)[1].strip())
     parser.add_argument("--dataset", type=existing_file, metavar="PATH",
-                        help="prompt/completion JSONL (default: newest data/finetune_ready/finetune_*.jsonl)")
+                        help="prompt/completion JSONL (default: the newest export in data/finetune_ready, "
+                             "the finetune_*.jsonl beside the newest *_recipe.json)")
     parser.add_argument("--backend", choices=("local", "openai", "anthropic"), default="local")
     parser.add_argument("--base-model", metavar="PATH",
-                        help="local model directory or cached hub id (default: the tiny offline model)")
+                        help="local model directory or cached hub id (default: the dataset recipe's, "
+                             "else the tiny offline model)")
     parser.add_argument("--epochs", type=_positive_float, help="passes over the data (default 3)")
     parser.add_argument("--max-steps", type=int_in_range(1), help="stop after N optimizer steps")
     parser.add_argument("--batch-size", type=int_in_range(1, 512), help="examples per step (default 4)")
     parser.add_argument("--learning-rate", type=_positive_float, help="LoRA learning rate (default 2e-4)")
     parser.add_argument("--lora-r", type=int_in_range(1, 256), help="LoRA rank (default 16)")
-    parser.add_argument("--max-seq-length", type=int_in_range(16), help="tokens per example (default 2048)")
+    parser.add_argument("--max-seq-length", type=int_in_range(16),
+                        help="tokens per example (default: the dataset recipe's max length, else 2048)")
     parser.add_argument("--seed", type=int_in_range(0), help="random seed (default 42)")
     parser.add_argument("--output-dir", type=Path, metavar="DIR",
                         help="checkpoints and adapter (default: models/runs/ft-<time>-<sha>)")
@@ -54,7 +57,8 @@ def register(subparsers) -> None:
 def _dataset(args: argparse.Namespace, workspace) -> Path:
     if args.dataset:
         return args.dataset
-    found = sorted(workspace.finetune_ready.glob("finetune_*.jsonl"), key=lambda p: p.stat().st_mtime)
+    recipes = sorted(workspace.finetune_ready.glob("finetune_*_recipe.json"), key=lambda p: p.stat().st_mtime)
+    found = [d for d in (r.with_name(r.name.removesuffix("_recipe.json") + ".jsonl") for r in recipes) if d.is_file()]
     if not found:
         raise UsageError(f"no dataset: pass --dataset PATH or run `datapilot export` (looked in {workspace.finetune_ready})")
     print(f"dataset: {found[-1]}")

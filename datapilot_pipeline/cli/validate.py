@@ -22,10 +22,12 @@ def register(subparsers) -> None:
                         help="quality score needed for exit code 0 (default 70)")
     parser.add_argument("--write-clean", metavar="PATH", type=Path,
                         help="also write the masked, de-duplicated, schema-valid lines to PATH")
-    parser.add_argument("--max-tokens", type=int_in_range(16), default=2048,
-                        help="max sequence length in tokens; longer lines are an issue (default 2048)")
+    parser.add_argument("--max-tokens", type=int_in_range(16),
+                        help="max sequence length in tokens; longer lines are an issue (default: the dataset's "
+                             "prompt recipe, else 2048)")
     parser.add_argument("--tokenizer", metavar="PATH", type=Path,
-                        help="local tokenizer folder for exact token counts (default: a chars/4 estimate)")
+                        help="local tokenizer folder for exact token counts (default: the recipe's, else the tiny "
+                             "model's under models/base, else a chars/4 estimate)")
     parser.set_defaults(handler=run)
 
 
@@ -39,7 +41,12 @@ def summary_lines(report: dict, report_path: Path) -> list[str]:
              f"  pii: {pii}",
              f"  duplicates: {len(dups['exact'])} exact, {len(dups['near'])} near",
              f"  tokens ({tokens['method']}): mean {tokens['total']['mean']}, max {tokens['total']['max']}, "
-             f"{tokens['over_max_count']} over {tokens['max_tokens']}"]
+             f"{tokens['over_max_count']} over {tokens['max_tokens']} ({tokens['drop_rate']:.1%} training would drop, "
+             f"max {tokens['max_drop_rate']:.0%})"]
+    recipe = report.get("recipe") or {}
+    if recipe.get("recipe"):
+        lines.append(f"  prompt recipe: {recipe['path']}, {len(recipe['problems'])} problems")
+    lines += [f"    {p}" for p in (recipe.get("problems") or [])[:5]]
     if report["evidence"]["accuracy"] is not None:
         lines.append(f"  evidence accuracy: {report['evidence']['accuracy']:.1%} of "
                      f"{report['evidence']['insights_checked']} insights")
@@ -77,8 +84,10 @@ def run(args) -> int:
     report_dir = output_dir(args.report_dir or Workspace.current().reports, "--report-dir")
     if args.write_clean is not None:
         output_file(args.write_clean, "--write-clean")
+    workspace = Workspace.current()
     try:
-        validation = validate_dataset(args.dataset, tokenizer_path=args.tokenizer, max_tokens=args.max_tokens)
+        validation = validate_dataset(args.dataset, tokenizer_path=args.tokenizer, max_tokens=args.max_tokens,
+                                      workspace=workspace)
     except DatasetReadError as exc:
         raise UsageError(str(exc)) from None
     try:

@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 from datapilot_pipeline.defs.display import for_display
 from datapilot_pipeline.defs.resources import WorkspaceResource
 from datapilot_pipeline.lib.export.eligibility import DEFAULT_MIN_SCORE
+from datapilot_pipeline.lib.token_budget import DEFAULT_MAX_LENGTH
 
 PREVIEW_ROWS = 5
 
@@ -26,12 +27,17 @@ class ReviewedExamplesConfig(dg.Config):
 class FinetuneDatasetConfig(dg.Config):
     """How the examples become dataset files: prompts, sampling and splits (the rest of `datapilot export`)."""
 
-    shot_count: int = Field(default=3, ge=0, le=20, description="Few-shot seed examples in every prompt.")
+    shot_count: int = Field(default=3, ge=0, le=20, description="Most worked examples in a prompt; a prompt holds "
+                            "as many of them as fit the token budget.")
+    base_model: str | None = Field(default=None, description="Model the dataset is for (local folder or cached hub "
+                                   "id): its tokenizer counts the token budget; default the tiny offline model.")
+    max_length: int = Field(default=DEFAULT_MAX_LENGTH, ge=16, description="Max tokens of prompt + completion "
+                            "(training's max_seq_length).")
     sample: int | None = Field(default=None, ge=1, description="Export a seeded random sample of this many examples; "
                                "all when unset.")
-    seed: int = Field(default=0, ge=0, description="Seed of the split assignment and of sampling.")
-    validation_fraction: float = Field(default=0.1, ge=0, lt=1, description="Share of examples for validation.")
-    holdout_fraction: float = Field(default=0.1, ge=0, lt=1, description="Share of examples held out for evaluation; "
+    seed: int = Field(default=0, ge=0, description="Seed of sampling (splits follow table identities only).")
+    validation_fraction: float = Field(default=0.1, ge=0, lt=1, description="Share of tables for validation.")
+    holdout_fraction: float = Field(default=0.1, ge=0, lt=1, description="Share of tables held out for evaluation; "
                                     "training gets the rest.")
     output_dir: str | None = Field(default=None, description="Folder of the dataset files; default "
                                    "$DATAPILOT_HOME/data/finetune_ready.")
@@ -94,40 +100,60 @@ def _preview(path: Path) -> str:
 @dg.asset(group_name="export", kinds={"jsonl"})
 def finetune_dataset(context: dg.AssetExecutionContext, config: FinetuneDatasetConfig, workspace: WorkspaceResource,
                      reviewed_examples: dict) -> dg.Output[dict]:
-    """The fine-tuning dataset: `finetune_YYYYMMDD.jsonl` (prompt/completion, train and validation lines told
-    apart by `metadata.split`), the same examples as OpenAI chat files, and `holdout_YYYYMMDD.jsonl` in the
-    seed-example format for evaluation. Splits never share a source table; PII is masked in every prompt and
-    completion. Same reviews and options give byte-identical files."""
+    """The fine-tuning dataset, in files named for this run (`finetune_<UTC stamp>_<run id>.jsonl`, never
+    overwritten): prompt/completion lines (train and validation told apart by `metadata.split`), the same
+    examples as OpenAI chat files, `<stem>_holdout.jsonl` in the seed-example format for evaluation (absent
+    when no table fell in the holdout) and `<stem>_recipe.json`, the prompt recipe. Every prompt + completion
+    fits the target model's token budget; a table's split follows its identity (name + columns), and a table
+    ever held out, or in the shipped holdout, is never trained on. PII is masked in every prompt and completion."""
     import json
-    from datetime import datetime, timezone
+    import time
 
     from datapilot_pipeline.lib.export import (
         ExportOptions, ReviewedExample, SplitFractions, default_output, holdout_path_for, load_seeds, write_export,
     )
+    from datapilot_pipeline.lib.export.workspace import export_settings
 
     with Path(reviewed_examples["path"]).open(encoding="utf-8") as fh:
         examples = [ReviewedExample.from_dict(json.loads(line)) for line in fh]
-    seeds_path = Path(config.seeds_path) if config.seeds_path else workspace.workspace().seed_examples_path()
+    ws = workspace.workspace()
+    seeds_path = Path(config.seeds_path) if config.seeds_path else ws.seed_examples_path()
     seeds = load_seeds(seeds_path) if config.shot_count else []
     fractions = SplitFractions(1 - config.validation_fraction - config.holdout_fraction, config.validation_fraction,
                                config.holdout_fraction)
     # min_score and check_evidence were applied by reviewed_examples; the options here only shape the files.
     options = ExportOptions(shot_count=config.shot_count, sample=config.sample, seed=config.seed, fractions=fractions)
-    date = datetime.now(timezone.utc).strftime("%Y%m%d")
+    token = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}_{context.run_id[:8]}"
     out = _out_dir(config.output_dir, workspace)
-    main = default_output(out, "prompt-completion", date)
-    targets = {"prompt-completion": main, "openai-chat": default_output(out, "openai-chat", date)}
-    result = write_export(examples, seeds, options, targets, holdout_path_for(main))
+    main = default_output(out, "prompt-completion", token)
+    targets = {"prompt-completion": main, "openai-chat": default_output(out, "openai-chat", token)}
+    result = write_export(examples, seeds, options, targets, holdout_path_for(main),
+                          **export_settings(ws, config.base_model, config.max_length))
+    holdout = result.paths.get("holdout")
     value = {"path": str(main), "chat_path": str(result.paths["openai-chat"]),
              "chat_validation_path": str(result.paths["openai-chat/validation"]),
-             "holdout_path": str(result.paths["holdout"]), "sha256": result.sha256["prompt-completion"],
+             "holdout_path": str(holdout) if holdout else None, "recipe": result.recipe.to_dict(),
+             "recipe_path": str(result.paths["recipe"]), "sha256": result.sha256["prompt-completion"],
              "sha256_by_file": result.sha256, "n_examples": result.n_exported, "per_split": result.per_split,
-             "per_category": result.per_category, "lines": result.lines}
+             "per_category": result.per_category, "lines": result.lines, "discarded": result.discarded}
     context.log.info(f"wrote {result.lines['prompt-completion']} lines to {main}")
+    shots_used = {}
+    for n in _shot_counts(main):
+        shots_used[str(n)] = shots_used.get(str(n), 0) + 1
     return dg.Output(value, metadata={
         "n_examples": result.n_exported, "n_train": result.per_split["train"],
         "n_validation": result.per_split["validation"], "n_holdout": result.per_split["holdout"],
+        "over_token_budget": result.discarded.get("over_token_budget", 0),
+        "shots_per_prompt": dg.MetadataValue.json(shots_used), "recipe": dg.MetadataValue.json(value["recipe"]),
         "per_category": dg.MetadataValue.json(result.per_category),
-        "path": dg.MetadataValue.path(str(main)), "holdout_path": dg.MetadataValue.path(str(result.paths["holdout"])),
+        "path": dg.MetadataValue.path(str(main)),
+        "holdout_path": dg.MetadataValue.path(str(holdout)) if holdout else dg.MetadataValue.text("none"),
         "sha256": result.sha256["prompt-completion"],
         "preview": dg.MetadataValue.md(_preview(main))})
+
+
+def _shot_counts(path: Path) -> list[int]:
+    import json
+
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line)["metadata"]["shot_count"] for line in fh]

@@ -13,14 +13,16 @@ from datapilot_pipeline.lib.training.config import TrainingConfig as _LibTrainin
 from datapilot_pipeline.lib.training.launch import launch_command, visible_gpu_count
 
 ENTRY_MODULE = "datapilot_pipeline.pipes.train_entry"
-VALUE_KEYS = ("model_uri", "version", "run_id", "adapter_dir", "base_model", "dataset_sha256", "tracking_uri")
+VALUE_KEYS = ("model_uri", "version", "run_id", "adapter_dir", "base_model", "dataset_sha256", "dataset_path",
+              "tracking_uri")
 
 # The run config is the lib's TrainingConfig field for field (one definition of defaults and bounds),
 # plus where the base model comes from.
 TrainingConfig = create_model(
     "TrainingConfig", __base__=dg.Config, __doc__="LoRA fine-tuning settings (defaults: the playbook's table).",
     base_model=(str | None, Field(default=None, description="Local model directory or cached hub id; "
-                                  "default: the tiny offline model under models/base/.")),
+                                  "default: the one the dataset's prompt recipe was exported for (the tiny offline "
+                                  "model under models/base/ unless export named another).")),
     **{name: (field.annotation, field) for name, field in _LibTrainingConfig.model_fields.items()},
 )
 
@@ -30,14 +32,21 @@ def fine_tuned_model(context: dg.AssetExecutionContext, config: TrainingConfig, 
                      workspace: WorkspaceResource, mlflow: MlflowResource,
                      pipes_subprocess_client: dg.PipesSubprocessClient) -> dg.Output[dict]:
     """A LoRA adapter fine-tuned on the validated training dataset, registered in MLflow as a new version of
-    `datapilot-insights` with the alias `candidate`. The value is the registered model URI with the run id,
-    adapter and base model directories and the dataset hash: evaluation loads exactly this version."""
+    `datapilot-insights` with the alias `candidate`; the run and the version are tagged with the trained file,
+    the exported file it was cleaned from and both sha256, and the prompt recipe. The value is the registered
+    model URI with the run id, adapter and base model directories, the dataset hash, the prompt `recipe` and
+    the export's `holdout_path`: evaluation loads exactly this version, asks it the way it was trained and
+    scores it on the holdout written with its training data."""
     ws = workspace.workspace()
     settings = config.model_dump()
     extras = {
         "config": {k: v for k, v in settings.items() if k != "base_model"}, "base_model": settings["base_model"],
         "dataset": str(training_dataset["path"]), "home": str(ws.root), "tracking_uri": mlflow.uri(ws),
         "report_path": str(training_dataset["report_path"]) if training_dataset.get("report_path") else None,
+        "recipe": training_dataset.get("recipe"),
+        "lineage": {"source_dataset_path": str(training_dataset.get("source_path")),
+                    "source_dataset_sha256": str(training_dataset.get("source_sha256")),
+                    "holdout_path": str(training_dataset.get("holdout_path")), "dagster_run_id": context.run_id},
     }
     # The venv's python in a child process (one per GPU under accelerate launch when several are visible):
     # torch's memory is returned to the OS when training ends.
@@ -56,4 +65,6 @@ def fine_tuned_model(context: dg.AssetExecutionContext, config: TrainingConfig, 
     metadata = for_display(dict(invocation.get_materialize_result().metadata))
     metadata["mlflow_run"] = run_link(result["run_id"])  # the entry point's text form, as a link
     metadata["mlflow_model"] = model_version_link(result["model_uri"])
-    return dg.Output({k: result[k] for k in VALUE_KEYS}, metadata=metadata)
+    value = {**{k: result[k] for k in VALUE_KEYS}, "recipe": result["recipe"],
+             "holdout_path": training_dataset.get("holdout_path")}
+    return dg.Output(value, metadata=metadata)

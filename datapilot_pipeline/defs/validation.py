@@ -18,9 +18,10 @@ class ValidationConfig(dg.Config):
                                          "fail the schema.")
     max_duplicate_rate: float = Field(default=0.10, ge=0, le=1, description="Largest share of lines that may repeat "
                                       "an earlier line exactly or nearly.")
-    max_tokens: int = Field(default=2048, ge=16, description="Max sequence length; longer lines are an issue.")
+    max_tokens: int | None = Field(default=None, ge=16, description="Max sequence length; longer lines are an issue. "
+                                   "Default: the dataset's prompt recipe (training's max length).")
     tokenizer_path: str | None = Field(default=None, description="Local tokenizer folder for exact token counts; "
-                                       "default a chars/4 estimate.")
+                                       "default the recipe's (the training tokenizer), else a chars/4 estimate.")
     report_dir: str | None = Field(default=None, description="Folder of the report; default $DATAPILOT_HOME/reports.")
 
 
@@ -66,8 +67,22 @@ def quality_score_ok(validation_report: dict) -> dg.AssetCheckResult:
                        quality_score=float(score), min_score=float(limit))
 
 
+def fits_token_budget(validation_report: dict) -> dg.AssetCheckResult:
+    """Training would drop under 10% of the lines as too long (counted with the training tokenizer and max
+    length from the dataset's prompt recipe), and the lines follow that recipe."""
+    from datapilot_pipeline.lib.validation.tokens import MAX_DROP_RATE
+
+    rate, problems = validation_report["token_drop_rate"], validation_report["recipe_problems"]
+    return _rate_check(rate < MAX_DROP_RATE and not problems,
+                       f"training would drop {rate:.1%} of lines as longer than {validation_report['max_tokens']} "
+                       f"tokens (max {MAX_DROP_RATE:.0%}); {len(problems)} recipe problems",
+                       drop_rate=float(rate), over_max_lines=validation_report["over_max_count"],
+                       max_tokens=validation_report["max_tokens"], token_method=validation_report["token_method"],
+                       recipe_problems=dg.MetadataValue.json(problems[:20]))
+
+
 # The gates that stop training, judged on the dataset they are about (its Checks tab) from the report's numbers.
-DATASET_CHECKS = (has_no_pii, few_schema_errors, few_duplicates, quality_score_ok)
+DATASET_CHECKS = (has_no_pii, few_schema_errors, few_duplicates, fits_token_budget, quality_score_ok)
 
 
 def _dataset_check_spec(check) -> dg.AssetCheckSpec:
@@ -94,12 +109,20 @@ def validation_report(context: dg.AssetExecutionContext, config: ValidationConfi
     """The quality report of the fine-tuning dataset and the dataset's blocking checks."""
     from datapilot_pipeline.lib.validation.report import validate_dataset, write_report
 
+    ws = workspace.workspace()
     validation = validate_dataset(finetune_dataset["path"], tokenizer_path=config.tokenizer_path,
-                                  max_tokens=config.max_tokens)
+                                  max_tokens=config.max_tokens, workspace=ws,
+                                  expected_sha256=finetune_dataset.get("sha256"))
     report = validation.report
-    path = write_report(report, Path(config.report_dir) if config.report_dir else workspace.workspace().reports)
+    path = write_report(report, Path(config.report_dir) if config.report_dir else ws.reports)
     context.log.info(f"quality score {report['quality_score']} ({report['grade']}) for {report['n_examples']} lines")
-    value = {"report_path": str(path), "dataset_path": finetune_dataset["path"], "quality_score": report["quality_score"],
+    tokens = report["tokens"]
+    value = {"report_path": str(path), "dataset_path": finetune_dataset["path"],
+             "dataset_sha256": report["source"]["sha256"], "recipe": report["recipe"]["recipe"],
+             "recipe_problems": report["recipe"]["problems"], "holdout_path": finetune_dataset.get("holdout_path"),
+             "token_drop_rate": tokens["drop_rate"], "over_max_count": tokens["over_max_count"],
+             "token_method": tokens["method"], "max_tokens": tokens["max_tokens"],
+             "quality_score": report["quality_score"],
              "grade": report["grade"], "n_examples": report["n_examples"],
              "schema_invalid": report["schema"]["invalid_count"], "schema_error_rate": report["schema"]["invalid_rate"],
              "pii_lines": report["pii"]["lines"], "pii_by_entity": report["pii"]["by_entity"],
@@ -124,16 +147,27 @@ def validation_report(context: dg.AssetExecutionContext, config: ValidationConfi
 @dg.asset(group_name="validation", kinds={"json"})
 def training_dataset(context: dg.AssetExecutionContext, workspace: WorkspaceResource,
                      validation_report: dict) -> dg.Output[dict]:
-    """The file training reads: the validated dataset's schema-valid lines with duplicates dropped and PII masked.
+    """The file training reads: the validated dataset's schema-valid lines with duplicates dropped and PII masked,
+    made from exactly the bytes the report validated (sha256 checked, file read once), beside the dataset as
+    `<stem>_clean.jsonl`. Carries the prompt recipe and the export's holdout on to training and evaluation.
     Materializes only when every blocking check on `finetune_dataset` passes."""
     from datapilot_pipeline.lib.validation.clean import clean_dataset
+    from datapilot_pipeline.lib.validation.report import DatasetChangedError
 
     source = Path(validation_report["dataset_path"])
-    target = workspace.workspace().finetune_ready / f"{source.stem}_clean.jsonl"
-    result = clean_dataset(source, target, **validation_report["validate_options"])
+    target = source.with_name(f"{source.stem}_clean.jsonl")
+    try:
+        result = clean_dataset(source, target, workspace=workspace.workspace(),
+                               expected_sha256=validation_report["dataset_sha256"],
+                               **validation_report["validate_options"])
+    except DatasetChangedError as exc:
+        raise dg.Failure(str(exc)) from None
     context.log.info(f"{result['n_examples']} clean examples written to {target}")
-    value = {**result, "report_path": validation_report["report_path"], "source_path": str(source)}
+    value = {**result, "report_path": validation_report["report_path"], "source_path": str(source),
+             "source_sha256": validation_report["dataset_sha256"], "recipe": validation_report["recipe"],
+             "holdout_path": validation_report["holdout_path"]}
     return dg.Output(value, metadata={
         "n_examples": result["n_examples"], "masked_lines": result["masked_lines"],
         "dropped_duplicates": result["dropped_duplicates"], "dropped_invalid": result["dropped_invalid"],
-        "sha256": result["sha256"], "path": dg.MetadataValue.path(result["path"])})
+        "sha256": result["sha256"], "source_sha256": validation_report["dataset_sha256"],
+        "path": dg.MetadataValue.path(result["path"])})

@@ -31,19 +31,26 @@ PRETRAIN_BATCH = 16
 PRETRAIN_LR = 3e-3
 
 
-def build_tiny_base_model(out_dir: Path, texts: list[str], seed: int = 0, vocab_size: int = TINY_VOCAB,
-                          pretrain_steps: int = PRETRAIN_STEPS) -> Path:
-    """Train a byte-level BPE on `texts`, build a small Llama-style causal LM from config, pretrain it for
-    `pretrain_steps` on the same texts, save both (safetensors) under `out_dir`, and return `out_dir`."""
-    import torch
+def tiny_tokenizer_exists(out_dir: Path) -> bool:
+    return (Path(out_dir) / "tokenizer.json").is_file()
+
+
+def build_tiny_tokenizer(out_dir: Path, texts: list[str], vocab_size: int = TINY_VOCAB) -> Path:
+    """Train a byte-level BPE on `texts` and save it as a Hugging Face tokenizer under `out_dir`.
+
+    The files appear at once (built in a temp folder, then renamed in): a concurrent reader sees either no
+    tokenizer or the whole one, and when two builders race the first one's tokenizer is kept."""
+    import os
+    import shutil
+    import tempfile
+
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     if not texts:
-        raise ValueError("build_tiny_base_model needs at least one text to train its tokenizer on")
+        raise ValueError("the tiny tokenizer needs at least one text to train on")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
     bpe = Tokenizer(models.BPE(unk_token=UNK))
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
@@ -53,7 +60,40 @@ def build_tiny_base_model(out_dir: Path, texts: list[str], seed: int = 0, vocab_
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token=BOS, eos_token=EOS, pad_token=PAD,
                                         unk_token=UNK, model_max_length=TINY_MAX_POSITIONS)
     tokenizer.padding_side = "left"  # decoder-only generation continues from the right edge
-    tokenizer.save_pretrained(out_dir)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it 0700; the model folder follows the process umask
+    try:
+        tokenizer.save_pretrained(staging)
+        if not out_dir.exists():
+            try:
+                os.rename(staging, out_dir)
+                return out_dir
+            except OSError:  # another builder renamed its folder in first
+                pass
+        if not tiny_tokenizer_exists(out_dir):
+            for item in staging.iterdir():
+                os.replace(item, out_dir / item.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out_dir
+
+
+def build_tiny_base_model(out_dir: Path, texts: list[str], seed: int = 0, vocab_size: int = TINY_VOCAB,
+                          pretrain_steps: int = PRETRAIN_STEPS) -> Path:
+    """Build a small Llama-style causal LM from config, pretrain it for `pretrain_steps` on `texts`, and save it
+    (safetensors) under `out_dir`, which it returns. The tokenizer already in `out_dir` is kept (an export
+    counted its token budget with it); without one, a byte-level BPE is trained on `texts` first."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    if not texts:
+        raise ValueError("build_tiny_base_model needs at least one text to train its tokenizer on")
+    out_dir = Path(out_dir)
+    if not tiny_tokenizer_exists(out_dir):
+        build_tiny_tokenizer(out_dir, texts, vocab_size)
+    tokenizer = AutoTokenizer.from_pretrained(out_dir, local_files_only=True)
 
     torch.manual_seed(seed)
     config = LlamaConfig(

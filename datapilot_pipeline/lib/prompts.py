@@ -1,5 +1,12 @@
-"""The prompt builder shared by export and evaluation: a versioned system prompt, `shot_count` worked
-examples and the job's compact EDA, serialized compactly and deterministically.
+"""The prompt builder shared by export and evaluation: a versioned system prompt, worked examples and the
+job's compact EDA, serialized compactly (no null-valued keys) and deterministically.
+
+A `PromptRecipe` says how a dataset's prompts were built: prompt version, the worked examples in the order
+they are put in (`shot_ids`), and the token budget (tokenizer, max length). A prompt holds the longest
+prefix of those examples that keeps prompt + `completion_reserve` within `max_length`: the last example
+is the first one left out. A worked example from the task's own table is never shown. Export writes the
+recipe beside the dataset, validation and training check it, and evaluation builds the fine-tuned arm's
+prompts with `prompt_for(recipe, compact_eda, seeds)`, so a model is asked the way it was trained.
 
 Layout of a prompt (the user part is what follows the system prompt):
 
@@ -20,6 +27,9 @@ Layout of a prompt (the user part is what follows the system prompt):
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from datapilot_pipeline.lib.atomic import dumps_compact
@@ -37,9 +47,18 @@ TASK_HEADER = "### Task\nCompact EDA:\n"
 ANSWER_CUE = "\nInsights:\n"
 
 
+def without_nulls(value: Any) -> Any:
+    """A copy without the keys whose value is null, at every depth (a compact EDA's absent sections)."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
+
+
 def _block(title: str, compact_eda: dict, output: dict | None) -> str:
     answer = dumps_compact(output) if output is not None else ""
-    return f"### {title}\nCompact EDA:\n{dumps_compact(compact_eda)}{ANSWER_CUE}{answer}"
+    return f"### {title}\nCompact EDA:\n{dumps_compact(without_nulls(compact_eda))}{ANSWER_CUE}{answer}"
 
 
 def build_user_message(compact_eda: dict, shots: list[dict]) -> str:
@@ -88,3 +107,115 @@ def split_prompt(prompt: str) -> tuple[str, str]:
     """(shared head: system prompt and examples, varying task part). Dedup looks at the second."""
     start = prompt.rfind(TASK_HEADER)
     return (prompt, "") if start < 0 else (prompt[:start], prompt[start:])
+
+
+@dataclass(frozen=True)
+class PromptRecipe:
+    """How a dataset's prompts were built; travels with the dataset to training and evaluation."""
+
+    prompt_version: str = PROMPT_VERSION
+    shot_ids: tuple[str, ...] = ()  # worked examples in the order they are put in
+    max_length: int | None = None  # the target model's max sequence length, in tokens
+    tokenizer: str | None = None  # folder of the tokenizer the budget was counted with
+    tokenizer_sha256: str | None = None  # `lib.token_budget.tokenizer_sha256` of that folder
+    base_model: str | None = None  # the model the dataset is for; None: the tiny offline model
+    completion_reserve: int = 0  # tokens kept free for the answer when deciding how many examples fit
+    shot_count: int = field(default=0)  # = len(shot_ids): most worked examples a prompt may hold
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shot_ids", tuple(str(i) for i in self.shot_ids))
+        object.__setattr__(self, "shot_count", len(self.shot_ids))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "shot_ids": list(self.shot_ids)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "PromptRecipe":
+        if not isinstance(data, dict) or "prompt_version" not in data:
+            raise ValueError("a prompt recipe is an object with at least prompt_version")
+        if data["prompt_version"] != PROMPT_VERSION:
+            raise ValueError(f"prompt version {data['prompt_version']!r} is not this code's {PROMPT_VERSION!r}")
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "shot_count"}
+        return cls(**{**known, "shot_ids": tuple(known.get("shot_ids") or ())})
+
+
+def recipe_path_for(dataset: Path) -> Path:
+    """`<dataset stem>_recipe.json` beside the dataset: where export writes its `PromptRecipe`."""
+    return dataset.with_name(f"{dataset.stem}_recipe.json")
+
+
+def read_recipe(dataset: Path) -> PromptRecipe | None:
+    """The recipe written beside `dataset`, or None when there is none; a malformed one is a ValueError."""
+    path = recipe_path_for(Path(dataset))
+    if not path.is_file():
+        return None
+    try:
+        return PromptRecipe.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise ValueError(f"{path}: not a prompt recipe ({exc})") from None
+
+
+def _table(compact_eda: dict) -> Any:
+    return ((compact_eda or {}).get("dataset") or {}).get("name")
+
+
+def recipe_shots(shot_ids: Sequence[str], seeds: Sequence[dict], compact_eda: dict) -> list[dict]:
+    """The seeds named by `shot_ids`, in that order, less any from the task's own table."""
+    by_id = {str(s["example_id"]): s for s in seeds}
+    missing = [i for i in shot_ids if i not in by_id]
+    if missing:
+        raise ValueError(f"worked examples {', '.join(missing)} of the prompt recipe are not among the seeds")
+    table = _table(compact_eda)
+    return [by_id[i] for i in shot_ids if _table(by_id[i]["compact_eda"]) != table]
+
+
+def fit_shots(compact_eda: dict, shots: Sequence[dict], prompt_tokens: Callable[[str], int],
+              limit: int | None) -> list[dict]:
+    """The longest prefix of `shots` whose prompt has at most `limit` tokens (all of them when limit is None)."""
+    if limit is None:
+        return list(shots)
+    kept: list[dict] = []
+    for shot in shots:
+        if prompt_tokens(build_prompt(compact_eda, [*kept, shot])) > limit:
+            break
+        kept.append(shot)
+    return kept
+
+
+@dataclass(frozen=True)
+class RecipePrompt:
+    prompt: str
+    messages: list[dict[str, str]]
+    shot_ids: list[str]
+
+
+def recipe_budget(recipe: PromptRecipe) -> Any:
+    """The recipe's `TokenBudget` (its tokenizer, checked against its sha256), or None when it sets no length."""
+    if recipe.max_length is None or not recipe.tokenizer:
+        return None
+    from datapilot_pipeline.lib.token_budget import TokenBudget
+
+    budget = TokenBudget.load(recipe.tokenizer, recipe.max_length, recipe.base_model)
+    budget.check(recipe.tokenizer_sha256)
+    return budget
+
+
+def shots_for(recipe: PromptRecipe, compact_eda: dict, seeds: Sequence[dict], budget: Any = None) -> list[dict]:
+    """The worked examples a prompt for `compact_eda` holds under `recipe`: the longest prefix of its shots that
+    fits its budget (`budget` already loaded, else loaded from the recipe when it has shots to fit)."""
+    shots = recipe_shots(recipe.shot_ids, seeds, compact_eda)
+    if shots and budget is None:
+        budget = recipe_budget(recipe)
+    if shots and budget is not None and recipe.max_length is not None:
+        shots = fit_shots(compact_eda, shots, budget.prompt_tokens, recipe.max_length - recipe.completion_reserve)
+    return shots
+
+
+def prompt_for(recipe: PromptRecipe, compact_eda: dict, seeds: Sequence[dict], budget: Any = None) -> RecipePrompt:
+    """The prompt (and the same as chat messages) for `compact_eda` built as `recipe` built its dataset.
+
+    `budget` is a `lib.token_budget.TokenBudget` already loaded; without one the recipe's tokenizer is
+    loaded (and checked against its sha256) when the recipe has a max length."""
+    shots = shots_for(recipe, compact_eda, seeds, budget)
+    return RecipePrompt(build_prompt(compact_eda, shots), build_messages(compact_eda, shots),
+                        [str(s["example_id"]) for s in shots])

@@ -3,7 +3,7 @@
     python -m datapilot_pipeline.pipes.train_entry   # only under a Pipes session (PipesSubprocessClient)
 
 Reads its inputs from the Pipes extras (`config`, `dataset`, `home`, `base_model`, `tracking_uri`,
-`report_path`), streams every metric log line back to the Dagster run, reports the materialization
+`report_path`, `recipe`, `lineage`), streams every metric log line back to the Dagster run, reports the materialization
 metadata and sends the result dict (model URI, version, run id, ...) as a custom message.
 """
 
@@ -30,6 +30,7 @@ def main() -> None:
     from dagster_pipes import open_dagster_pipes
 
     from datapilot_pipeline.lib.paths import Workspace
+    from datapilot_pipeline.lib.prompts import PromptRecipe
     from datapilot_pipeline.lib.tracking import run_source_tags
     from datapilot_pipeline.lib.training import TrainingConfig
     from datapilot_pipeline.lib.training.run import run_training
@@ -49,7 +50,8 @@ def main() -> None:
             config, Path(extras["dataset"]), Workspace(Path(extras["home"])), base_model=extras.get("base_model"),
             tracking_uri=extras.get("tracking_uri"), report_path=Path(report) if report else None, sink=sink,
             run_tags=run_source_tags("dagster:fine_tuned_model", pipes.run_id, pipes.asset_key),
-            recipe=extras.get("recipe"), shots=extras.get("shots"),
+            recipe=PromptRecipe.from_dict(extras["recipe"]) if extras.get("recipe") else None,
+            lineage=extras.get("lineage") or {}, shots=extras.get("shots"),
         )
         pipes.report_custom_message(result)
         pipes.report_asset_materialization(metadata=_metadata(result))

@@ -23,7 +23,7 @@ def _lines(path: str) -> list[dict]:
 
 
 def _run(root: Path, config: dict):
-    reviewed = {k: config[k] for k in ("min_score",)}
+    reviewed = {k: config[k] for k in ("min_score",) if k in config}
     dataset = {k: v for k, v in config.items() if k not in reviewed}
     return dg.materialize([feedback_records, reviewed_examples, finetune_dataset],
                           resources={"workspace": WorkspaceResource(root=str(root)),
@@ -54,11 +54,13 @@ def test_export_assets_materialize_the_dataset(tmp_path: Path):
 
     value = result.output_for_node("finetune_dataset")
     rows = _lines(value["path"])
-    assert Path(value["path"]).name.startswith("finetune_") and Path(value["holdout_path"]).name.startswith("holdout_")
+    assert Path(value["holdout_path"]) == Path(value["path"]).with_name(Path(value["path"]).stem + "_holdout.jsonl")
+    assert Path(value["recipe_path"]).is_file() and value["recipe"]["max_length"] == 2048
     holdout = _lines(value["holdout_path"])
     assert len(rows) + len(holdout) == value["n_examples"] == reviewed["n_examples"]
     assert {r["metadata"]["split"] for r in rows} <= {"train", "validation"}
-    assert all(r["metadata"]["shot_count"] == 2 for r in rows)
+    assert all(r["metadata"]["shot_count"] <= 2 and r["metadata"]["sequence_tokens"] <= 2048 for r in rows)
+    assert value["recipe"]["shot_ids"] == ["s0", "s1"]
     chat = _lines(value["chat_path"]) + _lines(value["chat_validation_path"])
     assert len(chat) == len(rows) and all(openai_chat_problems(c) == [] for c in chat)
     import hashlib
@@ -74,5 +76,7 @@ def test_export_assets_materialize_the_dataset(tmp_path: Path):
     train_tables = {r["metadata"]["dataset_name"] for r in rows if r["metadata"]["split"] == "train"}
     assert not train_tables & {h["compact_eda"]["dataset"]["name"] for h in holdout}
 
-    again = _run(root, config)  # same inbox and options: byte-identical dataset
-    assert again.output_for_node("finetune_dataset")["sha256_by_file"] == value["sha256_by_file"]
+    again = _run(root, config)  # same inbox and options: byte-identical dataset, in a file of its own
+    repeat = again.output_for_node("finetune_dataset")
+    assert repeat["sha256_by_file"] == value["sha256_by_file"] and repeat["path"] != value["path"]
+    assert hashlib.sha256(Path(value["path"]).read_bytes()).hexdigest() == value["sha256"]  # never overwritten

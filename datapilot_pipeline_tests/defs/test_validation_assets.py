@@ -20,7 +20,9 @@ from datapilot_pipeline.lib.validation.sample_data import example_line, example_
 def _source(path: Path) -> dg.AssetsDefinition:
     @dg.asset(name="finetune_dataset")
     def finetune_dataset() -> dict:
-        return {"path": str(path), "sha256": "x", "n_examples": 0}
+        from datapilot_pipeline.lib.hashing import file_sha256
+
+        return {"path": str(path), "sha256": file_sha256(path), "n_examples": 0}
 
     return finetune_dataset
 
@@ -75,3 +77,29 @@ def test_checks_called_directly_read_thresholds_from_the_report_value() -> None:
     result = quality_score_ok(value)
     assert result.passed is False and result.metadata["quality_score"].value == 65.0
     assert json.dumps(value)  # the value stays JSON-serializable
+
+
+def test_a_dataset_training_would_cut_by_ten_percent_is_blocked(home: Path) -> None:
+    rows = example_lines(60)
+    for n in range(0, 60, 10):  # 6 of 60 lines (10%) far over 2048 tokens
+        rows[n] = {**rows[n], "prompt": rows[n]["prompt"] + " padding" * 2000}
+    result = _run(home, rows)
+    check = _check_results(result)["fits_token_budget"]
+    assert check.passed is False and check.metadata["drop_rate"].value == 0.1
+    assert "training_dataset" not in {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+
+
+def test_training_dataset_refuses_bytes_other_than_the_validated_ones(home: Path) -> None:
+    from datapilot_pipeline.lib.hashing import file_sha256
+
+    path = atomic_write_jsonl(home / "data" / "finetune_ready" / "finetune_test.jsonl", example_lines(60))
+    report = {"dataset_path": str(path), "dataset_sha256": file_sha256(path), "report_path": "r", "recipe": None,
+              "holdout_path": None, "validate_options": {"tokenizer_path": None, "max_tokens": None}}
+    atomic_write_jsonl(path, example_lines(61))  # another run rewrote the file after validation
+    context = dg.build_asset_context()
+    try:
+        training_dataset(context, WorkspaceResource(root=str(home)), report)
+    except dg.Failure as exc:
+        assert "changed after validation" in str(exc)
+    else:
+        raise AssertionError("training_dataset accepted bytes the report never validated")

@@ -12,7 +12,7 @@ from datapilot_pipeline.lib.export.formats import openai_chat_problems
 from datapilot_pipeline.lib.export.pipeline import (
     ExportOptions, default_output, export_dataset, holdout_path_for, validation_path_for,
 )
-from datapilot_pipeline.lib.prompts import PROMPT_VERSION, SYSTEM_PROMPT, extract_task_eda
+from datapilot_pipeline.lib.prompts import PROMPT_VERSION, SYSTEM_PROMPT, extract_task_eda, recipe_path_for
 from datapilot_pipeline_tests.lib.export_fixtures import item, make_feedback, make_seed, many_jobs
 
 SEEDS = [make_seed("s1", "seed_a.csv", ("outlier",)), make_seed("s2", "seed_b.csv", ("trend", "quality")),
@@ -31,7 +31,7 @@ def _export(out: Path, feedbacks=None, formats=("prompt-completion", "openai-cha
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
-    jobs = many_jobs(40)
+    jobs = many_jobs(40, tables=30)  # 30 tables: 4 fall in the holdout, 2 in validation by their identities
     jobs[0] = make_feedback(job_id=jobs[0].job_id, eda=jobs[0].compact_eda.model_dump(),
                             output=jobs[0].llm_output.model_dump(exclude_none=True),
                             items=[item("i1", "approve", 5), item("i2", "reject", 1)])
@@ -123,7 +123,7 @@ def test_same_inputs_give_byte_identical_files(tmp_path):
     assert a.sha256 == b.sha256
     held = {seed: _export(tmp_path / f"s{seed}", many_jobs(80, tables=40), seed=seed).sha256["holdout"]
             for seed in (0, 1)}
-    assert held[0] != held[1]  # the seed decides which tables are held out
+    assert held[0] == held[1]  # splits follow table identities; the seed only drives --sample
 
 
 def test_sample_takes_n_examples(tmp_path):
@@ -152,12 +152,18 @@ def test_a_failed_export_leaves_the_previous_file_intact(tmp_path, monkeypatch):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left behind
 
 
-def test_default_names():
+def test_default_names_are_new_for_every_export():
+    import re
+
     root = Path("/w/data/finetune_ready")
-    assert default_output(root, "prompt-completion", "20261124") == root / "finetune_20261124.jsonl"
-    assert default_output(root, "openai-chat", "20261124") == root / "finetune_chat_20261124.jsonl"
-    assert holdout_path_for(root / "finetune_20261124.jsonl") == root / "holdout_20261124.jsonl"
+    assert default_output(root, "prompt-completion", "T_x") == root / "finetune_T_x.jsonl"
+    assert default_output(root, "openai-chat", "T_x") == root / "finetune_chat_T_x.jsonl"
+    names = {default_output(root, "prompt-completion").name for _ in range(50)}
+    assert len(names) == 50  # two exports in one second never share a file
+    assert all(re.fullmatch(r"finetune_\d{8}T\d{6}Z_[0-9a-f]{8}\.jsonl", n) for n in names)
+    assert holdout_path_for(root / "finetune_T_x.jsonl") == root / "finetune_T_x_holdout.jsonl"
     assert holdout_path_for(Path("out/mine.jsonl")) == Path("out/mine_holdout.jsonl")
+    assert recipe_path_for(Path("out/mine.jsonl")) == Path("out/mine_recipe.json")
     assert validation_path_for(Path("out/chat.jsonl")) == Path("out/chat_validation.jsonl")
 
 

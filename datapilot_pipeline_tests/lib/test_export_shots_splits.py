@@ -1,4 +1,4 @@
-"""Few-shot selection and the grouped, stratified splits."""
+"""Few-shot selection and the splits by stable table identity."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from datapilot_pipeline.lib.export.shots import SeedFileError, load_seeds, select_shots
-from datapilot_pipeline.lib.export.splits import SplitFractions, assign_splits
+from datapilot_pipeline.lib.export.splits import HoldoutRecord, SplitFractions, assign_splits, split_of, table_identity
 from datapilot_pipeline_tests.lib.export_fixtures import make_seed
 
 SEEDS = [make_seed("s1", "a.csv", ("outlier",)), make_seed("s2", "b.csv", ("outlier", "trend")),
@@ -49,38 +49,55 @@ def test_load_seeds_names_the_bad_line(tmp_path):
         load_seeds(tmp_path / "missing.jsonl")
 
 
-def _items(n_tables=60, per_table=3):
-    cats = ("outlier", "trend", "quality")
-    return [(f"t{t}", cats[t % 3]) for t in range(n_tables) for _ in range(per_table)]
+def _eda(name: str, columns=("revenue", "region")) -> dict:
+    return {"dataset": {"name": name, "n_rows": 10, "n_cols": len(columns)}, "columns": {c: {} for c in columns}}
 
 
-def test_splits_group_by_table_and_hit_fractions_per_category():
-    items = _items()
-    assignment = assign_splits(items, lambda i: i[0], lambda i: i[1], seed=7)
-    assert set(assignment) == {f"t{t}" for t in range(60)}  # one split per table: no leakage possible
-    for cat in ("outlier", "trend", "quality"):
-        per_split = Counter(assignment[t] for t, c in items if c == cat)
-        assert per_split["train"] == 48 and per_split["validation"] == 6 and per_split["holdout"] == 6
+def test_table_identity_survives_rows_and_column_order_but_not_renames():
+    base = table_identity(_eda("sales.csv"))
+    grown = _eda("sales.csv", ("region", "revenue"))
+    grown["dataset"]["n_rows"] = 10_000
+    assert table_identity(grown) == base
+    assert table_identity(_eda("sales_v2.csv")) != base
+    assert table_identity(_eda("sales.csv", ("revenue", "region", "units"))) != base
+    assert "sales" not in base  # a table name may hold PII: the identity is a hash only
 
 
-def test_splits_are_deterministic_in_seed_and_depend_on_it():
-    items = _items()
-    a = assign_splits(items, lambda i: i[0], lambda i: i[1], seed=1)
-    assert a == assign_splits(list(reversed(items)), lambda i: i[0], lambda i: i[1], seed=1)
-    assert a != assign_splits(items, lambda i: i[0], lambda i: i[1], seed=2)
+def test_splits_hit_fractions_over_many_tables():
+    tables = [table_identity(_eda(f"t{t}.csv")) for t in range(5000)]
+    counts = Counter(assign_splits(tables, lambda t: t).values())
+    assert abs(counts["train"] / 5000 - 0.8) < 0.02 and abs(counts["holdout"] / 5000 - 0.1) < 0.015
 
 
-@pytest.mark.parametrize("n_tables", [1, 2, 3])
-def test_tiny_inputs_always_have_train(n_tables):
-    items = [(f"t{t}", "outlier") for t in range(n_tables)]
-    assignment = assign_splits(items, lambda i: i[0], lambda i: i[1])
-    assert "train" in assignment.values()
+def test_new_tables_never_move_existing_ones():
+    """The defect this rule fixes: adding one table to 200 reassigned 60 of them."""
+    first = [table_identity(_eda(f"t{t}.csv")) for t in range(200)]
+    before = assign_splits(first, lambda t: t)
+    after = assign_splits(first + [table_identity(_eda(f"new{t}.csv")) for t in range(60)], lambda t: t)
+    assert all(after[t] == before[t] for t in first)
 
 
-def test_train_present_even_when_train_is_the_smallest_fraction():
-    items = [("t0", "outlier"), ("t1", "outlier")]
-    assignment = assign_splits(items, lambda i: i[0], lambda i: i[1], SplitFractions(0.1, 0.45, 0.45))
-    assert "train" in assignment.values()
+def test_forced_holdout_wins_over_the_hash():
+    tables = [table_identity(_eda(f"t{t}.csv")) for t in range(50)]
+    trained = [t for t in tables if split_of(t) == "train"][:3]
+    assignment = assign_splits(tables, lambda t: t, forced_holdout=trained)
+    assert all(assignment[t] == "holdout" for t in trained)
+
+
+def test_holdout_record_accumulates_across_exports_and_concurrent_writers(tmp_path):
+    import threading
+
+    record = HoldoutRecord(tmp_path / "holdout_tables.json")
+    assert record.tables() == set()
+    threads = [threading.Thread(target=record.add, args=({f"id{n}", "shared"}, f"export{n}")) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert record.tables() == {f"id{n}" for n in range(8)} | {"shared"}
+    record.add({"id0"}, "again")
+    data = json.loads((tmp_path / "holdout_tables.json").read_text())
+    assert data["tables"]["id0"]["first_holdout"] == "export0"
 
 
 @pytest.mark.parametrize("fractions", [(0.8, 0.1, 0.2), (0.0, 0.5, 0.5), (1.2, -0.1, -0.1)])
@@ -90,7 +107,6 @@ def test_bad_fractions_are_refused(fractions):
 
 
 def test_zero_fraction_split_stays_empty():
-    items = _items(30, 1)
-    assignment = assign_splits(items, lambda i: i[0], lambda i: i[1], SplitFractions(0.9, 0.1, 0.0))
-    assert "holdout" not in assignment.values()
-    assert Counter(assignment.values()) == {"train": 27, "validation": 3}
+    tables = [table_identity(_eda(f"t{t}.csv")) for t in range(300)]
+    assignment = assign_splits(tables, lambda t: t, SplitFractions(0.9, 0.1, 0.0))
+    assert "holdout" not in assignment.values() and "validation" in assignment.values()

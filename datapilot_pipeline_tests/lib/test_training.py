@@ -34,7 +34,8 @@ def tokenizer(base: Path):
 def test_defaults_follow_the_playbook():
     config = TrainingConfig()
     assert config.epochs == 3 and 4 <= config.batch_size <= 8 and 0.10 <= config.validation_fraction <= 0.15
-    assert config.max_seq_length == 2048 and 8 <= config.lora_r <= 16 and config.early_stopping_patience == 2
+    assert config.max_seq_length is None  # None: the dataset recipe's max length (2048 without one)
+    assert 8 <= config.lora_r <= 16 and config.early_stopping_patience == 2
     assert config.learning_rate == 2e-4 and config.warmup_ratio == 0.1
     with pytest.raises(ValueError):
         TrainingConfig(lora_rank=8)  # unknown keys are errors, not ignored
@@ -169,3 +170,14 @@ def test_mlflow_records_what_its_users_expect(home: Path, base: Path):
     answer = model.predict({"compact_eda": [json.dumps(extract_task_eda(eda["prompt"]))]})
     assert list(answer.columns) == ["llm_output", "schema_pass"] and len(answer) == 1
     assert isinstance(answer["llm_output"][0], str)
+
+
+def test_the_ci_step_cap_applies_only_where_no_max_steps_is_set(monkeypatch):
+    monkeypatch.setenv("DATAPILOT_MAX_TRAIN_STEPS", "3")
+    assert TrainingConfig().with_environment_cap().max_steps == 3
+    assert TrainingConfig(max_steps=7).with_environment_cap().max_steps == 7
+    monkeypatch.setenv("DATAPILOT_MAX_TRAIN_STEPS", "many")
+    with pytest.raises(ValueError, match="DATAPILOT_MAX_TRAIN_STEPS"):
+        TrainingConfig().with_environment_cap()
+    monkeypatch.delenv("DATAPILOT_MAX_TRAIN_STEPS")
+    assert TrainingConfig().with_environment_cap().max_steps is None

@@ -37,23 +37,25 @@ def _visible(folder: Path) -> set[str]:
 def test_export_killed_before_publishing_keeps_the_previous_files_and_a_rerun_converges(home: Path):
     inbox = home / "feedback_inbox"
     out = home / "data" / "finetune_ready"
-    target, holdout = out / "finetune_crash.jsonl", out / "holdout_crash.jsonl"
+    target, recipe = out / "finetune_crash.jsonl", out / "finetune_crash_recipe.json"
     args = ["export", "--output", str(target), "--shot-count", "1"]
     write_feedback_files(inbox, 12, seed=5)
     assert main(args) == 0
-    before = {p: _sha(p) for p in (target, holdout)}
+    before = {p: _sha(p) for p in (target, recipe)}
+    visible = _visible(out)
 
     write_feedback_files(inbox, 8, seed=6)  # new reviews: the next export differs
     killed = _killed_run(home, "replace", target.name, args)
     assert killed.returncode == KILLED, killed.stderr
-    assert {p: _sha(p) for p in (target, holdout)} == before
-    assert _visible(out) == {target.name, holdout.name}  # no half-written file under a real name
+    assert {p: _sha(p) for p in (target, recipe)} == before
+    assert _visible(out) == visible  # no half-written file under a real name
 
     reference = home / "reference" / "finetune_ref.jsonl"
     assert main([*args[:2], str(reference), *args[3:]]) == 0  # what an uninterrupted export writes
     assert main(args) == 0
     assert _sha(target) == _sha(reference) != before[target]
-    assert _sha(holdout) == _sha(reference.with_name("holdout_ref.jsonl"))
+    held, held_ref = out / "finetune_crash_holdout.jsonl", reference.with_name("finetune_ref_holdout.jsonl")
+    assert held.exists() == held_ref.exists() and (not held.exists() or _sha(held) == _sha(held_ref))
 
 
 def test_validation_killed_before_publishing_the_clean_file_keeps_the_previous_one(home: Path):

@@ -2,36 +2,20 @@
 trained with (so the fine-tuned arm is prompted as in training, never with a second default).
 
 The lineage dict is the `fine_tuned_model` value (or a registered version's tags). Its `recipe` is
-`PromptRecipe.to_dict()`: keys `prompt_version`, `shot_count`, `shot_ids`, `max_seq_length`, `tokenizer`.
-A lineage without these keys (a model trained before recipes travelled) gives None, and the caller falls
-back to the configured holdout and shot count.
+`lib.prompts.PromptRecipe.to_dict()` (or that dict as JSON text, on a version tag). A lineage without one (a model
+trained before recipes travelled) gives None, and the caller falls back to the configured holdout and shot count.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-RECIPE_KEYS = ("prompt_version", "shot_count", "shot_ids", "max_seq_length", "tokenizer")
+from datapilot_pipeline.lib.prompts import PromptRecipe, recipe_budget, shots_for
 
 
-@dataclass(frozen=True)
-class RecipeView:
-    """The fields of a prompt recipe evaluation uses."""
-
-    prompt_version: str | None
-    shot_ids: tuple[str, ...]
-    max_seq_length: int | None
-    tokenizer: str | None
-
-    def as_dict(self) -> dict:
-        return {"prompt_version": self.prompt_version, "shot_count": len(self.shot_ids),
-                "shot_ids": list(self.shot_ids), "max_seq_length": self.max_seq_length, "tokenizer": self.tokenizer}
-
-
-def recipe_of(lineage: dict) -> RecipeView | None:
+def recipe_of(lineage: dict) -> PromptRecipe | None:
     """The lineage's prompt recipe, or None when it carries none. A recipe given as JSON text (a version tag)
     is parsed; a malformed one raises ValueError rather than silently evaluating with other prompts."""
     raw = lineage.get("recipe")
@@ -49,20 +33,20 @@ def recipe_of(lineage: dict) -> RecipeView | None:
         raise ValueError("prompt recipe shot_ids must be a list of example ids")
     if raw.get("shot_count") is not None and raw["shot_count"] != len(ids):
         raise ValueError(f"prompt recipe names {len(ids)} shot ids for shot_count {raw['shot_count']}")
-    return RecipeView(prompt_version=raw.get("prompt_version"), shot_ids=tuple(ids),
-                      max_seq_length=raw.get("max_seq_length"), tokenizer=raw.get("tokenizer"))
+    return PromptRecipe.from_dict(raw)
 
 
 def holdout_of(lineage: dict) -> Path | None:
     """The holdout file the model's own export wrote, or None when the lineage names none."""
     path = lineage.get("holdout_path")
-    return Path(path) if path else None
+    return Path(path) if path and path != "None" else None
 
 
-def recipe_shots(recipe: RecipeView, seeds: Sequence[dict], holdout: Sequence[dict]) -> list[dict]:
-    """The recipe's worked examples, in its order, from the seed examples. ValueError when one is missing or is
-    a holdout example (it would leak the answer)."""
-    by_id = {s.get("example_id"): s for s in seeds}
+def recipe_shots(recipe: PromptRecipe, seeds: Sequence[dict], holdout: Sequence[dict]) -> Callable[[dict], list[dict]]:
+    """Per holdout example, the worked examples the recipe puts in its prompt (the longest prefix of the recipe's
+    shots that fits its token budget, none from the example's own table), as in the recipe's training data.
+    ValueError when a shot is missing from the seeds or is a holdout example (it would leak the answer)."""
+    by_id = {s.get("example_id") for s in seeds}
     held = {e["example_id"] for e in holdout}
     missing = [i for i in recipe.shot_ids if i not in by_id]
     if missing:
@@ -70,4 +54,5 @@ def recipe_shots(recipe: RecipeView, seeds: Sequence[dict], holdout: Sequence[di
     leaked = [i for i in recipe.shot_ids if i in held]
     if leaked:
         raise ValueError(f"the prompt recipe's worked examples {leaked} are holdout examples")
-    return [by_id[i] for i in recipe.shot_ids]
+    budget = recipe_budget(recipe) if recipe.shot_ids else None
+    return lambda compact_eda: shots_for(recipe, compact_eda, seeds, budget)

@@ -84,26 +84,41 @@ def choose_shots(seeds: list[dict], count: int, holdout: Sequence[dict]) -> list
                         exclude_datasets=frozenset(e["compact_eda"]["dataset"]["name"] for e in holdout))
 
 
-def run_arm(arm: str, backend: Backend, holdout: Sequence[dict], shots: list[dict],
+Shots = list[dict] | Callable[[dict], list[dict]]  # the same worked examples for every prompt, or per compact EDA
+
+
+def shots_per_example(shots: Shots, holdout: Sequence[dict]) -> list[list[dict]]:
+    return [shots(e["compact_eda"]) if callable(shots) else list(shots) for e in holdout]
+
+
+def run_arm(arm: str, backend: Backend, holdout: Sequence[dict], shots: Shots,
             audit: AuditLog | None = None) -> list[ExampleScore]:
     """Generate one reply per holdout example (every call audited) and score it."""
-    prompts = [build_prompt(e["compact_eda"], shots) for e in holdout]
-    conversations = [build_messages(e["compact_eda"], shots) for e in holdout]
+    per_example = shots_per_example(shots, holdout)
+    prompts = [build_prompt(e["compact_eda"], s) for e, s in zip(holdout, per_example)]
+    conversations = [build_messages(e["compact_eda"], s) for e, s in zip(holdout, per_example)]
 
     def log(index: int, gen: Generation) -> None:
         prompt = conversations[index] if backend.kind == "endpoint" else prompts[index]
         audit.record(arm=arm, model=backend.label, prompt=prompt, response=gen.text, latency_s=gen.latency_s,
                      prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens,
-                     example_id=holdout[index]["example_id"], attempts=gen.attempts, n_shots=len(shots))
+                     example_id=holdout[index]["example_id"], attempts=gen.attempts, n_shots=len(per_example[index]))
 
     generations = backend.generate_all(prompts, conversations, log if audit is not None else None)
     return [score_example(e["example_id"], g.text, e["compact_eda"], e["output"]) for e, g in zip(holdout, generations)]
 
 
+def _shot_summary(shots: Shots, holdout: Sequence[dict]) -> dict:
+    """Most worked examples any prompt held, and their ids in first-use order."""
+    per_example = shots_per_example(shots, holdout)
+    ids = list(dict.fromkeys(s.get("example_id") for used in per_example for s in used))
+    return {"shot_count": max((len(used) for used in per_example), default=0), "shot_ids": ids}
+
+
 def evaluate_arms(holdout: Sequence[dict], few_shot_arm: Backend, fine_tuned_arm: Backend, shot_count: int = 3, *,
                   seeds: list[dict] | None = None, fine_tuned_shot_count: int = 0,
-                  fine_tuned_shots: list[dict] | None = None, champion_arm: Backend | None = None,
-                  champion_shots: list[dict] | None = None, audit: AuditLog | None = None,
+                  fine_tuned_shots: Shots | None = None, champion_arm: Backend | None = None,
+                  champion_shots: Shots | None = None, audit: AuditLog | None = None,
                   report_dir: str | Path | None = None, n_bootstrap: int = DEFAULT_BOOTSTRAP, seed: int = 0,
                   now: datetime | None = None, max_examples: int | None = None,
                   holdout_path: str | Path | None = None) -> EvalResult:
@@ -130,8 +145,7 @@ def evaluate_arms(holdout: Sequence[dict], few_shot_arm: Backend, fine_tuned_arm
                     "holdout_path": str(holdout_path) if holdout_path else None}
     for arm in backends:
         report[arm] = {**summarize(scores[arm], indices), "model": backends[arm].label,
-                       "backend": backends[arm].kind, "shot_count": len(shots[arm]),
-                       "shot_ids": [s.get("example_id") for s in shots[arm]]}
+                       "backend": backends[arm].kind, **_shot_summary(shots[arm], holdout)}
     references = [arm for arm in backends if arm != "fine_tuned"]
     report["comparisons"] = {ref: {metric: paired_difference(scores["fine_tuned"], scores[ref], metric, indices)
                                    for metric in RATE_METRICS} for ref in references}

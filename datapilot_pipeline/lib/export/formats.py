@@ -44,7 +44,8 @@ def prompt_completion_line(ex: PreparedExample) -> dict:
     prompt = build_prompt(ex.compact_eda, ex.shots)
     completion = dumps_compact(ex.approved_output)
     metadata = {**ex.metadata, "split": ex.split, "prompt_version": PROMPT_VERSION, "shot_count": len(ex.shots),
-                "prompt_length": len(prompt), "completion_length": len(completion)}
+                "shot_ids": [str(s["example_id"]) for s in ex.shots], "prompt_length": len(prompt),
+                "completion_length": len(completion)}
     return {"prompt": prompt, "completion": completion, "metadata": metadata}
 
 

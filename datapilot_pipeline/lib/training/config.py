@@ -8,7 +8,11 @@ steps; 2e-4 is the value the LoRA and QLoRA papers and PEFT's examples use.
 
 from __future__ import annotations
 
+import os
+
 from pydantic import BaseModel, ConfigDict, Field
+
+MAX_STEPS_ENV = "DATAPILOT_MAX_TRAIN_STEPS"  # CI only: caps optimizer steps of every run that sets none
 
 
 class TrainingConfig(BaseModel):
@@ -25,7 +29,9 @@ class TrainingConfig(BaseModel):
     validation_fraction: float = Field(
         default=0.1, ge=0, lt=0.5,
         description="Held-out share when the dataset has no metadata.split (playbook: 10-15%).")
-    max_seq_length: int = Field(default=2048, ge=16, description="Tokens per example; longer ones are dropped.")
+    max_seq_length: int | None = Field(
+        default=None, ge=16, description="Tokens per example; longer ones are dropped. Default: the dataset's prompt "
+        "recipe (the budget export fitted the prompts to), else 2048.")
     lora_r: int = Field(default=16, ge=1, description="LoRA rank (playbook: 8-16).")
     lora_alpha: int = Field(default=32, ge=1, description="LoRA scaling numerator; the update is scaled by alpha/r.")
     lora_dropout: float = Field(default=0.05, ge=0, lt=1)
@@ -44,3 +50,17 @@ class TrainingConfig(BaseModel):
         default=None, description="Pack examples into full rows; None: on CUDA with flash-attn only (safe there).")
     bf16: bool | None = Field(default=None, description="bf16 mixed precision; None: on when the GPU supports it.")
 
+
+    def with_environment_cap(self) -> "TrainingConfig":
+        """This config with `max_steps` from `$DATAPILOT_MAX_TRAIN_STEPS` when that is set and max_steps is not
+        (test suites cap the scheduled retrain that way; run config never has to)."""
+        raw = os.environ.get(MAX_STEPS_ENV)
+        if not raw or self.max_steps is not None:
+            return self
+        try:
+            steps = int(raw)
+        except ValueError:
+            raise ValueError(f"{MAX_STEPS_ENV}={raw!r} is not a whole number of steps") from None
+        if steps < 1:
+            raise ValueError(f"{MAX_STEPS_ENV} must be >= 1, got {steps}")
+        return self.model_copy(update={"max_steps": steps})

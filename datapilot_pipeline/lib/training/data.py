@@ -1,5 +1,8 @@
 """Training data: prompt/completion JSONL -> train/validation splits that fit the sequence length.
 
+The length rule is `lib.token_budget.sequence_tokens`, the one export fits prompts with and validation
+counts over-length lines with, so a dataset exported for this model and tokenizer loses no line here.
+
 TRL truncates long sequences silently: an example whose completion is cut away then trains the model on
 a JSON answer without its end (or on nothing at all). Here such examples are dropped and counted
 instead, and a run left with no completion tokens raises `NoTrainableTokensError`.
@@ -13,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from datapilot_pipeline.lib.jsonl import iter_jsonl
+from datapilot_pipeline.lib.token_budget import sequence_tokens
 
 
 class NoTrainableTokensError(ValueError):
@@ -61,17 +65,9 @@ def split_examples(rows: list[dict[str, Any]], validation_fraction: float, seed:
 
 
 def _fits(row: dict[str, Any], tokenizer: Any, max_len: int) -> tuple[bool, int, int]:
-    """(completion fits whole, total tokens, completion tokens), tokenized the way TRL does it."""
-    eos = tokenizer.eos_token or ""
-    completion = row["completion"] if row["completion"].endswith(eos) else row["completion"] + eos
-    prompt_ids = tokenizer(row["prompt"])["input_ids"]
-    full_ids = tokenizer(row["prompt"] + completion)["input_ids"]
-    prefix = 0
-    for a, b in zip(prompt_ids, full_ids):
-        if a != b:
-            break
-        prefix += 1
-    return len(full_ids) <= max_len and len(full_ids) > prefix, len(full_ids), len(full_ids) - prefix
+    """(fits whole with some completion, total tokens, completion tokens): the budget export and validation use."""
+    total, completion = sequence_tokens(tokenizer, row["prompt"], row["completion"])
+    return total <= max_len and completion > 0, total, completion
 
 
 def prepare_data(path: Path, tokenizer: Any, max_seq_length: int, validation_fraction: float,

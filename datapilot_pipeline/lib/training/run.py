@@ -6,12 +6,14 @@ from either place records the same params, metrics, artifacts and registry versi
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from datapilot_pipeline.lib.training.config import TrainingConfig
 from datapilot_pipeline.lib.hashing import file_sha256
+from datapilot_pipeline.lib.prompts import PromptRecipe, read_recipe
 from datapilot_pipeline.lib.training.data import load_examples, prepare_data
 from datapilot_pipeline.lib.training.trainer import MetricsSink, ProgressHook, train_lora
 
@@ -47,12 +49,19 @@ def default_run_name(sha256: str) -> str:
     return f"ft-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{sha256[:8]}"
 
 
+def _lineage_tags(sha256: str, dataset: Path, recipe: PromptRecipe | None, lineage: dict[str, str]) -> dict[str, str]:
+    tags = {"dataset_sha256": sha256, "dataset_path": str(dataset), **{k: str(v) for k, v in lineage.items()}}
+    if recipe is not None:
+        tags["prompt_recipe"] = json.dumps(recipe.to_dict(), sort_keys=True)
+    return tags
+
+
 def run_training(config: TrainingConfig, dataset: Path, workspace: "Workspace", *,
                  base_model: str | Path | None = None, tracking_uri: str | None = None,
                  output_dir: Path | None = None, resume: bool = False, report_path: Path | None = None,
                  sink: MetricsSink | None = None, progress: ProgressHook | None = None,
-                 run_tags: dict[str, str] | None = None, recipe: dict | None = None,
-                 shots: list[dict] | None = None) -> dict[str, Any]:
+                 run_tags: dict[str, str] | None = None, recipe: PromptRecipe | None = None,
+                 lineage: dict[str, str] | None = None, shots: list[dict] | None = None) -> dict[str, Any]:
     """Train on `dataset`, track the run in MLflow, register the model (alias `candidate`).
 
     The run carries its source (`run_tags`: Dagster run id and asset key when Dagster started it), the dataset
@@ -60,19 +69,33 @@ def run_training(config: TrainingConfig, dataset: Path, workspace: "Workspace", 
     metrics. The registered version is an MLflow pyfunc model (base + adapter, `recipe`'s worked examples
     `shots`) with a signature and a description; its tags carry the dataset hash and the prompt recipe.
 
-    Returns what downstream stages need: `model_uri`, `version`, `run_id`, `adapter_dir`, `base_model`,
-    `dataset_sha256`, and the run's figures (losses, steps, tokens/s, example counts).
+    `recipe` (default: the `<stem>_recipe.json` beside the dataset) supplies the base model and max length
+    when neither is given, and its tokenizer sha256 must match the base model's. `lineage` (e.g. the
+    exported file and its sha256 the dataset was cleaned from) becomes run and version tags with the trained
+    file's own path and sha256. Returns what downstream stages need: `model_uri`, `version`, `run_id`,
+    `adapter_dir`, `base_model`, `dataset_sha256`, `recipe`, and the run's figures (losses, steps, tokens/s,
+    example counts).
     """
     from mlflow.entities import Metric, Param
     from transformers import AutoTokenizer
 
     from datapilot_pipeline.lib import tracking
     from datapilot_pipeline.lib.modeling import resolve_base_model
+    from datapilot_pipeline.lib.token_budget import DEFAULT_MAX_LENGTH, TokenizerMismatchError, tokenizer_sha256
 
     dataset = Path(dataset).resolve()
     sha256 = file_sha256(dataset)
+    recipe = recipe if recipe is not None else read_recipe(dataset)
+    if base_model is None and recipe is not None:
+        base_model = recipe.base_model
+    max_length = config.max_seq_length or (recipe.max_length if recipe and recipe.max_length else DEFAULT_MAX_LENGTH)
+    config = config.with_environment_cap().model_copy(update={"max_seq_length": max_length})
     texts = [row["prompt"] + row["completion"] for row in load_examples(dataset)]
     base = resolve_base_model(base_model, workspace, texts=texts)
+    if recipe is not None and recipe.tokenizer_sha256 and tokenizer_sha256(base) != recipe.tokenizer_sha256:
+        raise TokenizerMismatchError(
+            f"the tokenizer of {base} is not the one {dataset.name} was exported for (recipe tokenizer "
+            f"{recipe.tokenizer}); export again for this base model or train the recipe's")
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
     data = prepare_data(dataset, tokenizer, config.max_seq_length, config.validation_fraction, config.seed)
 
@@ -84,10 +107,10 @@ def run_training(config: TrainingConfig, dataset: Path, workspace: "Workspace", 
     if output_dir is None:
         output_dir = workspace.models / "runs" / default_run_name(sha256)
     output_dir = Path(output_dir).resolve()
-    tags = {"dataset_sha256": sha256, "stage": "fine_tuning",
+    tags = {**_lineage_tags(sha256, dataset, recipe, lineage or {}),
             **(run_tags or tracking.run_source_tags("datapilot train")),
             "mlflow.note.content": f"LoRA fine-tune of {Path(base).name} on {dataset.name} (sha256 {sha256[:12]})."}
-    run = client.create_run(experiment_id, run_name=output_dir.name, tags=tags)
+    run = client.create_run(experiment_id, run_name=output_dir.name, tags={**tags, "stage": "fine_tuning"})
     run_id = run.info.run_id
     tracking.log_dataset_input(client, run_id, dataset, sha256)
     params = _params(config, {
@@ -115,7 +138,8 @@ def run_training(config: TrainingConfig, dataset: Path, workspace: "Workspace", 
         # One-off figures at step 0: summary values, not a point on the step axis of the training curves.
         client.log_batch(run_id, metrics=[Metric(k, float(v), int(time.time() * 1000), 0)
                                           for k, v in summary.items() if v is not None])
-        version = _register(run_id, uri, base, outcome.adapter_dir, dataset, sha256, recipe, shots or [])
+        version = _register(run_id, uri, base, outcome.adapter_dir, dataset, sha256,
+                            recipe.to_dict() if recipe is not None else None, shots or [])
     except BaseException:
         client.set_terminated(run_id, status="FAILED")
         raise
@@ -123,6 +147,8 @@ def run_training(config: TrainingConfig, dataset: Path, workspace: "Workspace", 
     return {
         "model_uri": f"models:/{tracking.REGISTERED_MODEL}/{version}", "version": version, "run_id": run_id,
         "adapter_dir": str(outcome.adapter_dir), "base_model": str(base), "dataset_sha256": sha256,
+        "dataset_path": str(dataset), "recipe": recipe.to_dict() if recipe is not None else None,
+        "max_seq_length": max_length,
         "tracking_uri": uri, "experiment_id": experiment_id, "n_train": len(data.train),
         "n_validation": len(data.validation), "dropped_truncated": data.dropped_truncated,
         "params_changed": outcome.params_changed, "stopped_early": outcome.stopped_early, **summary,

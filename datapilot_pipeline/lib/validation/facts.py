@@ -31,6 +31,7 @@ class LineFacts:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     key: str | None = None  # exact-duplicate key of the varying content
+    fits: bool | None = None  # training keeps the line (within the token budget)
 
     @property
     def usable(self) -> bool:
@@ -69,5 +70,6 @@ def analyze_records(records: list[Record], counter: TokenCounter) -> tuple[list[
             fact.prompt_chars, fact.completion_chars = len(rec.prompt), len(rec.completion)
             fact.prompt_tokens, fact.completion_tokens = prompt_tokens[rec.line], completion_tokens[rec.line]
             fact.key = exact_key(varying[rec.line])
+            fact.fits = counter.fits(rec.prompt, rec.completion, fact.prompt_tokens, fact.completion_tokens)
         facts.append(fact)
     return facts, varying

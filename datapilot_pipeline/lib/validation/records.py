@@ -34,14 +34,15 @@ class Record:
     problems: list[str] = field(default_factory=list)
 
 
-def read_lines(path: str | Path) -> list[tuple[int, str]]:
-    """(1-based line number, text) of every non-blank line; raises DatasetReadError when unreadable."""
+def read_lines(path: str | Path, data: bytes | None = None) -> list[tuple[int, str]]:
+    """(1-based line number, text) of every non-blank line of `path` (or of `data`, bytes already read from
+    it); raises DatasetReadError when unreadable."""
     path = Path(path)
-    if path.is_dir():
+    if data is None and path.is_dir():
         raise DatasetReadError(f"{path} is a directory; give a JSONL file")
-    if not path.is_file():
+    if data is None and not path.is_file():
         raise DatasetReadError(f"no such file: {path}")
-    data = path.read_bytes()
+    data = path.read_bytes() if data is None else data
     if b"\x00" in data:
         raise DatasetReadError(f"{path} is a binary file, not JSONL")
     try:
@@ -120,9 +121,9 @@ def parse_record(line: int, raw: str) -> Record:
     return rec
 
 
-def read_records(path: str | Path) -> list[Record]:
+def read_records(path: str | Path, data: bytes | None = None) -> list[Record]:
     """Every non-blank line as a Record; raises DatasetReadError when no line is a JSON object."""
-    records = [parse_record(n, raw) for n, raw in read_lines(path)]
+    records = [parse_record(n, raw) for n, raw in read_lines(path, data)]
     if not any(isinstance(r.data, dict) for r in records):
         raise DatasetReadError(f"{path} is not JSONL: no line is a JSON object")
     return records

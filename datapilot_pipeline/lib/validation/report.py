@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from datapilot_pipeline.lib.atomic import atomic_write_json
 from datapilot_pipeline.lib.validation import score as scoring
@@ -14,8 +15,12 @@ from datapilot_pipeline.lib.validation.content import ContentResult
 from datapilot_pipeline.lib.validation.dedup import NEAR_THRESHOLD, DuplicateResult, find_duplicates
 from datapilot_pipeline.lib.validation.facts import LineFacts, TokenMethod, analyze_records
 from datapilot_pipeline.lib.validation.pii_scan import PiiResult
-from datapilot_pipeline.lib.validation.records import Record, read_records
+from datapilot_pipeline.lib.validation.records import DatasetReadError, Record, read_records
 from datapilot_pipeline.lib.validation.tokens import DEFAULT_MAX_TOKENS, TokenCounter, token_summary
+
+if TYPE_CHECKING:
+    from datapilot_pipeline.lib.paths import Workspace
+    from datapilot_pipeline.lib.token_budget import TokenBudget
 
 REPORT_PREFIX = "finetune_export_report_"
 MAX_LISTED = 200  # per-line details listed in the report; counts always cover every line
@@ -79,7 +84,8 @@ def _issues(n: int, schema: dict, pii: PiiResult, dups: DuplicateResult, evidenc
         scoring.rated_issue("evidence", evidence["insights_checked"] - evidence["insights_valid"],
                             evidence["insights_checked"], "insights cite evidence the compact EDA does not support"),
         scoring.rated_issue("length", tokens["over_max_count"], n,
-                            f"lines exceed {tokens['max_tokens']} tokens", lines(tokens["over_max_lines"])),
+                            f"lines exceed {tokens['max_tokens']} tokens (training drops them)",
+                            lines(tokens["over_max_lines"])),
         scoring.size_issue(n),
         scoring.balance_issue(dict(categories)),
     ]
@@ -96,7 +102,7 @@ def build_report(facts: list[LineFacts], dups: DuplicateResult, token_method: To
     schema = _schema_section(facts)
     pii = pii_result(facts)
     tokens = token_summary([f.line for f in usable], [f.prompt_tokens for f in usable],
-                           [f.completion_tokens for f in usable], token_method, max_tokens)
+                           [f.completion_tokens for f in usable], token_method, max_tokens, [f.fits for f in usable])
     evidence = _evidence_section(contents)
     categories = Counter(cat for c in contents for cat in c.categories)
     issues = _issues(n, schema, pii, dups, evidence, tokens, categories)
@@ -125,12 +131,12 @@ def build_report(facts: list[LineFacts], dups: DuplicateResult, token_method: To
 
 def validate_records(records: list[Record], *, tokenizer_path: str | Path | None = None,
                      max_tokens: int = DEFAULT_MAX_TOKENS, near_threshold: float = NEAR_THRESHOLD,
-                     run_gx: bool = True) -> Validation:
+                     run_gx: bool = True, budget: TokenBudget | None = None) -> Validation:
     """Every check on already-read records; returns the report and what cleaning needs."""
-    counter = TokenCounter(tokenizer_path)
+    counter = TokenCounter(tokenizer_path, max_tokens, budget)
     facts, varying = analyze_records(records, counter)
     dups = find_duplicates(list(varying.items()), threshold=near_threshold)
-    report = build_report(facts, dups, TokenMethod(counter.method, counter.exact), max_tokens=max_tokens,
+    report = build_report(facts, dups, TokenMethod(counter.method, counter.exact), max_tokens=counter.max_tokens,
                           near_threshold=near_threshold, run_gx=run_gx)
     return Validation(report=report, records=records, duplicates=dups, pii=pii_result(facts))
 
@@ -146,11 +152,33 @@ def _run_gx(facts: list[LineFacts], max_tokens: int) -> dict:
     return run_suite(rows, max_tokens=max_tokens, min_rows=scoring.MIN_EXAMPLES)
 
 
-def validate_dataset(path: str | Path, **kwargs) -> Validation:
-    """Validate a JSONL file; raises `records.DatasetReadError` when it cannot be read at all."""
+class DatasetChangedError(ValueError):
+    """The file is not the one whose sha256 was expected (another run replaced it)."""
+
+
+def validate_dataset(path: str | Path, *, tokenizer_path: str | Path | None = None, max_tokens: int | None = None,
+                     workspace: "Workspace | None" = None, expected_sha256: str | None = None,
+                     **kwargs) -> Validation:
+    """Validate a JSONL file against its recipe's token budget (`recipe.dataset_budget`); raises
+    `records.DatasetReadError` when it cannot be read at all and `DatasetChangedError` when its bytes are not
+    the ones with `expected_sha256`. The file is read once: the report covers exactly the bytes it names."""
+    from datapilot_pipeline.lib.prompts import read_recipe
+    from datapilot_pipeline.lib.validation.recipe import dataset_budget, line_problems
+
     path = Path(path)
-    validation = validate_records(read_records(path), **kwargs)
-    validation.report["source"] = {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    if not path.is_file():
+        raise DatasetReadError(f"no such file: {path}")
+    data = path.read_bytes()
+    sha256 = hashlib.sha256(data).hexdigest()
+    if expected_sha256 is not None and sha256 != expected_sha256:
+        raise DatasetChangedError(f"{path} changed after validation: sha256 {sha256} != {expected_sha256}")
+    budget, recipe_section = dataset_budget(path, tokenizer_path, max_tokens, workspace)
+    records = read_records(path, data)
+    validation = validate_records(records, budget=budget, max_tokens=recipe_section["max_length"], **kwargs)
+    if recipe_section["recipe"] is not None:
+        recipe_section["problems"] += line_problems(read_recipe(path), records)[:MAX_LISTED]
+    validation.report["recipe"] = recipe_section
+    validation.report["source"] = {"path": str(path), "sha256": sha256}
     validation.report["created_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return validation
 

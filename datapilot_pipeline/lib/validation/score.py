@@ -9,7 +9,7 @@ insights) with the defect and `saturation` the share at which the whole weight i
 | pii | 25 | lines with unmasked PII / lines | 0.05 |
 | duplicates | 15 | exact + near duplicate lines / lines | 0.20 |
 | evidence | 10 | insights with unsupported evidence / insights checked | 0.50 |
-| length | 5 | lines over the max token length / lines | 0.10 |
+| length | 20 | lines training would drop as too long / lines | 0.10 |
 | balance | 5 | (share of the most common category - 0.5) / 0.5, when above 0.5 | 1.00 |
 
 Size loses 10 points below 50 examples and 3 below 200 (the playbook's minimum and recommendation).
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 MIN_EXAMPLES, RECOMMENDED_EXAMPLES = 50, 200
 WEIGHTS = {"schema": (40.0, 0.20), "pii": (25.0, 0.05), "duplicates": (15.0, 0.20), "evidence": (10.0, 0.50),
-           "length": (5.0, 0.10), "balance": (5.0, 1.00)}
+           "length": (20.0, 0.10), "balance": (5.0, 1.00)}
 SIZE_POINTS = {"below_minimum": 10.0, "below_recommended": 3.0}
 BALANCE_FREE_SHARE = 0.5
 
