@@ -21,7 +21,10 @@ from datapilot_pipeline_tests.lib.export_fixtures import make_seed
 # field -> a non-default value (paths are filled in per test); every field of each class must be listed here
 REVIEWED_CHANGES = {"min_score": 4, "check_evidence": False, "output_dir": "other_dir"}
 DATASET_CHANGES = {"shot_count": 1, "sample": 5, "seed": 7, "validation_fraction": 0.3, "holdout_fraction": 0.3,
-                   "output_dir": "other_dir", "seeds_path": "other_seeds.jsonl"}
+                   "output_dir": "other_dir", "seeds_path": "other_seeds.jsonl", "max_length": 4096,
+                   "base_model": "other_model"}
+# A field that only matters beside another one is compared against a baseline that sets the other one.
+BASELINES = {"seed": {"sample": 5}}
 
 
 def _value(output) -> dict:
@@ -34,7 +37,20 @@ def workspace(tmp_path_factory) -> WorkspaceResource:
     write_feedback_files(root / "feedback_inbox", 40, seed=5)
     seeds = root / "other_seeds.jsonl"
     seeds.write_text("".join(json.dumps(make_seed(f"x{k}", f"other_{k}.csv", ("quality",))) + "\n" for k in range(3)))
+    _other_model(root / "other_model", [p.read_text() for p in sorted((root / "feedback_inbox").glob("*.json"))])
     return WorkspaceResource(root=str(root))
+
+
+def _other_model(path: Path, texts: list[str]) -> None:
+    """A model directory with its own (smaller) tokenizer: another token budget than the tiny default's."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from datapilot_pipeline.lib.modeling import build_tiny_tokenizer
+
+    build_tiny_tokenizer(path, texts, vocab_size=1500)
+    config = LlamaConfig(vocab_size=1500, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=8192)
+    LlamaForCausalLM(config).save_pretrained(path, safe_serialization=True)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +59,8 @@ def records(workspace: WorkspaceResource) -> dict:
 
 
 def _resolve(changes: dict, root: str) -> dict:
-    return {k: (str(Path(root) / v) if k in ("output_dir", "seeds_path") else v) for k, v in changes.items()}
+    return {k: (str(Path(root) / v) if k in ("output_dir", "seeds_path", "base_model") else v)
+            for k, v in changes.items()}
 
 
 def _reviewed(workspace, records, **config) -> dict:
@@ -61,7 +78,8 @@ def _reviewed_signature(value: dict) -> tuple:
 
 
 def _dataset_signature(value: dict) -> tuple:
-    return value["path"], json.dumps(value["sha256_by_file"], sort_keys=True), json.dumps(value["per_split"])
+    return (value["path"], json.dumps(value["sha256_by_file"], sort_keys=True), json.dumps(value["per_split"]),
+            json.dumps(value["recipe"], sort_keys=True))
 
 
 def test_every_config_field_is_exercised_below() -> None:
@@ -92,11 +110,13 @@ def test_each_reviewed_examples_field_changes_its_output(workspace, records, fie
 @pytest.mark.parametrize("field", sorted(DATASET_CHANGES))
 def test_each_finetune_dataset_field_changes_its_output(workspace, records, field: str) -> None:
     reviewed = _reviewed(workspace, records)
-    baseline = _dataset(workspace, reviewed)
-    changed = _dataset(workspace, reviewed, **_resolve({field: DATASET_CHANGES[field]}, workspace.root))
-    assert _dataset_signature(changed) != _dataset_signature(baseline)
-    if field != "output_dir":  # the same folder: the bytes themselves differ
-        assert changed["sha256_by_file"] != baseline["sha256_by_file"]
+    base = BASELINES.get(field, {})
+    baseline = _dataset(workspace, reviewed, **base)
+    changed = _dataset(workspace, reviewed, **base, **_resolve({field: DATASET_CHANGES[field]}, workspace.root))
+    if field == "output_dir":  # the same files in another folder
+        assert Path(changed["path"]).parent != Path(baseline["path"]).parent
+    else:  # file names are run-scoped (never the same twice): what must differ is the content, or the recipe
+        assert _dataset_signature(changed)[1:] != _dataset_signature(baseline)[1:]
 
 
 def test_fractions_leave_training_a_share() -> None:
