@@ -8,7 +8,7 @@ from pydantic import Field
 from datapilot_pipeline.defs.resources import WorkspaceResource
 
 ARMS = ("few_shot", "fine_tuned")
-RATES = ("schema_pass_rate", "evidence_accuracy", "bleu", "rouge_l")
+RATES = ("schema_pass_rate", "evidence_accuracy", "text_grounding", "bleu", "rouge_l")
 
 
 class EvaluationConfig(dg.Config):
@@ -16,7 +16,13 @@ class EvaluationConfig(dg.Config):
     shot_count: int = Field(default=3, ge=0, le=20, description="Worked examples shown to the few-shot arm.")
     fine_tuned_shot_count: int = Field(default=0, ge=0, le=20, description="Worked examples shown to the fine-tuned arm.")
     max_examples: int | None = Field(default=None, ge=1, description="Evaluate only the first N holdout examples.")
-    max_new_tokens: int = Field(default=384, ge=1, description="Bound on each reply's length, in tokens.")
+    max_new_tokens: int = Field(default=1024, ge=1, description="Bound on each reply's length, in tokens.")
+    constrained: bool = Field(default=True, description="Local arms decode under the llm_output JSON Schema, bounded "
+                              "so that a complete answer fits max_new_tokens.")
+    grounded_schema: bool = Field(default=False, description="Local arms: limit columns, row indices and aggregate "
+                                  "keys to each example's own EDA.")
+    structured_outputs: bool = Field(default=False, description="Endpoint arm: send the schema as response_format "
+                                     "(only for endpoints that support OpenAI structured outputs).")
     batch_size: int = Field(default=4, ge=1, description="Prompts per forward pass for local generation.")
     n_bootstrap: int = Field(default=1000, ge=100, description="Bootstrap resamples for the confidence intervals.")
     fewshot_endpoint: str | None = Field(default=None, description="Chat-completions URL for the few-shot arm; "
@@ -53,12 +59,13 @@ def evaluation_scores(context: dg.AssetExecutionContext, config: EvaluationConfi
     holdout = load_holdout(Path(config.holdout_path) if config.holdout_path else ws.holdout_path())
     seeds = load_seeds(ws.seed_examples_path()) if config.shot_count or config.fine_tuned_shot_count else []
     base = Path(fine_tuned_model["base_model"])
-    few = (endpoint_arm(config.fewshot_endpoint, config.fewshot_model_name, config.api_key_env, 4, config.max_new_tokens)
-           if config.fewshot_endpoint else
-           LocalGenerator(base_model=base, max_new_tokens=config.max_new_tokens, batch_size=config.batch_size))
+    local = {"max_new_tokens": config.max_new_tokens, "batch_size": config.batch_size,
+             "constrained": config.constrained, "grounded": config.grounded_schema}
+    few = (endpoint_arm(config.fewshot_endpoint, config.fewshot_model_name, config.api_key_env, 4, config.max_new_tokens,
+                        structured_outputs=config.structured_outputs)
+           if config.fewshot_endpoint else LocalGenerator(base_model=base, **local))
     tuned = LocalGenerator(base_model=base, adapter_dir=Path(fine_tuned_model["adapter_dir"]),
-                           name=fine_tuned_model["model_uri"], max_new_tokens=config.max_new_tokens,
-                           batch_size=config.batch_size)
+                           name=fine_tuned_model["model_uri"], **local)
     result = evaluate_arms(holdout, few, tuned, config.shot_count, seeds=seeds,
                            fine_tuned_shot_count=config.fine_tuned_shot_count, audit=AuditLog(ws.llm_logs),
                            report_dir=ws.reports, n_bootstrap=config.n_bootstrap, max_examples=config.max_examples)

@@ -20,7 +20,7 @@ from datapilot_pipeline.lib.atomic import atomic_write_json
 from datapilot_pipeline.lib.audit import AuditLog
 from datapilot_pipeline.lib.contracts import CompactEDA, first_error, is_safe_id
 from datapilot_pipeline.lib.evaluation.endpoint import Generation
-from datapilot_pipeline.lib.evaluation.metrics import (DEFAULT_BOOTSTRAP, ExampleScore, bootstrap_indices,
+from datapilot_pipeline.lib.evaluation.metrics import (DEFAULT_BOOTSTRAP, RATE_METRICS, ExampleScore, bootstrap_indices,
                                                        paired_difference, score_example, summarize)
 from datapilot_pipeline.lib.evidence import validate_output
 from datapilot_pipeline.lib.jsonl import iter_jsonl
@@ -115,10 +115,11 @@ def evaluate_arms(holdout: Sequence[dict], few_shot_arm: Backend, fine_tuned_arm
                     "prompt_version": PROMPT_VERSION, "bootstrap": {"n_resamples": n_bootstrap, "seed": seed}}
     for arm in ARMS:
         report[arm] = {**summarize(scores[arm], indices), "model": backends[arm].label,
-                       "backend": backends[arm].kind, "shot_count": len(shots[arm]),
+                       "backend": backends[arm].kind, "decoding": getattr(backends[arm], "decoding", None),
+                       "shot_count": len(shots[arm]),
                        "shot_ids": [s.get("example_id") for s in shots[arm]]}
     report["comparison"] = {metric: paired_difference(scores["fine_tuned"], scores["few_shot"], metric, indices)
-                            for metric in ("schema_pass_rate", "evidence_accuracy", "bleu", "rouge_l")}
+                            for metric in RATE_METRICS}
     path = None
     if report_dir is not None:
         path = Path(report_dir) / f"eval_{now.astimezone(timezone.utc):%Y%m%dT%H%M%S%fZ}.json"
@@ -137,7 +138,7 @@ def comparison_table(report: dict) -> str:
 
     rows = ["| metric | few_shot | fine_tuned |", "| --- | --- | --- |",
             f"| n | {report['few_shot']['n']} | {report['fine_tuned']['n']} |"]
-    for key in ("schema_pass_rate", "evidence_accuracy", "bleu", "rouge_l"):
+    for key in RATE_METRICS:
         rows.append(f"| {key} | {cell(report['few_shot'], key)} | {cell(report['fine_tuned'], key)} |")
     rows.append(f"| model | {report['few_shot']['model']} | {report['fine_tuned']['model']} |")
     return "\n".join(rows)
