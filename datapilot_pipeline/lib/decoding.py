@@ -4,7 +4,9 @@ every token is allowed by it (llguidance computes the allowed-token mask from th
 Why bounded: an unconstrained string or number can grow forever, so an answer cut by `max_new_tokens` is not
 JSON at all. Here every string is printable ASCII without quote or backslash (so one character is one byte and
 every token adds at least one byte), numbers carry at most 4 decimals in [-1e9, 1e9], lists and aggregate maps
-have item caps, and insight ids are `i1`, `i2`, ... by position (the contract wants them unique).
+have item caps, and insight ids are `i1`, `i2`, ... by position (the contract wants them unique). Properties
+are listed in sorted order, the order of the training completions (`dumps_compact` sorts keys): engines emit
+properties in schema order, so any other order would force the model off what it learnt.
 `max_output_bytes(schema)` is then an upper bound on the answer's length in tokens: with at least that many new
 tokens a constrained answer always completes and validates against `LLMOutput`.
 
@@ -71,21 +73,22 @@ def _insight(number: int, bounds: OutputBounds, columns: Sequence[str] | None, n
         index_list: dict = {"type": "array", "maxItems": 0}
     else:
         index_list = {"type": "array", "items": index, "maxItems": bounds.max_row_indices}
-    evidence = {"type": "object", "additionalProperties": False, "required": ["columns", "aggregates", "row_indices"],
-                "properties": {"columns": {"type": "array", "items": column, "maxItems": bounds.max_columns},
-                               "aggregates": aggregates, "row_indices": index_list}}
+    evidence = {"type": "object", "additionalProperties": False,
+                "properties": {"aggregates": aggregates,
+                               "columns": {"type": "array", "items": column, "maxItems": bounds.max_columns},
+                               "row_indices": index_list}}
     return {
         "type": "object", "additionalProperties": False,
-        "required": ["id", "category", "severity", "text", "evidence", "recommendation"],
+        "required": ["category", "evidence", "id", "recommendation", "severity", "text"],
         "properties": {
-            "id": {"type": "string", "const": f"i{number}"},
             "category": {"type": "string", "enum": list(CATEGORIES)},
-            "severity": {"type": "string", "enum": list(SEVERITIES)},
-            "text": _text(bounds.text_chars),
             "evidence": evidence,
+            "id": {"type": "string", "const": f"i{number}"},
             "recommendation": {"type": "object", "additionalProperties": False, "required": ["action", "priority"],
                                "properties": {"action": _text(bounds.action_chars),
                                               "priority": {"type": "string", "enum": list(PRIORITIES)}}},
+            "severity": {"type": "string", "enum": list(SEVERITIES)},
+            "text": _text(bounds.text_chars),
         },
     }
 
@@ -103,7 +106,7 @@ def output_schema(bounds: OutputBounds = OutputBounds(), compact_eda: dict | Non
     items = [_insight(n, bounds, columns, n_rows, keys) for n in range(1, bounds.max_insights + 1)]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema", "title": "LLMOutput", "type": "object",
-        "additionalProperties": False, "required": ["insights", "summary"],
+        "additionalProperties": False, "required": ["insights"],
         "properties": {"insights": {"type": "array", "prefixItems": items, "items": False, "minItems": 1,
                                     "maxItems": bounds.max_insights},
                        "summary": _text(bounds.summary_chars, min_chars=0)},

@@ -33,15 +33,15 @@ class SchemaLogitsProcessor:
     """Masks each row's logits to the tokens its schema allows; one matcher per row (schemas may differ)."""
 
     def __init__(self, ll_tokenizer: Any, grammars: list[str], vocab_size: int):
+        # llguidance.torch is not imported: its module-level torch.compile costs ~4 s of start-up on CPU.
         import llguidance
-        import llguidance.torch
+        import torch
 
         self._matchers = [llguidance.LLMatcher(ll_tokenizer, g, log_level=0) for g in grammars]
         for matcher in self._matchers:
             if matcher.is_error():
                 raise ValueError(f"the output schema does not compile: {matcher.get_error()}")
-        self._bitmask = llguidance.torch.allocate_token_bitmask(len(grammars), vocab_size)
-        self._fill = llguidance.torch.fill_next_token_bitmask
+        self._bitmask = torch.full((len(grammars), (vocab_size + 31) // 32), -1, dtype=torch.int32)
         self._started = False
         self.mask_seconds = 0.0  # time spent computing masks (reported as the per-token cost)
         self.steps = 0
@@ -60,7 +60,8 @@ class SchemaLogitsProcessor:
         for row, matcher in enumerate(self._matchers):
             if matcher.is_error():
                 raise RuntimeError(f"constrained decoding left the schema in row {row}: {matcher.get_error()}")
-            self._fill(matcher, self._bitmask, row)
+            words = self._bitmask[row]
+            matcher.unsafe_compute_mask_ptr(words.data_ptr(), words.numel() * words.element_size())
         words = self._bitmask.to(scores.device)
         bits = (words.unsqueeze(-1) >> torch.arange(32, device=scores.device, dtype=torch.int32)) & 1
         allowed = bits.view(words.shape[0], -1)[:, :scores.shape[1]].bool()
