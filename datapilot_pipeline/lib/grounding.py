@@ -64,8 +64,12 @@ def _is_number(value: Any) -> bool:
 
 
 def numeric_pointers(compact_eda: dict) -> list[str]:
-    """JSON Pointers to every numeric leaf of the compact EDA except the sample rows' cells and indices."""
-    return [p for p, v in _walk(compact_eda, "") if _is_number(v) and not p.startswith("/sample_rows/")]
+    """The aggregate keys that resolve to a number in the compact EDA, sorted: a JSON Pointer to every numeric
+    leaf except the sample rows', and each KPI's bare name too (the evidence rule reads it as `/kpis/<name>`)."""
+    pointers = {p for p, v in _walk(compact_eda, "") if _is_number(v) and not p.startswith("/sample_rows/")}
+    kpis = compact_eda.get("kpis") if isinstance(compact_eda.get("kpis"), dict) else {}
+    pointers.update(k for k, v in kpis.items() if _is_number(v) and not k.startswith("/"))
+    return sorted(pointers)
 
 
 def eda_numbers(compact_eda: dict) -> list[float]:
