@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from datapilot_pipeline.lib.training import ranks
 from datapilot_pipeline.lib.training.config import TrainingConfig
 from datapilot_pipeline.lib.hashing import file_sha256
 from datapilot_pipeline.lib.training.data import load_examples, prepare_data
@@ -31,9 +32,10 @@ def default_run_name(sha256: str) -> str:
 def run_training(config: TrainingConfig, dataset: Path, workspace: "Workspace", *,
                  base_model: str | Path | None = None, tracking_uri: str | None = None,
                  output_dir: Path | None = None, resume: bool = False, report_path: Path | None = None,
-                 sink: MetricsSink | None = None, progress: ProgressHook | None = None) -> dict[str, Any]:
+                 sink: MetricsSink | None = None, progress: ProgressHook | None = None) -> dict[str, Any] | None:
     """Train on `dataset`, track the run in MLflow, register the adapter (alias `candidate`).
 
+    Under `accelerate launch`, processes other than the main one only train and return None.
     Returns what downstream stages need: `model_uri`, `version`, `run_id`, `adapter_dir`, `base_model`,
     `dataset_sha256`, and the run's figures (losses, steps, tokens/s, example counts).
     """
@@ -46,18 +48,24 @@ def run_training(config: TrainingConfig, dataset: Path, workspace: "Workspace", 
     dataset = Path(dataset).resolve()
     sha256 = file_sha256(dataset)
     texts = [row["prompt"] + row["completion"] for row in load_examples(dataset)]
-    base = resolve_base_model(base_model, workspace, texts=texts)
+    # the main process builds a missing tiny base; the others wait for its path (no two writers in one folder)
+    base = Path(ranks.agree(str(resolve_base_model(base_model, workspace, texts=texts))
+                            if ranks.is_main_process() else None))
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
     data = prepare_data(dataset, tokenizer, config.max_seq_length, config.validation_fraction, config.seed)
 
     uri = tracking_uri or tracking.default_tracking_uri(workspace)
+    if output_dir is None:
+        output_dir = workspace.models / "runs" / default_run_name(sha256)
+    # every data-parallel process trains into the main process's folder; only that one tracks and registers
+    output_dir = Path(ranks.agree(str(Path(output_dir).resolve())))
+    if not ranks.is_main_process():
+        train_lora(config, data, base, output_dir, resume=resume)
+        return None
     experiment_id = tracking.ensure_tracking_db(uri, artifact_root=workspace.root / "mlartifacts")
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
-    if output_dir is None:
-        output_dir = workspace.models / "runs" / default_run_name(sha256)
-    output_dir = Path(output_dir).resolve()
     run = client.create_run(experiment_id, run_name=output_dir.name,
                             tags={"dataset_sha256": sha256, "stage": "fine_tuning"})
     run_id = run.info.run_id
@@ -65,6 +73,7 @@ def run_training(config: TrainingConfig, dataset: Path, workspace: "Workspace", 
         "dataset_path": dataset, "dataset_sha256": sha256, "base_model": base, "output_dir": output_dir,
         "resume": resume, "n_train": len(data.train), "n_validation": len(data.validation),
         "dropped_truncated": data.dropped_truncated, "split_source": data.split_source, "task_type": "CAUSAL_LM",
+        "n_processes": ranks.world_size(),
     })
     client.log_batch(run_id, params=[Param(k, v) for k, v in params.items()])
 
