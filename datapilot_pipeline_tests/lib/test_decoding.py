@@ -35,7 +35,7 @@ def random_base(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def trained_base(tmp_path_factory) -> Path:
-    return build_tiny_base_model(tmp_path_factory.mktemp("trained") / "base", _texts(), pretrain_steps=60)
+    return build_tiny_base_model(tmp_path_factory.mktemp("trained") / "base", _texts()[:6], pretrain_steps=20)
 
 
 def _validator(schema: dict):

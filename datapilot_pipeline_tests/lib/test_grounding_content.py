@@ -57,3 +57,18 @@ def test_reviewed_answers_are_fully_grounded_and_different_tables_are_not():
     # Not 0: the synthetic texts of one domain share sentence frames ("voided tickets are exported ...").
     assert c["bleu"] < 0.2 and c["rouge_l"] < 0.3
     assert m["bleu"] == pytest.approx(1.0) and m["rouge_l"] == pytest.approx(1.0)
+
+
+def test_validation_lists_ungrounded_numbers_per_line():
+    from datapilot_pipeline.lib.prompts import build_prompt
+    from datapilot_pipeline.lib.validation.content import check_record
+    from datapilot_pipeline.lib.validation.records import parse_record
+
+    row = _rows("holdout_test.jsonl")[0]
+    output = json.loads(json.dumps(row["output"]))
+    output["insights"][0]["text"] = "Average ticket is $96.58 at Airport but 4,812 tickets were voided."
+    raw = json.dumps({"prompt": build_prompt(row["compact_eda"], []), "completion": json.dumps(output),
+                      "metadata": {"job_id": "j1"}})
+    result = check_record(parse_record(7, raw))
+    assert result.schema_ok and result.n_numbers > 2
+    assert result.ungrounded == ["i1: 4,812"] and result.n_grounded == result.n_numbers - 1
