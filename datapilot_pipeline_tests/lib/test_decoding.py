@@ -121,3 +121,23 @@ def test_chat_template_models_without_pad_token_generate_valid_answers(style: st
     for reply, row in zip(replies, rows):
         assert check_output(reply.text, row["compact_eda"]).schema_pass, reply.text
     assert replace(gen_bounds) == SMALL
+
+
+def test_training_logs_generation_metrics_and_can_stop_on_them(trained_base: Path, tmp_path: Path):
+    from datapilot_pipeline.lib.training import TrainingConfig
+    from datapilot_pipeline.lib.training.data import PreparedData
+    from datapilot_pipeline.lib.training.trainer import train_lora
+    from datapilot_pipeline_tests.training_data import example
+
+    rows = [{"prompt": e["prompt"], "completion": e["completion"]} for e in map(example, range(10))]
+    data = PreparedData(train=rows[:8], validation=rows[8:])
+    logged: list[dict] = []
+    config = TrainingConfig(max_steps=2, batch_size=4, evals_per_epoch=1, max_seq_length=1024, logging_steps=1,
+                            generation_eval_examples=2, generation_eval_max_new_tokens=320,
+                            early_stopping_metric="eval_schema_pass_rate")
+    train_lora(config, data, trained_base, tmp_path / "run", sink=lambda step, m: logged.append(m))
+    rates = [m["eval_schema_pass_rate"] for m in logged if "eval_schema_pass_rate" in m]
+    assert rates and all(r == 1.0 for r in rates)  # constrained answers always pass the schema
+    with pytest.raises(ValueError, match="generation_eval_examples"):
+        train_lora(TrainingConfig(generation_eval_examples=0, early_stopping_metric="eval_text_grounding"), data,
+                   trained_base, tmp_path / "bad")

@@ -108,7 +108,9 @@ def train_lora(config: TrainingConfig, data: PreparedData, base_model: Path, out
     resume_from = last_checkpoint(checkpoint_dir) if resume else None
     if resume and resume_from is None:
         raise ValueError(f"nothing to resume: no checkpoint under {checkpoint_dir}")
-    model, tokenizer = load_causal_lm(base_model, trainable=True)
+    if config.early_stopping_metric != "eval_loss" and not config.generation_eval_examples:
+        raise ValueError(f"early_stopping_metric={config.early_stopping_metric} needs generation_eval_examples > 0")
+    model, tokenizer = load_causal_lm(base_model, trainable=True, quantize_4bit=config.quantize_4bit)
     tokenizer.padding_side = "right"
     cuda = torch.cuda.is_available()
     has_val = bool(data.validation)
@@ -124,7 +126,8 @@ def train_lora(config: TrainingConfig, data: PreparedData, base_model: Path, out
         logging_steps=config.logging_steps, logging_first_step=True,
         eval_strategy="steps" if has_val else "no", eval_steps=eval_every,
         save_strategy="steps", save_steps=eval_every, save_total_limit=config.save_total_limit,
-        load_best_model_at_end=has_val, metric_for_best_model="eval_loss", greater_is_better=False,
+        load_best_model_at_end=has_val, metric_for_best_model=config.early_stopping_metric,
+        greater_is_better=config.early_stopping_metric != "eval_loss",
         seed=config.seed, data_seed=config.seed, report_to="none", disable_tqdm=True,
         max_length=config.max_seq_length, completion_only_loss=True, packing=_use_packing(config, cuda),
         bf16=config.bf16 if config.bf16 is not None else (cuda and torch.cuda.is_bf16_supported()),
@@ -135,6 +138,11 @@ def train_lora(config: TrainingConfig, data: PreparedData, base_model: Path, out
                              target_modules=list(config.target_modules), task_type="CAUSAL_LM")
     history: list[dict[str, float]] = []
     callbacks = [_metrics_callback(sink, history, progress)]
+    if has_val and config.generation_eval_examples:
+        from datapilot_pipeline.lib.training.generation_eval import generation_callback
+
+        callbacks.append(generation_callback(data.validation[:config.generation_eval_examples], tokenizer,
+                                             config.generation_eval_max_new_tokens, sink, history))
     if has_val:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     train_rows, val_rows = data.train, data.validation
