@@ -19,7 +19,7 @@ DEMO_RUN_CONFIG: dict = {
     "ops": {
         "finetune_dataset": {"config": {"shot_count": 0}},
         "fine_tuned_model": {"config": {"max_steps": 30}},
-        "evaluation_scores": {"config": {"max_examples": 8, "max_new_tokens": 256, "n_bootstrap": 200}},
+        "evaluation_scores": {"config": {"max_examples": 8, "max_new_tokens": 512, "n_bootstrap": 200}},
     },
 }
 

@@ -142,24 +142,28 @@ def max_output_bytes(schema: dict) -> int:
 
 
 def fit_bounds(max_new_tokens: int, bounds: OutputBounds = OutputBounds()) -> OutputBounds:
-    """The largest bounds (fewest cuts first: insights, then string and item caps) whose worst-case answer plus
-    the end token fits in `max_new_tokens`."""
+    """The largest bounds whose worst-case answer plus the end token fits in `max_new_tokens`. Cuts, in order:
+    fewer insights with shorter prose (text, action, summary); then fewer evidence items; then everything."""
     from dataclasses import replace
 
-    def scaled(insights: int, factor: float) -> OutputBounds:
-        return replace(bounds, max_insights=insights, **{
-            name: max(1, int(getattr(bounds, name) * factor)) for name in
-            ("text_chars", "action_chars", "summary_chars", "column_chars", "aggregate_key_chars",
-             "max_columns", "max_aggregates", "max_row_indices")})
+    prose = ("text_chars", "action_chars", "summary_chars")
+    evidence = {"max_columns": min(2, bounds.max_columns), "max_aggregates": min(2, bounds.max_aggregates),
+                "max_row_indices": min(3, bounds.max_row_indices)}
 
-    tries = [(n, f) for n in range(bounds.max_insights, 0, -1) for f in (1.0, 0.8, 0.6)]
-    tries += [(1, f / 10) for f in range(5, 0, -1)]
-    for insights, factor in tries:
-        candidate = scaled(insights, factor)
+    def shorter(b: OutputBounds, factor: float, names=prose) -> OutputBounds:
+        return replace(b, **{n: max(1, int(getattr(bounds, n) * factor)) for n in names})
+
+    tries = [shorter(replace(bounds, max_insights=n), f)
+             for n in range(bounds.max_insights, 0, -1) for f in (1.0, 0.8, 0.6)]
+    tries += [shorter(replace(bounds, max_insights=n, **evidence), f)
+              for n in range(bounds.max_insights, 0, -1) for f in (0.6, 0.4, 0.3)]
+    everything = (*prose, "column_chars", "aggregate_key_chars", "max_columns", "max_aggregates", "max_row_indices")
+    tries += [shorter(replace(bounds, max_insights=1), f / 10, everything) for f in range(5, 0, -1)]
+    for candidate in tries:
         if max_output_bytes(output_schema(candidate)) < max_new_tokens:
             return candidate
     raise ValueError(f"max_new_tokens={max_new_tokens} cannot hold even a minimal constrained answer; "
-                     f"raise it to at least {max_output_bytes(output_schema(scaled(1, 0.1))) + 1}")
+                     f"raise it to at least {max_output_bytes(output_schema(tries[-1])) + 1}")
 
 
 def response_format(schema: dict) -> dict:
