@@ -43,7 +43,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="worked examples, fine-tuned arm (default 0)")
     p.add_argument("--max-examples", type=int_in_range(1), default=None, help="evaluate the first N holdout examples")
     p.add_argument("--report-dir", type=Path, default=None, help="where eval_<TIMESTAMP>.json goes (default reports/)")
-    p.add_argument("--max-new-tokens", type=int_in_range(1, 8192), default=384, help="reply length bound (default 384)")
+    p.add_argument("--max-new-tokens", type=int_in_range(1, 8192), default=1024, help="reply length bound (default 1024)")
+    p.add_argument("--unconstrained", action="store_true",
+                   help="local arms decode freely instead of under the llm_output JSON Schema")
+    p.add_argument("--grounded-schema", action="store_true",
+                   help="local arms: limit columns, rows and aggregate keys to each example's own EDA")
+    p.add_argument("--structured-outputs", action="store_true",
+                   help="endpoint arms: send the llm_output JSON Schema as response_format (endpoint must support it)")
     p.add_argument("--batch-size", type=int_in_range(1, 256), default=4, help="local generation batch (default 4)")
     p.add_argument("--concurrency", type=int_in_range(1, 64), default=4, help="endpoint requests in flight (default 4)")
     p.add_argument("--max-retries", type=int_in_range(0, 10), default=4,
@@ -91,7 +97,7 @@ def _arms(args: argparse.Namespace, workspace):
 
     def endpoint(url: str, name: str):
         return endpoint_arm(url, name, args.key_env, args.concurrency, args.max_new_tokens,
-                            max_retries=args.max_retries)
+                            max_retries=args.max_retries, structured_outputs=args.structured_outputs)
 
     few = (endpoint(args.fewshot_endpoint, args.fewshot_model_name) if args.fewshot_endpoint
            else base_model_arm(args.base_model, workspace, args.max_new_tokens, args.batch_size))
@@ -99,6 +105,9 @@ def _arms(args: argparse.Namespace, workspace):
              else fine_tuned_arm(args.finetuned_model, workspace, args.base_model, args.max_new_tokens, args.batch_size))
     champion = (fine_tuned_arm(args.champion, workspace, args.base_model, args.max_new_tokens, args.batch_size)
                 if args.champion else None)
+    for arm in (few, tuned, champion):
+        if arm is not None and arm.kind == "local":
+            arm.constrained, arm.grounded = not args.unconstrained, args.grounded_schema
     return few, tuned, champion
 
 

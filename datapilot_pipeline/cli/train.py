@@ -117,6 +117,8 @@ def _local(args: argparse.Namespace, dataset: Path, workspace) -> int:
                                   progress=lambda step, total: bar.update(task, completed=step, total=total))
         except ValueError as exc:  # missing model, no trainable tokens, malformed data, nothing to resume
             raise UsageError(str(exc)) from None
+    if result is None:  # a data-parallel process other than the main one: the main one reports
+        return 0
     eval_loss = result.get("final_eval_loss")
     print(f"trained {result['global_step']} steps on {result['n_train']} examples "
           f"({result['n_validation']} validation, {result['dropped_truncated']} dropped as too long) "

@@ -10,7 +10,7 @@ DEMO_RUN_CONFIG: dict = {
     "loggers": {"console": {"config": {"log_level": "INFO"}}},  # stage logs and training steps, not engine events
     "ops": {
         "fine_tuned_model": {"config": {"max_steps": 30}},
-        "evaluation_scores": {"config": {"max_examples": 8, "max_new_tokens": 256, "n_bootstrap": 200}},
+        "evaluation_scores": {"config": {"max_examples": 8, "max_new_tokens": 512, "n_bootstrap": 200}},
     },
 }
 

@@ -13,7 +13,7 @@ from datapilot_pipeline.lib.evaluation.promotion import (DEFAULT_ALPHA, DEFAULT_
                                                          DEFAULT_SCHEMA_TARGET)
 
 ARMS = ("few_shot", "fine_tuned", "champion")
-RATES = ("schema_pass_rate", "evidence_accuracy", "bleu", "rouge_l")
+RATES = ("schema_pass_rate", "evidence_accuracy", "text_grounding", "bleu", "rouge_l")
 
 
 class EvaluationConfig(dg.Config):
@@ -24,7 +24,13 @@ class EvaluationConfig(dg.Config):
                                        "arm when its lineage carries no prompt recipe.")
     compare_with_champion: bool = Field(default=True, description="Also evaluate the current champion on the same holdout.")
     max_examples: int | None = Field(default=None, ge=1, description="Evaluate only the first N holdout examples.")
-    max_new_tokens: int = Field(default=384, ge=1, description="Bound on each reply's length, in tokens.")
+    max_new_tokens: int = Field(default=1024, ge=1, description="Bound on each reply's length, in tokens.")
+    constrained: bool = Field(default=True, description="Local arms decode under the llm_output JSON Schema, bounded "
+                              "so that a complete answer fits max_new_tokens.")
+    grounded_schema: bool = Field(default=False, description="Local arms: limit columns, row indices and aggregate "
+                                  "keys to each example's own EDA.")
+    structured_outputs: bool = Field(default=False, description="Endpoint arm: send the schema as response_format "
+                                     "(only for endpoints that support OpenAI structured outputs).")
     batch_size: int = Field(default=4, ge=1, description="Prompts per forward pass for local generation.")
     n_bootstrap: int = Field(default=1000, ge=100, description="Bootstrap resamples for the confidence intervals.")
     fewshot_endpoint: str | None = Field(default=None, description="Chat-completions URL for the few-shot arm; "
@@ -81,8 +87,10 @@ def evaluation_scores(context: dg.AssetExecutionContext, config: EvaluationConfi
     holdout = load_holdout(holdout_path)
     seeds = load_seeds(ws.seed_examples_path())
     base = Path(fine_tuned_model["base_model"])
-    gen = {"max_new_tokens": config.max_new_tokens, "batch_size": config.batch_size}
-    few = (endpoint_arm(config.fewshot_endpoint, config.fewshot_model_name, config.api_key_env, 4, config.max_new_tokens)
+    gen = {"max_new_tokens": config.max_new_tokens, "batch_size": config.batch_size,
+           "constrained": config.constrained, "grounded": config.grounded_schema}
+    few = (endpoint_arm(config.fewshot_endpoint, config.fewshot_model_name, config.api_key_env, 4, config.max_new_tokens,
+                        structured_outputs=config.structured_outputs)
            if config.fewshot_endpoint else LocalGenerator(base_model=base, **gen))
     tuned = LocalGenerator(base_model=base, adapter_dir=Path(fine_tuned_model["adapter_dir"]),
                            name=fine_tuned_model["model_uri"], **gen)

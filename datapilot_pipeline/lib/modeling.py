@@ -182,18 +182,31 @@ def resolve_base_model(ref: str | Path | None, workspace: "Workspace", texts: li
     raise ValueError(f"base model {text!r} not found: pass a local model directory or a cached hub id (org/name)")
 
 
-def load_causal_lm(base: Path, adapter_dir: Path | None = None) -> tuple[Any, Any]:
-    """(model in eval mode, tokenizer) from safetensors; the LoRA adapter in `adapter_dir` is applied when given."""
+def load_causal_lm(base: Path, adapter_dir: Path | None = None, *, quantize_4bit: bool = False,
+                   trainable: bool = False) -> tuple[Any, Any]:
+    """(model, tokenizer) from safetensors, on the GPU when there is one (bf16 where supported, else fp16) and
+    in fp32 on CPU; the LoRA adapter in `adapter_dir` is applied when given. `quantize_4bit` loads the base in
+    4-bit NF4 for QLoRA (needs bitsandbytes and a GPU). The model is in eval mode unless `trainable`."""
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from datapilot_pipeline.lib.chat_format import ensure_pad_token
 
     base = Path(base)
     if not _is_model_dir(base):
         raise ValueError(f"{base} is not a model directory (needs config.json and *.safetensors weights)")
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    ensure_pad_token(tokenizer)
     tokenizer.padding_side = "left"
-    model = AutoModelForCausalLM.from_pretrained(base, local_files_only=True, use_safetensors=True)
+    kwargs: dict[str, Any] = {"local_files_only": True, "use_safetensors": True}
+    if torch.cuda.is_available():
+        kwargs["dtype"] = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        kwargs["device_map"] = {"": torch.cuda.current_device()}
+    if quantize_4bit:
+        kwargs["quantization_config"] = _four_bit_config(kwargs.get("dtype"))
+    model = AutoModelForCausalLM.from_pretrained(base, **kwargs)
+    if model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
     if adapter_dir is not None:
         from peft import PeftModel
 
@@ -201,25 +214,82 @@ def load_causal_lm(base: Path, adapter_dir: Path | None = None) -> tuple[Any, An
         if not (adapter_dir / "adapter_model.safetensors").is_file():
             raise ValueError(f"{adapter_dir} has no adapter_model.safetensors")
         model = PeftModel.from_pretrained(model, adapter_dir, is_trainable=False)
-    model.eval()
+    if not trainable:
+        model.eval()
     return model, tokenizer
 
 
-def generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int, batch_size: int = 4) -> list[str]:
-    """Greedy continuations of `prompts` (only the new text), `batch_size` prompts per forward pass."""
+def _four_bit_config(compute_dtype: Any) -> Any:
+    import importlib.util
+
     import torch
+    from transformers import BitsAndBytesConfig
+
+    if not torch.cuda.is_available() or importlib.util.find_spec("bitsandbytes") is None:
+        raise ValueError("4-bit QLoRA needs a CUDA GPU and the bitsandbytes package")
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=compute_dtype or torch.bfloat16)
+
+
+def generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int, batch_size: int = 4,
+             schemas: list[dict] | dict | None = None, stats: dict[str, float] | None = None) -> list[str]:
+    """Greedy continuations of `prompts` (only the new text), `batch_size` prompts per forward pass, stopping at
+    EOS or an end-of-turn token. With `schemas` (one JSON Schema for all prompts or one per prompt) every token
+    is constrained to it (`lib.guided`). `stats`, when given, accumulates `steps`, `mask_seconds` and
+    `generate_seconds`."""
+    import time
+
+    import torch
+
+    from datapilot_pipeline.lib.chat_format import stop_token_ids
 
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
+    if isinstance(schemas, dict):
+        schemas = [schemas] * len(prompts)
+    if schemas is not None and len(schemas) != len(prompts):
+        raise ValueError("give one schema, or one per prompt")
     tokenizer.padding_side = "left"
     device = next(model.parameters()).device
+    stops = stop_token_ids(tokenizer, model)
+    grammars = _grammars(schemas) if schemas is not None else None
     outputs: list[str] = []
     for start in range(0, len(prompts), batch_size):
         batch = tokenizer(prompts[start:start + batch_size], return_tensors="pt", padding=True,
                           add_special_tokens=False).to(device)
+        processors = None
+        if grammars is not None:
+            from transformers import LogitsProcessorList
+
+            from datapilot_pipeline.lib.guided import SchemaLogitsProcessor, guidance_tokenizer
+
+            guide = SchemaLogitsProcessor(guidance_tokenizer(tokenizer, stops),
+                                          grammars[start:start + batch_size], len(tokenizer))
+            processors = LogitsProcessorList([guide])
+        began = time.perf_counter()
         with torch.no_grad():
             tokens = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
-                                    pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+                                    pad_token_id=tokenizer.pad_token_id, eos_token_id=stops,
+                                    logits_processor=processors)
+        if stats is not None:
+            stats["generate_seconds"] = stats.get("generate_seconds", 0.0) + time.perf_counter() - began
+            stats["steps"] = stats.get("steps", 0.0) + tokens.shape[1] - batch["input_ids"].shape[1]
+            if processors is not None:
+                stats["mask_seconds"] = stats.get("mask_seconds", 0.0) + guide.mask_seconds
         new = tokens[:, batch["input_ids"].shape[1]:]
         outputs.extend(tokenizer.batch_decode(new, skip_special_tokens=True))
     return outputs
+
+
+def _grammars(schemas: list[dict]) -> list[str]:
+    """Compiled grammars, one per prompt; identical schemas are compiled once."""
+    from datapilot_pipeline.lib.guided import compile_grammar
+
+    cache: dict[str, str] = {}
+    out = []
+    for schema in schemas:
+        key = json.dumps(schema, sort_keys=True)
+        if key not in cache:
+            cache[key] = compile_grammar(schema)
+        out.append(cache[key])
+    return out

@@ -32,11 +32,24 @@ def main() -> None:
     from datapilot_pipeline.lib.paths import Workspace
     from datapilot_pipeline.lib.prompts import PromptRecipe
     from datapilot_pipeline.lib.tracking import run_source_tags
-    from datapilot_pipeline.lib.training import TrainingConfig
+    from datapilot_pipeline.lib.training import TrainingConfig, ranks
     from datapilot_pipeline.lib.training.run import run_training
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    if not ranks.is_main_process():
+        # Under accelerate launch every process trains, but only the main one talks to Dagster: the others read
+        # the same extras without opening the message channel (one report, one materialization).
+        from dagster_pipes import PipesDefaultContextLoader, PipesEnvVarParamsLoader
+
+        params = PipesEnvVarParamsLoader().load_context_params()
+        with PipesDefaultContextLoader().load_context(params) as context_data:
+            extras = context_data["extras"]
+        report = extras.get("report_path")
+        run_training(TrainingConfig.model_validate(extras["config"]), Path(extras["dataset"]),
+                     Workspace(Path(extras["home"])), base_model=extras.get("base_model"),
+                     tracking_uri=extras.get("tracking_uri"), report_path=Path(report) if report else None)
+        return
     with open_dagster_pipes() as pipes:
         extras = pipes.extras
         config = TrainingConfig.model_validate(extras["config"])

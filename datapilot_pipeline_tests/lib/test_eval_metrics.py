@@ -29,12 +29,15 @@ def test_identical_output_scores_one_and_formatting_does_not_count():
         score = score_example("x", raw, EDA, valid_output())
         assert score.bleu == pytest.approx(1.0) and score.rouge_l == pytest.approx(1.0)
     prose = score_example("x", reply("prose"), EDA, valid_output())
-    assert prose.bleu < 0.2 and prose.rouge_l < 0.5
+    assert prose.bleu == 0.0 and prose.rouge_l == 0.0  # no answer, no content
 
 
-def test_comparable_text_reserializes_json_and_keeps_prose():
-    assert comparable_text('{ "b": 1, "a": 2 }') == '{"a":2,"b":1}'
-    assert comparable_text("  not json ") == "not json"
+def test_comparable_text_is_the_content_without_json_syntax():
+    out = {"insights": [{"id": "i1", "text": "Revenue fell 4%.", "recommendation": {"action": "Check it."}},
+                        {"id": "i2", "text": " Two rows lack a price. ", "recommendation": {"priority": "low"}}]}
+    assert comparable_text(json.dumps(out, indent=2)) == "Revenue fell 4%.\nCheck it.\nTwo rows lack a price."
+    assert comparable_text('{ "b": 1, "a": 2 }') == ""
+    assert comparable_text("  not json ") == ""
 
 
 def test_summary_rates_are_the_design_definitions():
@@ -65,8 +68,8 @@ def test_bootstrap_is_seeded_and_collapses_for_constant_scores():
     scores = [score_example(f"e{n}", reply(k), EDA, valid_output()) for n, k in
               enumerate(["valid", "prose", "wrong_row", "valid", "truncated", "valid"])]
     assert summarize(scores, seed=7)["ci"] == summarize(scores, seed=7)["ci"]
-    assert summarize(scores, seed=7)["ci"]["schema_pass_rate"] != summarize(scores, seed=8)["ci"]["schema_pass_rate"] \
-        or summarize(scores, seed=7)["ci"]["bleu"] != summarize(scores, seed=8)["ci"]["bleu"]
+    # content BLEU is 0 or 1 here (same text or none), so 95% intervals of 6 binary scores saturate for any seed
+    assert not np.array_equal(bootstrap_indices(6, 1000, 7), bootstrap_indices(6, 1000, 8))
     same = [score_example(f"e{n}", reply("valid"), EDA, valid_output()) for n in range(4)]
     assert summarize(same, n_resamples=100)["ci"]["schema_pass_rate"] == [1.0, 1.0]
 

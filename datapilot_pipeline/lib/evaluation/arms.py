@@ -50,6 +50,13 @@ def fine_tuned_arm(ref: str, workspace: Workspace, base_model: str | None = None
 
 
 def endpoint_arm(url: str, model: str, api_key_env: str, max_concurrency: int, max_tokens: int,
-                 timeout_s: float = 60.0, max_retries: int = 4) -> EndpointClient:
+                 timeout_s: float = 60.0, max_retries: int = 4, structured_outputs: bool = False) -> EndpointClient:
+    """An OpenAI-compatible endpoint; with `structured_outputs` (only for endpoints that support it) every request
+    carries the llm_output JSON Schema, bounded to `max_tokens`, as `response_format`."""
+    fmt = None
+    if structured_outputs:
+        from datapilot_pipeline.lib.decoding import fit_bounds, output_schema, response_format
+
+        fmt = response_format(output_schema(fit_bounds(max_tokens)))
     return EndpointClient(url=url, model=model, api_key_env=api_key_env, max_concurrency=max_concurrency,
-                          max_tokens=max_tokens, timeout_s=timeout_s, max_retries=max_retries)
+                          max_tokens=max_tokens, timeout_s=timeout_s, max_retries=max_retries, response_format=fmt)

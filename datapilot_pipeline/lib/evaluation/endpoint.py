@@ -69,6 +69,8 @@ class EndpointClient:
     temperature: float = 0.0
     sleep: Callable[[float], None] = time.sleep
     transport: httpx.BaseTransport | None = None  # tests inject a MockTransport
+    # OpenAI structured outputs ({"type": "json_schema", ...}); only for endpoints that support it
+    response_format: dict | None = None
     kind: str = "endpoint"
 
     def __post_init__(self) -> None:
@@ -80,6 +82,11 @@ class EndpointClient:
     def label(self) -> str:
         """What reports and the audit log record: the model name sent and where (the URL without secrets)."""
         return f"{self.model} @ {public_url(self.url)}"
+
+    @property
+    def decoding(self) -> dict:
+        """What the evaluation report records about how replies were decoded."""
+        return {"constrained": self.response_format is not None, "via": "response_format"}
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
@@ -103,6 +110,8 @@ class EndpointClient:
         client = client or self._client()
         body = {"model": self.model, "messages": list(messages), "temperature": self.temperature,
                 "max_tokens": self.max_tokens}
+        if self.response_format is not None:
+            body["response_format"] = self.response_format
         start = time.perf_counter()
         try:
             for attempt in range(self.max_retries + 1):

@@ -4,9 +4,12 @@
 - evidence accuracy: valid-evidence insights / all insights of schema-passing outputs (the same
   `lib.evidence.check_output` rule as validation); None when no output passed the schema, since
   the ratio is then undefined rather than zero;
-- BLEU (sacrebleu, mean sentence BLEU / 100) and ROUGE-L F1 (rouge-score) of the output against the
-  reference output, both serialized as compact JSON (a parsable output is re-serialized so that
-  whitespace and key order do not count);
+- text grounding: numbers stated in the insight texts that the compact EDA holds / all stated numbers,
+  over schema-passing outputs (`lib.grounding`); None when no such output states a number;
+- BLEU (sacrebleu, mean sentence BLEU / 100) and ROUGE-L F1 (rouge-score) of the output's content against
+  the reference's: the insight texts and recommendation actions, one per line, in order. The JSON
+  skeleton is left out (it made outputs for different tables score BLEU 0.54); an output that does not
+  parse has no content and scores 0;
 - a per-category breakdown of evidence accuracy, and seeded percentile-bootstrap confidence
   intervals that resample holdout examples.
 """
@@ -18,11 +21,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from datapilot_pipeline.lib.atomic import dumps_compact
 from datapilot_pipeline.lib.evidence import check_output
+from datapilot_pipeline.lib.grounding import ground_texts
 from datapilot_pipeline.lib.normalize import parse_output_text
 
-RATE_METRICS = ("schema_pass_rate", "evidence_accuracy", "bleu", "rouge_l")
+RATE_METRICS = ("schema_pass_rate", "evidence_accuracy", "text_grounding", "bleu", "rouge_l")
 DEFAULT_BOOTSTRAP = 1000
 CONFIDENCE = 0.95
 
@@ -38,16 +41,31 @@ class ExampleScore:
     bleu: float
     rouge_l: float
     error: str | None = None
+    n_numbers: int = 0  # numbers stated in the insight texts of a schema-passing output
+    n_grounded: int = 0
     # (category, evidence is valid) for every insight of a schema-passing output
     insight_categories: tuple[tuple[str, bool], ...] = field(default_factory=tuple)
 
 
+def content_text(output: object) -> str:
+    """The words of an output: each insight's text and recommendation action, one per line, in order."""
+    insights = output.get("insights") if isinstance(output, dict) else None
+    lines: list[str] = []
+    for insight in insights if isinstance(insights, list) else []:
+        if not isinstance(insight, dict):
+            continue
+        recommendation = insight.get("recommendation")
+        action = recommendation.get("action") if isinstance(recommendation, dict) else None
+        lines.extend(str(v).strip() for v in (insight.get("text"), action) if isinstance(v, str) and v.strip())
+    return "\n".join(lines)
+
+
 def comparable_text(raw: str) -> str:
-    """Compact JSON of a parsable output, else the stripped raw text."""
+    """The content (`content_text`) of a parsable output; empty when it does not parse."""
     try:
-        return dumps_compact(parse_output_text(raw))
+        return content_text(parse_output_text(raw))
     except ValueError:
-        return raw.strip()
+        return ""
 
 
 def bleu_rate(hypothesis: str, reference: str) -> float:
@@ -72,15 +90,18 @@ def rouge_l_rate(hypothesis: str, reference: str) -> float:
 def score_example(example_id: str, raw: str, compact_eda: dict, reference_output: dict) -> ExampleScore:
     """Score one raw model reply against the example's compact EDA and reference output."""
     check = check_output(raw, compact_eda)
-    hypothesis, reference = comparable_text(raw), dumps_compact(reference_output)
+    hypothesis, reference = comparable_text(raw), content_text(reference_output)
     categories: tuple[tuple[str, bool], ...] = ()
+    grounding = None
     if check.schema_pass and check.output is not None:
         categories = tuple((i.category, i.id not in check.insight_problems) for i in check.output.insights)
+        grounding = ground_texts([i.text for i in check.output.insights], compact_eda)
     return ExampleScore(
         example_id=example_id, schema_pass=check.schema_pass, n_insights=check.n_insights,
         n_valid_evidence=check.n_valid_evidence, bleu=bleu_rate(hypothesis, reference) if hypothesis else 0.0,
         rouge_l=rouge_l_rate(hypothesis, reference) if hypothesis else 0.0, error=check.error,
-        insight_categories=categories,
+        insight_categories=categories, n_numbers=grounding.n_numbers if grounding else 0,
+        n_grounded=grounding.n_grounded if grounding else 0,
     )
 
 
@@ -90,9 +111,11 @@ def _point(scores: Sequence[ExampleScore]) -> dict[str, float | None]:
         return {m: None for m in RATE_METRICS}
     insights = sum(s.n_insights for s in scores if s.schema_pass)
     valid = sum(s.n_valid_evidence for s in scores if s.schema_pass)
+    numbers = sum(s.n_numbers for s in scores)
     return {
         "schema_pass_rate": sum(s.schema_pass for s in scores) / n,
         "evidence_accuracy": valid / insights if insights else None,
+        "text_grounding": sum(s.n_grounded for s in scores) / numbers if numbers else None,
         "bleu": float(np.mean([s.bleu for s in scores])),
         "rouge_l": float(np.mean([s.rouge_l for s in scores])),
     }
@@ -114,17 +137,23 @@ def percentile_ci(values: np.ndarray, confidence: float = CONFIDENCE) -> list[fl
     return [float(lo), float(hi)]
 
 
+def _ratio(numerator: np.ndarray, denominator: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """sum(numerator) / sum(denominator) on every resample; NaN where the denominator sums to 0."""
+    total = denominator[indices].sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, numerator[indices].sum(axis=1) / total, np.nan)
+
+
 def _resampled(scores: Sequence[ExampleScore], indices: np.ndarray) -> dict[str, np.ndarray]:
     """Every rate metric on every resample (one row of `indices` each); NaN where undefined."""
     passed = np.array([s.schema_pass for s in scores], dtype=float)
     insights = np.array([s.n_insights if s.schema_pass else 0 for s in scores], dtype=float)
     valid = np.array([s.n_valid_evidence if s.schema_pass else 0 for s in scores], dtype=float)
-    total = insights[indices].sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        accuracy = np.where(total > 0, valid[indices].sum(axis=1) / total, np.nan)
     return {
         "schema_pass_rate": passed[indices].mean(axis=1),
-        "evidence_accuracy": accuracy,
+        "evidence_accuracy": _ratio(valid, insights, indices),
+        "text_grounding": _ratio(np.array([s.n_grounded for s in scores], dtype=float),
+                                 np.array([s.n_numbers for s in scores], dtype=float), indices),
         "bleu": np.array([s.bleu for s in scores])[indices].mean(axis=1),
         "rouge_l": np.array([s.rouge_l for s in scores])[indices].mean(axis=1),
     }
@@ -162,6 +191,7 @@ def summarize(scores: Sequence[ExampleScore], indices: np.ndarray | None = None,
         "n_schema_pass": sum(s.schema_pass for s in scores),
         "n_insights": sum(s.n_insights for s in scores if s.schema_pass),
         "n_valid_evidence": sum(s.n_valid_evidence for s in scores if s.schema_pass),
+        "n_numbers": sum(s.n_numbers for s in scores), "n_grounded": sum(s.n_grounded for s in scores),
         "ci": bootstrap_cis(scores, indices),
         "confidence": CONFIDENCE,
         "per_category": per_category(scores),

@@ -145,7 +145,8 @@ def evaluate_arms(holdout: Sequence[dict], few_shot_arm: Backend, fine_tuned_arm
                     "holdout_path": str(holdout_path) if holdout_path else None}
     for arm in backends:
         report[arm] = {**summarize(scores[arm], indices), "model": backends[arm].label,
-                       "backend": backends[arm].kind, **_shot_summary(shots[arm], holdout)}
+                       "backend": backends[arm].kind, "decoding": getattr(backends[arm], "decoding", None),
+                       **_shot_summary(shots[arm], holdout)}
     references = [arm for arm in backends if arm != "fine_tuned"]
     report["comparisons"] = {ref: {metric: paired_difference(scores["fine_tuned"], scores[ref], metric, indices)
                                    for metric in RATE_METRICS} for ref in references}

@@ -49,6 +49,15 @@ class TrainingConfig(BaseModel):
     packing: bool | None = Field(
         default=None, description="Pack examples into full rows; None: on CUDA with flash-attn only (safe there).")
     bf16: bool | None = Field(default=None, description="bf16 mixed precision; None: on when the GPU supports it.")
+    generation_eval_examples: int = Field(
+        default=2, ge=0, description="Validation prompts answered (constrained) at each evaluation for schema pass, "
+                                     "evidence accuracy and text grounding; 0: eval loss only.")
+    generation_eval_max_new_tokens: int = Field(default=512, ge=300, description="Token budget of those answers.")
+    # a plain str with a pattern: Dagster run config (built from these fields) has no Literal type
+    early_stopping_metric: str = Field(
+        default="eval_loss", pattern=r"^eval_(loss|schema_pass_rate|evidence_accuracy|text_grounding)$", description="What early stopping and the best checkpoint follow (generation metrics "
+                                         "need generation_eval_examples > 0).")
+    quantize_4bit: bool = Field(default=False, description="QLoRA: load the base in 4-bit NF4 (GPU + bitsandbytes).")
 
 
     def with_environment_cap(self) -> "TrainingConfig":

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from datapilot_pipeline.lib.training import ranks
 from datapilot_pipeline.lib.training.config import TrainingConfig
 from datapilot_pipeline.lib.hashing import file_sha256
 from datapilot_pipeline.lib.prompts import PromptRecipe, read_recipe
@@ -61,13 +62,15 @@ def run_training(config: TrainingConfig, dataset: Path, workspace: "Workspace", 
                  output_dir: Path | None = None, resume: bool = False, report_path: Path | None = None,
                  sink: MetricsSink | None = None, progress: ProgressHook | None = None,
                  run_tags: dict[str, str] | None = None, recipe: PromptRecipe | None = None,
-                 lineage: dict[str, str] | None = None, shots: list[dict] | None = None) -> dict[str, Any]:
+                 lineage: dict[str, str] | None = None, shots: list[dict] | None = None) -> dict[str, Any] | None:
     """Train on `dataset`, track the run in MLflow, register the model (alias `candidate`).
 
     The run carries its source (`run_tags`: Dagster run id and asset key when Dagster started it), the dataset
     as an MLflow dataset input, the training curves as step metrics and one-off figures as step-0 summary
     metrics. The registered version is an MLflow pyfunc model (base + adapter, `recipe`'s worked examples
     `shots`) with a signature and a description; its tags carry the dataset hash and the prompt recipe.
+
+    Under `accelerate launch`, processes other than the main one only train and return None.
 
     `recipe` (default: the `<stem>_recipe.json` beside the dataset) supplies the base model and max length
     when neither is given, and its tokenizer sha256 must match the base model's. `lineage` (e.g. the
@@ -91,7 +94,9 @@ def run_training(config: TrainingConfig, dataset: Path, workspace: "Workspace", 
     max_length = config.max_seq_length or (recipe.max_length if recipe and recipe.max_length else DEFAULT_MAX_LENGTH)
     config = config.with_environment_cap().model_copy(update={"max_seq_length": max_length})
     texts = [row["prompt"] + row["completion"] for row in load_examples(dataset)]
-    base = resolve_base_model(base_model, workspace, texts=texts)
+    # the main process builds a missing tiny base; the others wait for its path (no two writers in one folder)
+    base = Path(ranks.agree(str(resolve_base_model(base_model, workspace, texts=texts))
+                            if ranks.is_main_process() else None))
     if recipe is not None and recipe.tokenizer_sha256 and tokenizer_sha256(base) != recipe.tokenizer_sha256:
         raise TokenizerMismatchError(
             f"the tokenizer of {base} is not the one {dataset.name} was exported for (recipe tokenizer "
@@ -100,13 +105,17 @@ def run_training(config: TrainingConfig, dataset: Path, workspace: "Workspace", 
     data = prepare_data(dataset, tokenizer, config.max_seq_length, config.validation_fraction, config.seed)
 
     uri = tracking_uri or tracking.default_tracking_uri(workspace)
+    if output_dir is None:
+        output_dir = workspace.models / "runs" / default_run_name(sha256)
+    # every data-parallel process trains into the main process's folder; only that one tracks and registers
+    output_dir = Path(ranks.agree(str(Path(output_dir).resolve())))
+    if not ranks.is_main_process():
+        train_lora(config, data, base, output_dir, resume=resume)
+        return None
     experiment_id = tracking.ensure_tracking_db(uri, artifact_root=workspace.root / "mlartifacts")
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
-    if output_dir is None:
-        output_dir = workspace.models / "runs" / default_run_name(sha256)
-    output_dir = Path(output_dir).resolve()
     tags = {**_lineage_tags(sha256, dataset, recipe, lineage or {}),
             **(run_tags or tracking.run_source_tags("datapilot train")),
             "mlflow.note.content": f"LoRA fine-tune of {Path(base).name} on {dataset.name} (sha256 {sha256[:12]})."}
@@ -117,6 +126,7 @@ def run_training(config: TrainingConfig, dataset: Path, workspace: "Workspace", 
         "dataset_path": dataset, "dataset_sha256": sha256, "base_model": base, "output_dir": output_dir,
         "resume": resume, "n_train": len(data.train), "n_validation": len(data.validation),
         "dropped_truncated": data.dropped_truncated, "split_source": data.split_source, "task_type": "CAUSAL_LM",
+        "n_processes": ranks.world_size(),
     })
     client.log_batch(run_id, params=[Param(k, v) for k, v in params.items()])
 

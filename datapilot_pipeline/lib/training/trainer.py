@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from datapilot_pipeline.lib.training import ranks
 from datapilot_pipeline.lib.training.config import TrainingConfig
 from datapilot_pipeline.lib.training.data import PreparedData
 
@@ -97,6 +98,7 @@ def train_lora(config: TrainingConfig, data: PreparedData, base_model: Path, out
     from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
     from trl import SFTConfig, SFTTrainer
 
+    from datapilot_pipeline.lib.chat_format import has_chat_template, to_conversational
     from datapilot_pipeline.lib.modeling import load_causal_lm
 
     disable_progress_bar()  # progress belongs to the caller's sink, not per-map bars on stderr
@@ -106,11 +108,15 @@ def train_lora(config: TrainingConfig, data: PreparedData, base_model: Path, out
     resume_from = last_checkpoint(checkpoint_dir) if resume else None
     if resume and resume_from is None:
         raise ValueError(f"nothing to resume: no checkpoint under {checkpoint_dir}")
-    model, tokenizer = load_causal_lm(base_model)
+    if config.early_stopping_metric != "eval_loss" and not config.generation_eval_examples:
+        raise ValueError(f"early_stopping_metric={config.early_stopping_metric} needs generation_eval_examples > 0")
+    model, tokenizer = load_causal_lm(base_model, trainable=True, quantize_4bit=config.quantize_4bit)
     tokenizer.padding_side = "right"
     cuda = torch.cuda.is_available()
     has_val = bool(data.validation)
-    updates_per_epoch = math.ceil(len(data.train) / (config.batch_size * config.gradient_accumulation_steps))
+    # each data-parallel process takes its own batches: an update consumes batch * accumulation * processes rows
+    updates_per_epoch = math.ceil(len(data.train) / (config.batch_size * config.gradient_accumulation_steps
+                                                      * ranks.world_size()))
     eval_every = max(1, updates_per_epoch // config.evals_per_epoch)
     args = SFTConfig(
         output_dir=str(checkpoint_dir), num_train_epochs=config.epochs, max_steps=config.max_steps or -1,
@@ -120,7 +126,8 @@ def train_lora(config: TrainingConfig, data: PreparedData, base_model: Path, out
         logging_steps=config.logging_steps, logging_first_step=True,
         eval_strategy="steps" if has_val else "no", eval_steps=eval_every,
         save_strategy="steps", save_steps=eval_every, save_total_limit=config.save_total_limit,
-        load_best_model_at_end=has_val, metric_for_best_model="eval_loss", greater_is_better=False,
+        load_best_model_at_end=has_val, metric_for_best_model=config.early_stopping_metric,
+        greater_is_better=config.early_stopping_metric != "eval_loss",
         seed=config.seed, data_seed=config.seed, report_to="none", disable_tqdm=True,
         max_length=config.max_seq_length, completion_only_loss=True, packing=_use_packing(config, cuda),
         bf16=config.bf16 if config.bf16 is not None else (cuda and torch.cuda.is_bf16_supported()),
@@ -131,10 +138,18 @@ def train_lora(config: TrainingConfig, data: PreparedData, base_model: Path, out
                              target_modules=list(config.target_modules), task_type="CAUSAL_LM")
     history: list[dict[str, float]] = []
     callbacks = [_metrics_callback(sink, history, progress)]
+    if has_val and config.generation_eval_examples:
+        from datapilot_pipeline.lib.training.generation_eval import generation_callback
+
+        callbacks.append(generation_callback(data.validation[:config.generation_eval_examples], tokenizer,
+                                             config.generation_eval_max_new_tokens, sink, history))
     if has_val:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
-    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(data.train),
-                         eval_dataset=Dataset.from_list(data.validation) if has_val else None,
+    train_rows, val_rows = data.train, data.validation
+    if has_chat_template(tokenizer):  # train through the template generation uses; it ends turns itself
+        train_rows, val_rows = [to_conversational(r) for r in train_rows], [to_conversational(r) for r in val_rows]
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(train_rows),
+                         eval_dataset=Dataset.from_list(val_rows) if has_val else None,
                          processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks)
     trainer.remove_callback(PrinterCallback)  # prints every log dict to stdout; the sink reports instead
     before = _lora_state(trainer.model)

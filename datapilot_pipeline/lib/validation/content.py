@@ -1,12 +1,13 @@
 """Per-line content checks: the completion is a valid insight output (normalized, every insight
 validates) and, where the prompt carries the task's compact EDA, how many insights cite evidence
-that the EDA supports (`lib.evidence`)."""
+that the EDA supports (`lib.evidence`) and how many numbers its texts state that the EDA holds (`lib.grounding`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from datapilot_pipeline.lib.evidence import check_output
+from datapilot_pipeline.lib.grounding import ground_text
 from datapilot_pipeline.lib.prompts import extract_task_eda
 from datapilot_pipeline.lib.validation.records import Record
 
@@ -20,6 +21,9 @@ class ContentResult:
     n_valid_evidence: int = 0
     categories: list[str] = field(default_factory=list)
     evidence_problems: list[str] = field(default_factory=list)
+    n_numbers: int = 0  # numbers stated in the insight texts (lib.grounding)
+    n_grounded: int = 0
+    ungrounded: list[str] = field(default_factory=list)  # "i2: 13,500" per number the EDA does not hold
 
 
 def check_record(rec: Record) -> ContentResult:
@@ -36,4 +40,9 @@ def check_record(rec: Record) -> ContentResult:
     if eda is not None:
         result.n_valid_evidence = check.n_valid_evidence
         result.evidence_problems = [f"{iid}: {p[0]}" for iid, p in sorted(check.insight_problems.items())]
+        for insight in check.output.insights:
+            grounding = ground_text(insight.text, eda)
+            result.n_numbers += grounding.n_numbers
+            result.n_grounded += grounding.n_grounded
+            result.ungrounded.extend(f"{insight.id}: {number}" for number in grounding.ungrounded)
     return result

@@ -63,9 +63,15 @@ def _evidence_section(contents: list[ContentResult]) -> dict:
     checked = sum(c.n_insights for c in grounded)
     valid = sum(c.n_valid_evidence for c in grounded)
     problems = [{"line": c.line, "problem": p} for c in grounded for p in c.evidence_problems]
+    numbers, stated = sum(c.n_grounded for c in grounded), sum(c.n_numbers for c in grounded)
+    text_grounding = {"numbers_stated": stated, "numbers_grounded": numbers,
+                      "share": round(numbers / stated, 4) if stated else None,
+                      "ungrounded": [{"line": c.line, "numbers": c.ungrounded} for c in grounded
+                                     if c.ungrounded][:MAX_LISTED]}
     return {"lines_with_eda": len(grounded), "lines_without_eda": sum(c.schema_ok and not c.has_eda for c in contents),
             "insights_checked": checked, "insights_valid": valid,
-            "accuracy": round(valid / checked, 4) if checked else None, "problems": problems[:MAX_LISTED]}
+            "accuracy": round(valid / checked, 4) if checked else None, "problems": problems[:MAX_LISTED],
+            "text_grounding": text_grounding}
 
 
 def _issues(n: int, schema: dict, pii: PiiResult, dups: DuplicateResult, evidence: dict, tokens: dict,

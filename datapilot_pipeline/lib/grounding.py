@@ -1,0 +1,148 @@
+"""Text grounding: are the numbers an insight's text states present in the compact EDA?
+
+The playbook's first reason to reject is a number in the text that is not in the data. A stated number is
+grounded when it matches a numeric value of the compact EDA under the evidence rule's tolerance (1% relative),
+or equals it rounded to the decimals the text shows. Forms handled:
+- thousands separators and currency (`$1,221` is 1221), signs;
+- percentages (`12.5%` matches 12.5 or 0.125, a share `100 a / b` of two EDA values, or a change
+  `100 (a / b - 1)`);
+- multiples (`13x`, `3.5 times`) match the ratio of two EDA values;
+- row numbers (`rows 7, 44 and 79`) are grounded when they are row indices in [0, n_rows);
+- dates (`2026-07-01`) are grounded when the EDA has a string containing them.
+A text with no numbers has nothing to ground and is left out of the share (None, not 1.0).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from datapilot_pipeline.lib.evidence import numbers_match
+
+_DATE = re.compile(r"\b\d{4}-\d{2}(?:-\d{2})?(?:T[\d:]+)?\b")
+_NUMBER = re.compile(r"(?<![\w.])(?P<sign>[-+\u2212])?(?P<cur>[$\u20ac\u00a3])?"
+                     r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+                     r"(?P<unit>\s?%|x\b|\s?times\b)?")
+_ROWS = re.compile(r"\brows?\s+((?:#?\d+(?:\s*(?:,|and|&|to|-)\s*)?)+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class StatedNumber:
+    text: str
+    value: float
+    decimals: int
+    unit: str  # "", "%", "x"
+    is_row: bool = False
+
+
+@dataclass
+class TextGrounding:
+    n_numbers: int = 0
+    n_grounded: int = 0
+    ungrounded: list[str] = field(default_factory=list)
+
+    @property
+    def share(self) -> float | None:
+        return self.n_grounded / self.n_numbers if self.n_numbers else None
+
+
+def _walk(node: Any, pointer: str) -> Iterable[tuple[str, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _walk(value, f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _walk(value, f"{pointer}/{index}")
+    else:
+        yield pointer, node
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def numeric_pointers(compact_eda: dict) -> list[str]:
+    """The aggregate keys that resolve to a number in the compact EDA, sorted: a JSON Pointer to every numeric
+    leaf except the sample rows', and each KPI's bare name too (the evidence rule reads it as `/kpis/<name>`)."""
+    pointers = {p for p, v in _walk(compact_eda, "") if _is_number(v) and not p.startswith("/sample_rows/")}
+    kpis = compact_eda.get("kpis") if isinstance(compact_eda.get("kpis"), dict) else {}
+    pointers.update(k for k, v in kpis.items() if _is_number(v) and not k.startswith("/"))
+    return sorted(pointers)
+
+
+def eda_numbers(compact_eda: dict) -> list[float]:
+    """Every numeric value in the compact EDA (sample rows included), deduplicated."""
+    return sorted({float(v) for _, v in _walk(compact_eda, "") if _is_number(v)})
+
+
+def stated_numbers(text: str) -> list[StatedNumber]:
+    """The numbers a text states, in order; digits inside dates and words are skipped."""
+    masked = _DATE.sub(lambda m: " " * len(m.group()), text)
+    row_spans = [m.span(1) for m in _ROWS.finditer(masked)]
+    out = []
+    for m in _NUMBER.finditer(masked):
+        raw = m.group("num")
+        value = float(raw.replace(",", ""))
+        if m.group("sign") in ("-", "\u2212"):
+            value = -value
+        unit = (m.group("unit") or "").strip()
+        unit = "x" if unit == "times" else unit
+        decimals = len(raw.split(".")[1]) if "." in raw else 0
+        is_row = any(a <= m.start("num") < b for a, b in row_spans)
+        out.append(StatedNumber(m.group().strip(), value, decimals, unit, is_row))
+    return out
+
+
+def _close(stated: float, decimals: int, actual: float) -> bool:
+    return numbers_match(stated, actual) or round(actual, decimals) == stated
+
+
+def is_grounded(number: StatedNumber, values: list[float], n_rows: int | None) -> bool:
+    if number.is_row and n_rows is not None and number.value.is_integer():
+        return 0 <= number.value < n_rows
+    # a text states magnitudes ("1.53% below the first half" for a growth of -1.53)
+    magnitudes = [abs(v) for v in values]
+    if number.unit == "%":
+        shares = [100 * a / b for a in magnitudes for b in magnitudes if b]
+        changes = [s - 100 for s in shares]
+        return any(_close(abs(number.value), number.decimals, v)
+                   for v in (*magnitudes, *(100 * m for m in magnitudes), *shares, *(abs(c) for c in changes)))
+    if number.unit == "x":
+        return any(_close(number.value, number.decimals, a / b) for a in magnitudes for b in magnitudes if b)
+    return any(_close(abs(number.value), number.decimals, v) for v in magnitudes)
+
+
+def ground_text(text: str, compact_eda: dict, values: list[float] | None = None) -> TextGrounding:
+    """How many numbers the text states and how many of them the compact EDA holds."""
+    values = eda_numbers(compact_eda) if values is None else values
+    n_rows = (compact_eda.get("dataset") or {}).get("n_rows") if isinstance(compact_eda, dict) else None
+    result = TextGrounding()
+    for number in stated_numbers(text):
+        result.n_numbers += 1
+        if is_grounded(number, values, n_rows if isinstance(n_rows, int) else None):
+            result.n_grounded += 1
+        else:
+            result.ungrounded.append(number.text)
+    dates = _DATE.findall(text)
+    strings = [v for _, v in _walk(compact_eda, "") if isinstance(v, str)]
+    for date in dates:
+        result.n_numbers += 1
+        if any(date in s for s in strings):
+            result.n_grounded += 1
+        else:
+            result.ungrounded.append(date)
+    return result
+
+
+def ground_texts(texts: Iterable[str], compact_eda: dict) -> TextGrounding:
+    """The grounding of several texts against one compact EDA, summed."""
+    values = eda_numbers(compact_eda)
+    total = TextGrounding()
+    for text in texts:
+        one = ground_text(text, compact_eda, values)
+        total.n_numbers += one.n_numbers
+        total.n_grounded += one.n_grounded
+        total.ungrounded.extend(one.ungrounded)
+    return total
