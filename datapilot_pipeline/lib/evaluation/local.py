@@ -76,14 +76,17 @@ class LocalGenerator:
                              f"model's context of {limit}; use fewer shots or a smaller max_new_tokens")
 
     def generate_all(self, prompts: Sequence[str], conversations: Sequence[Sequence[dict]],
-                     on_done: Callable[[int, Generation], None] | None = None) -> list[Generation]:
+                     on_done: Callable[[int, Generation], None] | None = None,
+                     response_format: dict | None = None) -> list[Generation]:
         """Greedy replies, one per prompt: the chat `conversations` through the tokenizer's chat template when it
-        has one, else the flat `prompts`."""
+        has one, else the flat `prompts`. An OpenAI `response_format` (`json_object`, `json_schema`) replaces the
+        generator's own schema for these replies; `text` or None keeps it."""
         from datapilot_pipeline.lib.chat_format import render_prompts
         from datapilot_pipeline.lib.modeling import generate
 
         model, tokenizer = self._load()
-        schemas = self.schemas(prompts)
+        requested = requested_schema(response_format)
+        schemas = [requested] * len(prompts) if requested is not None else self.schemas(prompts)
         prompts = render_prompts(tokenizer, prompts, conversations)
         lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
         for n in lengths:
@@ -102,3 +105,19 @@ class LocalGenerator:
                 if on_done is not None:
                     on_done(start + offset, gen)
         return out
+
+
+def requested_schema(response_format: dict | None) -> dict | None:
+    """The JSON Schema an OpenAI `response_format` asks for: any JSON object for `json_object`, the given schema
+    for `json_schema`, None for `text` (or none). ValueError for anything else."""
+    kind = (response_format or {}).get("type", "text")
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return {"type": "object"}
+    if kind == "json_schema":
+        schema = ((response_format or {}).get("json_schema") or {}).get("schema")
+        if not isinstance(schema, dict):
+            raise ValueError("response_format json_schema needs a JSON Schema object under json_schema.schema")
+        return schema
+    raise ValueError(f"response_format type {kind!r} is not supported")

@@ -18,10 +18,15 @@ REQUEST_TIMEOUT_S = 600  # CPU generation of a long reply takes minutes; LitServ
 
 def load_generator(model_ref: str, workspace: Workspace, base_model: str | None = None,
                    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS):
-    """The `LocalGenerator` for `model_ref`, resolved like `datapilot eval --finetuned-model`."""
+    """The `LocalGenerator` for `model_ref`, resolved like `datapilot eval --finetuned-model`.
+
+    Unconstrained by default, as an OpenAI-compatible server is: a request asks for the insights contract (or any
+    JSON Schema) with `response_format` (`datapilot eval --structured-outputs` sends the contract's)."""
     from datapilot_pipeline.lib.evaluation.arms import fine_tuned_arm
 
-    return fine_tuned_arm(model_ref, workspace, base_model, max_new_tokens=max_new_tokens, batch_size=1)
+    generator = fine_tuned_arm(model_ref, workspace, base_model, max_new_tokens=max_new_tokens, batch_size=1)
+    generator.constrained = False
+    return generator
 
 
 def serve(model_ref: str = DEFAULT_MODEL, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,

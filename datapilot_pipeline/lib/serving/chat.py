@@ -5,8 +5,8 @@ line, the user part), so a request built with `build_messages` reaches the model
 local arm and the training data present it.
 
 `response_format` is handed to the generator: `{"type": "text"}` (or none) asks for nothing; a
-`json_object` or `json_schema` format is passed as `generate_all(..., response_format=...)` when the
-generator accepts that keyword (constrained decoding), and is refused with a clear error otherwise, so a
+`json_object` or `json_schema` format is passed as `generate_all(..., response_format=...)`, which constrains
+the reply to that schema (llguidance); a generator without that keyword refuses it with a clear error, so a
 client never believes a schema was enforced when it was not.
 """
 
