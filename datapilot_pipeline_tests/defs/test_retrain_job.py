@@ -49,7 +49,11 @@ def test_retrain_job_runs_end_to_end_on_its_defaults(home: Path, monkeypatch) ->
     assert run.data.tags["source_dataset_sha256"] == dataset["sha256"]
     scores = result.output_for_node("evaluation_scores")
     report = json.loads(Path(scores["report_path"]).read_text())
-    assert report["fine_tuned"]["n"] >= 1 and 0.0 <= report["fine_tuned"]["rouge_l"] <= 1.0
+    # evaluated on exactly the holdout its own export wrote
+    holdout_lines = Path(dataset["holdout_path"]).read_text().splitlines()
+    assert report["holdout_path"] == dataset["holdout_path"]
+    assert report["fine_tuned"]["n"] == report["few_shot"]["n"] == len(holdout_lines) >= 1
+    assert 0.0 <= report["fine_tuned"]["rouge_l"] <= 1.0 and report["fine_tuned"]["decoding"]["constrained"]
     decision = result.output_for_node("model_promotion")
     assert decision["model_uri"] == model["model_uri"] and isinstance(decision["promote"], bool)
     assert decision["reasons"]  # every decision says why

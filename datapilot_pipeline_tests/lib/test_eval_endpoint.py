@@ -11,7 +11,7 @@ from datapilot_pipeline.lib.audit import AuditLog, read_records
 from datapilot_pipeline.lib.evaluation.endpoint import EndpointClient, EndpointError, public_url
 from datapilot_pipeline.lib.evaluation.promotion import PromotionRules, decide_promotion
 from datapilot_pipeline.lib.evaluation.runner import evaluate_arms
-from datapilot_pipeline_tests.eval_fixtures import holdout, seeds
+from datapilot_pipeline_tests.eval_fixtures import holdout, reply, seeds
 from datapilot_pipeline_tests.eval_server import SECRET, server, url  # noqa: F401 - server is a fixture
 
 
@@ -100,3 +100,31 @@ def test_urls_are_checked_and_made_public():
     assert public_url("https://user:pw@host:8443/v1/chat/completions?key=abc") == "https://host:8443/v1/chat/completions"
     with pytest.raises(ValueError, match="http"):
         EndpointClient("ftp://host/x")
+
+
+def test_a_local_arm_fits_its_worked_examples_to_its_own_context():
+    """A backend that knows its context (LocalGenerator.fit_shots) gets the longest prefix of the shots that fits;
+    the default 3 worked examples once overflowed the tiny model's 4,096 positions and failed the evaluation."""
+    from datapilot_pipeline.lib.evaluation.endpoint import Generation
+    from datapilot_pipeline.lib.prompts import build_prompt
+
+    class SmallContext:
+        kind, label, decoding = "local", "small", None
+        limit = len(build_prompt(holdout(1)[0]["compact_eda"], seeds()[:1])) + 10  # room for one worked example
+        seen: list[int] = []
+
+        def fit_shots(self, compact_eda, shots):
+            kept = []
+            for shot in shots:
+                if len(build_prompt(compact_eda, [*kept, shot])) > self.limit:
+                    break
+                kept.append(shot)
+            return kept
+
+        def generate_all(self, prompts, conversations, on_done=None):
+            self.seen.extend(len(p) for p in prompts)
+            return [Generation(text=reply("valid"), latency_s=0.0) for _ in prompts]
+
+    few = SmallContext()
+    result = evaluate_arms(holdout(3), few, SmallContext(), shot_count=3, seeds=seeds(), n_bootstrap=100)
+    assert result.report["few_shot"]["shot_count"] == 1 and max(few.seen) <= SmallContext.limit

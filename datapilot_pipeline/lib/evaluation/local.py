@@ -69,6 +69,18 @@ class LocalGenerator:
             self._loaded = load_causal_lm(Path(self.base_model), Path(self.adapter_dir) if self.adapter_dir else None)
         return self._loaded
 
+    def fit_shots(self, compact_eda: dict, shots: Sequence[dict]) -> list[dict]:
+        """The longest prefix of `shots` whose prompt leaves room for `max_new_tokens` in the model's context (the
+        last worked example goes first), so a default shot count never overflows a small model."""
+        from datapilot_pipeline.lib.prompts import fit_shots
+
+        model, tokenizer = self._load()
+        limit = getattr(model.config, "max_position_embeddings", None)
+        if not shots or not limit:
+            return list(shots)
+        count = lambda prompt: len(tokenizer(prompt, add_special_tokens=False)["input_ids"])  # noqa: E731
+        return fit_shots(compact_eda, shots, count, limit - self.max_new_tokens)
+
     def _check_length(self, model: Any, n_prompt: int) -> None:
         limit = getattr(model.config, "max_position_embeddings", None)
         if limit and n_prompt + self.max_new_tokens > limit:

@@ -108,6 +108,12 @@ def run_arm(arm: str, backend: Backend, holdout: Sequence[dict], shots: Shots,
     return [score_example(e["example_id"], g.text, e["compact_eda"], e["output"]) for e, g in zip(holdout, generations)]
 
 
+def _fitted(shots: Shots, fit: Callable[[dict, list[dict]], list[dict]]) -> Shots:
+    if callable(shots):
+        return lambda compact_eda: fit(compact_eda, shots(compact_eda))
+    return lambda compact_eda: fit(compact_eda, list(shots))
+
+
 def _shot_summary(shots: Shots, holdout: Sequence[dict]) -> dict:
     """Most worked examples any prompt held, and their ids in first-use order."""
     per_example = shots_per_example(shots, holdout)
@@ -136,6 +142,9 @@ def evaluate_arms(holdout: Sequence[dict], few_shot_arm: Backend, fine_tuned_arm
     if champion_arm is not None:
         backends[CHAMPION] = champion_arm
         shots[CHAMPION] = champion_shots if champion_shots is not None else shots["fine_tuned"]
+    for arm, backend in backends.items():  # a local model fits its worked examples to its own context
+        if hasattr(backend, "fit_shots"):
+            shots[arm] = _fitted(shots[arm], backend.fit_shots)
     scores = {arm: run_arm(arm, backends[arm], holdout, shots[arm], audit) for arm in backends}
 
     indices = bootstrap_indices(len(holdout), n_bootstrap, seed)
