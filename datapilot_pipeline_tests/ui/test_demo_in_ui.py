@@ -203,8 +203,6 @@ def test_launchpad_min_score_changes_reviewed_examples(ui, page, instance, shots
     _shot(page, shots, "reviewed_examples_min_score_run.png")
 
 
-@pytest.mark.xfail(strict=False, reason="new_feedback_sensor's cursor starts at zero, so the demo's reviews count "
-                   "as new and the first tick requests an export_job (fixed with the sensor cursor, issue 16)")
 def test_no_run_starts_by_itself(ui, instance) -> None:
     time.sleep(max(0.0, SENSOR_WATCH_S - (time.monotonic() - ui["started"])))
     started = [r for r in _runs(ui["url"]) if any(t["key"] == "dagster/sensor_name" or
