@@ -69,6 +69,18 @@ class LocalGenerator:
             self._loaded = load_causal_lm(Path(self.base_model), Path(self.adapter_dir) if self.adapter_dir else None)
         return self._loaded
 
+    def fit_shots(self, compact_eda: dict, shots: Sequence[dict]) -> list[dict]:
+        """The longest prefix of `shots` whose prompt leaves `max_new_tokens` within the model's context (the
+        few-shot arm's worked examples are not fitted at export, unlike a recipe's)."""
+        from datapilot_pipeline.lib.prompts import fit_shots
+
+        model, tokenizer = self._load()
+        limit = getattr(model.config, "max_position_embeddings", None)
+        if not shots or not limit:
+            return list(shots)
+        return fit_shots(compact_eda, shots, lambda p: len(tokenizer(p, add_special_tokens=False)["input_ids"]),
+                         limit - self.max_new_tokens)
+
     def _check_length(self, model: Any, n_prompt: int) -> None:
         limit = getattr(model.config, "max_position_embeddings", None)
         if limit and n_prompt + self.max_new_tokens > limit:

@@ -1,7 +1,8 @@
 """Both arms on the holdout: build the prompts (the export prompt builder and shot selection), generate,
 score, and write `reports/eval_<TIMESTAMP>.json` atomically.
 
-The few-shot arm sees `shot_count` worked seed examples; the fine-tuned arm sees the shots of the prompt recipe
+The few-shot arm sees `shot_count` worked seed examples (a local model: the longest prefix of them that leaves
+`max_new_tokens` within its context, per example); the fine-tuned arm sees the shots of the prompt recipe
 it was trained with (`fine_tuned_shots`), else `fine_tuned_shot_count` (0 by default). When a current champion
 is given it is evaluated as a third arm on the same examples. All arms are scored on the same examples and the
 same bootstrap resamples, so the comparisons are paired; `noninferiority` holds the paired evidence-accuracy
@@ -130,7 +131,9 @@ def evaluate_arms(holdout: Sequence[dict], few_shot_arm: Backend, fine_tuned_arm
     if (shot_count or (fine_tuned_shots is None and fine_tuned_shot_count)) and not seeds:
         raise ValueError("worked examples were requested but no seed examples were given")
     default_tuned = choose_shots(seeds or [], fine_tuned_shot_count, holdout) if fine_tuned_shots is None else None
-    shots = {"few_shot": choose_shots(seeds or [], shot_count, holdout),
+    few_shots = choose_shots(seeds or [], shot_count, holdout)
+    fit = getattr(few_shot_arm, "fit_shots", None)  # a local model fits them to its context, per example
+    shots = {"few_shot": (lambda eda: fit(eda, few_shots)) if fit is not None and few_shots else few_shots,
              "fine_tuned": fine_tuned_shots if fine_tuned_shots is not None else default_tuned}
     backends = {"few_shot": few_shot_arm, "fine_tuned": fine_tuned_arm}
     if champion_arm is not None:
