@@ -182,6 +182,7 @@ def test_a_year_of_the_loop_on_its_defaults(home: Path, monkeypatch) -> None:
             first_of_next = datetime(YEAR + month.month // 12, month.month % 12 + 1, 1, tzinfo=timezone.utc)
             year.tick_schedules(first_of_next, month)
             month.champion = year.champion()
+            print(f"\nmonth {month.row()}", flush=True)  # progress, for `pytest -s` on a slow machine
 
     print("\n| month | reviews | sensor exports | retrains | holdout n | promoted | champion |\n"
           "| --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(m.row() for m in months))
