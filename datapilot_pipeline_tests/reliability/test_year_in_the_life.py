@@ -1,6 +1,6 @@
 """A year of the retrain loop on its defaults alone, as the Dagster daemon runs it.
 
-Twelve simulated months: reviews arrive weekly (some weeks none, one week a burst of 300 jobs), the
+Twelve simulated months: reviews arrive weekly (some weeks none, one week a burst of 150 jobs), the
 `new_feedback_sensor` is evaluated after every delivery and the two retrain schedules on the 1st of every month,
 and every run request they return is executed in process against one Dagster instance under the working root,
 with the request's tags and no run config, as the daemon would launch it. Each retrain exports, validates, trains
@@ -29,11 +29,11 @@ from datapilot_pipeline.lib.synthetic import write_feedback_files
 from datapilot_pipeline_tests.reliability.ingest_kill import WRITE_POINTS, run_ingestion
 
 YEAR = 2027
-DELIVERY_DAYS = (1, 8, 15, 22)  # one delivery a week, four a month
-# Jobs reviewed at each delivery, month by month (a job can get a second review, so files >= jobs). Quiet weeks,
-# modest ones and, in month 8, the week a team reviews a backlog of 300.
+# Jobs reviewed at each weekly delivery (four a month), month by month (a job can get a second review, so
+# files >= jobs). Quiet weeks, modest ones and, in month 8, the week a team reviews a backlog of 150 jobs
+# (~180 reviews: the sensor requests an export, and the next monthly tick a retrain).
 WEEKLY_JOBS = {1: (8, 0, 6, 6), 2: (5, 0, 0, 6), 3: (6, 5, 0, 0), 4: (0, 4, 5, 0), 5: (6, 0, 0, 5),
-               6: (5, 6, 0, 4), 7: (0, 0, 6, 5), 8: (0, 300, 0, 0), 9: (4, 0, 5, 0), 10: (0, 6, 0, 4),
+               6: (5, 6, 0, 4), 7: (0, 0, 6, 5), 8: (0, 150, 0, 0), 9: (4, 0, 5, 0), 10: (0, 6, 0, 4),
                11: (5, 0, 0, 0), 12: (0, 4, 6, 0)}
 KILL_MONTH, KILL_DELIVERY = 6, 1  # the ingestion of this delivery is SIGKILLed mid-write, then re-run
 KILL_POINT = WRITE_POINTS["after the feedback rows, before the decisions"]
@@ -125,9 +125,10 @@ class Year:
 
         uri = default_tracking_uri(Workspace(self.home))
         try:
-            return str(MlflowClient(tracking_uri=uri).get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS).version)
+            version = MlflowClient(tracking_uri=uri).get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS)
         except MlflowException:  # no registered model yet, or no version holds the alias
             return None
+        return str(version.version)
 
 
 def _failures(result: dg.ExecuteInProcessResult) -> list[str]:
