@@ -141,3 +141,19 @@ def test_training_logs_generation_metrics_and_can_stop_on_them(trained_base: Pat
     with pytest.raises(ValueError, match="generation_eval_examples"):
         train_lora(TrainingConfig(generation_eval_examples=0, early_stopping_metric="eval_text_grounding"), data,
                    trained_base, tmp_path / "bad")
+
+
+def test_a_local_few_shot_arm_keeps_the_worked_examples_that_leave_room_for_the_reply(random_base: Path) -> None:
+    """Three worked examples plus max_new_tokens can exceed the model's context (retrain_job on its defaults
+    failed that way): the local arm keeps the longest prefix that fits, per example, never more."""
+    from datapilot_pipeline.lib.modeling import load_causal_lm
+
+    model, tokenizer = load_causal_lm(random_base)
+    context = model.config.max_position_embeddings
+    eda, shots = HOLDOUT[0]["compact_eda"], HOLDOUT[1:4]
+    tokens = [len(tokenizer(build_prompt(eda, shots[:k]), add_special_tokens=False)["input_ids"]) for k in range(4)]
+    assert tokens[3] < context  # all three fit beside a short reply
+    assert LocalGenerator(base_model=random_base, max_new_tokens=context - tokens[3]).fit_shots(eda, shots) == shots
+    one = LocalGenerator(base_model=random_base, max_new_tokens=context - tokens[1])
+    assert one.fit_shots(eda, shots) == shots[:1]
+    assert LocalGenerator(base_model=random_base, max_new_tokens=context - tokens[0] + 1).fit_shots(eda, shots) == []

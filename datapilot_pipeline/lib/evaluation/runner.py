@@ -4,7 +4,8 @@ score, and write `reports/eval_<TIMESTAMP>.json` atomically.
 The few-shot arm sees `shot_count` worked seed examples; the fine-tuned arm sees the shots of the prompt recipe
 it was trained with (`fine_tuned_shots`), else `fine_tuned_shot_count` (0 by default). When a current champion
 is given it is evaluated as a third arm on the same examples. All arms are scored on the same examples and the
-same bootstrap resamples, so the comparisons are paired; `noninferiority` holds the paired evidence-accuracy
+same bootstrap resamples, so the comparisons are paired (a local model keeps, per example, the longest prefix
+of its worked examples that leaves `max_new_tokens` within its context); `noninferiority` holds the paired evidence-accuracy
 difference of the candidate against each reference that the promotion rule judges.
 """
 
