@@ -51,7 +51,8 @@ def test_local_arms_end_to_end_on_the_tiny_model(home, tiny_with_adapter):
     def fine_tuned_model_stub() -> dict:
         return lineage
 
-    config = {"ops": {"evaluation_scores": {"config": {"shot_count": 1, "max_new_tokens": 12, "n_bootstrap": 100}}}}
+    config = {"ops": {"evaluation_scores": {"config": {"shot_count": 1, "max_new_tokens": 12, "n_bootstrap": 100,
+                                                       "constrained": False}}}}  # 12 tokens: no complete answer
     result = dg.materialize([fine_tuned_model_stub, evaluation_scores, model_promotion, fine_tuned_model_is_promoted],
                             resources={"workspace": WorkspaceResource(), "mlflow": MlflowResource()}, run_config=config)
     assert result.success
