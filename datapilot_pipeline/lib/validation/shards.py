@@ -24,6 +24,7 @@ from datapilot_pipeline.lib.validation.dedup import (
     NEAR_THRESHOLD, NUM_PERM, dedup_signatures, index_signatures, line_signatures, lsh_index,
 )
 from datapilot_pipeline.lib.validation.facts import LineFacts, TokenMethod, analyze_records
+from datapilot_pipeline.lib.validation.recipe import dataset_budget
 from datapilot_pipeline.lib.validation.records import DatasetReadError, parse_record, read_lines
 from datapilot_pipeline.lib.validation.report import build_report
 from datapilot_pipeline.lib.validation.tokens import DEFAULT_MAX_TOKENS, TokenCounter
@@ -42,6 +43,7 @@ class ShardResult:
     max_tokens: int
     facts: list[LineFacts]
     signatures: dict[int, np.ndarray] = field(default_factory=dict)  # line -> MinHash hash values
+    recipe: dict | None = None  # the report's `recipe` section (the dataset's prompt recipe, if any)
 
     def entries(self) -> list[tuple[int, str, np.ndarray | None]]:
         return [(f.line, f.key, self.signatures.get(f.line)) for f in self.facts if f.usable]
@@ -69,9 +71,11 @@ def validate_shard(path: str | Path, shard: int, n_shards: int, *, tokenizer_pat
     entries = line_signatures(list(varying.items()))
     if index is not None:
         index_signatures(index, entries)
+    _budget, recipe_section = dataset_budget(Path(path), tokenizer_path, max_tokens, None)
     return ShardResult(shard=shard, n_shards=n_shards, source_sha256=dataset_sha256(path),
                        token_method=TokenMethod(counter.method, counter.exact), max_tokens=max_tokens, facts=facts,
-                       signatures={line: values for line, _key, values in entries if values is not None})
+                       signatures={line: values for line, _key, values in entries if values is not None},
+                       recipe=recipe_section)
 
 
 def _check_complete(shards: list[ShardResult]) -> None:
@@ -106,6 +110,7 @@ def merge_shard_results(shards: list[ShardResult], *, near_threshold: float = NE
                             index if index is not None else lsh_index(near_threshold), prefilled=prefilled)
     report = build_report(facts, dups, ordered[0].token_method, max_tokens=ordered[0].max_tokens,
                           near_threshold=near_threshold, run_gx=run_gx)
+    report["recipe"] = ordered[0].recipe
     report["source"] = {"sha256": ordered[0].source_sha256}
     report["shards"] = {"count": len(ordered), "lines": [len(s.facts) for s in ordered]}
     report["created_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -122,7 +127,8 @@ def save_shard(result: ShardResult, folder: str | Path) -> Path:
     atomic_write_bytes(folder / f"shard_{result.shard}.npy", buffer.getvalue())
     meta = {"shard": result.shard, "n_shards": result.n_shards, "source_sha256": result.source_sha256,
             "token_method": {"method": result.token_method.method, "exact": result.token_method.exact},
-            "max_tokens": result.max_tokens, "signature_lines": lines, "facts": [f.as_dict() for f in result.facts]}
+            "max_tokens": result.max_tokens, "signature_lines": lines, "facts": [f.as_dict() for f in result.facts],
+            "recipe": result.recipe}
     return atomic_write_json(folder / f"shard_{result.shard}.json", meta)
 
 
@@ -136,4 +142,4 @@ def load_shard(path: str | Path) -> ShardResult:
     return ShardResult(shard=meta["shard"], n_shards=meta["n_shards"], source_sha256=meta["source_sha256"],
                        token_method=TokenMethod(**meta["token_method"]), max_tokens=meta["max_tokens"],
                        facts=[LineFacts.from_dict(f) for f in meta["facts"]],
-                       signatures=dict(zip(meta["signature_lines"], matrix)))
+                       signatures=dict(zip(meta["signature_lines"], matrix)), recipe=meta.get("recipe"))
