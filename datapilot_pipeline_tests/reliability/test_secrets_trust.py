@@ -121,7 +121,7 @@ def _gate_run(home: Path, dataset: Path) -> dg.ExecuteInProcessResult:
 
 
 def test_pii_gate_fails_closed_when_the_scanner_cannot_run(home: Path, monkeypatch):
-    import datapilot_pipeline.lib.pii as pii
+    import datapilot_pipeline.lib.pii.engine as pii  # where the scanner looks its analyzer up
 
     dataset = write_dataset(home / "data" / "finetune_ready" / "finetune_x.jsonl", 6)
     rows = [json.loads(line) for line in dataset.read_text().split("\n") if line]
@@ -158,6 +158,7 @@ def test_api_key_reaches_no_asset_metadata_run_log_or_mlflow_record(server, home
                 "model_uri": "models:/datapilot-insights/1", "version": "1", "run_id": "r1"}
 
     config = {"holdout_path": str(holdout_path), "shot_count": 0, "max_new_tokens": 8, "n_bootstrap": 100,
+              "constrained": False,  # 8 tokens hold no constrained answer; the key's path is what is tested
               "fewshot_endpoint": url(server, "fs"), "api_key_env": "EVAL_KEY"}
     with dg.instance_for_test(temp_dir=str(home / ".dagster_home")) as instance:  # run logs stored under home
         result = dg.materialize([given_model, evaluation_scores], instance=instance,
