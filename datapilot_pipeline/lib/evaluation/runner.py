@@ -92,10 +92,10 @@ def shots_per_example(shots: Shots, holdout: Sequence[dict]) -> list[list[dict]]
     return [shots(e["compact_eda"]) if callable(shots) else list(shots) for e in holdout]
 
 
-def run_arm(arm: str, backend: Backend, holdout: Sequence[dict], shots: Shots,
+def run_arm(arm: str, backend: Backend, holdout: Sequence[dict], per_example: list[list[dict]],
             audit: AuditLog | None = None) -> list[ExampleScore]:
-    """Generate one reply per holdout example (every call audited) and score it."""
-    per_example = shots_per_example(shots, holdout)
+    """Generate one reply per holdout example (`per_example`: its worked examples; every call audited) and score
+    it."""
     prompts = [build_prompt(e["compact_eda"], s) for e, s in zip(holdout, per_example)]
     conversations = [build_messages(e["compact_eda"], s) for e, s in zip(holdout, per_example)]
 
@@ -115,9 +115,8 @@ def _fitted(shots: Shots, fit: Callable[[dict, list[dict]], list[dict]]) -> Shot
     return lambda compact_eda: fit(compact_eda, list(shots))
 
 
-def _shot_summary(shots: Shots, holdout: Sequence[dict]) -> dict:
+def _shot_summary(per_example: list[list[dict]]) -> dict:
     """Most worked examples any prompt held, and their ids in first-use order."""
-    per_example = shots_per_example(shots, holdout)
     ids = list(dict.fromkeys(s.get("example_id") for used in per_example for s in used))
     return {"shot_count": max((len(used) for used in per_example), default=0), "shot_ids": ids}
 
@@ -146,7 +145,8 @@ def evaluate_arms(holdout: Sequence[dict], few_shot_arm: Backend, fine_tuned_arm
     for arm, backend in backends.items():  # a local model fits its worked examples to its own context
         if hasattr(backend, "fit_shots"):
             shots[arm] = _fitted(shots[arm], backend.fit_shots)
-    scores = {arm: run_arm(arm, backends[arm], holdout, shots[arm], audit) for arm in backends}
+    used = {arm: shots_per_example(shots[arm], holdout) for arm in backends}  # fitted once per example
+    scores = {arm: run_arm(arm, backends[arm], holdout, used[arm], audit) for arm in backends}
 
     indices = bootstrap_indices(len(holdout), n_bootstrap, seed)
     now = now or datetime.now(timezone.utc)
@@ -156,7 +156,7 @@ def evaluate_arms(holdout: Sequence[dict], few_shot_arm: Backend, fine_tuned_arm
     for arm in backends:
         report[arm] = {**summarize(scores[arm], indices), "model": backends[arm].label,
                        "backend": backends[arm].kind, "decoding": getattr(backends[arm], "decoding", None),
-                       **_shot_summary(shots[arm], holdout)}
+                       **_shot_summary(used[arm])}
     references = [arm for arm in backends if arm != "fine_tuned"]
     report["comparisons"] = {ref: {metric: paired_difference(scores["fine_tuned"], scores[ref], metric, indices)
                                    for metric in RATE_METRICS} for ref in references}
