@@ -1,4 +1,4 @@
-"""`datapilot demo`: synthetic reviewed jobs -> the whole asset graph, offline, on a tiny model."""
+"""`datapilot demo`: synthetic reviewed jobs -> the whole asset graph, offline, on the shipped demo base model."""
 
 from __future__ import annotations
 

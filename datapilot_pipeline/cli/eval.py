@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="holdout JSONL (example_id, compact_eda, output); default the workspace's")
     few = p.add_mutually_exclusive_group()
     few.add_argument("--fewshot-endpoint", metavar="URL", help="OpenAI-compatible chat-completions URL")
-    few.add_argument("--base-model", metavar="PATH", help="local base model (default: the workspace's tiny model)")
+    few.add_argument("--base-model", metavar="PATH", help="local base model (default: the workspace's demo base model)")
     tuned = p.add_mutually_exclusive_group(required=True)
     tuned.add_argument("--finetuned-endpoint", metavar="URL", help="OpenAI-compatible chat-completions URL")
     tuned.add_argument("--finetuned-model", metavar="PATH|URI",
@@ -51,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--structured-outputs", action="store_true",
                    help="endpoint arms: send the llm_output JSON Schema as response_format (endpoint must support it)")
     p.add_argument("--batch-size", type=int_in_range(1, 256), default=4, help="local generation batch (default 4)")
+    p.add_argument("--no-reply-cache", action="store_true",
+                   help="generate every local reply again instead of reading back replies the same model already "
+                        "gave to the same prompt (cache: $DATAPILOT_HOME/.cache/replies.sqlite)")
     p.add_argument("--concurrency", type=int_in_range(1, 64), default=4, help="endpoint requests in flight (default 4)")
     p.add_argument("--max-retries", type=int_in_range(0, 10), default=4,
                    help="endpoint retries on 429/5xx/transport errors, exponential backoff (default 4)")
@@ -108,6 +111,7 @@ def _arms(args: argparse.Namespace, workspace):
     for arm in (few, tuned, champion):
         if arm is not None and arm.kind == "local":
             arm.constrained, arm.grounded = not args.unconstrained, args.grounded_schema
+            arm.reply_cache = None if args.no_reply_cache else workspace.reply_cache_path()
     return few, tuned, champion
 
 

@@ -42,7 +42,7 @@ def register(subparsers) -> None:
                         help="file to write (default: a new data/finetune_ready/finetune_<UTC stamp>_<id>.jsonl)")
     parser.add_argument("--base-model", metavar="PATH",
                         help="model the dataset is for: its tokenizer counts the token budget "
-                             "(default: the tiny offline model under models/base)")
+                             "(default: the demo base model under models/base)")
     parser.add_argument("--max-length", type=int_in_range(16), default=DEFAULT_MAX_LENGTH,
                         help=f"max tokens of prompt + completion (default {DEFAULT_MAX_LENGTH}, training's)")
     parser.add_argument("--format", choices=FORMAT_CHOICES, default="prompt-completion", help="line format")

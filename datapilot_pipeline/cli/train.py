@@ -34,7 +34,7 @@ def register(subparsers) -> None:
     parser.add_argument("--backend", choices=("local", "openai", "anthropic"), default="local")
     parser.add_argument("--base-model", metavar="PATH",
                         help="local model directory or cached hub id (default: the dataset recipe's, "
-                             "else the tiny offline model)")
+                             "else the demo base model)")
     parser.add_argument("--epochs", type=_positive_float, help="passes over the data (default 3)")
     parser.add_argument("--max-steps", type=int_in_range(1), help="stop after N optimizer steps")
     parser.add_argument("--batch-size", type=int_in_range(1, 512), help="examples per step (default 4)")

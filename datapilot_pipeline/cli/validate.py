@@ -26,7 +26,7 @@ def register(subparsers) -> None:
                         help="max sequence length in tokens; longer lines are an issue (default: the dataset's "
                              "prompt recipe, else 2048)")
     parser.add_argument("--tokenizer", metavar="PATH", type=Path,
-                        help="local tokenizer folder for exact token counts (default: the recipe's, else the tiny "
+                        help="local tokenizer folder for exact token counts (default: the recipe's, else the demo base "
                              "model's under models/base, else a chars/4 estimate)")
     parser.set_defaults(handler=run)
 

@@ -32,6 +32,9 @@ class EvaluationConfig(dg.Config):
     structured_outputs: bool = Field(default=False, description="Endpoint arm: send the schema as response_format "
                                      "(only for endpoints that support OpenAI structured outputs).")
     batch_size: int = Field(default=4, ge=1, description="Prompts per forward pass for local generation.")
+    reply_cache: bool = Field(default=True, description="Local arms read back replies this model already generated "
+                              "for the same prompt, schema and length (few-shot and the champion on a holdout "
+                              "that mostly repeats); see lib.evaluation.reply_cache.")
     n_bootstrap: int = Field(default=1000, ge=100, description="Bootstrap resamples for the confidence intervals.")
     fewshot_endpoint: str | None = Field(default=None, description="Chat-completions URL for the few-shot arm; "
                                          "default the fine-tuned model's own base model, locally.")
@@ -88,7 +91,8 @@ def evaluation_scores(context: dg.AssetExecutionContext, config: EvaluationConfi
     seeds = load_seeds(ws.seed_examples_path())
     base = Path(fine_tuned_model["base_model"])
     gen = {"max_new_tokens": config.max_new_tokens, "batch_size": config.batch_size,
-           "constrained": config.constrained, "grounded": config.grounded_schema}
+           "constrained": config.constrained, "grounded": config.grounded_schema,
+           "reply_cache": ws.reply_cache_path() if config.reply_cache else None}
     few = (endpoint_arm(config.fewshot_endpoint, config.fewshot_model_name, config.api_key_env, 4, config.max_new_tokens,
                         structured_outputs=config.structured_outputs)
            if config.fewshot_endpoint else LocalGenerator(base_model=base, **gen))

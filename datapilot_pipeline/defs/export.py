@@ -30,7 +30,7 @@ class FinetuneDatasetConfig(dg.Config):
     shot_count: int = Field(default=3, ge=0, le=20, description="Most worked examples in a prompt; a prompt holds "
                             "as many of them as fit the token budget.")
     base_model: str | None = Field(default=None, description="Model the dataset is for (local folder or cached hub "
-                                   "id): its tokenizer counts the token budget; default the tiny offline model.")
+                                   "id): its tokenizer counts the token budget; default the demo base model.")
     max_length: int = Field(default=DEFAULT_MAX_LENGTH, ge=16, description="Max tokens of prompt + completion "
                             "(training's max_seq_length).")
     sample: int | None = Field(default=None, ge=1, description="Export a seeded random sample of this many examples; "

@@ -21,7 +21,7 @@ VALUE_KEYS = ("model_uri", "version", "run_id", "adapter_dir", "base_model", "da
 TrainingConfig = create_model(
     "TrainingConfig", __base__=dg.Config, __doc__="LoRA fine-tuning settings (defaults: the playbook's table).",
     base_model=(str | None, Field(default=None, description="Local model directory or cached hub id; "
-                                  "default: the one the dataset's prompt recipe was exported for (the tiny offline "
+                                  "default: the one the dataset's prompt recipe was exported for (the demo base "
                                   "model under models/base/ unless export named another).")),
     **{name: (field.annotation, field) for name, field in _LibTrainingConfig.model_fields.items()},
 )

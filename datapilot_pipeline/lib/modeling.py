@@ -1,8 +1,10 @@
 """Causal LMs for training and evaluation, offline only.
 
-A base model is a local directory, an already-cached hub id, or (by default) a tiny GPT-style model built
-here from config with a byte-level BPE tokenizer trained on the dataset's own text. Nothing is ever
-downloaded: a missing model is a one-line `ValueError` that says how to get it. Weights are loaded from
+A base model is a local directory, an already-cached hub id, or (by default) the demo base model shipped in the
+package (`data/demo_base/`: a small Llama-style LM pretrained on synthetic upstream traffic by
+`scripts/pretrain_demo_base.py`; see its model card), installed into the workspace's `models/base/` on first use
+after its sha256 is checked. Tests build even smaller models from config (`build_tiny_base_model`). Nothing is
+ever downloaded: a missing model is a one-line `ValueError` that says how to get it. Weights are loaded from
 safetensors only (no pickles).
 """
 
@@ -17,6 +19,11 @@ if TYPE_CHECKING:
 
 BOS, EOS, PAD, UNK = "<|bos|>", "<|eos|>", "<|pad|>", "<|unk|>"
 TINY_MARKER = "datapilot_tiny.json"
+DEMO_BASE_DIR = Path(__file__).resolve().parents[1] / "data" / "demo_base"
+# sha256 of the shipped weights (scripts/pretrain_demo_base.py writes them; a changed file is refused)
+DEMO_BASE_SHA256 = "3ce35e87464feb46d0a02074852cd166c5a4a7f5313c19fde296e9956aa7e74a"
+DEMO_BASE_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
+                   "tokenizer_config.json", "special_tokens_map.json", "README.md", "training_log.json")
 # Small enough to train a few hundred steps on 2 CPU cores in minutes; big enough to learn JSON layout.
 TINY_VOCAB = 2048
 TINY_HIDDEN = 96
@@ -154,19 +161,63 @@ def default_tiny_model_dir(workspace: "Workspace") -> Path:
     return workspace.models / "base"
 
 
-def resolve_base_model(ref: str | Path | None, workspace: "Workspace", texts: list[str] | None = None) -> Path:
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def install_demo_base(out_dir: Path, source: Path = DEMO_BASE_DIR, sha256: str = DEMO_BASE_SHA256) -> Path:
+    """Copy the shipped demo base model into `out_dir` (its weights checked against the pinned sha256) and return
+    `out_dir`. The folder appears at once (copied into a temp folder, then renamed in); when two processes race,
+    the first one's copy is kept. A folder holding anything but a model is left alone: a one-line ValueError."""
+    import os
+    import shutil
+    import tempfile
+
+    out_dir = Path(out_dir)
+    if _is_model_dir(out_dir):
+        return out_dir
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        raise ValueError(f"{out_dir} holds files but no model (config.json and *.safetensors); move it away to "
+                         "install the demo base model there, or pass --base-model PATH")
+    weights = Path(source) / "model.safetensors"
+    if not weights.is_file():
+        raise ValueError(f"the demo base model is missing from the package ({weights}); reinstall datapilot-pipeline")
+    if _file_sha256(weights) != sha256:
+        raise ValueError(f"{weights} does not match its pinned sha256; reinstall datapilot-pipeline or rebuild it "
+                         "with scripts/pretrain_demo_base.py and update DEMO_BASE_SHA256")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it 0700; the model folder follows the process umask
+    try:
+        for name in DEMO_BASE_FILES:
+            if (Path(source) / name).is_file():
+                shutil.copyfile(Path(source) / name, staging / name)
+        try:
+            os.rename(staging, out_dir)  # replaces an empty folder; fails when another process won the race
+        except OSError:
+            if not _is_model_dir(out_dir):
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out_dir
+
+
+def resolve_base_model(ref: str | Path | None, workspace: "Workspace") -> Path:
     """The directory of the base model to train or evaluate.
 
-    `ref` is a local directory, an already-cached hub id, or None for the tiny model under `models/base/`
-    (built from `texts` when missing). Anything else raises a one-line `ValueError`.
+    `ref` is a local directory, an already-cached hub id, or None for the workspace's `models/base/` (the demo
+    base model, installed there on first use). Anything else raises a one-line `ValueError`.
     """
     if ref is None:
-        tiny = default_tiny_model_dir(workspace)
-        if _is_model_dir(tiny):
-            return tiny
-        if not texts:
-            raise ValueError(f"no base model at {tiny}; pass --base-model PATH, or give training texts to build the tiny one")
-        return build_tiny_base_model(tiny, texts)
+        return install_demo_base(default_tiny_model_dir(workspace))
     path = Path(ref).expanduser()
     if path.exists():
         if not _is_model_dir(path):

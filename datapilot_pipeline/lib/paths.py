@@ -65,6 +65,10 @@ class Workspace:
         """The workspace's seed examples when present, else the copy shipped in the package."""
         return _workspace_or_packaged(self.finetune_samples / "seed_examples.jsonl")
 
+    def reply_cache_path(self) -> Path:
+        """Local generation's reply cache (`lib.evaluation.reply_cache`)."""
+        return self.root / ".cache" / "replies.sqlite"
+
     def holdout_path(self) -> Path:
         return _workspace_or_packaged(self.finetune_samples / "holdout_test.jsonl")
 

@@ -118,7 +118,7 @@ class PromptRecipe:
     max_length: int | None = None  # the target model's max sequence length, in tokens
     tokenizer: str | None = None  # folder of the tokenizer the budget was counted with
     tokenizer_sha256: str | None = None  # `lib.token_budget.tokenizer_sha256` of that folder
-    base_model: str | None = None  # the model the dataset is for; None: the tiny offline model
+    base_model: str | None = None  # the model the dataset is for; None: the demo base model
     completion_reserve: int = 0  # tokens kept free for the answer when deciding how many examples fit
     shot_count: int = field(default=0)  # = len(shot_ids): most worked examples a prompt may hold
 

@@ -6,8 +6,8 @@ completion token. Export writes only lines that fit, validation counts the lines
 training drops the same lines: all three call `TokenBudget.measure`.
 
 The target tokenizer is the base model's (a local directory or cached hub id) or, when no base model is
-named, the tiny offline model's under `models/base/`; when that does not exist yet its tokenizer is built
-there from the export's own texts, and the tiny model trained later keeps it (`lib.modeling`).
+named, the workspace's `models/base/`: the shipped demo base model, installed there on first use
+(`lib.modeling.install_demo_base`).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class TokenBudget:
     max_length: int
     tokenizer_path: str
     tokenizer_hash: str
-    base_model: str | None = None  # the model the budget is for; None: the tiny offline model
+    base_model: str | None = None  # the model the budget is for; None: the demo base model
 
     @classmethod
     def load(cls, tokenizer_dir: str | Path, max_length: int = DEFAULT_MAX_LENGTH,
@@ -99,26 +99,17 @@ class TokenBudget:
                 f"token budget was counted with (sha256 {expected_sha256[:12]}); export again for this model")
 
 
-def target_tokenizer_dir(base_model: str | None, workspace: "Workspace", texts: list[str] | None = None) -> Path:
-    """The folder holding the target model's tokenizer.
+def target_tokenizer_dir(base_model: str | None, workspace: "Workspace") -> Path:
+    """The folder holding the target model's tokenizer: a named base model resolved as training resolves it
+    (local folder or cached hub id); None means the workspace's `models/base/` (the demo base model, installed
+    there on first use)."""
+    from datapilot_pipeline.lib.modeling import default_tiny_model_dir, resolve_base_model, tiny_tokenizer_exists
 
-    A named base model resolves as training resolves it (local folder or cached hub id). None means the
-    tiny model under `models/base/`; its tokenizer is built there from `texts` when missing."""
-    from datapilot_pipeline.lib.modeling import (
-        build_tiny_tokenizer, default_tiny_model_dir, resolve_base_model, tiny_tokenizer_exists,
-    )
-
-    if base_model is not None:
-        return resolve_base_model(base_model, workspace)
-    tiny = default_tiny_model_dir(workspace)
-    if tiny_tokenizer_exists(tiny):
-        return tiny
-    if not texts:
-        raise ValueError(f"no tokenizer at {tiny} and no texts to build the tiny one from; pass a base model")
-    return build_tiny_tokenizer(tiny, texts)
+    if base_model is None and tiny_tokenizer_exists(default_tiny_model_dir(workspace)):
+        return default_tiny_model_dir(workspace)  # a tokenizer left there by an older version is kept
+    return resolve_base_model(base_model, workspace)
 
 
-def target_budget(base_model: str | None, workspace: "Workspace", max_length: int = DEFAULT_MAX_LENGTH,
-                  texts: list[str] | None = None) -> TokenBudget:
+def target_budget(base_model: str | None, workspace: "Workspace", max_length: int = DEFAULT_MAX_LENGTH) -> TokenBudget:
     """The token budget of the model a dataset is for (see `target_tokenizer_dir`)."""
-    return TokenBudget.load(target_tokenizer_dir(base_model, workspace, texts), max_length, base_model)
+    return TokenBudget.load(target_tokenizer_dir(base_model, workspace), max_length, base_model)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from datapilot_pipeline.lib.modeling import build_tiny_base_model, generate, load_causal_lm, resolve_base_model
+from datapilot_pipeline.lib.modeling import (DEMO_BASE_DIR, build_tiny_base_model, generate, install_demo_base,
+                                             load_causal_lm, resolve_base_model)
 from datapilot_pipeline.lib.paths import Workspace
 from datapilot_pipeline_tests.training_data import example
 
@@ -50,10 +51,12 @@ def test_generate_batches_and_returns_only_new_text(tiny: Path):
     assert batched[0] == single[0]  # left padding keeps greedy output independent of the batch
 
 
-def test_resolve_none_builds_tiny_once(home: Path):
+def test_resolve_none_installs_the_demo_base_once(home: Path):
     ws = Workspace.current()
-    path = resolve_base_model(None, ws, texts=TEXTS)
+    path = resolve_base_model(None, ws)
     assert path == ws.models / "base"
+    assert (path / "model.safetensors").read_bytes() == (DEMO_BASE_DIR / "model.safetensors").read_bytes()
+    assert (path / "README.md").is_file()  # the model card travels with the weights
     stamp = (path / "model.safetensors").stat().st_mtime_ns
     assert resolve_base_model(None, ws) == path
     assert (path / "model.safetensors").stat().st_mtime_ns == stamp
@@ -79,6 +82,16 @@ def test_directory_without_weights_is_rejected(home: Path):
         resolve_base_model(home / "empty", Workspace.current())
 
 
-def test_none_without_texts_and_no_model_is_an_error(home: Path):
-    with pytest.raises(ValueError, match="--base-model"):
-        resolve_base_model(None, Workspace.current())
+def test_a_models_base_folder_without_a_model_is_left_alone(home: Path):
+    ws = Workspace.current()
+    (ws.models / "base").mkdir(parents=True)
+    (ws.models / "base" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="--base-model") as info:
+        resolve_base_model(None, ws)
+    assert "\n" not in str(info.value) and (ws.models / "base" / "notes.txt").read_text() == "mine"
+
+
+def test_shipped_weights_that_do_not_match_the_pin_are_refused(tmp_path: Path):
+    with pytest.raises(ValueError, match="sha256"):
+        install_demo_base(tmp_path / "base", sha256="0" * 64)
+    assert not (tmp_path / "base").exists()

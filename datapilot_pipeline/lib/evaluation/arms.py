@@ -12,7 +12,7 @@ from datapilot_pipeline.lib.paths import Workspace
 
 def base_model_arm(ref: str | None, workspace: Workspace, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
                    batch_size: int = DEFAULT_BATCH_SIZE) -> LocalGenerator:
-    """The base model (a local directory, a cached hub id, or the workspace's tiny model when None)."""
+    """The base model (a local directory, a cached hub id, or the workspace's demo base model when None)."""
     from datapilot_pipeline.lib.modeling import resolve_base_model
 
     base = resolve_base_model(ref, workspace)

@@ -35,6 +35,7 @@ class Generation:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     attempts: int = 1
+    cached: bool = False  # read back from `lib.evaluation.reply_cache`, not generated in this run
 
 
 def public_url(url: str) -> str:

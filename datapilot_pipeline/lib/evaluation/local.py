@@ -14,7 +14,7 @@ from typing import Any
 
 from datapilot_pipeline.lib.evaluation.endpoint import Generation
 
-# The reviewed answers run to ~1,750 characters (~600 tokens of the tiny tokenizer); 1024 lets constrained
+# The reviewed answers run to ~1,750 characters (~600 tokens of the demo base model's tokenizer); 1024 lets constrained
 # decoding keep 1 insight at full length (worst case) while a model that stops early stops early.
 DEFAULT_MAX_NEW_TOKENS = 1024
 DEFAULT_BATCH_SIZE = 4
@@ -32,7 +32,9 @@ class LocalGenerator:
     kind: str = "local"
     constrained: bool = True  # schema-constrained decoding (lib.decoding)
     grounded: bool = False  # per-example schema: columns, rows and aggregate keys of the prompt's own EDA
+    reply_cache: Path | None = None  # `lib.evaluation.reply_cache` file: replies already generated are read back
     _loaded: tuple[Any, Any] | None = field(default=None, init=False, repr=False)
+    _cache_counts: dict[str, int] = field(default_factory=lambda: {"hits": 0, "misses": 0}, init=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -43,11 +45,12 @@ class LocalGenerator:
     @property
     def decoding(self) -> dict:
         """What the evaluation report records about how replies were decoded."""
+        cache = {"reply_cache": dict(self._cache_counts)} if self.reply_cache is not None else {}
         if not self.constrained:
-            return {"constrained": False}
+            return {"constrained": False, **cache}
         from datapilot_pipeline.lib.decoding import describe, fit_bounds
 
-        return {"constrained": True, **describe(fit_bounds(self.max_new_tokens), self.grounded)}
+        return {"constrained": True, **describe(fit_bounds(self.max_new_tokens), self.grounded), **cache}
 
     def schemas(self, prompts: Sequence[str]) -> list[dict] | None:
         """The JSON Schema each prompt's reply is held to (None when unconstrained)."""
@@ -103,20 +106,42 @@ class LocalGenerator:
         lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
         for n in lengths:
             self._check_length(model, n)
-        out: list[Generation] = []
-        for start in range(0, len(prompts), self.batch_size):
-            batch = list(prompts[start:start + self.batch_size])
+        cache = keys = None
+        found: dict[str, Generation] = {}
+        if self.reply_cache is not None:
+            from datapilot_pipeline.lib.evaluation.reply_cache import ReplyCache, model_fingerprint, reply_key
+
+            cache = ReplyCache(self.reply_cache)
+            fingerprint = model_fingerprint(Path(self.base_model), Path(self.adapter_dir) if self.adapter_dir else None)
+            keys = [reply_key(fingerprint, p, schemas[i] if schemas else None, self.max_new_tokens)
+                    for i, p in enumerate(prompts)]
+            found = cache.get_many(keys)
+        out: list[Generation | None] = [found.get(keys[i]) if keys else None for i in range(len(prompts))]
+        todo = [i for i, gen in enumerate(out) if gen is None]
+        self._cache_counts["hits"] += len(prompts) - len(todo)
+        self._cache_counts["misses"] += len(todo) if cache is not None else 0
+        if on_done is not None:
+            for i, gen in enumerate(out):
+                if gen is not None:
+                    on_done(i, gen)
+        for start in range(0, len(todo), self.batch_size):
+            indices = todo[start:start + self.batch_size]
             began = time.perf_counter()
-            texts = generate(model, tokenizer, batch, max_new_tokens=self.max_new_tokens, batch_size=len(batch),
-                             schemas=schemas[start:start + self.batch_size] if schemas else None)
-            per_call = (time.perf_counter() - began) / len(batch)  # one forward pass serves the whole batch
-            for offset, text in enumerate(texts):
-                gen = Generation(text=text, latency_s=per_call, prompt_tokens=lengths[start + offset],
+            texts = generate(model, tokenizer, [prompts[i] for i in indices], max_new_tokens=self.max_new_tokens,
+                             batch_size=len(indices), schemas=[schemas[i] for i in indices] if schemas else None)
+            per_call = (time.perf_counter() - began) / len(indices)  # one forward pass serves the whole batch
+            fresh = {}
+            for i, text in zip(indices, texts):
+                gen = Generation(text=text, latency_s=per_call, prompt_tokens=lengths[i],
                                  completion_tokens=len(tokenizer(text, add_special_tokens=False)["input_ids"]))
-                out.append(gen)
+                out[i] = gen
+                if keys is not None:
+                    fresh[keys[i]] = gen
                 if on_done is not None:
-                    on_done(start + offset, gen)
-        return out
+                    on_done(i, gen)
+            if cache is not None:
+                cache.put_many(fresh)  # after every batch: a run killed midway keeps what it generated
+        return [gen for gen in out if gen is not None]
 
 
 def requested_schema(response_format: dict | None) -> dict | None:

@@ -103,7 +103,8 @@ def run_arm(arm: str, backend: Backend, holdout: Sequence[dict], per_example: li
         prompt = conversations[index] if backend.kind == "endpoint" else prompts[index]
         audit.record(arm=arm, model=backend.label, prompt=prompt, response=gen.text, latency_s=gen.latency_s,
                      prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens,
-                     example_id=holdout[index]["example_id"], attempts=gen.attempts, n_shots=len(per_example[index]))
+                     example_id=holdout[index]["example_id"], attempts=gen.attempts, n_shots=len(per_example[index]),
+                     **({"cached": True} if gen.cached else {}))
 
     generations = backend.generate_all(prompts, conversations, log if audit is not None else None)
     return [score_example(e["example_id"], g.text, e["compact_eda"], e["output"]) for e, g in zip(holdout, generations)]

@@ -16,7 +16,7 @@ from datapilot_pipeline.lib.prompts import PromptRecipe, build_prompt, fit_shots
 if TYPE_CHECKING:
     from datapilot_pipeline.lib.token_budget import TokenBudget
 
-BudgetFactory = Callable[[list[str]], "TokenBudget"]
+BudgetFactory = Callable[[], "TokenBudget"]
 
 
 @dataclass
@@ -28,19 +28,15 @@ class Prepared:
     over_budget: list[str] = field(default_factory=list)  # job ids whose 0-shot line exceeds the budget
 
 
-def within_budget(prepared: list[PreparedExample], recipe: PromptRecipe, shots: list[dict],
-                  budget_for: BudgetFactory) -> Prepared:
+def within_budget(prepared: list[PreparedExample], recipe: PromptRecipe, budget_for: BudgetFactory) -> Prepared:
     """Leave out the trainable lines that cannot fit even without worked examples; fit the others' shots.
 
-    `budget_for(texts)` returns the target model's `TokenBudget` (texts: the trainable examples' 0-shot
-    prompts with completions and the worked examples, for a tiny tokenizer that must first be built). The
+    `budget_for()` returns the target model's `TokenBudget` (loaded only when there is something to fit). The
     completion reserve is the longest kept completion, so an answer like any trained on fits after a prompt
     built by the same rule at evaluation."""
     trainable = [p for p in prepared if p.split != "holdout"]
     completions = {p.job_id: format_completion(p.approved_output) for p in trainable}
-    texts = ([build_prompt(p.compact_eda, []) + completions[p.job_id] for p in trainable]
-             + [build_prompt(s["compact_eda"], []) + format_completion(s["output"]) for s in shots])
-    budget = budget_for(texts)
+    budget = budget_for()
     measured = {p.job_id: budget.measure(build_prompt(p.compact_eda, []), completions[p.job_id]) for p in trainable}
     over = {j for j, (total, completion) in measured.items() if total > budget.max_length or completion == 0}
     reserve = max((c for j, (_, c) in measured.items() if j not in over), default=0)

@@ -147,7 +147,7 @@ def prepare_examples(examples: list[ReviewedExample], seeds: list[dict], options
     recipe = PromptRecipe(shot_ids=tuple(shot_ids))
     if budget_for is None:
         return Prepared(prepared, recipe)
-    return within_budget(prepared, recipe, masked_pool, budget_for)
+    return within_budget(prepared, recipe, budget_for)
 
 
 def _write_lines(path: Path, rows: Iterable[dict]) -> tuple[str, int]:

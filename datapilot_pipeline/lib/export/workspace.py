@@ -29,10 +29,10 @@ def holdout_tables(path: Path) -> set[str]:
 
 
 def export_settings(workspace: "Workspace", base_model: str | None, max_length: int) -> dict[str, Any]:
-    """Keyword arguments of `write_export` for an export in `workspace` aimed at `base_model` (None: the tiny
-    offline model) with `max_length` tokens per sequence."""
+    """Keyword arguments of `write_export` for an export in `workspace` aimed at `base_model` (None: the demo
+    base model) with `max_length` tokens per sequence."""
     from datapilot_pipeline.lib.token_budget import target_budget
 
-    return {"budget_for": lambda texts: target_budget(base_model, workspace, max_length, texts),
+    return {"budget_for": lambda: target_budget(base_model, workspace, max_length),
             "holdout_record": holdout_record(workspace),
             "forced_holdout": holdout_tables(workspace.holdout_path())}

@@ -15,7 +15,7 @@ from datapilot_pipeline.lib.training import ranks
 from datapilot_pipeline.lib.training.config import TrainingConfig
 from datapilot_pipeline.lib.hashing import file_sha256
 from datapilot_pipeline.lib.prompts import PromptRecipe, read_recipe
-from datapilot_pipeline.lib.training.data import load_examples, prepare_data
+from datapilot_pipeline.lib.training.data import prepare_data
 from datapilot_pipeline.lib.training.trainer import MetricsSink, ProgressHook, train_lora
 
 if TYPE_CHECKING:
@@ -93,9 +93,8 @@ def run_training(config: TrainingConfig, dataset: Path, workspace: "Workspace", 
         base_model = recipe.base_model
     max_length = config.max_seq_length or (recipe.max_length if recipe and recipe.max_length else DEFAULT_MAX_LENGTH)
     config = config.with_environment_cap().model_copy(update={"max_seq_length": max_length})
-    texts = [row["prompt"] + row["completion"] for row in load_examples(dataset)]
-    # the main process builds a missing tiny base; the others wait for its path (no two writers in one folder)
-    base = Path(ranks.agree(str(resolve_base_model(base_model, workspace, texts=texts))
+    # the main process installs a missing demo base; the others wait for its path (no two writers in one folder)
+    base = Path(ranks.agree(str(resolve_base_model(base_model, workspace))
                             if ranks.is_main_process() else None))
     if recipe is not None and recipe.tokenizer_sha256 and tokenizer_sha256(base) != recipe.tokenizer_sha256:
         raise TokenizerMismatchError(

@@ -2,8 +2,8 @@
 
 The budget is the recipe's (`<stem>_recipe.json`: tokenizer folder checked by sha256, max length), so
 validation counts over-length lines exactly as training will drop them. An explicit tokenizer or max
-length overrides it; a dataset without a recipe is counted with the workspace's tiny tokenizer when one
-exists, else estimated (`tokens.TokenCounter`).
+length overrides it; a dataset without a recipe is counted with the workspace's base model tokenizer when
+one exists, else estimated (`tokens.TokenCounter`).
 """
 
 from __future__ import annotations
