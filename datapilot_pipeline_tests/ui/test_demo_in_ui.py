@@ -27,7 +27,15 @@ from datapilot_pipeline_tests.ui.test_browser import STARTUP_TIMEOUT_S, _chromiu
 DATASET_CHECKS = ("has_no_pii", "few_schema_errors", "few_duplicates", "fits_token_budget", "quality_score_ok")
 DEMO_TIMEOUT_S = 2400  # the whole demo on 2 CPU cores, generation included; CI machines vary
 RUN_TIMEOUT_S = 180
-SENSOR_WATCH_S = 75  # the sensor ticks every 30 s once the daemon is up
+SENSOR_WATCH_S = 120  # most to wait for the sensor's first tick (every 30 s once the daemon is up)
+
+SENSOR_TICKS = """
+query($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { sensorState { ticks(limit: 5) { status timestamp } } }
+  }
+}"""
 
 LAUNCH = """
 mutation($params: ExecutionParams!) {
@@ -203,8 +211,23 @@ def test_launchpad_min_score_changes_reviewed_examples(ui, page, instance, shots
     _shot(page, shots, "reviewed_examples_min_score_run.png")
 
 
+def _sensor_ticks(url: str) -> list[dict]:
+    selector = {"repositoryLocationName": "datapilot_pipeline", "repositoryName": "__repository__",
+                "sensorName": "new_feedback_sensor"}
+    found = _graphql(url, SENSOR_TICKS, {"selector": selector})["sensorOrError"]
+    return found["sensorState"]["ticks"]
+
+
 def test_no_run_starts_by_itself(ui, instance) -> None:
-    time.sleep(max(0.0, SENSOR_WATCH_S - (time.monotonic() - ui["started"])))
+    # The daemon evaluates the sensor (on by default) within its first 30 s interval: wait for a finished tick,
+    # then for anything it (or a schedule) might have launched to show up.
+    deadline = time.monotonic() + SENSOR_WATCH_S
+    while time.monotonic() < deadline and not any(t["status"] in ("SKIPPED", "SUCCESS", "FAILURE")
+                                                 for t in _sensor_ticks(ui["url"])):
+        time.sleep(2)
+    ticks = _sensor_ticks(ui["url"])
+    assert any(t["status"] == "SKIPPED" for t in ticks), ticks  # evaluated, and it asked for nothing
+    time.sleep(3)
     started = [r for r in _runs(ui["url"]) if any(t["key"] == "dagster/sensor_name" or
                                                    t["key"] == "dagster/schedule_name" for t in r["tags"])]
     assert started == []
