@@ -94,7 +94,7 @@ def ab_test_guardrails_pass(ab_test_report: dict) -> dg.AssetCheckResult:
             metadata[f"{rail['name']}/difference"] = dg.MetadataValue.float(rail["test"]["difference"])
             metadata[f"{rail['name']}/p_value"] = dg.MetadataValue.float(rail["test"]["p_value"])
     passed = all(rail["passed"] for rail in ab_test_report["guardrails"])
-    return dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.WARN, metadata=metadata)
+    return dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.WARN, metadata=for_display(metadata))
 
 
 ab_test_job = dg.define_asset_job("ab_test_job", selection=dg.AssetSelection.assets("feedback_records", "ab_test_report"),
