@@ -4,8 +4,8 @@ import dagster as dg
 
 # Small enough to finish on 2 CPU cores in a few minutes; every other setting is the production default.
 # Local generation on CPU is the slow part: the demo evaluates a slice of the holdout with bounded replies.
-# The export's token budget decides how many worked examples each prompt holds (none at the tiny model's default
-# 2048 tokens: a worked example is about 700 of its tokens, a 0-shot prompt about 1,100).
+# The export's token budget decides how many worked examples each prompt holds (none at the demo base model's
+# default 2048 tokens: a worked example is about 700 of its tokens, a 0-shot prompt about 1,100).
 DEMO_RUN_CONFIG: dict = {
     "loggers": {"console": {"config": {"log_level": "INFO"}}},  # stage logs and training steps, not engine events
     "ops": {

@@ -39,6 +39,15 @@ class TrainOutcome:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
+def _final_eval_loss(trainer: Any, history: list[dict[str, float]]) -> float:
+    """The validation loss of the adapter training ends with (the best checkpoint's, which is loaded at the end):
+    the one logged at that step when there is one, else a fresh evaluation."""
+    state = trainer.state
+    step = state.best_global_step if trainer.args.load_best_model_at_end and state.best_global_step else state.global_step
+    logged = [h["eval_loss"] for h in history if "eval_loss" in h and int(h["step"]) == step]
+    return logged[-1] if logged else trainer.evaluate()["eval_loss"]
+
+
 def _metrics_callback(sink: MetricsSink | None, history: list[dict[str, float]], progress: ProgressHook | None):
     from transformers import TrainerCallback
 
@@ -158,7 +167,7 @@ def train_lora(config: TrainingConfig, data: PreparedData, base_model: Path, out
     seconds = time.perf_counter() - started
     after = _lora_state(trainer.model)
     trainer.save_model(str(adapter_dir))
-    eval_loss = trainer.evaluate()["eval_loss"] if has_val else None
+    eval_loss = _final_eval_loss(trainer, history) if has_val else None
     losses = [h["loss"] for h in history if "loss" in h]
     state = trainer.state
     return TrainOutcome(
