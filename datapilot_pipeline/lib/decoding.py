@@ -18,6 +18,7 @@ supports everything the schema uses (prefixItems, patterns, multipleOf, maxPrope
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -62,9 +63,11 @@ def _insight(number: int, bounds: OutputBounds, columns: Sequence[str] | None, n
              aggregate_keys: Sequence[str] | None) -> dict:
     column = {"type": "string", "enum": list(columns)} if columns else _text(bounds.column_chars)
     index = {"type": "integer", "minimum": 0, "maximum": (n_rows - 1) if n_rows else 10 ** 7 - 1}
-    if aggregate_keys:
-        aggregates = {"type": "object", "properties": {k: _number() for k in aggregate_keys},
-                      "additionalProperties": False, "maxProperties": bounds.max_aggregates}
+    if aggregate_keys:  # one pattern of the EDA's pointers: llguidance bounds patternProperties, not optional properties
+        keys = "|".join(re.escape(k) for k in sorted(aggregate_keys, key=len, reverse=True))
+        aggregates = {"type": "object", "patternProperties": {f"^(?:{keys})$": _number()},
+                      "additionalProperties": False, "maxProperties": bounds.max_aggregates,
+                      "x-max-key-chars": max(len(k) for k in aggregate_keys)}
     else:
         key = _text(bounds.aggregate_key_chars)["pattern"]
         aggregates = {"type": "object", "patternProperties": {key: _number()}, "additionalProperties": False,
@@ -133,7 +136,8 @@ def max_output_bytes(schema: dict) -> int:
     if kind == "object":
         fields = [len(json.dumps(k)) + 1 + max_output_bytes(v) for k, v in schema.get("properties", {}).items()]
         for pattern, value in schema.get("patternProperties", {}).items():
-            key_chars = int(pattern.rsplit(",", 1)[1].split("}")[0])  # the {min,max} of `_text`'s pattern
+            # the EDA's longest pointer (grounded), else the {min,max} of `_text`'s pattern
+            key_chars = schema.get("x-max-key-chars") or int(pattern.rsplit(",", 1)[1].split("}")[0])
             fields += [key_chars + 3 + max_output_bytes(value)] * (schema["maxProperties"] - len(fields))
         if "maxProperties" in schema:
             fields = sorted(fields, reverse=True)[:schema["maxProperties"]]

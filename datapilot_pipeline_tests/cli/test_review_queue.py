@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -92,16 +93,22 @@ def test_five_jobs_through_stdin_with_back_reprompt_and_order(home: Path):
 def test_ctrl_c_keeps_the_written_jobs_and_the_same_command_resumes(home: Path):
     _write_jobs(home / "jobs")
     proc = subprocess.Popen(_cli(home, "--reviewer", "ben"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=_env(home))
+                            stderr=subprocess.PIPE, text=True, env={**_env(home), "PYTHONUNBUFFERED": "1"})
+    shown: list[str] = []  # stdout as it is printed: the interrupt waits for the third job to be on screen
+    reader = threading.Thread(target=lambda: shown.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
     two_jobs = _approve_all(ORDER[0]) + _approve_all(ORDER[1]) + ["a"]  # and the start of a third
     proc.stdin.write("\n".join(two_jobs) + "\n")
     proc.stdin.flush()
     deadline = time.monotonic() + 60
-    while len(_feedback(home)) < 2 and time.monotonic() < deadline:
+    while (len(_feedback(home)) < 2 or not any(f"Job 3/5 · {ORDER[2]}" in line for line in shown)) \
+            and time.monotonic() < deadline:
         time.sleep(0.1)
-    time.sleep(0.5)  # blocked on the next question of the third job
+    time.sleep(1.0)  # it reads the "a" already waiting, then blocks on the third job's next question
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+    proc.wait(timeout=30)
+    reader.join(timeout=30)
+    err = proc.stderr.read()
     assert proc.returncode == 130, err
     assert err.strip() == ("datapilot: interrupted: 2 reviews written in this session, the job in progress was "
                            "not; run the same command to resume")

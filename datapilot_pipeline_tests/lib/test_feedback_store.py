@@ -15,7 +15,7 @@ from datapilot_pipeline.lib.atomic import atomic_write_text
 from datapilot_pipeline.lib.ingest import decisions_table, feedback_table, ingest_inbox, quarantine_table
 from datapilot_pipeline.lib.synthetic import write_feedback_files
 
-FORK = multiprocessing.get_context("fork")
+SPAWN = multiprocessing.get_context("spawn")  # not fork: a child forked while a thread held a lock hangs on it
 
 
 def _inbox(root: Path, n_jobs: int = 5, seed: int = 5) -> Path:
@@ -70,15 +70,14 @@ def test_a_run_reads_only_the_new_files(tmp_path, store_url, monkeypatch):
 def _ingest(inbox: str, out: str, url: str | None) -> int:
     if url:
         os.environ[feedback_store.STORE_URL_ENV] = url
-    feedback_store._ENGINES.clear()  # a forked child opens its own connections
     return ingest_inbox(Path(inbox), Path(out)).new_feedback
 
 
 def test_concurrent_writers_store_each_review_once(tmp_path, store_url):
     inbox, out = _inbox(tmp_path, n_jobs=30, seed=8), tmp_path / "feedback"
     n_files = len(list(inbox.iterdir()))
-    with FORK.Pool(3) as pool:
-        added = pool.starmap(_ingest, [(str(inbox), str(out), store_url)] * 3)
+    with SPAWN.Pool(3) as pool:
+        added = pool.starmap_async(_ingest, [(str(inbox), str(out), store_url)] * 3).get(180)
     assert sum(added) == n_files == len(feedback_table(out))
     assert feedback_table(out)["feedback_id"].is_unique
     assert quarantine_table(out).empty and list(inbox.iterdir()) == []

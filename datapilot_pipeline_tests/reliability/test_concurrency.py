@@ -16,8 +16,10 @@ from datapilot_pipeline.lib.inbox import feedback_filename, load_inbox
 from datapilot_pipeline.lib.ingest import feedback_table, ingest_inbox, quarantine_table
 from datapilot_pipeline_tests.feedback_fixtures import feedback_kwargs
 
-# fork: children inherit the imported modules, so 8 writers start in milliseconds instead of seconds each.
-FORK = multiprocessing.get_context("fork")
+# spawn, not fork: by the time this file runs, the test process has threads (torch's pools, Dagster's, gRPC's), and a
+# child forked while one of them held a lock hung forever on it. Spawned children start clean (a second or two each).
+SPAWN = multiprocessing.get_context("spawn")
+WAIT_S = 180
 N_PROCS, PER_PROC = 8, 25
 
 
@@ -32,17 +34,17 @@ def _write_reviews(inbox: str, worker: int, n: int, pause_s: float = 0.0) -> lis
     return paths
 
 
+def _child(target, index: int, args: tuple, barrier, results) -> None:
+    results.put((index, target(*args, barrier)))
+
+
 def _run_all(target, arg_lists: list[tuple]) -> list:
-    """Run `target(*args, barrier)` in one forked process per entry, all released at once; their results."""
-    barrier, results = FORK.Barrier(len(arg_lists)), FORK.Queue()
-
-    def child(index: int, args: tuple) -> None:
-        results.put((index, target(*args, barrier)))
-
-    procs = [FORK.Process(target=child, args=(i, args)) for i, args in enumerate(arg_lists)]
+    """Run `target(*args, barrier)` in one process per entry, all released at once; their results."""
+    barrier, results = SPAWN.Barrier(len(arg_lists)), SPAWN.Queue()
+    procs = [SPAWN.Process(target=_child, args=(target, i, args, barrier, results)) for i, args in enumerate(arg_lists)]
     for proc in procs:
         proc.start()
-    out = dict(results.get(timeout=120) for _ in procs)
+    out = dict(results.get(timeout=WAIT_S) for _ in procs)
     for proc in procs:
         proc.join(timeout=60)
         assert proc.exitcode == 0
@@ -72,8 +74,8 @@ def _ingest(inbox: str, out: str) -> int:
 
 def test_many_processes_writing_feedback_at_once(tmp_path: Path):
     inbox = tmp_path / "inbox"
-    with FORK.Pool(N_PROCS) as pool:
-        written = pool.starmap(_write_reviews, [(str(inbox), w, PER_PROC) for w in range(N_PROCS)])
+    with SPAWN.Pool(N_PROCS) as pool:
+        written = pool.starmap_async(_write_reviews, [(str(inbox), w, PER_PROC) for w in range(N_PROCS)]).get(WAIT_S)
     paths = [p for chunk in written for p in chunk]
     assert len(paths) == len(set(paths)) == N_PROCS * PER_PROC
     good, bad = load_inbox(inbox)
@@ -86,8 +88,8 @@ def test_many_processes_writing_feedback_at_once(tmp_path: Path):
 def test_ingestion_while_files_land_never_reads_half_a_file_and_converges(tmp_path: Path):
     inbox, out = tmp_path / "inbox", tmp_path / "feedback"
     inbox.mkdir()
-    writers = [FORK.Process(target=_write_reviews, args=(str(inbox), w, 30, 0.005)) for w in range(3)]
-    writers.append(FORK.Process(target=_copy_in_place, args=(str(inbox), 9, 20)))
+    writers = [SPAWN.Process(target=_write_reviews, args=(str(inbox), w, 30, 0.005)) for w in range(3)]
+    writers.append(SPAWN.Process(target=_copy_in_place, args=(str(inbox), 9, 20)))
     for proc in writers:
         proc.start()
     runs = 0
@@ -101,8 +103,8 @@ def test_ingestion_while_files_land_never_reads_half_a_file_and_converges(tmp_pa
     for proc in writers:
         proc.join()
         assert proc.exitcode == 0
-    with FORK.Pool(2) as pool:  # two final ingestions racing: the lock keeps each review once
-        pool.starmap(_ingest, [(str(inbox), str(out))] * 2)
+    with SPAWN.Pool(2) as pool:  # two final ingestions racing: the lock keeps each review once
+        pool.starmap_async(_ingest, [(str(inbox), str(out))] * 2).get(WAIT_S)
     final = ingest_inbox(inbox, out)
     assert runs >= 2 and atomic_quarantined == 0
     table = feedback_table(out)
@@ -120,8 +122,6 @@ def _ensure(uri: str, root: str, barrier) -> str:
 
 
 def test_mlflow_db_created_once_by_racing_processes(tmp_path: Path):
-    import mlflow  # noqa: F401 - imported once here so forked children start fast
-
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     ids = _run_all(_ensure, [(uri, str(tmp_path / "mlartifacts"))] * 4)
     assert len(set(ids)) == 1
