@@ -78,6 +78,8 @@ def test_concurrent_writers_store_each_review_once(tmp_path, store_url):
     n_files = len(list(inbox.iterdir()))
     with SPAWN.Pool(3) as pool:
         added = pool.starmap_async(_ingest, [(str(inbox), str(out), store_url)] * 3).get(180)
+        pool.close()  # workers exit by themselves; the `with` block's SIGTERM may be ignored by a background runner
+        pool.join()
     assert sum(added) == n_files == len(feedback_table(out))
     assert feedback_table(out)["feedback_id"].is_unique
     assert quarantine_table(out).empty and list(inbox.iterdir()) == []

@@ -34,6 +34,13 @@ def _write_reviews(inbox: str, worker: int, n: int, pause_s: float = 0.0) -> lis
     return paths
 
 
+def _close(pool) -> None:
+    """Let the workers finish and exit: leaving the `with` block would SIGTERM them, which a runner started in
+    the background may ignore (and then the join waits for ever)."""
+    pool.close()
+    pool.join()
+
+
 def _child(target, index: int, args: tuple, barrier, results) -> None:
     results.put((index, target(*args, barrier)))
 
@@ -76,6 +83,7 @@ def test_many_processes_writing_feedback_at_once(tmp_path: Path):
     inbox = tmp_path / "inbox"
     with SPAWN.Pool(N_PROCS) as pool:
         written = pool.starmap_async(_write_reviews, [(str(inbox), w, PER_PROC) for w in range(N_PROCS)]).get(WAIT_S)
+        _close(pool)
     paths = [p for chunk in written for p in chunk]
     assert len(paths) == len(set(paths)) == N_PROCS * PER_PROC
     good, bad = load_inbox(inbox)
@@ -105,6 +113,7 @@ def test_ingestion_while_files_land_never_reads_half_a_file_and_converges(tmp_pa
         assert proc.exitcode == 0
     with SPAWN.Pool(2) as pool:  # two final ingestions racing: the lock keeps each review once
         pool.starmap_async(_ingest, [(str(inbox), str(out))] * 2).get(WAIT_S)
+        _close(pool)
     final = ingest_inbox(inbox, out)
     assert runs >= 2 and atomic_quarantined == 0
     table = feedback_table(out)
