@@ -23,7 +23,7 @@ DEMO_BASE_DIR = Path(__file__).resolve().parents[1] / "data" / "demo_base"
 # sha256 of the shipped weights (scripts/pretrain_demo_base.py writes them; a changed file is refused)
 DEMO_BASE_SHA256 = "3ce35e87464feb46d0a02074852cd166c5a4a7f5313c19fde296e9956aa7e74a"
 DEMO_BASE_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
-                   "tokenizer_config.json", "special_tokens_map.json", "README.md", "training_log.json")
+                   "tokenizer_config.json", "README.md", "training_log.json")
 # Small enough to train a few hundred steps on 2 CPU cores in minutes; big enough to learn JSON layout.
 TINY_VOCAB = 2048
 TINY_HIDDEN = 96
@@ -38,6 +38,19 @@ PRETRAIN_BATCH = 16
 PRETRAIN_LR = 3e-3
 
 
+def _staging_dir(out_dir: Path) -> Path:
+    """An empty folder beside `out_dir` to fill and then rename in, with the process umask's permissions (mkdtemp
+    makes it 0700)."""
+    import os
+    import tempfile
+
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)
+    return staging
+
+
 def tiny_tokenizer_exists(out_dir: Path) -> bool:
     return (Path(out_dir) / "tokenizer.json").is_file()
 
@@ -49,7 +62,6 @@ def build_tiny_tokenizer(out_dir: Path, texts: list[str], vocab_size: int = TINY
     tokenizer or the whole one, and when two builders race the first one's tokenizer is kept."""
     import os
     import shutil
-    import tempfile
 
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -67,10 +79,7 @@ def build_tiny_tokenizer(out_dir: Path, texts: list[str], vocab_size: int = TINY
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token=BOS, eos_token=EOS, pad_token=PAD,
                                         unk_token=UNK, model_max_length=TINY_MAX_POSITIONS)
     tokenizer.padding_side = "left"  # decoder-only generation continues from the right edge
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it 0700; the model folder follows the process umask
+    staging = _staging_dir(out_dir)
     try:
         tokenizer.save_pretrained(staging)
         if not out_dir.exists():
@@ -177,7 +186,6 @@ def install_demo_base(out_dir: Path, source: Path = DEMO_BASE_DIR, sha256: str =
     the first one's copy is kept. A folder holding anything but a model is left alone: a one-line ValueError."""
     import os
     import shutil
-    import tempfile
 
     out_dir = Path(out_dir)
     if _is_model_dir(out_dir):
@@ -192,10 +200,7 @@ def install_demo_base(out_dir: Path, source: Path = DEMO_BASE_DIR, sha256: str =
         raise ValueError(f"{weights} does not match its pinned sha256; reinstall datapilot-pipeline or rebuild it "
                          "with scripts/pretrain_demo_base.py and update DEMO_BASE_SHA256")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it 0700; the model folder follows the process umask
+    staging = _staging_dir(out_dir)
     try:
         for name in DEMO_BASE_FILES:
             if (Path(source) / name).is_file():

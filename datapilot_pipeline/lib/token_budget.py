@@ -103,10 +103,8 @@ def target_tokenizer_dir(base_model: str | None, workspace: "Workspace") -> Path
     """The folder holding the target model's tokenizer: a named base model resolved as training resolves it
     (local folder or cached hub id); None means the workspace's `models/base/` (the demo base model, installed
     there on first use)."""
-    from datapilot_pipeline.lib.modeling import default_tiny_model_dir, resolve_base_model, tiny_tokenizer_exists
+    from datapilot_pipeline.lib.modeling import resolve_base_model
 
-    if base_model is None and tiny_tokenizer_exists(default_tiny_model_dir(workspace)):
-        return default_tiny_model_dir(workspace)  # a tokenizer left there by an older version is kept
     return resolve_base_model(base_model, workspace)
 
 
