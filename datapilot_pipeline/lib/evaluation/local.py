@@ -109,11 +109,15 @@ class LocalGenerator:
         cache = keys = None
         found: dict[str, Generation] = {}
         if self.reply_cache is not None:
-            from datapilot_pipeline.lib.evaluation.reply_cache import ReplyCache, model_fingerprint, reply_key
+            from datapilot_pipeline.lib.evaluation.reply_cache import (
+                ReplyCache, loaded_model_fingerprint, reply_key, runtime_of,
+            )
 
             cache = ReplyCache(self.reply_cache)
-            fingerprint = model_fingerprint(Path(self.base_model), Path(self.adapter_dir) if self.adapter_dir else None)
-            keys = [reply_key(fingerprint, p, schemas[i] if schemas else None, self.max_new_tokens)
+            fingerprint = loaded_model_fingerprint(model, Path(self.base_model),
+                                                   Path(self.adapter_dir) if self.adapter_dir else None)
+            runtime = runtime_of(model, self.batch_size)
+            keys = [reply_key(fingerprint, p, schemas[i] if schemas else None, self.max_new_tokens, runtime)
                     for i, p in enumerate(prompts)]
             found = cache.get_many(keys)
         out: list[Generation | None] = [found.get(keys[i]) if keys else None for i in range(len(prompts))]

@@ -1,26 +1,41 @@
 """Replies of local greedy generation, remembered by everything that decides them.
 
-A greedy reply is a function of the model's files (base weights, adapter, tokenizer, chat template), the rendered
-prompt, the JSON Schema it was held to, `max_new_tokens` and the decoding libraries' versions. Each retrain
+A greedy reply is a function of the model's files (base weights, adapter, every tokenizer file, chat template,
+configs), where and how the model runs (device, dtype, batch size), the rendered prompt, the JSON Schema it was held
+to, `max_new_tokens`, the decoding libraries' versions and this project's own code that shapes a reply (prompt
+building, chat rendering, schema bounds, constrained decoding, the generation loop: `CODE_MODULES`). Each retrain
 evaluates few-shot (the same base model) and the current champion (the same adapter) on a holdout that mostly
-repeats the last one: those replies are read back instead of generated again, like lm-evaluation-harness's
-request cache. The key covers all of the above, so a changed model, prompt, schema or library misses. SQLite in WAL
-mode under `$DATAPILOT_HOME/.cache/`; concurrent runs may both write a key, with the same value.
+repeats the last one: those replies are read back instead of generated again, like lm-evaluation-harness's request
+cache. The key covers all of the above, so a changed model, runtime, prompt, schema, library or decoding fix
+misses. The model fingerprint hashes every weight file, so it is computed once per loaded model
+(`loaded_model_fingerprint` keeps it on the model object), never per call. SQLite in WAL mode under
+`$DATAPILOT_HOME/.cache/`; concurrent runs may both write a key, with the same value.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
 import json
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from datapilot_pipeline.lib.evaluation.endpoint import Generation
 
-CACHE_VERSION = 1
-MODEL_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
-               "adapter_config.json")
+CACHE_VERSION = 2
+# Files of a model or adapter folder that decide a reply: weights, configs, and every file a tokenizer or its chat
+# template is read from (sentencepiece models, BPE vocabularies and merges, special and added tokens, templates).
+MODEL_FILE_PATTERNS = ("*.safetensors", "*.bin", "*.json", "*.model", "*.tiktoken", "*.jinja", "vocab*", "merges*",
+                       "tokenizer*", "special_tokens_map*", "added_tokens*", "chat_template*")
+# The project's modules whose source shapes a reply beyond the rendered prompt and the schema in the key: prompt
+# building, chat rendering and stop tokens, schema bounds, the llguidance processor, the generation loop, this cache.
+CODE_MODULES = ("datapilot_pipeline.lib.prompts", "datapilot_pipeline.lib.chat_format",
+                "datapilot_pipeline.lib.decoding", "datapilot_pipeline.lib.guided", "datapilot_pipeline.lib.modeling",
+                "datapilot_pipeline.lib.evaluation.local", "datapilot_pipeline.lib.evaluation.reply_cache")
+FINGERPRINT_ATTRIBUTE = "_datapilot_reply_fingerprint"
 _SCHEMA = """CREATE TABLE IF NOT EXISTS replies (
     key TEXT PRIMARY KEY, text TEXT NOT NULL, latency_s REAL NOT NULL, prompt_tokens INTEGER,
     completion_tokens INTEGER)"""
@@ -38,24 +53,65 @@ def _library_versions() -> dict[str, str]:
     return out
 
 
+def _model_files(folder: Path) -> list[Path]:
+    found = {p for pattern in MODEL_FILE_PATTERNS for p in folder.glob(pattern) if p.is_file()}
+    return sorted(found, key=lambda p: p.name)
+
+
 def model_fingerprint(base_model: Path, adapter_dir: Path | None = None) -> str:
-    """sha256 over the files that decide a reply: weights, configs, tokenizer, adapter; and library versions."""
+    """sha256 over the files that decide a reply (weights, configs, every tokenizer and chat-template file, the
+    adapter) and the decoding libraries' versions. Reads every weight file: call it once per loaded model
+    (`loaded_model_fingerprint`)."""
     digest = hashlib.sha256(json.dumps({"v": CACHE_VERSION, "libs": _library_versions()}).encode())
     for folder in (Path(base_model), *([Path(adapter_dir)] if adapter_dir else [])):
-        names = sorted({*(p.name for p in folder.glob("*.safetensors")), *MODEL_FILES})
-        for name in names:
-            path = folder / name
-            if path.is_file():
-                digest.update(name.encode() + b"\0")
-                with open(path, "rb") as handle:
-                    for chunk in iter(lambda: handle.read(1 << 20), b""):
-                        digest.update(chunk)
+        for path in _model_files(folder):
+            digest.update(path.name.encode() + b"\0")
+            with open(path, "rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+            digest.update(b"\0")
         digest.update(b"\1")
     return digest.hexdigest()
 
 
-def reply_key(fingerprint: str, prompt: str, schema: dict | None, max_new_tokens: int) -> str:
-    payload = json.dumps([fingerprint, prompt, schema, max_new_tokens], sort_keys=True, ensure_ascii=False)
+def loaded_model_fingerprint(model: Any, base_model: Path, adapter_dir: Path | None = None) -> str:
+    """`model_fingerprint` of the folders `model` was loaded from, computed on first use and kept on the model
+    object: every later call (every batch, every evaluation in the process) reuses it."""
+    fingerprint = getattr(model, FINGERPRINT_ATTRIBUTE, None)
+    if fingerprint is None:
+        fingerprint = model_fingerprint(base_model, adapter_dir)
+        setattr(model, FINGERPRINT_ATTRIBUTE, fingerprint)
+    return fingerprint
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """sha256 of the source of `CODE_MODULES` (read once per process): a fix to decoding or prompting misses."""
+    digest = hashlib.sha256()
+    for name in CODE_MODULES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.origin:
+            raise RuntimeError(f"reply cache: module {name} not found; update CODE_MODULES")
+        digest.update(name.encode() + b"\0" + Path(spec.origin).read_bytes() + b"\1")
+    return digest.hexdigest()
+
+
+def runtime_of(model: Any, batch_size: int) -> dict[str, str | int]:
+    """Where and how the model computes (device and its name, dtype, batch size: padding in a batch and reduced
+    precision change greedy replies), plus `code_fingerprint()`."""
+    import torch
+
+    parameter = next(model.parameters())
+    device = parameter.device
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+    return {"device": f"{device.type}:{name}", "dtype": str(parameter.dtype), "batch_size": batch_size,
+            "code": code_fingerprint()}
+
+
+def reply_key(fingerprint: str, prompt: str, schema: dict | None, max_new_tokens: int,
+              runtime: dict[str, str | int]) -> str:
+    """The cache key of one reply: model fingerprint, `runtime_of` the model, prompt, schema and token bound."""
+    payload = json.dumps([fingerprint, runtime, prompt, schema, max_new_tokens], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
