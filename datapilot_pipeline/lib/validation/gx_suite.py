@@ -10,7 +10,7 @@ import logging
 import os
 
 SUITE_NAME = "finetune_dataset_structure"
-FORMATS = ["prompt-completion", "openai-chat", "bedrock"]
+FORMATS = ["prompt-completion", "openai-chat", "bedrock", "preference", "seed-example"]  # records.parse_record's
 
 
 def _expectations(gx, max_tokens: int, min_rows: int) -> list:

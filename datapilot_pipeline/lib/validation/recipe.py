@@ -19,12 +19,36 @@ if TYPE_CHECKING:
     from datapilot_pipeline.lib.validation.records import Record
 
 
+SIBLING_SUFFIXES = ("_holdout", "_validation")  # files export writes beside `<stem>.jsonl`, under its recipe
+
+
+def recipe_file(dataset: Path) -> Path:
+    """Where the recipe of `dataset` lies: `<stem>_recipe.json`, or for the holdout and validation files export
+    writes beside a dataset (`<stem>_holdout.jsonl`, `<stem>_validation.jsonl`) the dataset's own recipe."""
+    dataset = Path(dataset)
+    own = recipe_path_for(dataset)
+    if own.is_file():
+        return own
+    for suffix in SIBLING_SUFFIXES:
+        if dataset.stem.endswith(suffix):
+            sibling = recipe_path_for(dataset.with_name(dataset.stem.removesuffix(suffix) + dataset.suffix))
+            if sibling.is_file():
+                return sibling
+    return own
+
+
+def dataset_recipe(dataset: Path) -> PromptRecipe | None:
+    """`lib.prompts.read_recipe` of the file `recipe_file` names (None when there is none)."""
+    path = recipe_file(dataset)
+    return read_recipe(path.with_name(path.name.removesuffix("_recipe.json") + ".jsonl"))
+
+
 def dataset_budget(dataset: Path, tokenizer_path: str | Path | None, max_tokens: int | None,
                    workspace: "Workspace | None") -> tuple[TokenBudget | None, dict]:
     """(budget or None for the estimate, the report's `recipe` section without line checks)."""
     problems: list[str] = []
     try:
-        recipe = read_recipe(dataset)
+        recipe = dataset_recipe(dataset)
     except ValueError as exc:
         recipe, problems = None, [str(exc)]
     length = max_tokens or (recipe.max_length if recipe and recipe.max_length else DEFAULT_MAX_LENGTH)
@@ -45,7 +69,7 @@ def dataset_budget(dataset: Path, tokenizer_path: str | Path | None, max_tokens:
             and budget.tokenizer_hash != recipe.tokenizer_sha256:
         problems.append(f"tokenizer {budget.tokenizer_path} is not the one the recipe counted with "
                         f"(sha256 {budget.tokenizer_hash[:12]} != {recipe.tokenizer_sha256[:12]})")
-    section = {"path": str(recipe_path_for(dataset)) if recipe else None, "max_length": length,
+    section = {"path": str(recipe_file(dataset)) if recipe else None, "max_length": length,
                "recipe": recipe.to_dict() if recipe else None, "problems": problems}
     return budget, section
 

@@ -3,9 +3,12 @@
 Accepted line formats (those `lib.export` writes): prompt-completion `{"prompt", "completion",
 "metadata"?}` (metadata is optional: a plain TRL file has none), preference `{"prompt", "chosen",
 "rejected"}` (the chosen reply is checked as the completion), openai-chat `{"messages": [system, user,
-assistant]}` and bedrock `{"system", "messages": [user, assistant]}`. A chat prompt is the system and
-user contents joined as `lib.prompts.build_prompt` joins them, so every format is checked the same way.
-A UTF-8 byte order mark before the first line is ignored.
+assistant]}`, bedrock `{"system", "messages": [user, assistant]}` and the seed-example format of seeds and of
+the holdout export writes beside a dataset (`{"example_id", "compact_eda", "output"}`: checked as the zero-shot
+prompt `lib.prompts.build_prompt(compact_eda, [])` and the output as the completion). A chat prompt is the
+system and user contents joined as `lib.prompts.build_prompt` joins them, so every format is checked the same
+way. A UTF-8 byte order mark before the first line is ignored. A file none of whose lines is a usable example
+(wrong keys, empty prompts or completions) cannot be scored: `require_examples` raises DatasetReadError.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ from typing import Any
 
 
 class DatasetReadError(ValueError):
-    """The file cannot be validated at all: missing, binary, or no line is a JSON object."""
+    """The file cannot be validated at all: missing, binary, no line is a JSON object, or no line is an example."""
+
+
+LINE_FORMATS = "prompt/completion, prompt/chosen/rejected, messages, or example_id/compact_eda/output (seed format)"
 
 
 @dataclass
@@ -116,14 +122,49 @@ def parse_record(line: int, raw: str) -> Record:
         rec.prompt, rec.completion, problems = _chat_view(data["messages"], data.get("system"))
         rec.problems.extend(problems)
         rec.metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else None
+    elif "compact_eda" in data or "output" in data:
+        rec.fmt = "seed-example"
+        _seed_view(rec, data)
     else:
-        rec.problems.append("a line needs prompt/completion, prompt/chosen/rejected or messages")
+        rec.problems.append(f"a line needs {LINE_FORMATS}")
     return rec
+
+
+def _seed_view(rec: Record, data: dict) -> None:
+    from datapilot_pipeline.lib.atomic import dumps_compact
+    from datapilot_pipeline.lib.prompts import build_prompt
+
+    for key in ("compact_eda", "output"):
+        if not isinstance(data.get(key), dict) or not data[key]:
+            rec.problems.append(f"{key} must be a non-empty object")
+    if "example_id" in data and not isinstance(data["example_id"], str):
+        rec.problems.append("example_id must be a string")
+    if not rec.problems:
+        rec.prompt, rec.completion = build_prompt(data["compact_eda"], []), dumps_compact(data["output"])
 
 
 def read_records(path: str | Path, data: bytes | None = None) -> list[Record]:
     """Every non-blank line as a Record; raises DatasetReadError when no line is a JSON object."""
     records = [parse_record(n, raw) for n, raw in read_lines(path, data)]
     if not any(isinstance(r.data, dict) for r in records):
-        raise DatasetReadError(f"{path} is not JSONL: no line is a JSON object")
+        raise DatasetReadError(_recipe_hint(path) or f"{path} is not JSONL: no line is a JSON object")
     return records
+
+
+def _recipe_hint(path: str | Path) -> str | None:
+    """Export writes `<stem>_recipe.json` beside the dataset; a user may pick it by mistake."""
+    name = Path(path).name
+    if not name.endswith("_recipe.json"):
+        return None
+    dataset = Path(path).with_name(name.removesuffix("_recipe.json") + ".jsonl")
+    return f"{path} is a prompt recipe, not a dataset: validate {dataset}"
+
+
+def require_examples(path: str | Path, lines: list[tuple[int, list[str], bool]]) -> None:
+    """Raise DatasetReadError unless some line is usable: (line, problems, usable) per line. A file of `{"foo": 1}`
+    lines or of empty prompts and completions has nothing to score, so it is refused, not graded 0."""
+    if any(usable for _, _, usable in lines):
+        return
+    first = next(((n, problems[0]) for n, problems, _ in lines if problems), None)
+    reason = f"line {first[0]}: {first[1]}" if first else f"a line needs {LINE_FORMATS}"
+    raise DatasetReadError(_recipe_hint(path) or f"{path} holds no usable example ({reason})")

@@ -15,7 +15,7 @@ from datapilot_pipeline.lib.validation.content import ContentResult
 from datapilot_pipeline.lib.validation.dedup import NEAR_THRESHOLD, DuplicateResult, find_duplicates
 from datapilot_pipeline.lib.validation.facts import LineFacts, TokenMethod, analyze_records
 from datapilot_pipeline.lib.validation.pii_scan import PiiResult
-from datapilot_pipeline.lib.validation.records import DatasetReadError, Record, read_records
+from datapilot_pipeline.lib.validation.records import DatasetReadError, Record, read_records, require_examples
 from datapilot_pipeline.lib.validation.tokens import DEFAULT_MAX_TOKENS, TokenCounter, token_summary
 
 if TYPE_CHECKING:
@@ -168,8 +168,7 @@ def validate_dataset(path: str | Path, *, tokenizer_path: str | Path | None = No
     """Validate a JSONL file against its recipe's token budget (`recipe.dataset_budget`); raises
     `records.DatasetReadError` when it cannot be read at all and `DatasetChangedError` when its bytes are not
     the ones with `expected_sha256`. The file is read once: the report covers exactly the bytes it names."""
-    from datapilot_pipeline.lib.prompts import read_recipe
-    from datapilot_pipeline.lib.validation.recipe import dataset_budget, line_problems
+    from datapilot_pipeline.lib.validation.recipe import dataset_budget, dataset_recipe, line_problems
 
     path = Path(path)
     if not path.is_file():
@@ -180,9 +179,10 @@ def validate_dataset(path: str | Path, *, tokenizer_path: str | Path | None = No
         raise DatasetChangedError(f"{path} changed after validation: sha256 {sha256} != {expected_sha256}")
     budget, recipe_section = dataset_budget(path, tokenizer_path, max_tokens, workspace)
     records = read_records(path, data)
+    require_examples(path, [(r.line, r.problems, r.prompt is not None and r.completion is not None) for r in records])
     validation = validate_records(records, budget=budget, max_tokens=recipe_section["max_length"], **kwargs)
     if recipe_section["recipe"] is not None:
-        recipe_section["problems"] += line_problems(read_recipe(path), records)[:MAX_LISTED]
+        recipe_section["problems"] += line_problems(dataset_recipe(path), records)[:MAX_LISTED]
     validation.report["recipe"] = recipe_section
     validation.report["source"] = {"path": str(path), "sha256": sha256}
     validation.report["created_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

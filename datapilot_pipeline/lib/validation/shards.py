@@ -25,7 +25,7 @@ from datapilot_pipeline.lib.validation.dedup import (
 )
 from datapilot_pipeline.lib.validation.facts import LineFacts, TokenMethod, analyze_records
 from datapilot_pipeline.lib.validation.recipe import dataset_budget
-from datapilot_pipeline.lib.validation.records import DatasetReadError, parse_record, read_lines
+from datapilot_pipeline.lib.validation.records import DatasetReadError, parse_record, read_lines, require_examples
 from datapilot_pipeline.lib.validation.report import build_report
 from datapilot_pipeline.lib.validation.tokens import DEFAULT_MAX_TOKENS, TokenCounter
 
@@ -105,6 +105,7 @@ def merge_shard_results(shards: list[ShardResult], *, near_threshold: float = NE
     facts = [f for s in ordered for f in s.facts]
     if not any(f.is_object for f in facts):
         raise DatasetReadError("the dataset is not JSONL: no line is a JSON object")
+    require_examples("the dataset", [(f.line, f.problems, f.usable) for f in facts])
     entries = [e for s in ordered for e in s.entries()]
     dups = dedup_signatures(entries, near_threshold,
                             index if index is not None else lsh_index(near_threshold), prefilled=prefilled)

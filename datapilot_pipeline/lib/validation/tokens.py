@@ -42,7 +42,7 @@ class TokenCounter:
         return self.budget is not None
 
     def count(self, texts: list[str]) -> list[int]:
-        if self.budget is None:
+        if self.budget is None or not texts:  # a tokenizer called on no text raises IndexError
             return [math.ceil(len(t) / CHARS_PER_TOKEN) for t in texts]
         encoded = self.budget.tokenizer(texts, add_special_tokens=False)["input_ids"]
         return [len(ids) for ids in encoded]
