@@ -1,9 +1,15 @@
 """The evidence-validity rule and the schema check, shared by validation and evaluation.
 
-Evidence is valid when every cited column exists in the compact EDA, every row index is an int in
-[0, n_rows), every aggregate key is a JSON Pointer (RFC 6901) into the compact EDA, or a bare KPI name
-meaning `/kpis/<name>`, resolving to a number equal to the claimed value within 1% relative (1e-9
-absolute when the true value is zero), and the evidence cites at least one aggregate or row index.
+Evidence is valid when it makes at least one checkable claim about the table and none of its claims is false:
+- every cited column exists in the compact EDA and every row index is an int in [0, n_rows);
+- every aggregate key is a JSON Pointer (RFC 6901) into the compact EDA, or a bare KPI name meaning
+  `/kpis/<name>`, resolving to a number equal to the claimed value within 1% relative (1e-9 absolute when the
+  true value is zero);
+- a checkable claim is an aggregate, or a row index the EDA ties to a cited column (one of that column's
+  outlier rows, or a sample row that shows that column). Row indices tied to nothing prove nothing: in range,
+  they are not false, but on their own they do not make evidence valid.
+
+`cites_number` says whether evidence cites at least one aggregate: the evidence coverage metric.
 """
 
 from __future__ import annotations
@@ -93,9 +99,33 @@ def evidence_problems(evidence: dict, compact_eda: dict) -> list[str]:
             problems.append(f"aggregate {key!r} resolves to a non-number")
         elif not _is_number(claimed) or not numbers_match(float(claimed), float(actual)):
             problems.append(f"aggregate {key!r} claims {claimed!r} but the compact EDA has {actual!r}")
-    if not aggregates and not rows:
-        problems.append("evidence cites no aggregate and no row index")
+    if not aggregates:
+        if not rows:
+            problems.append("evidence cites no aggregate and no row index")
+        elif not problems and not _tied_rows(rows, evidence.get("columns") or [], eda, columns):
+            problems.append("evidence cites no aggregate, and its row indices are not tied to a cited column "
+                            "(its outliers or sample rows)")
     return problems
+
+
+def _tied_rows(rows: list, cited: list, eda: dict, columns: dict) -> set[int]:
+    """The cited row indices the compact EDA ties to a cited column: its outlier rows or sample rows showing it."""
+    cited_names = {c.strip() for c in cited if isinstance(c, str)}
+    tied: set[int] = set()
+    for name in cited_names:
+        outliers = (columns.get(name) or {}).get("outliers") if isinstance(columns.get(name), dict) else None
+        indices = outliers.get("row_indices") if isinstance(outliers, dict) else None
+        tied.update(i for i in indices or [] if isinstance(i, int))
+    for sample in eda.get("sample_rows") or []:
+        values = sample.get("values") if isinstance(sample, dict) else None
+        if isinstance(values, dict) and cited_names & set(values) and isinstance(sample.get("row_index"), int):
+            tied.add(sample["row_index"])
+    return tied & {r for r in rows if isinstance(r, int)}
+
+
+def cites_number(evidence: dict) -> bool:
+    """Whether evidence cites at least one aggregate (a number a reader can check): evidence coverage."""
+    return bool(evidence.get("aggregates"))
 
 
 def evidence_is_valid(evidence: dict, compact_eda: dict) -> bool:
@@ -111,6 +141,7 @@ class OutputCheck:
     output: LLMOutput | None = None
     n_insights: int = 0
     n_valid_evidence: int = 0
+    n_citing_number: int = 0  # insights whose evidence cites at least one aggregate
     insight_problems: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -131,7 +162,9 @@ def check_output(raw: str | dict, compact_eda: dict) -> OutputCheck:
         return OutputCheck(schema_pass=False, error=str(exc))
     check = OutputCheck(schema_pass=True, output=output, n_insights=len(output.insights))
     for insight in output.insights:
-        problems = evidence_problems(insight.evidence.model_dump(), compact_eda)
+        evidence = insight.evidence.model_dump()
+        check.n_citing_number += cites_number(evidence)
+        problems = evidence_problems(evidence, compact_eda)
         if problems:
             check.insight_problems[insight.id] = problems
         else:

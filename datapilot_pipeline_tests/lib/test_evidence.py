@@ -1,4 +1,5 @@
-"""The evidence-validity rule of DESIGN.md: columns exist, rows in range, aggregates resolve within 1%."""
+"""The evidence-validity rule of DESIGN.md: columns exist, rows in range, aggregates resolve within 1%, and at least
+one checkable claim (an aggregate, or rows the EDA ties to a cited column)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ EDA = {
     },
     "correlations": [{"columns": ["revenue", "units"], "pearson": 0.91}],
     "kpis": {"total_revenue": 1824480.0, "zero_kpi": 0, "a/b": 3.0, "none_kpi": None, "label": "x"},
+    "sample_rows": [{"row_index": 0, "values": {"revenue": 1200.5, "region": "EMEA"}},
+                    {"row_index": 1, "values": {"region": "N/A"}}],
 }
 
 
@@ -98,7 +101,10 @@ def test_numbers_match_tolerance_boundaries(claimed, actual, ok):
         {"aggregates": {"/kpis/zero_kpi": 0}},
         {"aggregates": {"zero_kpi": 5e-10}},
         {"aggregates": {"/columns/revenue/stats/skew": 0.0}},
-        {"row_indices": [0, 1199]},
+        {"columns": ["revenue"], "row_indices": [17, 250]},        # the column's own outlier rows
+        {"columns": ["revenue"], "row_indices": [0]},              # a sample row that shows the column
+        {"columns": ["revenue"], "row_indices": [17, 1199]},       # one tied row is a claim; 1199 is in range
+        {"aggregates": {"/correlations/0/pearson": 0.91}, "row_indices": [5]},
         {"aggregates": {"/correlations/0/pearson": 0.91}},
         {"aggregates": {"/columns/region/top_values/N~1A": 7}},
         {"columns": [], "aggregates": {"/dataset/n_rows": 1200}},
@@ -130,6 +136,12 @@ def test_valid_evidence(evidence):
         ({"aggregates": {"/dataset/n_rows": "1200"}}, "claims '1200'"),
         ({"columns": ["revenue"]}, "evidence cites no aggregate and no row index"),
         ({}, "evidence cites no aggregate and no row index"),
+        # rows alone, tied to nothing, prove nothing (in range, but no checkable claim)
+        ({"columns": [], "row_indices": [3], "aggregates": {}}, "not tied to a cited column"),
+        ({"row_indices": [0, 1199]}, "not tied to a cited column"),
+        ({"columns": ["region"], "row_indices": [17]}, "not tied"),   # another column's outlier row
+        ({"columns": ["revenue"], "row_indices": [1]}, "not tied"),    # a sample row that does not show it
+        ({"columns": ["revenue"], "row_indices": [17, 1200]}, "row index 1200 is outside"),  # a false claim
         ({"columns": ["revenue"], "aggregates": {}, "row_indices": []}, "cites no aggregate"),
     ],
 )
@@ -144,6 +156,19 @@ def test_every_problem_is_reported():
     assert len(problems) == 4
 
 
+def test_evidence_coverage_counts_insights_that_cite_a_number():
+    from datapilot_pipeline.lib.evidence import cites_number
+
+    rows_only = {"id": "i1", "category": "outlier", "severity": "high", "text": "Orders 17 and 250 stand out.",
+                 "evidence": {"columns": ["revenue"], "row_indices": [17, 250]},
+                 "recommendation": {"action": "Audit them.", "priority": "high"}}
+    with_number = {**rows_only, "id": "i2", "evidence": {"columns": ["revenue"],
+                                                          "aggregates": {"/columns/revenue/stats/max": 9800.0}}}
+    check = check_output({"insights": [rows_only, with_number]}, EDA)
+    assert (check.n_insights, check.n_valid_evidence, check.n_citing_number) == (2, 2, 1)
+    assert cites_number(with_number["evidence"]) and not cites_number(rows_only["evidence"])
+
+
 def test_an_eda_without_n_rows_rejects_every_row_index():
     assert evidence_problems({"row_indices": [0]}, {"dataset": {}, "columns": {}}) == ["row index 0 is outside [0, None)"]
 
@@ -156,10 +181,11 @@ def _insight(iid, **evidence):
 def test_check_output_counts_valid_evidence_per_insight():
     output = {"insights": [_insight("i1", aggregates={"total_revenue": 1824480.0}),
                            _insight("i2", row_indices=[99999]),
-                           _insight("i3", row_indices=["5", "5"])]}
+                           _insight("i3", columns=["revenue"], row_indices=["250", "17", "17"]),
+                           _insight("i4", row_indices=["5", "5"])]}  # in range, normalized, but tied to nothing
     check = check_output(json.dumps(output), EDA)
-    assert (check.schema_pass, check.n_insights, check.n_valid_evidence) == (True, 3, 2)
-    assert list(check.insight_problems) == ["i2"]
+    assert (check.schema_pass, check.n_insights, check.n_valid_evidence) == (True, 4, 2)
+    assert list(check.insight_problems) == ["i2", "i4"]
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,8 @@
 - evidence accuracy: valid-evidence insights / all insights of schema-passing outputs (the same
   `lib.evidence.check_output` rule as validation); None when no output passed the schema, since
   the ratio is then undefined rather than zero;
+- evidence coverage: insights whose evidence cites at least one aggregate (a number) / all insights of
+  schema-passing outputs; a guardrail beside evidence accuracy, None when no output passed the schema;
 - text grounding: numbers stated in the insight texts that the compact EDA holds / all stated numbers,
   over schema-passing outputs (`lib.grounding`); None when no such output states a number;
 - BLEU (sacrebleu, mean sentence BLEU / 100) and ROUGE-L F1 (rouge-score) of the output's content against
@@ -25,7 +27,7 @@ from datapilot_pipeline.lib.evidence import check_output
 from datapilot_pipeline.lib.grounding import ground_texts
 from datapilot_pipeline.lib.normalize import parse_output_text
 
-RATE_METRICS = ("schema_pass_rate", "evidence_accuracy", "text_grounding", "bleu", "rouge_l")
+RATE_METRICS = ("schema_pass_rate", "evidence_accuracy", "evidence_coverage", "text_grounding", "bleu", "rouge_l")
 DEFAULT_BOOTSTRAP = 1000
 CONFIDENCE = 0.95
 
@@ -43,6 +45,7 @@ class ExampleScore:
     error: str | None = None
     n_numbers: int = 0  # numbers stated in the insight texts of a schema-passing output
     n_grounded: int = 0
+    n_citing_number: int = 0  # insights of a schema-passing output whose evidence cites an aggregate
     # (category, evidence is valid) for every insight of a schema-passing output
     insight_categories: tuple[tuple[str, bool], ...] = field(default_factory=tuple)
 
@@ -102,6 +105,7 @@ def score_example(example_id: str, raw: str, compact_eda: dict, reference_output
         rouge_l=rouge_l_rate(hypothesis, reference) if hypothesis else 0.0, error=check.error,
         insight_categories=categories, n_numbers=grounding.n_numbers if grounding else 0,
         n_grounded=grounding.n_grounded if grounding else 0,
+        n_citing_number=check.n_citing_number if check.schema_pass else 0,
     )
 
 
@@ -112,9 +116,11 @@ def _point(scores: Sequence[ExampleScore]) -> dict[str, float | None]:
     insights = sum(s.n_insights for s in scores if s.schema_pass)
     valid = sum(s.n_valid_evidence for s in scores if s.schema_pass)
     numbers = sum(s.n_numbers for s in scores)
+    citing = sum(s.n_citing_number for s in scores if s.schema_pass)
     return {
         "schema_pass_rate": sum(s.schema_pass for s in scores) / n,
         "evidence_accuracy": valid / insights if insights else None,
+        "evidence_coverage": citing / insights if insights else None,
         "text_grounding": sum(s.n_grounded for s in scores) / numbers if numbers else None,
         "bleu": float(np.mean([s.bleu for s in scores])),
         "rouge_l": float(np.mean([s.rouge_l for s in scores])),
@@ -152,6 +158,8 @@ def _resampled(scores: Sequence[ExampleScore], indices: np.ndarray) -> dict[str,
     return {
         "schema_pass_rate": passed[indices].mean(axis=1),
         "evidence_accuracy": _ratio(valid, insights, indices),
+        "evidence_coverage": _ratio(np.array([s.n_citing_number if s.schema_pass else 0 for s in scores], dtype=float),
+                                    insights, indices),
         "text_grounding": _ratio(np.array([s.n_grounded for s in scores], dtype=float),
                                  np.array([s.n_numbers for s in scores], dtype=float), indices),
         "bleu": np.array([s.bleu for s in scores])[indices].mean(axis=1),
@@ -191,6 +199,7 @@ def summarize(scores: Sequence[ExampleScore], indices: np.ndarray | None = None,
         "n_schema_pass": sum(s.schema_pass for s in scores),
         "n_insights": sum(s.n_insights for s in scores if s.schema_pass),
         "n_valid_evidence": sum(s.n_valid_evidence for s in scores if s.schema_pass),
+        "n_citing_number": sum(s.n_citing_number for s in scores if s.schema_pass),
         "n_numbers": sum(s.n_numbers for s in scores), "n_grounded": sum(s.n_grounded for s in scores),
         "ci": bootstrap_cis(scores, indices),
         "confidence": CONFIDENCE,
