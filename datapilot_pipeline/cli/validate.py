@@ -1,8 +1,9 @@
 """`datapilot validate DATASET.jsonl`: checks a fine-tuning JSONL and writes its quality report.
 
 Writes `reports/finetune_export_report_<TIMESTAMP>.json` and prints the score, the grade and the issue
-behind every point lost. Exit 0 when the score reaches --min-score, 1 below it, 2 when the file cannot
-be read (missing, binary, not JSONL) or on bad usage.
+behind every point lost. Reads every file export writes (each format, `_validation.jsonl`, `_holdout.jsonl`).
+Exit 0 when the score reaches --min-score, 1 below it, 2 when the file cannot be scored (missing, binary, not
+JSONL, no usable example: other keys, empty prompts or completions) or on bad usage.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def register(subparsers) -> None:
                         help="also write the masked, de-duplicated, schema-valid lines to PATH")
     parser.add_argument("--max-tokens", type=int_in_range(16),
                         help="max sequence length in tokens; longer lines are an issue (default: the dataset's "
-                             "prompt recipe, else 2048)")
+                             "prompt recipe, else 4096)")
     parser.add_argument("--tokenizer", metavar="PATH", type=Path,
                         help="local tokenizer folder for exact token counts (default: the recipe's, else the demo base "
                              "model's under models/base, else a chars/4 estimate)")
