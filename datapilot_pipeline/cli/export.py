@@ -1,7 +1,9 @@
-"""`datapilot export`: reviewed feedback in the inbox -> fine-tuning JSONL (train + validation) and a holdout.
+"""`datapilot export`: reviewed feedback -> fine-tuning JSONL (train + validation) and a holdout.
 
-Bad inbox files are counted and skipped, never fatal. Prints what was exported, what was discarded and
-why, counts per split and category, and every written file with its sha256. Exit 0 when files were
+Reads the reviews already ingested into the feedback store plus the inbox files not ingested yet (`--inbox DIR`:
+DIR only). Bad inbox files are counted and skipped, never fatal. Prints how many reviews came from where, what
+was exported, what was discarded and why, counts per split and category, how many worked examples the prompts
+really hold (the token budget may leave room for fewer than --shot-count), and every written file with its sha256. Exit 0 when files were
 written, 1 when no job was eligible (nothing written), 2 on bad usage.
 """
 
@@ -71,6 +73,26 @@ def _print_reasons(rejected: list) -> None:
         print(f"  {n} x {reason}")
 
 
+def _sources_line(n_stored: int, n_inbox: int, inbox: Path, store: Path | None) -> str:
+    """Where the reviews came from: the feedback store (reviews a Dagster run already ingested out of the inbox)
+    and the inbox files not ingested yet; `--inbox DIR` reads DIR only."""
+    files = f"{n_inbox} feedback file{'s' if n_inbox != 1 else ''} from the inbox {inbox}"
+    if store is None:
+        return f"read {files} (--inbox: the feedback store is not read)"
+    return f"read {n_stored + n_inbox} reviews: {n_stored} from the feedback store {store} (ingested earlier), {files}"
+
+
+def _shots_line(shots_per_prompt: dict[str, int], recipe) -> str:
+    """How many worked examples the written prompts really hold (a histogram), against the recipe's maximum."""
+    histogram = ", ".join(f"{shots} in {n} prompt{'s' if n != 1 else ''}" for shots, n in shots_per_prompt.items())
+    allowed = f"up to {recipe.shot_count}: {', '.join(recipe.shot_ids)}" if recipe.shot_ids else "none"
+    line = f"worked examples per prompt: {histogram or 'no prompts'} (the recipe allows {allowed})"
+    if recipe.shot_ids and any(int(k) < recipe.shot_count for k in shots_per_prompt):
+        line += (f"\n  fewer than {recipe.shot_count} where the {recipe.max_length}-token max length minus the "
+                 f"{recipe.completion_reserve}-token completion reserve left no room; a larger --max-length fits more")
+    return line
+
+
 def run(args: argparse.Namespace) -> int:
     from datapilot_pipeline.lib.export import (
         ExportOptions, NothingToExport, SplitFractions, default_output, export_dataset, holdout_path_for, load_seeds,
@@ -104,14 +126,17 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--output {output} is a directory")
 
     good, rejected = load_inbox(inbox)
+    stored = []
     if args.inbox is None:  # reviews already ingested (moved out of the inbox) come first
         try:
-            good = stored_reviews(ws.feedback_dir) + good
+            stored = stored_reviews(ws.feedback_dir)
         except StoreError as exc:
             raise UsageError(str(exc)) from None
-    good, duplicates, conflicts = drop_repeated_ids(good)
+    n_inbox = len(good)
+    good, duplicates, conflicts = drop_repeated_ids(stored + good)
     rejected += conflicts
-    print(f"inbox {inbox}: {len(good)} feedback files read, {len(rejected)} bad files skipped, "
+    print(_sources_line(len(stored), n_inbox, inbox, ws.feedback_dir if args.inbox is None else None))
+    print(f"  {len(good)} reviews kept, {len(rejected)} bad files skipped, "
           f"{len(duplicates)} duplicate deliveries skipped")
     for bad in rejected[:10]:
         print(f"  skipped {bad.path.name}: {bad.reason}")
@@ -139,8 +164,8 @@ def run(args: argparse.Namespace) -> int:
     for split, counts in result.per_category.items():
         _print_counts(f"  {split} by category", counts)
     recipe = result.recipe
-    print(f"prompt recipe: {recipe.shot_count} worked examples at most ({', '.join(recipe.shot_ids) or 'none'}), "
-          f"max length {recipe.max_length} tokens, completion reserve {recipe.completion_reserve}, "
+    print(_shots_line(result.shots_per_prompt, recipe))
+    print(f"prompt recipe: max length {recipe.max_length} tokens, completion reserve {recipe.completion_reserve}, "
           f"tokenizer {recipe.tokenizer}")
     for role, path in result.paths.items():
         detail = f" ({result.lines[role]} lines) sha256 {result.sha256[role]}" if role in result.lines else ""

@@ -137,23 +137,13 @@ def finetune_dataset(context: dg.AssetExecutionContext, config: FinetuneDatasetC
              "sha256_by_file": result.sha256, "n_examples": result.n_exported, "per_split": result.per_split,
              "per_category": result.per_category, "lines": result.lines, "discarded": result.discarded}
     context.log.info(f"wrote {result.lines['prompt-completion']} lines to {main}")
-    shots_used = {}
-    for n in _shot_counts(main):
-        shots_used[str(n)] = shots_used.get(str(n), 0) + 1
     return dg.Output(value, metadata={
         "n_examples": result.n_exported, "n_train": result.per_split["train"],
         "n_validation": result.per_split["validation"], "n_holdout": result.per_split["holdout"],
         "over_token_budget": result.discarded.get("over_token_budget", 0),
-        "shots_per_prompt": dg.MetadataValue.json(shots_used), "recipe": dg.MetadataValue.json(value["recipe"]),
+        "shots_per_prompt": dg.MetadataValue.json(result.shots_per_prompt), "recipe": dg.MetadataValue.json(value["recipe"]),
         "per_category": dg.MetadataValue.json(result.per_category),
         "path": dg.MetadataValue.path(str(main)),
         "holdout_path": dg.MetadataValue.path(str(holdout)) if holdout else dg.MetadataValue.text("none"),
         "sha256": result.sha256["prompt-completion"],
         "preview": dg.MetadataValue.md(_preview(main))})
-
-
-def _shot_counts(path: Path) -> list[int]:
-    import json
-
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line)["metadata"]["shot_count"] for line in fh]

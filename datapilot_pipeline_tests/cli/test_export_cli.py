@@ -51,7 +51,8 @@ def test_hostile_inbox_exports_exactly_the_good_jobs(home, capsys):
 
     assert main(["export", "--output", "out/ft.jsonl"]) == 0
     out = capsys.readouterr().out
-    assert "12 feedback files read, 7 bad files skipped" in out
+    assert "0 from the feedback store" in out and f"12 feedback files from the inbox {inbox}" in out
+    assert "12 reviews kept, 7 bad files skipped" in out
     rows = _lines(home / "out" / "ft.jsonl")
     held = home / "out" / "ft_holdout.jsonl"
     holdout = _lines(held) if held.exists() else []  # absent, never empty, when no table fell in the holdout
@@ -118,8 +119,29 @@ def test_reviews_already_ingested_are_exported_too(home, capsys):
     assert main(["export", "--output", str(home / "out.jsonl"), "--shot-count", "0"]) == 0
     out = capsys.readouterr().out
     assert "0 duplicate deliveries" in out and "bad files skipped" in out
-    n_read = int(out.split(": ", 1)[1].split(" feedback files read")[0])
-    assert n_read == len(load_feedback_files(Workspace(home).feedback_dir)) + len(list((home / "feedback_inbox").iterdir()))
+    n_stored = len(load_feedback_files(Workspace(home).feedback_dir))
+    n_inbox = len(list((home / "feedback_inbox").iterdir()))
+    assert (f"read {n_stored + n_inbox} reviews: {n_stored} from the feedback store {Workspace(home).feedback_dir} "
+            f"(ingested earlier), {n_inbox} feedback files from the inbox") in out
+    assert main(["export", "--inbox", str(home / "feedback_inbox"), "--output", str(home / "o2.jsonl"),
+                 "--shot-count", "0"]) in (0, 1)
+    assert f"read {n_inbox} feedback files from the inbox" in capsys.readouterr().out  # --inbox: the store is not read
+
+
+def test_the_shots_each_prompt_really_got_are_counted(home, capsys):
+    """The histogram is what the written lines hold, not the recipe's maximum; fewer shots are explained."""
+    from collections import Counter
+
+    _write_inbox(home / "feedback_inbox", 20)
+    _seeds(home)
+    for max_length, name in ((4096, "roomy.jsonl"), (900, "tight.jsonl")):
+        assert main(["export", "--output", name, "--max-length", str(max_length)]) == 0
+        out = capsys.readouterr().out
+        got = Counter(r["metadata"]["shot_count"] for r in _lines(home / name))
+        histogram = ", ".join(f"{k} in {got[k]} prompt{'s' if got[k] != 1 else ''}" for k in sorted(got, reverse=True))
+        assert f"worked examples per prompt: {histogram} (the recipe allows up to 3: s0, s1, s2)" in out, out
+        assert ("fewer than 3 where the" in out) == (min(got) < 3), out
+        assert (min(got) < 3) == (name == "tight.jsonl"), got  # both cases are exercised
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -70,7 +70,7 @@ def test_export_cli_asset_and_lib_agree_with_an_export_of_only_the_good_reviews(
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr and proc.stderr == ""
     n_bad = len(hostile.bad_files)
-    assert (f"{len(good_feedback)} feedback files read, {n_bad} bad files skipped, "
+    assert (f"{len(good_feedback)} reviews kept, {n_bad} bad files skipped, "
             f"{len(hostile.duplicate_files)} duplicate deliveries skipped") in proc.stdout
     assert "not UTF-8 text" in proc.stdout  # counts by reason, not only the first names
     assert snapshot(tmp_path, skip=home) == outside

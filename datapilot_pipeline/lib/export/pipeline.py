@@ -63,12 +63,15 @@ class ExportResult:
     n_sampled_out: int = 0
     n_preference_pairs: int = 0
     recipe: PromptRecipe | None = None
+    # worked examples a written train/validation prompt really holds -> how many prompts (the token budget may
+    # leave room for fewer than the recipe's shot_count); keys are str for JSON, most shots first
+    shots_per_prompt: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> dict:
         return {"recipe": self.recipe.to_dict() if self.recipe else None, "n_exported": self.n_exported, "per_split": self.per_split, "per_category": self.per_category,
                 "discarded": self.discarded, "n_sampled_out": self.n_sampled_out, "lines": self.lines,
                 "paths": {k: str(v) for k, v in self.paths.items()}, "sha256": self.sha256,
-                "review_stats": self.review_stats}
+                "review_stats": self.review_stats, "shots_per_prompt": self.shots_per_prompt}
 
 
 def run_token() -> str:
@@ -215,6 +218,8 @@ def write_export(examples: list[ReviewedExample], seeds: list[dict], options: Ex
     result.per_category = {s: dict(sorted(per_category[s].items())) for s in ("train", "validation", "holdout")}
     result.n_exported = len(prepared)
     result.n_preference_pairs = sum(1 for p in trainable if p.changed)
+    shots = Counter(len(p.shots) for p in trainable)
+    result.shots_per_prompt = {str(n): shots[n] for n in sorted(shots, reverse=True)}
     return result
 
 
