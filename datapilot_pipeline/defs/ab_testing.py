@@ -9,10 +9,18 @@ from datapilot_pipeline.defs.resources import WorkspaceResource
 
 
 class AbTestConfig(dg.Config):
-    mde: float = Field(default=0.05, gt=0, lt=1, description="Minimum detectable approval lift (absolute, per job).")
-    alpha: float = Field(default=0.05, gt=0, lt=1, description="Two-sided significance level of the test.")
-    power: float = Field(default=0.8, gt=0, lt=1, description="Power at the MDE; with alpha and the MDE it fixes the "
-                                                               "jobs needed per variant.")
+    """Leave everything out (the schedule does): the current experiment is read with its stored plan, and a new
+    experiment is planned with the defaults (MDE 0.05, alpha 0.05, power 0.8). Values that differ from an
+    experiment's stored plan fail the run: the plan is fixed once per experiment."""
+
+    mde: float | None = Field(default=None, gt=0, lt=1, description="Minimum detectable approval lift (absolute, "
+                              "per job) for a new plan; default 0.05.")
+    alpha: float | None = Field(default=None, gt=0, lt=1, description="Two-sided significance level for a new plan; "
+                                "default 0.05.")
+    power: float | None = Field(default=None, gt=0, lt=1, description="Power at the MDE for a new plan; default 0.8. "
+                                "With alpha and the MDE it fixes the jobs needed per variant.")
+    fine_tuned_model: str | None = Field(default=None, description="Read the experiment of this fine-tuned release "
+                                         "(default: the current one, the latest release).")
 
 
 def _fmt(value, spec: str = ".1%") -> str:
@@ -26,7 +34,8 @@ def _design_md(report: dict) -> str:
             ("baseline approval (pooled)", _fmt(d["baseline_approval"])), ("intra-job correlation (ICC)", f"{d['icc']:.3f}"),
             ("insights per job (harmonic mean)", f"{d['insights_per_job']:.2f}"),
             ("design effect", f"{d['design_effect']:.2f}"), ("insights if independent", d["insights_if_independent"]),
-            ("**jobs needed per variant**", d["jobs_needed_per_variant"]), ("estimated from", d["source"])]
+            ("**jobs needed per variant**", d["jobs_needed_per_variant"]), ("estimated from", d["source"]),
+            ("plan fixed at", f"{e['planned_at']} ({e['planned_by']})" if (e := report["experiment"]) else "not yet")]
     return "\n".join(["| design | value |", "| --- | --- |", *(f"| {k} | {v} |" for k, v in rows)])
 
 
@@ -39,6 +48,17 @@ def _variants_md(report: dict) -> str:
     rails = "\n".join(f"- guardrail `{g['name']}`: {'passes' if g['passed'] else 'FAILS'} ({g['harm']} blocks)"
                       for g in report["guardrails"])
     return "\n".join(rows) + f"\n\n**verdict: {report['verdict']}** - " + "; ".join(report["reasons"]) + "\n\n" + rails
+
+
+def _experiments_md(report: dict) -> str:
+    rows = ["| experiment | fine_tuned | few_shot | started | plan fixed | jobs needed | jobs few_shot / fine_tuned | "
+            "verdict | p |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for x in report["experiments"]:
+        rows.append(f"| {x['id']} | {x['models']['fine_tuned']} | {x['models']['few_shot']} | {x['started_at']} | "
+                    f"{x['planned_at']} | {x['jobs_needed_per_variant']} | {x['jobs']['few_shot']} / "
+                    f"{x['jobs']['fine_tuned']} | {x['verdict']} | {_fmt(x['p_value'], '.3g')} |")
+    return "\n".join(rows) + ("\n\nOne experiment per pair of model versions; each plan is fixed at its first read "
+                              "and each verdict decided once, on the first N jobs of each variant.")
 
 
 def _daily_md(report: dict) -> str:
@@ -56,16 +76,28 @@ def _daily_md(report: dict) -> str:
 def ab_test_report(context: dg.AssetExecutionContext, config: AbTestConfig, workspace: WorkspaceResource,
                    feedback_records: dict) -> dg.Output[dict]:
     """The A/B test of the two variants at the unit of randomization, the job (one row per job: its reviewers'
-    consensus; superseded reviews and reviews without a variant left out). The design (MDE, alpha, power and the
-    intra-job correlation) fixes the jobs needed per variant; the verdict (promote / keep / keep collecting) is a
-    Welch t-test on per-job approval rates at that fixed horizon, blocked by guardrails on the mean overall score
-    and on insights rejected as hallucinated. Shows the statistic per day; written to `reports/ab_test_<TIMESTAMP>.json`."""
-    from datapilot_pipeline.lib.ab.run import run_ab_test
-    from datapilot_pipeline.lib.ingest import load_feedback_files
+    consensus; superseded reviews and reviews without a variant left out), for the current experiment (the pair of
+    model versions served, a new fine-tuned release starting a new one). Reads the feedback store plus the inbox,
+    as `datapilot ab-test` does, through the same function. The plan (MDE, alpha, power and the intra-job
+    correlation: the jobs needed per variant) is fixed at the experiment's first read; the verdict (promote / keep
+    / keep collecting) is a Welch t-test on per-job approval rates, decided once on the first N jobs of each
+    variant, blocked by guardrails on the mean overall score and on insights rejected as hallucinated; later reads
+    return the same answer. Shows the statistic per day; written to `reports/ab_test_<TIMESTAMP>.json`."""
+    from datapilot_pipeline.lib.ab.experiments import Selector
+    from datapilot_pipeline.lib.ab.report import PlanConflict
+    from datapilot_pipeline.lib.ab.run import load_reviews, run_ab_test
 
-    reviews = load_feedback_files(feedback_records["feedback_dir"])
-    report, path = run_ab_test(reviews, workspace.workspace().reports, config.mde, config.alpha, config.power)
+    ws = workspace.workspace()
+    reviews, unusable = load_reviews(ws.inbox, feedback_records["feedback_dir"])  # as `datapilot ab-test` reads
+    selector = Selector(config.fine_tuned_model) if config.fine_tuned_model else None
+    try:
+        report, path = run_ab_test(reviews, ws.root, ws.reports, config.mde, config.alpha, config.power,
+                                   experiment=selector)
+    except (PlanConflict, LookupError) as exc:
+        raise dg.Failure(description=str(exc)) from None
     metadata: dict = {"verdict": report["verdict"], "unit": report["unit"],
+                      "experiment": report["experiment"]["id"] if report["experiment"] else "none yet",
+                      "experiments": dg.MetadataValue.md(_experiments_md(report)),
                       "jobs_needed_per_variant": report["jobs_needed_per_variant"],
                       "design": dg.MetadataValue.md(_design_md(report)),
                       "summary": dg.MetadataValue.md(_variants_md(report)),
@@ -79,6 +111,8 @@ def ab_test_report(context: dg.AssetExecutionContext, config: AbTestConfig, work
             metadata[f"{name}/approval_rate"] = dg.MetadataValue.float(v["approval_rate"])
     for reason, count in report["excluded"].items():
         metadata[f"excluded/{reason}"] = count
+    if unusable:
+        metadata["unusable_inbox_files"] = unusable
     context.log.info(f"A/B verdict: {report['verdict']} ({'; '.join(report['reasons'])})")
     return dg.Output({**report, "report_path": str(path)}, metadata=for_display(metadata))
 

@@ -38,6 +38,70 @@ def test_ab_test_on_defaults_with_an_empty_workspace(home: Path, capsys):
     assert "keep collecting" in capsys.readouterr().out
 
 
+def _last_report(home: Path) -> dict:
+    return json.loads(max((home / "reports").glob("ab_test_*.json")).read_text())
+
+
+def test_ab_test_on_defaults_sees_the_jobs_ingested_into_the_store(home: Path, capsys):
+    from datapilot_pipeline.lib.ingest import ingest_inbox
+
+    write(home / "feedback_inbox", arm("few_shot", 40, ["aarr"], [3]) + arm("fine_tuned", 40, ["aaar"], [4]))
+    ingest_inbox(home / "feedback_inbox", home / "data" / "feedback", settle_s=0)
+    assert not list((home / "feedback_inbox").glob("feedback_*.json"))  # the inbox was emptied into the store
+    write(home / "feedback_inbox", arm("fine_tuned", 45, ["aaar"], [4])[40:])  # arrived since: still in the inbox
+    assert main(["ab-test"]) == 0
+    report = _last_report(home)
+    assert report["variants"]["few_shot"]["jobs"] == 40 and report["variants"]["fine_tuned"]["jobs"] == 45
+    assert report["experiment"]["models"] == {"few_shot": "m", "fine_tuned": "m"}
+    assert "fine_tuned       45" in capsys.readouterr().out
+
+
+def test_one_answer_per_experiment_and_changed_parameters_refused(home: Path, capsys):
+    control = arm("few_shot", 60, ["aarr", "arrr", "aaar"], [3, 4])
+    treated = arm("fine_tuned", 60, ["aaaa", "aaar", "arrr"], [4, 4])
+    write(home / "feedback_inbox", control + treated)
+    assert main(["ab-test", "--mde", "0.3"]) == 0  # the first read fixes the plan and, at N, the decision
+    first = _last_report(home)
+    assert first["verdict"] != "keep collecting" and first["analysed_jobs_per_variant"] == first["jobs_needed_per_variant"]
+    assert (home / "data" / "ab" / f"{first['experiment']['id']}.plan.json").is_file()
+    write(home / "feedback_inbox", arm("fine_tuned", 50, ["rrrr"], [1], day0=30, prefix="late_")
+          + arm("few_shot", 50, ["aaaa"], [5], day0=30, prefix="late_"))
+    capsys.readouterr()
+    assert main(["ab-test"]) == 0 and main(["ab-test", "--mde", "0.3", "--alpha", "0.05"]) == 0
+    again = _last_report(home)
+    keys = ("verdict", "p_value", "jobs_needed_per_variant", "approval_test", "analysed_jobs", "design")
+    assert {k: again[k] for k in keys} == {k: first[k] for k in keys}
+    assert again["variants"]["fine_tuned"]["jobs"] == 110
+    n_reports = len(list((home / "reports").glob("ab_test_*.json")))
+    assert main(["ab-test", "--mde", "0.2"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "--mde 0.2" in err and "fixed once per experiment" in err
+    assert len(list((home / "reports").glob("ab_test_*.json"))) == n_reports  # nothing written
+
+
+def test_plan_ahead_of_a_new_release(home: Path, capsys):
+    assert main(["ab-test", "--plan"]) == 2  # nothing to plan yet
+    assert "no experiment to plan yet" in capsys.readouterr().err
+    write(home / "feedback_inbox", arm("few_shot", 30, ["aarr"], [3], model="fs") + arm("fine_tuned", 30, ["aarr"], [3], model="ft-1"))
+    assert main(["ab-test", "--plan", "--fine-tuned-model", "ft-2", "--mde", "0.3"]) == 0
+    out = capsys.readouterr().out
+    assert "fine_tuned ft-2 vs few_shot fs" in out and "datapilot ab-test --plan" in out and "30 jobs per variant" in out
+    assert main(["ab-test", "--plan", "--fine-tuned-model", "ft-2", "--mde", "0.3"]) == 0  # the same plan: fine
+    assert main(["ab-test", "--plan", "--fine-tuned-model", "ft-2", "--mde", "0.25"]) == 2
+    capsys.readouterr()
+    write(home / "feedback_inbox", arm("few_shot", 30, ["aarr", "arrr"], [3], day0=20, prefix="b_", model="fs")
+          + arm("fine_tuned", 30, ["aaaa", "aaar"], [4], day0=20, prefix="b_", model="ft-2"))
+    assert main(["ab-test"]) == 0  # the current experiment is ft-2's, read with the plan fixed ahead
+    report = _last_report(home)
+    assert report["experiment"]["models"]["fine_tuned"] == "ft-2" and report["design"]["mde"] == 0.3
+    assert report["experiment"]["planned_by"] == "datapilot ab-test --plan" and report["verdict"] == "promote"
+    assert [e["models"]["fine_tuned"] for e in report["experiments"]] == ["ft-1", "ft-2"]
+    assert report["experiments"][0]["jobs"] == {"few_shot": 30, "fine_tuned": 30}  # never pooled with ft-2
+    assert main(["ab-test", "--fine-tuned-model", "ft-1"]) == 0
+    assert _last_report(home)["experiment"]["models"]["fine_tuned"] == "ft-1"
+    assert main(["ab-test", "--few-shot-model", "fs"]) == 2
+
+
 @pytest.mark.parametrize("argv, message", [
     (["ab-test", "--mde", "0"], "--mde: must be between 0 and 1"),
     (["ab-test", "--power", "x"], "expected a number"),

@@ -68,3 +68,25 @@ def test_daily_job_on_its_defaults(home: Path):
     assert report["jobs_still_needed"]["fine_tuned"] == report["jobs_needed_per_variant"] - 5
     (check,) = result.get_asset_check_evaluations()
     assert check.passed and feedback_records is not None
+
+
+def test_asset_on_defaults_reads_the_plan_and_answer_the_cli_fixed(home: Path, capsys):
+    import pytest
+
+    from datapilot_pipeline.cli import main
+
+    control = arm("few_shot", 60, ["aarr", "arrr", "aaar"], [3, 4])
+    treated = arm("fine_tuned", 60, ["aaaa", "aaar", "arrr"], [4, 4])
+    records = _feedback_records(home, control + treated)  # ingested: the inbox is empty now
+    assert main(["ab-test", "--mde", "0.3"]) == 0  # the CLI's first read fixes the plan and the answer
+    cli = json.loads(next((home / "reports").glob("ab_test_*.json")).read_text())
+    assert cli["variants"]["fine_tuned"]["jobs"] == 60
+    more = _feedback_records(home, arm("fine_tuned", 30, ["rrrr"], [1], day0=30, prefix="late_"))
+    assert more == records
+    out = ab_test_report(dg.build_asset_context(), AbTestConfig(), WorkspaceResource(), feedback_records=records)
+    keys = ("verdict", "p_value", "jobs_needed_per_variant", "approval_test", "analysed_jobs", "design", "experiment")
+    assert {k: out.value[k] for k in keys} == {k: cli[k] for k in keys}
+    assert out.value["variants"]["fine_tuned"]["jobs"] == 90 and out.metadata["experiment"].value == cli["experiment"]["id"]
+    assert "| plan fixed at |" in out.metadata["design"].value and cli["experiment"]["id"] in out.metadata["experiments"].value
+    with pytest.raises(dg.Failure, match="fixed once per experiment"):
+        ab_test_report(dg.build_asset_context(), AbTestConfig(power=0.9), WorkspaceResource(), feedback_records=records)

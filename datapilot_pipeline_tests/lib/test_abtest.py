@@ -8,6 +8,7 @@ import pytest
 
 from datapilot_pipeline.lib.ab.assignment import assign_variant
 from datapilot_pipeline.lib.ab.design import InsightSums, anova_icc, jobs_per_variant, plan
+from datapilot_pipeline.lib.ab.experiments import ExperimentStore
 from datapilot_pipeline.lib.ab.jobs import job_table
 from datapilot_pipeline.lib.ab.report import ab_report
 from datapilot_pipeline.lib.ab.welch import welch
@@ -95,23 +96,25 @@ def test_one_row_per_job_superseded_and_unlabelled_reviews():
     assert plain.jobs[0].hallucination_rate == 0.0
 
 
-def _report(reviews: list[dict], mde: float = 0.3) -> dict:
-    return ab_report(job_table(parsed(*reviews)), mde=mde)
+def _report(reviews: list[dict], mde: float | None = 0.3, store: ExperimentStore | None = None) -> dict:
+    return ab_report(job_table(parsed(*reviews)), mde=mde, store=store)
 
 
-def test_keep_collecting_until_the_horizon_then_a_fixed_verdict():
+def test_keep_collecting_until_the_horizon_then_a_fixed_verdict(tmp_path):
     control = arm("few_shot", 60, ["aarr", "arrr", "aaar"], [3, 4])
     better = arm("fine_tuned", 60, ["aaaa", "aaar", "aaaa"], [4, 4])
-    early = _report(control[:20] + better[:20])
+    store = ExperimentStore(tmp_path / "ab")
+    early = _report(control[:20] + better[:20], store=store)
     assert early["verdict"] == "keep collecting" and early["p_value"] is None and early["unit"] == "job"
     n = early["jobs_needed_per_variant"]
     assert early["jobs_still_needed"] == {"few_shot": n - 20, "fine_tuned": n - 20} and n >= 30
-    done = _report(control + better)
+    done = _report(control + better, mde=None, store=store)  # the plan fixed at the first read
+    assert done["jobs_needed_per_variant"] == early["jobs_needed_per_variant"]
     n = done["jobs_needed_per_variant"]
     assert done["verdict"] == "promote" and done["p_value"] < 0.05 and done["analysed_jobs_per_variant"] == n
     assert done["variants"]["fine_tuned"]["jobs"] == 60 and done["variants"]["fine_tuned"]["approval_rate"] == pytest.approx(11 / 12)
     # later jobs of the opposite sign do not move a verdict taken on the first n jobs of each variant
-    later = _report(control + better + arm("fine_tuned", 40, ["rrrr"], [4], day0=25, prefix="late_"))
+    later = _report(control + better + arm("fine_tuned", 40, ["rrrr"], [4], day0=25, prefix="late_"), store=store)
     assert later["verdict"] == "promote" and later["p_value"] == done["p_value"]
     assert [d["jobs"]["fine_tuned"] for d in done["daily"]] == sorted(d["jobs"]["fine_tuned"] for d in done["daily"])
     assert done["daily"][-1]["jobs"] == {"few_shot": 60, "fine_tuned": 60}

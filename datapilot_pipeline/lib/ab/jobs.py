@@ -8,7 +8,8 @@ the export's consensus order `review_order`):
   hallucination (invented, made-up or fabricated values); the job's rate is the mean over reviewed insights;
 - the job's overall score is the median of its reviewers' overall scores.
 A review without a variant is counted and left out (never taken for control); so are jobs whose reviews name
-different variants and jobs in which every insight was skipped.
+different variants or different models, and jobs in which every insight was skipped. A job's `model` is the model
+version that served it (the job result's `model`, copied into every review): experiments are keyed by it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from datapilot_pipeline.lib.ab.assignment import VARIANTS
 from datapilot_pipeline.lib.contracts import FeedbackFile
 from datapilot_pipeline.lib.export.eligibility import review_order
 
+UNRECORDED_MODEL = "(unrecorded)"  # reviews written without the job's `model`
 HALLUCINATION_NOTE = re.compile(r"hallucinat|fabricat|made[- ]?up|invent|not in the (data|eda|table)", re.IGNORECASE)
 
 
@@ -36,6 +38,7 @@ class JobOutcome:
     insight_approvals: tuple[float, ...]  # per reviewed insight: share of its reviewers approving
     hallucination_rate: float
     overall_score: float
+    model: str = UNRECORDED_MODEL  # the model version that served the job
 
     @property
     def approval_rate(self) -> float:
@@ -52,6 +55,10 @@ class JobTable:
 def _variant(review: FeedbackFile) -> str | None:
     # The contract defaults a missing variant to few_shot; only a variant the file states is trusted.
     return review.variant if "variant" in review.model_fields_set and review.variant in VARIANTS else None
+
+
+def _model(review: FeedbackFile) -> str:
+    return review.model.strip() if review.model and review.model.strip() else UNRECORDED_MODEL
 
 
 def _job_outcome(reviews: list[FeedbackFile], variant: str) -> JobOutcome | None:
@@ -74,7 +81,8 @@ def _job_outcome(reviews: list[FeedbackFile], variant: str) -> JobOutcome | None
     first = min(reviews, key=review_order)
     return JobOutcome(job_id=first.job_id, variant=variant, first_reviewed_at=review_order(first)[0],
                       n_reviewers=len(latest), insight_approvals=shares, hallucination_rate=hallucination,
-                      overall_score=float(statistics.median(r.overall_score for r in latest.values())))
+                      overall_score=float(statistics.median(r.overall_score for r in latest.values())),
+                      model=_model(first))
 
 
 def job_table(reviews: Iterable[FeedbackFile]) -> JobTable:
@@ -93,6 +101,9 @@ def job_table(reviews: Iterable[FeedbackFile]) -> JobTable:
         table.excluded["superseded_reviews"] += superseded
         if len(variants) > 1:
             table.excluded["jobs_with_conflicting_variants"] += 1
+            continue
+        if len({_model(r) for r in job_reviews}) > 1:
+            table.excluded["jobs_with_conflicting_models"] += 1
             continue
         outcome = _job_outcome(job_reviews, variants.pop())
         if outcome is None:
