@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.text import Text
 
 from datapilot_pipeline.cli._review_session import Review, review_job
-from datapilot_pipeline.cli._review_ui import Asker
+from datapilot_pipeline.cli._review_ui import Asker, QuitReview
 from datapilot_pipeline.cli.common import Interrupted, UsageError
 from datapilot_pipeline.lib.contracts import JobResult
 from datapilot_pipeline.lib.feedback import FeedbackCollector
@@ -65,6 +65,10 @@ def run_queue(console: Console, asker: Asker, collector: FeedbackCollector, fold
         console.print()
         raise Interrupted(f"interrupted: {_reviews(written)} written in this session, the job in progress was not; "
                           f"run the same command to resume") from None
+    except QuitReview:
+        console.print(Text(f"Quit: {_reviews(written)} written in this session, the job in progress was not; run the "
+                           f"same command to resume.", style="bold"), soft_wrap=True)
+        return 0
     except EOFError:
         console.print()
         raise UsageError(f"input ended: {_reviews(written)} written in this session, the job in progress was not; "

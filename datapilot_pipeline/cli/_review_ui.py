@@ -1,8 +1,9 @@
 """The interactive part of `datapilot review`: showing an insight and asking for one verdict on it.
 
-Every question re-asks until the answer is valid. End of input raises `EOFError` and Ctrl-C raises
-`KeyboardInterrupt`; the caller writes nothing for the job in progress in either case. `b` at the
-action prompt returns `BACK` (the caller shows the previous insight again).
+Every question re-asks until the answer is valid. End of input raises `EOFError`, Ctrl-C raises
+`KeyboardInterrupt` and `q` at the action prompt raises `QuitReview`; the caller writes nothing for the job in
+progress in any of these cases. `b` at the action prompt returns `BACK` (the caller shows the previous insight
+again). Approving an insight whose evidence fails the check asks for a confirmation first: export drops it.
 """
 
 from __future__ import annotations
@@ -25,10 +26,16 @@ from datapilot_pipeline.lib.evidence import evidence_problems
 from datapilot_pipeline.lib.normalize import PRIORITY_SYNONYMS, normalize_evidence
 
 ACTION_KEYS = {"a": "approve", "approve": "approve", "e": "edit", "edit": "edit",
-               "r": "reject", "reject": "reject", "s": "skip", "skip": "skip", "b": "back", "back": "back"}
+               "r": "reject", "reject": "reject", "s": "skip", "skip": "skip", "b": "back", "back": "back",
+               "q": "quit", "quit": "quit"}
 BACK = "back"
+YES_NO = {"y": "yes", "yes": "yes", "n": "no", "no": "no"}
 UNGROUNDED_CHOICES = {"f": "fix", "fix": "fix", "k": "keep", "keep": "keep", "c": "cancel", "cancel": "cancel"}
 _SEVERITY_STYLE = {"low": "green", "medium": "yellow", "high": "red", "critical": "bold white on red"}
+
+
+class QuitReview(Exception):
+    """The reviewer pressed q: stop here, write nothing for the job in progress (exit 0)."""
 
 
 class Asker:
@@ -164,17 +171,21 @@ def ask_verdict(asker: Asker, insight: Insight, eda: dict, previous: dict | None
     """One feedback item for this insight (a dict in the shape of `contracts.FeedbackItem`), or `BACK`.
     With a `previous` verdict (the reviewer came back here), Enter keeps it."""
     keys = dict(ACTION_KEYS)
-    hint = ("Please answer a (approve), e (edit), r (reject), s (skip) or b (back)." if can_go_back
-            else "Please answer a (approve), e (edit), r (reject) or s (skip).")
+    hint = ("Please answer a (approve), e (edit), r (reject), s (skip), b (back) or q (quit)." if can_go_back
+            else "Please answer a (approve), e (edit), r (reject), s (skip) or q (quit).")
     if previous is not None:
         asker.console.print(Text(f"  Your verdict so far: {_describe(previous)} (Enter keeps it)", style="dim"))
         keys[""] = "keep"
     if not can_go_back:
         keys = {k: v for k, v in keys.items() if v != BACK}
-    prompt = "[a]pprove / [e]dit / [r]eject / [s]kip" + (" / [b]ack" if can_go_back else "") + ": "
+    prompt = "[a]pprove / [e]dit / [r]eject / [s]kip" + (" / [b]ack" if can_go_back else "") + " / [q]uit: "
     action = asker.choice(prompt, keys, hint)
+    if action == "quit":
+        raise QuitReview
     if action == BACK:
         return BACK
+    if action == "approve" and not _confirm_approval(asker, insight, eda):
+        return ask_verdict(asker, insight, eda, previous, can_go_back)
     if action == "keep":
         return previous
     item: dict[str, Any] = {"insight_id": insight.id, "action": action}
@@ -195,6 +206,18 @@ def ask_verdict(asker: Asker, insight: Insight, eda: dict, previous: dict | None
     if action != "skip":
         item["human_score"] = asker.score("Score 1-5: ")
     return item
+
+
+def _confirm_approval(asker: Asker, insight: Insight, eda: dict) -> bool:
+    """True when the insight's evidence checks out, or the reviewer approves it anyway after the warning."""
+    problems = evidence_problems(insight.evidence.model_dump(), eda)
+    if not problems:
+        return True
+    asker.console.print(Text(f"  Warning: this insight's evidence does not check out against the data ("
+                             f"{'; '.join(problems)}). Export drops insights whose evidence fails the check, so an "
+                             f"approval trains nothing; [e]dit can fix the evidence.", style="yellow"))
+    return asker.choice("Approve it anyway? [y]es / [n]o, choose again: ", YES_NO,
+                        "Please answer y (approve anyway) or n (choose again).") == "yes"
 
 
 def ask_edits(asker: Asker, insight: Insight, eda: dict) -> tuple[dict[str, Any], str | None]:

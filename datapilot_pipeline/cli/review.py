@@ -3,14 +3,16 @@
     datapilot review JOB_ID RESULT_JSON [--reviewer ID]       one job
     datapilot review --queue DIR [--reviewer ID] [--overlap F] every job result in DIR you have not reviewed
 
-Each insight: [a]pprove / [e]dit / [r]eject / [s]kip (or [b]ack to the previous insight), notes, a score
-1-5; then an overall score and a confirmation before the feedback file is written. Edited evidence is
+Each insight: [a]pprove / [e]dit / [r]eject / [s]kip (or [b]ack to the previous insight, [q]uit), notes, a
+score 1-5; then an overall score and a confirmation before the feedback file is written. Approving an insight
+whose evidence fails the check asks "approve anyway?" first (export drops such insights). Edited evidence is
 pre-filled ($VISUAL/$EDITOR on a terminal, else shown as JSON) and evidence that fails the check
 re-prompts: fix it, keep it with a reason, or cancel. The queue goes jobs with failing evidence first,
 then oldest first, and shows progress (`Job 12/40`); each job is written when confirmed, so after
 Ctrl-C the same command resumes at the first job not written. `--overlap F` offers a share F of the
 jobs that another reviewer already reviewed to a second reviewer (agreement); without it, every job
-you have not reviewed is offered. End of input or Ctrl-C writes nothing for the job in progress.
+you have not reviewed is offered. q, end of input or Ctrl-C writes nothing for the job in progress (q exits 0;
+in a queue the same command resumes).
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
     from datapilot_pipeline.cli._review_queue import run_queue, write_review
     from datapilot_pipeline.cli._review_session import review_job
-    from datapilot_pipeline.cli._review_ui import Asker
+    from datapilot_pipeline.cli._review_ui import Asker, QuitReview
     from datapilot_pipeline.lib.feedback import FeedbackCollector, load_job_result
 
     _check_args(args)
@@ -114,6 +116,9 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         console.print()  # end the prompt's line before the one-line message on stderr
         raise
+    except QuitReview:
+        console.print(f"Quit; nothing was written for {job.job_id}.")
+        return 0
     except EOFError:
         console.print()
         raise UsageError("input ended before the review was complete; nothing was written") from None

@@ -1,7 +1,11 @@
-"""`datapilot route JOB_ID`: the job's sticky A/B variant and the chat-completions endpoint that variant calls,
-as one JSON line ({"job_id", "variant", "endpoint"}). Split, salt and endpoints come from
-`$DATAPILOT_HOME/ab_routing.json` (defaults when absent: 50/50, the default salt, few-shot on OpenAI's API and
-fine-tuned on `datapilot serve` at http://127.0.0.1:8000). Exit 2 for a bad job id or a bad config file.
+"""`datapilot route JOB_ID`: the job's A/B variant and the endpoint it calls.
+
+Prints the job's sticky A/B variant and the chat-completions endpoint that variant calls, as one JSON line
+({"job_id", "variant", "endpoint"}). Split, salt and endpoints come from `$DATAPILOT_HOME/ab_routing.json`
+(defaults when absent: 50/50, the default salt, few-shot on OpenAI's API and fine-tuned on `datapilot serve` at
+http://127.0.0.1:8000). The variant is what routing assigns the job id; a job result that says it was served by
+the other variant was routed by something else (the demo's synthetic traffic draws its own). Exit 2 for a bad
+job id or a bad config file.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from datapilot_pipeline.cli.common import UsageError
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("route", help="the job's sticky A/B variant and the endpoint it calls",
-                              description=__doc__.split("\n", 1)[1].strip())
+                              description=__doc__.split("\n\n", 1)[1].strip())
     p.add_argument("job_id", metavar="JOB_ID")
     p.set_defaults(handler=run)
 

@@ -49,7 +49,7 @@ def test_a_full_review_through_stdin_writes_one_feedback_file(home: Path):
     assert proc.returncode == 0, proc.stderr
     [path] = _inbox_files(home)
     assert f"Feedback written to {path}" in proc.stdout
-    assert "Please answer a (approve), e (edit), r (reject), s (skip) or b (back)." in proc.stdout
+    assert "Please answer a (approve), e (edit), r (reject), s (skip), b (back) or q (quit)." in proc.stdout
     assert "An answer is required here." in proc.stdout
     assert "Please answer with a whole number from 1 to 5." in proc.stdout
     assert "This evidence does not check out against the data" in proc.stdout
@@ -108,6 +108,13 @@ def test_in_process_with_reviewer_from_env_and_evidence_re_prompts(home, monkeyp
     assert item.edited_text is None
     assert item.edited_evidence == {"columns": ["region"], "aggregates": {}, "row_indices": [2, 9]}
     assert item.edited_recommendation == {"action": "Drop rows 2 and 9.", "priority": "high"}
+    assert _inbox_files(home) == []
+
+
+def test_q_quits_and_writes_nothing(home, monkeypatch, capsys):
+    job = write_job(home / "job.json")
+    assert _main(monkeypatch, [JOB_ID, str(job), "--reviewer", "jo"], "a\n\n5\nq\n") == 0
+    assert f"Quit; nothing was written for {JOB_ID}." in capsys.readouterr().out
     assert _inbox_files(home) == []
 
 

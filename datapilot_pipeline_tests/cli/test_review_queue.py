@@ -36,8 +36,12 @@ def _write_jobs(folder: Path) -> Path:
     return folder
 
 
+FAILING = {"i3", "i4"}  # approving these asks "approve anyway?" first
+
+
 def _approve_all(job_id: str, score: str = "4") -> list[str]:
-    return [line for _ in JOBS[job_id] for line in ("a", "", score)] + [score, "y"]
+    return [line for i in JOBS[job_id] for line in (("a", "y") if i in FAILING else ("a",)) + ("", score)] \
+        + [score, "y"]
 
 
 def _cli(home: Path, *args: str) -> list[str]:
@@ -88,6 +92,31 @@ def test_five_jobs_through_stdin_with_back_reprompt_and_order(home: Path):
     assert c.items[0].notes == "note one" and c.overall_score == 3
     assert c.items[1].edited_evidence["aggregates"] == {"/columns/revenue/stats/max": 9800}
     assert "Queue done: 5 reviews written" in out
+    assert out.count("Warning: this insight's evidence does not check out") == 3  # job_e's two and job_b's i3
+
+
+def test_q_quits_the_queue_keeping_what_was_written(home: Path):
+    _write_jobs(home / "jobs")
+    answers = _approve_all(ORDER[0]) + ["q"]
+    proc = subprocess.run(_cli(home, "--reviewer", "dee"), input="\n".join(answers) + "\n", capture_output=True,
+                          text=True, env=_env(home), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "Quit: 1 review written in this session, the job in progress was not; run the same command to resume." \
+        in proc.stdout
+    assert list(_feedback(home)) == [ORDER[0]]
+
+
+def test_approving_failing_evidence_warns_and_n_chooses_again(home: Path):
+    _write_jobs(home / "jobs")
+    # job_c: i1 approve; i2 approve; i3 approve -> warned -> n -> reject instead; i4 approve -> warned -> y
+    answers = ["a", "", "5", "a", "", "5", "a", "n", "r", "wrong rows", "1", "a", "y", "", "2", "3", "y", "q"]
+    proc = subprocess.run(_cli(home, "--reviewer", "eve"), input="\n".join(answers) + "\n", capture_output=True,
+                          text=True, env=_env(home), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("Warning: this insight's evidence does not check out") == 2
+    assert "Approve it anyway? [y]es / [n]o, choose again" in proc.stdout
+    c = _feedback(home)["job_c"]
+    assert [i.action for i in c.items] == ["approve", "approve", "reject", "approve"]
 
 
 def _default_sigint() -> None:
