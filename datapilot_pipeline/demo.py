@@ -71,11 +71,17 @@ def _print_outcome(console: Console, result) -> None:
         verdict = "promoted to @champion" if promotion["promoted"].value else "not promoted"
         console.print(f"[bold]promotion[/] {promotion['model_uri'].value}: {verdict}")
         console.print(Markdown(promotion["rules"].value))
+    if "evaluation_scores" in metadata:
+        from datapilot_pipeline.lib.evaluation.verdict import verdict_sentence
+
+        console.print(f"[bold]verdict[/] {verdict_sentence(result.output_for_node('evaluation_scores')['report'])}")
 
 
 def run_demo(home: Path, n_jobs: int, seed: int) -> int:
     _prepare_environment(home)
     console = Console()
+    if not console.is_terminal:  # piped or logged: no 80-column wrap that splits run ids and paths
+        console = Console(width=200)
     import dagster as dg
 
     from datapilot_pipeline.lib.paths import Workspace

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from datapilot_pipeline.defs.display import for_display
 from datapilot_pipeline.defs.resources import WorkspaceResource
+from datapilot_pipeline.lib.token_budget import DEFAULT_MAX_LENGTH
 
 N_SHARDS = 4
 SHARDS = dg.StaticPartitionsDefinition([str(k) for k in range(N_SHARDS)])
@@ -35,7 +36,7 @@ class DedupIndexResource(dg.ConfigurableResource):
 class ValidationShardConfig(dg.Config):
     """How each shard counts tokens; the same meaning as in `ValidationConfig`."""
 
-    max_tokens: int = Field(default=2048, ge=16, description="Max sequence length; longer lines are an issue.")
+    max_tokens: int = Field(default=DEFAULT_MAX_LENGTH, ge=16, description="Max sequence length; longer lines are an issue.")
     tokenizer_path: str | None = Field(default=None, description="Local tokenizer folder for exact token counts.")
 
 
