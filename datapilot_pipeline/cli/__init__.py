@@ -32,9 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from datapilot_pipeline.cli._output import quiet_output
+    from datapilot_pipeline.lib.paths import Workspace
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    return run_handler(args.handler, args)
+    with quiet_output(Workspace.current().cli_log):  # libraries' known warnings go to the log, not the screen
+        return run_handler(args.handler, args)
 
 
 __all__ = ["main", "build_parser", "UsageError"]

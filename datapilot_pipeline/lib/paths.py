@@ -46,6 +46,11 @@ class Workspace:
         return self.root / "data" / "llm_logs"
 
     @property
+    def cli_log(self) -> Path:
+        """Where the `datapilot` command keeps the libraries' warnings it does not show (`cli._output`)."""
+        return self.root / "data" / "logs" / "datapilot.log"
+
+    @property
     def reports(self) -> Path:
         return self.root / "reports"
 
