@@ -8,14 +8,12 @@ from pathlib import Path
 
 from datapilot_pipeline.cli.common import UsageError, int_in_range
 
-DEMO_JOBS = 450  # enough reviewed jobs for a holdout over the promotion rule's minimum of 30 examples
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("demo", help="run the whole pipeline on synthetic feedback, offline",
                                    description=__doc__)
-    parser.add_argument("--jobs", type=int_in_range(1, 100_000), default=DEMO_JOBS,
-                        help=f"synthetic reviewed jobs to generate (default {DEMO_JOBS})")
+    parser.add_argument("--jobs", type=int_in_range(1, 100_000), default=160,
+                        help="synthetic reviewed jobs to generate (default 160)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default 0)")
     parser.add_argument("--home", type=Path, default=None,
                         help="working root (default $DATAPILOT_HOME or the current directory)")

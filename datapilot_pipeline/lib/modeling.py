@@ -55,19 +55,8 @@ def tiny_tokenizer_exists(out_dir: Path) -> bool:
     return (Path(out_dir) / "tokenizer.json").is_file()
 
 
-# Pre-tokenizer of the demo base model: GPT-2's split, except that every digit is a piece of its own (a number is
-# copied digit by digit, and each digit's embedding is trained) and a JSON Pointer's tail up to its closing `":`
-# (`/revenue/stats/max":`) stays one piece, which BPE merges into one token when it is frequent: the key a cited
-# value is looked up by is then one token in the prompt's EDA line and in the answer's evidence alike.
-POINTER_PIECES = (r"""(?:/[A-Za-z0-9_~.\-]+)+":|'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}| ?[^\s\p{L}\p{N}]+"""
-                  r"""|\s+(?!\S)|\s+""")
-
-
-def build_tiny_tokenizer(out_dir: Path, texts: list[str], vocab_size: int = TINY_VOCAB,
-                         pointer_pieces: bool = False) -> Path:
+def build_tiny_tokenizer(out_dir: Path, texts: list[str], vocab_size: int = TINY_VOCAB) -> Path:
     """Train a byte-level BPE on `texts` and save it as a Hugging Face tokenizer under `out_dir`.
-
-    `pointer_pieces`: pre-tokenize with `POINTER_PIECES` (single digits, whole pointer tails) instead of GPT-2's split.
 
     The files appear at once (built in a temp folder, then renamed in): a concurrent reader sees either no
     tokenizer or the whole one, and when two builders race the first one's tokenizer is kept."""
@@ -82,14 +71,7 @@ def build_tiny_tokenizer(out_dir: Path, texts: list[str], vocab_size: int = TINY
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     bpe = Tokenizer(models.BPE(unk_token=UNK))
-    if pointer_pieces:
-        from tokenizers import Regex
-
-        bpe.pre_tokenizer = pre_tokenizers.Sequence([
-            pre_tokenizers.Split(Regex(POINTER_PIECES), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
-    else:
-        bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[PAD, BOS, EOS, UNK],
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)

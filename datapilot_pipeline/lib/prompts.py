@@ -14,9 +14,7 @@ Layout of a prompt (the user part is what follows the system prompt):
 
     ### Example 1
     Compact EDA:
-    {"/columns/revenue/dtype":"float",
-    "/columns/revenue/stats/max":9800.0,
-    ...}
+    {...}
     Insights:
     {...}
 
@@ -24,13 +22,6 @@ Layout of a prompt (the user part is what follows the system prompt):
     Compact EDA:
     {...}
     Insights:
-
-The compact EDA is written as one flat JSON object keyed by the JSON Pointers (RFC 6901) of its values, one
-member per line (prompt version v2; v1 wrote the nested object). Evidence cites values by exactly those
-pointers, so a grounded aggregate (`"/columns/revenue/stats/max":9800.0`) is a verbatim copy of one line of
-the prompt: what a model has to look up is written where it looks. Arrays of scalars stay whole values;
-arrays of objects (correlations, sample rows) are indexed, one member of an item per line.
-`unflatten_eda` reads it back.
 """
 
 from __future__ import annotations
@@ -43,7 +34,7 @@ from typing import Any
 
 from datapilot_pipeline.lib.atomic import dumps_compact
 
-PROMPT_VERSION = "v2"
+PROMPT_VERSION = "v1"
 SYSTEM_PROMPT = (
     "You are DataPilot, a careful data analyst. Given the compact EDA of a table, reply with JSON only: "
     '{"insights": [...], "summary": "..."}. Each insight has "id", "category" (outlier, correlation, trend, '
@@ -65,56 +56,9 @@ def without_nulls(value: Any) -> Any:
     return value
 
 
-def _pointer_token(key: str) -> str:
-    return str(key).replace("~", "~0").replace("/", "~1")
-
-
-def flatten_eda(value: Any, pointer: str = "", depth: int | None = None) -> dict[str, Any]:
-    """{JSON Pointer: value} of every leaf: scalars, arrays of scalars, empty objects. Arrays of objects are
-    indexed and each item is opened one level (`/correlations/0/pearson`, `/sample_rows/0/values`): deeper
-    values of an item stay whole, one line per member instead of one per cell."""
-    if depth == 0:
-        return {pointer: value}
-    if isinstance(value, dict) and value:
-        below = None if depth is None else depth - 1
-        return {k: v for key in sorted(value)
-                for k, v in flatten_eda(value[key], f"{pointer}/{_pointer_token(key)}", below).items()}
-    if isinstance(value, list) and depth is None and any(isinstance(v, (dict, list)) for v in value):
-        return {k: v for i, item in enumerate(value) for k, v in flatten_eda(item, f"{pointer}/{i}", 1).items()}
-    return {pointer: value}
-
-
-def render_eda(compact_eda: dict) -> str:
-    """The compact EDA as a flat JSON object keyed by JSON Pointers, one member per line, in pointer order."""
-    members = [f"{json.dumps(k, ensure_ascii=False)}:{dumps_compact(v)}"
-               for k, v in flatten_eda(without_nulls(compact_eda)).items()]
-    return "{" + ",\n".join(members) + "}"
-
-
-def unflatten_eda(flat: dict[str, Any]) -> dict[str, Any]:
-    """The nested compact EDA back from `flatten_eda`'s object (an object keyed 0..n-1 reads back as an array)."""
-    root: dict[str, Any] = {}
-    for pointer, value in flat.items():
-        tokens = [t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:]]
-        node = root
-        for token in tokens[:-1]:
-            node = node.setdefault(token, {})
-        node[tokens[-1]] = value
-
-    def arrays(node: Any) -> Any:
-        if not isinstance(node, dict):
-            return node
-        node = {k: arrays(v) for k, v in node.items()}
-        if node and set(node) == {str(i) for i in range(len(node))}:
-            return [node[str(i)] for i in range(len(node))]
-        return node
-
-    return arrays(root)
-
-
 def _block(title: str, compact_eda: dict, output: dict | None) -> str:
     answer = dumps_compact(output) if output is not None else ""
-    return f"### {title}\nCompact EDA:\n{render_eda(compact_eda)}{ANSWER_CUE}{answer}"
+    return f"### {title}\nCompact EDA:\n{dumps_compact(without_nulls(compact_eda))}{ANSWER_CUE}{answer}"
 
 
 def build_user_message(compact_eda: dict, shots: list[dict]) -> str:
@@ -156,9 +100,7 @@ def extract_task_eda(prompt: str) -> dict[str, Any] | None:
         value = json.loads(body[:end])
     except json.JSONDecodeError:
         return None
-    if not isinstance(value, dict) or not all(isinstance(k, str) and k.startswith("/") for k in value):
-        return None
-    return unflatten_eda(value)
+    return value if isinstance(value, dict) else None
 
 
 def split_prompt(prompt: str) -> tuple[str, str]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from datapilot_pipeline.lib.paths import Workspace
 
-DEFAULT_MAX_LENGTH = 4096  # lib.training's default max_seq_length: the demo base model's context
+DEFAULT_MAX_LENGTH = 2048  # lib.training's default max_seq_length
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
                    "vocab.json", "merges.txt", "added_tokens.json", "chat_template.jinja")
 

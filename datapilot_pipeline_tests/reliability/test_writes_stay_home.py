@@ -10,7 +10,7 @@ from datapilot_pipeline_tests.reliability.conftest import snapshot
 
 REPORT = {"few_shot": {"n": 2, "schema_pass_rate": 1.0, "model": "base"},
           "fine_tuned": {"n": 2, "schema_pass_rate": 0.5, "model": "models:/datapilot-insights/1"},
-          "prompt_version": "v2"}
+          "prompt_version": "v1"}
 
 
 def test_evaluation_run_artifacts_stay_beside_the_tracking_db(home: Path, tmp_path: Path, elsewhere: Path):
