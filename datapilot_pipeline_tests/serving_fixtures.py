@@ -22,3 +22,16 @@ def build_untrained_model(root: Path) -> Path:
 def prompts(n: int) -> list[str]:
     """Prompts of different lengths (left padding and cache merging are exercised)."""
     return [json.dumps(e["compact_eda"])[: 60 + 70 * i] for i, e in enumerate(holdout(n))]
+
+
+def build_untrained_with_adapter(root: Path) -> tuple[Path, Path]:
+    """The untrained base and a LoRA adapter on it, as training registers them."""
+    from peft import LoraConfig, get_peft_model
+
+    from datapilot_pipeline.lib.modeling import load_causal_lm
+
+    base = build_untrained_model(root / "base")
+    model, _ = load_causal_lm(base)
+    get_peft_model(model, LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"])).save_pretrained(
+        root / "adapter", safe_serialization=True)
+    return base, root / "adapter"

@@ -103,15 +103,16 @@ def _what_to_serve(name: str, tracking_uri: str, workspace: "Workspace") -> str:
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     try:
-        versions = sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))
+        versions = sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
+        aliases = client.get_registered_model(name).aliases if versions else {}  # search results carry no aliases
     except MlflowException:
-        versions = []
+        versions, aliases = [], {}
     if not versions:
         return (f"nothing is registered yet (`datapilot train` registers a version); serve the base model with: "
                 f"datapilot serve --model {default_tiny_model_dir(workspace)}")
-    listed = ", ".join(f"version {v.version}" + (f" ({', '.join(sorted(v.aliases))})" if v.aliases else "")
-                       for v in versions[-5:])
-    candidate = next((v for v in reversed(versions) if CANDIDATE_ALIAS in (v.aliases or [])), None)
-    target = f"models:/{name}@{CANDIDATE_ALIAS}" if candidate else f"models:/{name}/{versions[-1].version}"
+    named = {v: sorted(a for a, target in aliases.items() if int(target) == v) for v in versions}
+    listed = ", ".join(f"version {v}" + (f" ({', '.join(named[v])})" if named[v] else "") for v in versions[-5:])
+    target = (f"models:/{name}@{CANDIDATE_ALIAS}" if CANDIDATE_ALIAS in aliases
+              else f"models:/{name}/{versions[-1]}")
     return (f"no version has been promoted (registered: {listed}); serve an unpromoted one with: "
             f"datapilot serve --model {target}")
