@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help=f"models:/NAME@ALIAS, models:/NAME/VERSION, or an adapter/model directory (default {DEFAULT_MODEL})")
     p.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind: {', '.join(HOSTS)} (default {DEFAULT_HOST}; "
                                                         "any other than 127.0.0.1 needs --api-key-env)")
-    p.add_argument("--port", type=int_in_range(1024, 65535), default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    p.add_argument("--port", type=int_in_range(1, 65535), default=DEFAULT_PORT, help=f"port, 1024 or above (default {DEFAULT_PORT})")
     p.add_argument("--api-key-env", metavar="VAR",
                    help="environment variable holding the accepted API keys, comma-separated; requests must send "
                         "'Authorization: Bearer KEY' (without it the server is open, which only 127.0.0.1 allows)")

@@ -30,8 +30,10 @@ def parse_keys(value: str | None) -> list[str]:
     return [key.strip() for key in (value or "").split(",") if key.strip()]
 
 
-def check_binding(host: str, keys: Sequence[str], insecure_no_auth: bool) -> None:
-    """Refuse (ValueError) a host LitServe cannot bind, and a non-loopback address without a key."""
+def check_binding(host: str, port: int, keys: Sequence[str], insecure_no_auth: bool) -> None:
+    """Refuse (ValueError) an address LitServe cannot bind, and a non-loopback address without a key."""
+    if not 1024 <= port <= 65535:
+        raise ValueError(f"--port must be from 1024 to 65535 (got {port})")
     if host not in HOSTS:
         raise ValueError(f"--host must be one of {', '.join(HOSTS)} (got {host!r})")
     if host != "127.0.0.1" and not keys and not insecure_no_auth:
@@ -87,7 +89,7 @@ def serve(model_ref: str = DEFAULT_MODEL, host: str = DEFAULT_HOST, port: int = 
           max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
           max_reply_tokens: int | None = None, log_level: str = "info") -> None:
     """Serve `model_ref` until interrupted. Raises `ValueError` for a model or binding that cannot be served."""
-    check_binding(host, keys, insecure_no_auth)
+    check_binding(host, port, keys, insecure_no_auth)
     auth = (f"API keys: {len(keys)} from ${key_source}" if key_source else f"API keys: {len(keys)}") if keys \
         else "no API key (open to anyone who can reach the port)"
     shown = f"[{host}]" if ":" in host else host
