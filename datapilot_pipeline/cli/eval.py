@@ -4,9 +4,16 @@ audits every call under `data/llm_logs/`. Registered models (`models:/...`) are 
 (default sqlite:///$DATAPILOT_HOME/mlflow.db), the same tracking URI training used.
 
     datapilot eval --holdout data/finetune_samples/holdout_test.jsonl \\
-        --fewshot-endpoint http://127.0.0.1:8000/v1/chat/completions --finetuned-model models:/datapilot-insights@candidate
+        --fewshot-endpoint http://127.0.0.1:8000/v1/chat/completions --finetuned-model models:/datapilot-insights@candidate \\
+        --champion models:/datapilot-insights@champion
 
-An endpoint request carries `"model": NAME` (--fewshot-model-name / --finetuned-model-name). The default,
+The current champion is a registered model or directory (--champion) or an OpenAI-compatible endpoint
+(--champion-endpoint, e.g. the `datapilot serve` that serves it). The promotion decision is the one the
+`model_promotion` asset takes (`lib.evaluation.promotion.decide_promotion`): the candidate must be better than
+few-shot and than the champion on the per-example evidence score, and not worse on the guardrails; it is printed
+rule by rule and written to the report's `promotion`. The command never moves the `champion` alias.
+
+An endpoint request carries `"model": NAME` (--fewshot-model-name / --finetuned-model-name / --champion-model-name). The default,
 "default", is a placeholder that many single-model servers ignore; vLLM and OpenAI need the served model's
 name. The report, the table and the audit log record each endpoint arm as `NAME @ URL`. The API key is read from --api-key-env (default
 OPENAI_API_KEY); naming a variable that is not set is an error, and without a key requests carry no
@@ -19,9 +26,18 @@ import argparse
 from pathlib import Path
 
 from datapilot_pipeline.cli.common import UsageError, existing_file, int_in_range
-from datapilot_pipeline.lib.evaluation.promotion import DEFAULT_MARGIN, DEFAULT_MIN_EXAMPLES
+from datapilot_pipeline.lib.evaluation.promotion import PromotionRules
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+RULE_FLAGS = {  # PromotionRules field: what it is
+    "min_gain": "the lower bound of the per-example evidence-score gain over every reference must exceed this",
+    "alpha": "one-sided error rate of each lower bound",
+    "schema_target": "schema pass rate the candidate needs",
+    "schema_margin": "non-inferiority margin of the schema pass rate against each reference",
+    "grounding_margin": "non-inferiority margin of text grounding against each reference",
+    "coverage_margin": "non-inferiority margin of evidence coverage against each reference",
+    "min_examples": "fewest holdout examples to promote on",
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,8 +52,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tuned.add_argument("--finetuned-endpoint", metavar="URL", help="OpenAI-compatible chat-completions URL")
     tuned.add_argument("--finetuned-model", metavar="PATH|URI",
                        help="adapter or model directory, or models:/datapilot-insights/VERSION or @ALIAS")
-    p.add_argument("--champion", metavar="PATH|URI", default=None,
-                   help="also evaluate this model (e.g. models:/datapilot-insights@champion) as the current champion")
+    champion = p.add_mutually_exclusive_group()
+    champion.add_argument("--champion", metavar="PATH|URI", default=None,
+                          help="also evaluate this model (e.g. models:/datapilot-insights@champion) as the current champion")
+    champion.add_argument("--champion-endpoint", metavar="URL", default=None,
+                          help="also evaluate the current champion behind this OpenAI-compatible chat-completions URL")
     p.add_argument("--shot-count", type=int_in_range(0, 20), default=3, help="worked examples, few-shot arm (default 3)")
     p.add_argument("--finetuned-shot-count", type=int_in_range(0, 20), default=0,
                    help="worked examples, fine-tuned arm (default 0)")
@@ -63,12 +82,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="`model` sent to the few-shot endpoint (default \"default\": the server's only model)")
     p.add_argument("--finetuned-model-name", metavar="NAME", default="default",
                    help="`model` sent to the fine-tuned endpoint (default \"default\")")
+    p.add_argument("--champion-model-name", metavar="NAME", default="default",
+                   help="`model` sent to the champion endpoint (default \"default\")")
     p.add_argument("--bootstrap", type=int_in_range(100, 100_000), default=1000, help="bootstrap resamples (default 1000)")
-    p.add_argument("--schema-target", type=float, default=0.95, help="promotion's schema pass target (default 0.95)")
-    p.add_argument("--margin", type=float, default=DEFAULT_MARGIN,
-                   help=f"non-inferiority margin on evidence accuracy (default {DEFAULT_MARGIN})")
-    p.add_argument("--min-examples", type=int_in_range(2), default=DEFAULT_MIN_EXAMPLES,
-                   help=f"fewest holdout examples to promote on (default {DEFAULT_MIN_EXAMPLES})")
+    defaults = PromotionRules()
+    for flag, help_text in RULE_FLAGS.items():
+        p.add_argument(f"--{flag.replace('_', '-')}", type=int if flag == "min_examples" else float,
+                       default=getattr(defaults, flag), help=f"promotion: {help_text} (default {getattr(defaults, flag)})")
     p.set_defaults(handler=run)
 
 
@@ -76,7 +96,7 @@ def _api_key_env(args: argparse.Namespace) -> str:
     """The key's variable; one named on the command line must be set (a silent unauthenticated run is worse)."""
     import os
 
-    uses_endpoint = bool(args.fewshot_endpoint or args.finetuned_endpoint)
+    uses_endpoint = bool(args.fewshot_endpoint or args.finetuned_endpoint or args.champion_endpoint)
     if args.api_key_env is not None:
         if uses_endpoint and not os.environ.get(args.api_key_env):
             raise UsageError(f"--api-key-env {args.api_key_env}: that environment variable is not set "
@@ -88,7 +108,8 @@ def _api_key_env(args: argparse.Namespace) -> str:
 def _check_model_paths(args: argparse.Namespace) -> None:
     """A local model path that does not exist is named as such (before any other model is looked for)."""
     # A fine-tuned model is a local folder or a models:/ URI; a base model may also be a cached hub id.
-    for flag, ref, hub_ok in (("--finetuned-model", args.finetuned_model, False), ("--base-model", args.base_model, True)):
+    for flag, ref, hub_ok in (("--finetuned-model", args.finetuned_model, False), ("--champion", args.champion, False),
+                              ("--base-model", args.base_model, True)):
         if ref and not ref.startswith("models:/") and (not hub_ok or ref.startswith((".", "/", "~"))) \
                 and not Path(ref).expanduser().exists():
             raise UsageError(f"{flag} {ref}: not found (no such file or directory); give a model or adapter "
@@ -106,7 +127,8 @@ def _arms(args: argparse.Namespace, workspace):
            else base_model_arm(args.base_model, workspace, args.max_new_tokens, args.batch_size))
     tuned = (endpoint(args.finetuned_endpoint, args.finetuned_model_name) if args.finetuned_endpoint
              else fine_tuned_arm(args.finetuned_model, workspace, args.base_model, args.max_new_tokens, args.batch_size))
-    champion = (fine_tuned_arm(args.champion, workspace, args.base_model, args.max_new_tokens, args.batch_size)
+    champion = (endpoint(args.champion_endpoint, args.champion_model_name) if args.champion_endpoint
+                else fine_tuned_arm(args.champion, workspace, args.base_model, args.max_new_tokens, args.batch_size)
                 if args.champion else None)
     for arm in (few, tuned, champion):
         if arm is not None and arm.kind == "local":
@@ -115,18 +137,24 @@ def _arms(args: argparse.Namespace, workspace):
     return few, tuned, champion
 
 
+def _rules(args: argparse.Namespace) -> PromotionRules:
+    """The promotion rules from the command line; a bad value is named by its flag."""
+    try:
+        return PromotionRules(**{flag: getattr(args, flag) for flag in RULE_FLAGS})
+    except ValueError as exc:
+        flag, _, rest = str(exc).partition(" ")
+        raise UsageError(f"--{flag.replace('_', '-')} {rest}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from datapilot_pipeline.lib.audit import AuditLog
     from datapilot_pipeline.lib.evaluation.endpoint import EndpointError
-    from datapilot_pipeline.lib.evaluation.promotion import PromotionRules, decide_promotion, rules_table
+    from datapilot_pipeline.lib.evaluation.promotion import rules_table
     from datapilot_pipeline.lib.evaluation.runner import comparison_table, evaluate_arms, load_holdout
     from datapilot_pipeline.lib.export.shots import load_seeds
     from datapilot_pipeline.lib.paths import Workspace
 
-    if not 0 <= args.schema_target <= 1:
-        raise UsageError(f"--schema-target must be in [0, 1], got {args.schema_target}")
-    if not 0 <= args.margin < 1:
-        raise UsageError(f"--margin must be in [0, 1), got {args.margin}")
+    rules = _rules(args)
     _check_model_paths(args)
     args.key_env = _api_key_env(args)
     workspace = Workspace.current()
@@ -142,11 +170,10 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate_arms(holdout, few, tuned, args.shot_count, seeds=seeds, champion_arm=champion,
                                fine_tuned_shot_count=args.finetuned_shot_count, audit=AuditLog(workspace.llm_logs),
                                report_dir=args.report_dir or workspace.reports, n_bootstrap=args.bootstrap,
-                               max_examples=args.max_examples, holdout_path=holdout_path)
+                               max_examples=args.max_examples, holdout_path=holdout_path, promotion_rules=rules)
     except (ValueError, OSError, EndpointError) as exc:
         raise UsageError(str(exc)) from None
-    rules = PromotionRules(schema_target=args.schema_target, margin=args.margin, min_examples=args.min_examples)
-    decision = decide_promotion(result.report, rules)
+    decision = result.decision
     print(comparison_table(result.report))
     print(f"\npromotion: {'PROMOTE' if decision.promote else 'do not promote'}")
     print(rules_table(decision))

@@ -9,7 +9,9 @@ from pydantic import Field
 from datapilot_pipeline.defs.display import for_display
 from datapilot_pipeline.defs.resources import WorkspaceResource
 from datapilot_pipeline.defs.tracking import MlflowResource, model_version_link, run_link
-from datapilot_pipeline.lib.evaluation.promotion import (DEFAULT_ALPHA, DEFAULT_MARGIN, DEFAULT_MIN_EXAMPLES,
+from datapilot_pipeline.lib.evaluation.promotion import (DEFAULT_ALPHA, DEFAULT_COVERAGE_MARGIN,
+                                                         DEFAULT_GROUNDING_MARGIN, DEFAULT_MIN_EXAMPLES,
+                                                         DEFAULT_MIN_GAIN, DEFAULT_SCHEMA_MARGIN,
                                                          DEFAULT_SCHEMA_TARGET)
 
 ARMS = ("few_shot", "fine_tuned", "champion")
@@ -129,37 +131,58 @@ def evaluation_scores(context: dg.AssetExecutionContext, config: EvaluationConfi
 
 
 class PromotionConfig(dg.Config):
+    """The rule of `lib.evaluation.promotion` (see the README's "Promotion" section for why these defaults)."""
+
+    min_gain: float = Field(default=DEFAULT_MIN_GAIN, ge=0, lt=1, description="Superiority: the lower bound of the "
+                            "per-example evidence-score difference against every reference must be above this.")
+    alpha: float = Field(default=DEFAULT_ALPHA, gt=0, lt=0.5, description="One-sided error rate of each lower bound.")
     schema_target: float = Field(default=DEFAULT_SCHEMA_TARGET, ge=0, le=1,
                                  description="Candidate schema pass rate needed to promote.")
-    margin: float = Field(default=DEFAULT_MARGIN, ge=0, lt=1, description="Non-inferiority margin on evidence "
-                          "accuracy (absolute): the lower bound of (candidate - reference) must be above -margin.")
-    alpha: float = Field(default=DEFAULT_ALPHA, gt=0, lt=0.5, description="One-sided error rate of that lower bound.")
+    schema_margin: float = Field(default=DEFAULT_SCHEMA_MARGIN, ge=0, lt=1, description="Non-inferiority margin of "
+                                 "the schema pass rate against each reference.")
+    grounding_margin: float = Field(default=DEFAULT_GROUNDING_MARGIN, ge=0, lt=1, description="Non-inferiority "
+                                    "margin of text grounding against each reference.")
+    coverage_margin: float = Field(default=DEFAULT_COVERAGE_MARGIN, ge=0, lt=1, description="Non-inferiority "
+                                   "margin of evidence coverage against each reference.")
     min_examples: int = Field(default=DEFAULT_MIN_EXAMPLES, ge=2, description="Fewest holdout examples to promote on.")
+
+    def rules(self):
+        from dataclasses import fields
+
+        from datapilot_pipeline.lib.evaluation.promotion import PromotionRules
+
+        return PromotionRules(**{f.name: getattr(self, f.name) for f in fields(PromotionRules)})
 
 
 @dg.asset(group_name="evaluation", kinds={"mlflow"})
 def model_promotion(context: dg.AssetExecutionContext, config: PromotionConfig,
                     evaluation_scores: dict) -> dg.Output[dict]:
     """The promotion decision for the evaluated version: it becomes `champion` only when every rule passes
-    (holdout size, schema pass rate, defined evidence accuracy, non-inferior to few-shot and to the current
-    champion by the margin). Each rule with its numbers is in the metadata and on the MLflow version's tags."""
-    from datapilot_pipeline.lib.evaluation.promotion import PromotionRules, decide_promotion, rules_table
+    (holdout size, schema pass rate, better than few-shot and than the current champion on the per-example
+    evidence score, non-inferior to both on the guardrails). The same decision function as `datapilot eval`; each
+    rule with its numbers is in the metadata, in the report's `promotion` and on the MLflow run's and version's
+    tags."""
+    from datapilot_pipeline.lib.atomic import atomic_write_json
+    from datapilot_pipeline.lib.evaluation.promotion import decide_promotion, rules_table
     from datapilot_pipeline.lib.evaluation.tracking import tag_decision, tag_version
     from datapilot_pipeline.lib.tracking import CHAMPION_ALIAS, promote_version
 
-    rules = PromotionRules(config.schema_target, config.margin, config.alpha, config.min_examples)
-    outcome = decide_promotion(evaluation_scores["report"], rules)
+    report = evaluation_scores["report"]
+    outcome = decide_promotion(report, config.rules())
     decision = outcome.as_dict()
+    report_path = evaluation_scores.get("report_path")
+    if report.get("promotion") != decision and report_path and Path(report_path).is_file():
+        atomic_write_json(Path(report_path), {**report, "promotion": decision})  # the decision acted upon
     tracking_uri, version = evaluation_scores["tracking_uri"], evaluation_scores["version"]
     if outcome.promote:
         promote_version(tracking_uri, version, evaluation_scores.get("training_run_id"))
         context.log.info(f"{evaluation_scores['model_uri']} is now @{CHAMPION_ALIAS}")
-    tag_decision(evaluation_scores["mlflow_run_id"], tracking_uri, decision)
+    table = rules_table(outcome)
+    tag_decision(evaluation_scores["mlflow_run_id"], tracking_uri, decision, table)
     if version is not None:
         tag_version(tracking_uri, str(version), evaluation_scores["mlflow_run_id"], evaluation_scores["report"], decision)
     value = {**decision, "model_uri": evaluation_scores["model_uri"], "version": version,
              "alias": CHAMPION_ALIAS if outcome.promote else None}
-    table = rules_table(outcome)
     context.log.info(f"promotion: {'PROMOTE' if outcome.promote else 'do not promote'}\n{table}")
     metadata = {"promoted": outcome.promote, "model_uri": str(evaluation_scores["model_uri"]),
                 "rules": dg.MetadataValue.md(table), **_numbers(decision["numbers"])}
@@ -173,9 +196,9 @@ def _numbers(numbers: dict) -> dict:
 
 @dg.asset_check(asset=model_promotion, description="The evaluated fine-tuned model was promoted to champion.")
 def fine_tuned_model_is_promoted(model_promotion: dict) -> dg.AssetCheckResult:
-    from datapilot_pipeline.lib.evaluation.promotion import PromotionDecision, Rule, rules_table
+    from datapilot_pipeline.lib.evaluation.promotion import decision_from_dict, rules_table
 
-    table = rules_table(PromotionDecision(model_promotion["promote"], [Rule(**r) for r in model_promotion["rules"]]))
+    table = rules_table(decision_from_dict(model_promotion))
     return dg.AssetCheckResult(passed=bool(model_promotion["promote"]), severity=dg.AssetCheckSeverity.WARN,
                                metadata=for_display({"rules": dg.MetadataValue.md(table),
                                                      **_numbers(model_promotion["numbers"])}))

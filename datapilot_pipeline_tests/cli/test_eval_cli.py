@@ -22,15 +22,18 @@ def test_eval_against_endpoints_prints_the_table_and_decision(server, home, monk
     path = _workspace_files(home)
     rc = main(["eval", "--holdout", str(path), "--fewshot-endpoint", url(server, "fs"), "--finetuned-endpoint",
                url(server, "ft"), "--api-key-env", "MY_KEY", "--shot-count", "2", "--bootstrap", "200",
-               "--min-examples", "7", "--margin", "0.06"])
+               "--min-examples", "7"])
     out = capsys.readouterr().out
     assert rc == 0
     assert "| schema_pass_rate | 42.9% [" in out and "| 100.0% [100.0%, 100.0%] |" in out
     assert "promotion: PROMOTE" in out and "| holdout size | 7 examples | >= 7 | pass |" in out
-    assert "| non-inferior to few_shot | 92.9% vs 66.7%: difference +26.2%, lower bound" in out
+    assert "| better than few_shot | 92.9% vs 28.6% per example: difference +64.3%, lower bound" in out
+    assert "| better than champion | no champion yet: few-shot is the bar |" in out
     (report,) = (home / "reports").glob("eval_*.json")
     saved = json.loads(report.read_text())
     assert saved["few_shot"]["evidence_accuracy"] == pytest.approx(4 / 6) and saved["few_shot"]["shot_count"] == 2
+    assert saved["promotion"]["promote"] is True and saved["promotion"]["numbers"]["min_examples"] == 7
+    assert {"name": "holdout size", "observed": "7 examples", "needs": ">= 7", "passed": True} in saved["promotion"]["rules"]
     assert {s["auth"] for s in server.seen} == {f"Bearer {SECRET}"}
     assert list((home / "data" / "llm_logs").glob("llm_calls_*.jsonl"))
     assert not any(SECRET in p.read_text(errors="ignore") for p in home.rglob("*") if p.is_file())
@@ -63,7 +66,9 @@ def _free_port() -> int:
     (["--fewshot-endpoint", "http://a/b", "--base-model", "x", "--finetuned-model", "y"], "not allowed with"),
     ([], "one of the arguments --finetuned-endpoint --finetuned-model is required"),
     (["--finetuned-model", "y", "--schema-target", "2"], "--schema-target"),
-    (["--finetuned-model", "y", "--margin", "1.5"], "--margin"),
+    (["--finetuned-model", "y", "--min-gain", "1.5"], "--min-gain must be in [0, 1), got 1.5"),
+    (["--finetuned-model", "y", "--alpha", "0.7"], "--alpha"),
+    (["--finetuned-model", "y", "--champion", "x", "--champion-endpoint", "http://a/b"], "not allowed with"),
     (["--finetuned-model", "y", "--min-examples", "1"], "--min-examples"),
 ])
 def test_bad_input_is_one_line_and_exit_2(home, capsys, argv_tail, message):

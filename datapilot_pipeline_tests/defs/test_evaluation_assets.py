@@ -63,7 +63,8 @@ def test_local_arms_end_to_end_on_the_tiny_model(home, tiny_with_adapter):
     assert report["few_shot"]["shot_count"] == 1 and report["fine_tuned"]["shot_ids"] == ["seed2"]
     assert report["fine_tuned"]["model"] == lineage["model_uri"] and report["fine_tuned"]["backend"] == "local"
     assert report["champion"]["model"] == champion["model_uri"]
-    assert set(report["noninferiority"]) == {"few_shot", "champion"}
+    assert set(report["per_example"]) == {"example_id", "few_shot", "fine_tuned", "champion"}
+    assert report["promotion"]["promote"] is False and report["per_example"]["example_id"] == ["h1", "h2", "h3"]
     for arm in ("few_shot", "fine_tuned"):
         assert 0.0 <= report[arm]["schema_pass_rate"] <= 1.0 and 0.0 <= report[arm]["bleu"] <= 1.0
     audit = [json.loads(line) for p in (home / "data" / "llm_logs").glob("*.jsonl") for line in p.read_text().splitlines()]
@@ -92,6 +93,8 @@ def test_local_arms_end_to_end_on_the_tiny_model(home, tiny_with_adapter):
     assert _aliases(home)["champion"] == int(champion["version"])
     assert "| holdout size | 3 examples | >= 30 | FAIL |" in check.metadata["rules"].value
     assert run.data.tags["promotion.promote"] == "false" and "FAIL: holdout size" in run.data.tags["promotion.reasons"]
+    assert run.data.tags["promotion.rule.holdout_size"] == "FAIL: 3 examples (needs >= 30)"
+    assert "| better than champion |" in run.data.tags["promotion.rules_table"]
     version = MlflowClient(registry_uri=f"sqlite:///{home / 'mlflow.db'}").get_model_version(
         "datapilot-insights", lineage["version"])
     assert version.tags["promotion.decision"] == "reject" and version.tags["evaluation.n"] == "3"
@@ -103,19 +106,36 @@ def test_promotion_sets_the_champion_alias_when_the_rule_passes(home, tiny_with_
 
     lineage = _register(home, *tiny_with_adapter)
     uri = f"sqlite:///{home / 'mlflow.db'}"
-    report = {"few_shot": {"n": 40, "schema_pass_rate": 0.6, "evidence_accuracy": 0.7, "bleu": 0.1, "rouge_l": 0.2},
-              "fine_tuned": {"n": 40, "schema_pass_rate": 0.975, "evidence_accuracy": 0.8, "bleu": 0.3, "rouge_l": 0.4,
+    def counts(schema: list[int], valid: int) -> dict:  # 2 insights a reply, each stating one grounded number
+        return {"schema_pass": schema, "n_insights": [2 * s for s in schema], "n_valid_evidence": [valid * s for s in schema],
+                "n_numbers": [2 * s for s in schema], "n_grounded": [2 * s for s in schema]}
+
+    report = {"few_shot": {"n": 40, "schema_pass_rate": 1.0, "evidence_accuracy": 0.5, "bleu": 0.1, "rouge_l": 0.2},
+              "fine_tuned": {"n": 40, "schema_pass_rate": 0.975, "evidence_accuracy": 1.0, "bleu": 0.3, "rouge_l": 0.4,
                              "model": lineage["model_uri"], "backend": "local", "shot_count": 0},
-              "comparison": {"evidence_accuracy": {"value": 0.1, "ci": [0.02, 0.18]}},
-              "noninferiority": {"few_shot": {"value": 0.1, "se": 0.04, "n": 40}}}
+              "comparison": {"evidence_accuracy": {"value": 0.5, "ci": [0.4, 0.6]}},
+              "per_example": {"example_id": [f"e{i}" for i in range(40)], "few_shot": counts([1] * 40, 1),
+                              "fine_tuned": counts([1] * 39 + [0], 2)}}
+    report_path = home / "reports" / "eval_x.json"
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(json.dumps(report))
     scores = {"report": report, "tracking_uri": uri, "mlflow_run_id": log_evaluation(report, uri),
-              "model_uri": lineage["model_uri"], "version": lineage["version"], "training_run_id": lineage["run_id"]}
+              "model_uri": lineage["model_uri"], "version": lineage["version"], "training_run_id": lineage["run_id"],
+              "report_path": str(report_path)}
     with pytest.raises(ValueError, match="refusing to promote another model"):
         model_promotion(dg.build_asset_context(), PromotionConfig(), evaluation_scores={**scores, "training_run_id": "x"})
     assert "champion" not in _aliases(home)
     out = model_promotion(dg.build_asset_context(), PromotionConfig(), evaluation_scores=scores)
     assert out.value["promote"] is True and out.metadata["promoted"].value is True
     assert _aliases(home)["champion"] == int(lineage["version"])
-    assert "| non-inferior to few_shot | 80.0% vs 70.0%" in out.metadata["rules"].value
+    assert out.value["alias"] == "champion"
+    assert "| better than few_shot | 97.5% vs 50.0% per example: difference +47.5%" in out.metadata["rules"].value
+    assert json.loads(report_path.read_text())["promotion"]["promote"] is True  # the decision acted upon
+    from mlflow.tracking import MlflowClient
+
+    tags = MlflowClient(tracking_uri=uri).get_run(scores["mlflow_run_id"]).data.tags
+    assert tags["promotion.promote"] == "true" and tags["promotion.rule.better_than_few_shot"].startswith("pass: ")
     strict = model_promotion(dg.build_asset_context(), PromotionConfig(schema_target=0.99), evaluation_scores=scores)
     assert strict.value["promote"] is False and strict.value["alias"] is None
+    assert json.loads(report_path.read_text())["promotion"]["rules"][1] == {
+        "name": "schema pass rate", "observed": "97.5%", "needs": ">= 99.0%", "passed": False}

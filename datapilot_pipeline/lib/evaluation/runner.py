@@ -5,8 +5,9 @@ The few-shot arm sees `shot_count` worked seed examples; the fine-tuned arm sees
 it was trained with (`fine_tuned_shots`), else `fine_tuned_shot_count` (0 by default). When a current champion
 is given it is evaluated as a third arm on the same examples. All arms are scored on the same examples and the
 same bootstrap resamples, so the comparisons are paired (a local model keeps, per example, the longest prefix
-of its worked examples that leaves `max_new_tokens` within its context); `noninferiority` holds the paired evidence-accuracy
-difference of the candidate against each reference that the promotion rule judges.
+of its worked examples that leaves `max_new_tokens` within its context). `per_example` holds each arm's per-example
+counts, and `promotion` the decision `lib.evaluation.promotion.decide_promotion` takes on them (the rule's paired
+comparisons of the candidate against each reference).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from datapilot_pipeline.lib.contracts import CompactEDA, first_error, is_safe_id
 from datapilot_pipeline.lib.evaluation.endpoint import Generation
 from datapilot_pipeline.lib.evaluation.metrics import (DEFAULT_BOOTSTRAP, RATE_METRICS, ExampleScore,
                                                        bootstrap_indices, paired_difference, score_example, summarize)
-from datapilot_pipeline.lib.evaluation.noninferiority import paired_evidence_difference
+from datapilot_pipeline.lib.evaluation.paired import per_example
+from datapilot_pipeline.lib.evaluation.promotion import PromotionDecision, PromotionRules, decide_promotion
 from datapilot_pipeline.lib.evidence import validate_output
 from datapilot_pipeline.lib.jsonl import iter_jsonl
 from datapilot_pipeline.lib.prompts import PROMPT_VERSION, build_messages, build_prompt
@@ -49,6 +51,7 @@ class EvalResult:
     report: dict
     report_path: Path | None
     scores: dict[str, list[ExampleScore]]
+    decision: PromotionDecision | None = None
 
 
 def load_holdout(path: str | Path) -> list[dict]:
@@ -128,11 +131,12 @@ def evaluate_arms(holdout: Sequence[dict], few_shot_arm: Backend, fine_tuned_arm
                   champion_shots: Shots | None = None, audit: AuditLog | None = None,
                   report_dir: str | Path | None = None, n_bootstrap: int = DEFAULT_BOOTSTRAP, seed: int = 0,
                   now: datetime | None = None, max_examples: int | None = None,
-                  holdout_path: str | Path | None = None) -> EvalResult:
+                  holdout_path: str | Path | None = None, promotion_rules: PromotionRules | None = None) -> EvalResult:
     """Score every arm on the holdout; write the report under `report_dir` when given.
 
     `fine_tuned_shots` / `champion_shots` are the worked examples of each model's own prompt recipe; None
-    falls back to `fine_tuned_shot_count` shots chosen from `seeds`."""
+    falls back to `fine_tuned_shot_count` shots chosen from `seeds`. The report's `promotion` is decided under
+    `promotion_rules` (default `PromotionRules()`)."""
     holdout = list(holdout)[:max_examples] if max_examples else list(holdout)
     if (shot_count or (fine_tuned_shots is None and fine_tuned_shot_count)) and not seeds:
         raise ValueError("worked examples were requested but no seed examples were given")
@@ -162,13 +166,16 @@ def evaluate_arms(holdout: Sequence[dict], few_shot_arm: Backend, fine_tuned_arm
     report["comparisons"] = {ref: {metric: paired_difference(scores["fine_tuned"], scores[ref], metric, indices)
                                    for metric in RATE_METRICS} for ref in references}
     report["comparison"] = report["comparisons"]["few_shot"]
-    report["noninferiority"] = {ref: paired_evidence_difference(scores["fine_tuned"], scores[ref]) for ref in references}
+    report["per_example"] = {"example_id": [e["example_id"] for e in holdout],
+                             **{arm: per_example(scores[arm]) for arm in backends}}
+    decision = decide_promotion(report, promotion_rules)
+    report["promotion"] = decision.as_dict()
     path = None
     if report_dir is not None:
         path = Path(report_dir) / f"eval_{now.astimezone(timezone.utc):%Y%m%dT%H%M%S%fZ}.json"
         report["report_path"] = str(path)
         atomic_write_json(path, report)
-    return EvalResult(report=report, report_path=path, scores=scores)
+    return EvalResult(report=report, report_path=path, scores=scores, decision=decision)
 
 
 def comparison_table(report: dict) -> str:

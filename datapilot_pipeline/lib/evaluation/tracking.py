@@ -79,12 +79,25 @@ def _log_arm(client, experiment_id: str, parent: str, arm: str, report: dict, ta
     client.set_terminated(child.info.run_id)
 
 
-def tag_decision(run_id: str, tracking_uri: str, decision: dict) -> None:
+def decision_tags(decision: dict, table: str | None = None) -> dict[str, str]:
+    """The decision as tags: `promotion.promote`, `promotion.reasons`, the rules table (`promotion.rules_table`)
+    and one `promotion.rule.<name>` per rule (`pass`/`FAIL`: observed, needs)."""
+    tags = {"promotion.promote": str(decision["promote"]).lower(),
+            "promotion.reasons": " | ".join(decision["reasons"])[:5000]}
+    if table:
+        tags["promotion.rules_table"] = table[:5000]
+    for rule in decision["rules"]:
+        key = "promotion.rule." + "_".join(rule["name"].replace("-", " ").split())
+        tags[key] = f"{'pass' if rule['passed'] else 'FAIL'}: {rule['observed']} (needs {rule['needs']})"[:5000]
+    return tags
+
+
+def tag_decision(run_id: str, tracking_uri: str, decision: dict, table: str | None = None) -> None:
     import mlflow.tracking
 
     client = mlflow.tracking.MlflowClient(tracking_uri=tracking_uri)
-    client.set_tag(run_id, "promotion.promote", str(decision["promote"]).lower())
-    client.set_tag(run_id, "promotion.reasons", " | ".join(decision["reasons"])[:5000])
+    for key, value in decision_tags(decision, table).items():
+        client.set_tag(run_id, key, value)
 
 
 def tag_version(tracking_uri: str, version: str, eval_run_id: str, report: dict, decision: dict) -> None:
