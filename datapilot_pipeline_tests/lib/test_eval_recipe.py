@@ -10,7 +10,7 @@ from datapilot_pipeline.lib.evaluation.recipe import holdout_of, recipe_of, reci
 from datapilot_pipeline.lib.prompts import PromptRecipe
 from datapilot_pipeline_tests.eval_fixtures import holdout, seeds
 
-RECIPE = {"prompt_version": "v2", "shot_count": 2, "shot_ids": ["seed3", "seed1"], "max_length": None,
+RECIPE = {"prompt_version": "v1", "shot_count": 2, "shot_ids": ["seed3", "seed1"], "max_length": None,
           "tokenizer": None}
 
 
@@ -44,7 +44,7 @@ def test_malformed_recipes_are_errors_not_other_prompts(raw, message):
 
 def test_recipe_shots_missing_or_leaking_the_holdout_are_refused():
     with pytest.raises(ValueError, match="not among the seed examples"):
-        recipe_shots(recipe_of({"recipe": {"prompt_version": "v2", "shot_ids": ["nope"]}}), seeds(), holdout(1))
+        recipe_shots(recipe_of({"recipe": {"prompt_version": "v1", "shot_ids": ["nope"]}}), seeds(), holdout(1))
     leaky = [*seeds(), holdout(1)[0]]
     with pytest.raises(ValueError, match="are holdout examples"):
-        recipe_shots(recipe_of({"recipe": {"prompt_version": "v2", "shot_ids": ["h1"]}}), leaky, holdout(1))
+        recipe_shots(recipe_of({"recipe": {"prompt_version": "v1", "shot_ids": ["h1"]}}), leaky, holdout(1))
