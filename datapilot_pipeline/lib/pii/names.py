@@ -1,102 +1,165 @@
-"""Person names in free text, without an NLP model: capitalized word runs judged by name lists,
-titles, context words and capitalization.
+"""Person names in free text, without an NLP model: capitalized word runs scored by how names and words are
+really used, then by the sentence around them.
 
-A run of 2-4 capitalized words (name particles such as `van der`, `de`, `dos` may sit between) is a
-name when: a title precedes it (`Mr`, `Dr.`, `Frau`, `Sra.`; then one word is enough), or its first word
-is a known given name and its last a known surname, or one end is a known name part and the other a
-capitalized word that is not business vocabulary, or a context word (`customer`, `contact`, `Kunde`,
-`cliente`, ...) precedes it and none of its words is business vocabulary, or a verb of people follows a
-pair or triple of such words (`Ricky Reyes requested ...`).
+Each capitalized word brings evidence: its frequency rank as a given name or surname in the configured
+countries (`names-dataset`), against how often it is written in lower case in real prose (an ordinary
+word: `Analysis`, `Will`, `Price`) or capitalized in mid-sentence without ever being a listed name (a
+technical proper noun: `Fourier`, `Kalman`). A word in neither is an unknown proper noun, weak evidence by
+itself. A window of 2-4 words (name particles such as `van der` may sit between) scores its first word as a
+given name, its last as a surname and its middle as either; the sentence adds evidence: a title before it
+(`Mr`, `Dr.`, `Frau`, `Sra.`; then one word is enough), a context word before it (`customer`, `with`,
+`thanks`), a verb of people or a question after it, a possessive; and takes some away: a determiner before it
+(`the Statistical Analysis routine`), a number right before it. A window at or above `THRESHOLD` is a name.
+A word glued to a digit (`2.5GHz`) is never part of one: units and codes beside numbers stay intact.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from functools import lru_cache
 
 from datapilot_pipeline.lib.pii.lexicon import BUSINESS_WORDS, PARTICLES, TITLES, lexicon
 
+THRESHOLD = 2.25
+_UNKNOWN = 1.5  # a capitalized word in no list and never lower case in prose: some proper noun
+_UNKNOWN_AT_START = 1.0  # the same at the start of a sentence, where every word is capitalized
+_PROPER = 0.5  # never listed, capitalized a few times in prose (authors, Alice and Bob)
+_TECHNICAL_CAPS = 30  # never listed, capitalized this often in prose: a technical proper noun (Fourier, Kalman)
+_TITLE_CASE_POINTS = -3.0  # an ordinary capitalized word right beside the window: a title-case term
+_STRONG_GIVEN = 2.0  # after a given name this strong, a surname that is also a word counts half its wordiness
+_BUSINESS = 3.0  # business vocabulary (the hand list kept from before the prose counts): a word like any other
+_MAX_WORD_PENALTY = 3.0  # "Will Smith": a very common word can still be a given name beside a surname
+PLACE_POINTS = -4.0  # "San Diego", "Rio de Janeiro"
+
 _UP = "A-ZÀ-ÖØ-ÞĀ-ſ"
-_WORD = rf"[{_UP}](?:[^\W\d_]|['’]|-(?=[^\W\d_]))*[a-zß-öø-ÿ](?:[^\W\d_]|['’]|-(?=[^\W\d_]))*"
-_RUN = re.compile(rf"{_WORD}(?:\s+(?:(?:{'|'.join(sorted(PARTICLES))})\s+){{0,2}}{_WORD}){{0,4}}")
+_WORD = rf"(?<![\w.])[{_UP}](?:[^\W\d_]|['’]|-(?=[^\W\d_]))*[a-zß-öø-ÿ](?:[^\W\d_]|['’]|-(?=[^\W\d_]))*(?![\d])"
+_RUN = re.compile(rf"{_WORD}(?:\s+(?:(?:{'|'.join(sorted(PARTICLES))})\s+){{0,2}}{_WORD}){{0,5}}")
 _TOKEN = re.compile(_WORD)
 _TITLE_BEFORE = re.compile(r"(?:^|[\s(,;:])(" + "|".join(re.escape(t) for t in sorted(TITLES, key=len, reverse=True))
                            + r")\.?\s+$", re.IGNORECASE)
-CONTEXT_WORDS = (
+_SENTENCE_START = re.compile(r"(?:^|[.!?:\n•*]|^\s*[-–]|\d\.)[\s\"'“(\[]*$")
+WEAK_CONTEXT_WORDS = ("from ", "by ", "with ")  # prepositions a name often follows, and so do methods
+CONTEXT_WORDS = WEAK_CONTEXT_WORDS + (
     "customer", "client", "contact", "name", "named", "owner", "agent", "rep ", "manager", "spoke with", "talked to",
-    "called", "emailed", "signed by", "approved by", "requested by", "assigned to", "cc ", "attn", "dear ", "from ",
-    "by ", "with ", "kunde", "kundin", "ansprechpartner", "herr", "frau", "cliente", "contacto", "contatto",
+    "called", "emailed", "signed by", "approved by", "requested by", "assigned to", "cc ", "attn", "dear ", "kunde", "kundin", "ansprechpartner", "herr", "frau", "cliente", "contacto", "contatto",
     "nombre", "nome", "nom ", "klant", "naam", "contactpersoon", "responsável", "responsable", "sig", "sr",
     "thanks", "thank you", "hi ", "hello", "regards", "cheers", "danke", "gracias", "merci", "grazie", "obrigad",
     "bedankt", "hallo", "hola", "bonjour", "ciao", "olá",
 )
 # Addressing someone: "Graeme Duncan, can you re-run the report?"
 _VOCATIVE_AFTER = re.compile(r",\s+(?:can|could|would|will|please|pls|do|did|have|are|kindly)\b")
-
-
-# Verbs of people, right after a capitalized pair: "Ricky Reyes requested a callback" names a person
-# even when neither word is in the lists.
+# Verbs of people, right after the name: "Ricky Reyes requested a callback".
 _PERSON_VERB_AFTER = re.compile(
     r"\s+(?:requested|requests|asked|asks|said|says|called|calls|wrote|writes|emailed|phoned|complained|complains"
     r"|wants|wanted|ordered|signed|confirmed|cancell?ed|mentioned|replied|responded|visited|booked|purchased"
     r"|bought|paid|placed|reported|escalated|approved|rejected|disputed|refused|agreed|promised|prefers|needs)\b")
+_DETERMINER_BEFORE = re.compile(r"(?:^|\W)(?:the|a|an|this|that|these|those|its|each|every|any|our|their)\s+$",
+                                re.IGNORECASE)
+_NUMBER_BEFORE = re.compile(r"\d[\d.,]*\s*$")
+CONTEXT_POINTS = 1.5  # a context word before, or a verb of people / a question after
+POSSESSIVE_POINTS = 1.0
+DETERMINER_POINTS = -2.5
+NUMBER_POINTS = -1.5
 
 
-def _is_business(word: str) -> bool:
-    return word.lower() in BUSINESS_WORDS
+def _rank_points(rank: int) -> float:
+    """5 for the most common name, 1.25 from rank ~5,600 on (any rank means one of the ~20k commonest names
+    of a configured country)."""
+    return max(1.25, 5.0 - math.log10(rank)) if rank else 0.0
 
 
-def _parts(word: str) -> list[str]:
-    return [p.lower() for p in word.replace("’", "'").split("-")]
-
-
-def _known(word: str, names: frozenset[str]) -> bool:
-    return any(p in names for p in _parts(word))
-
-
-def _judge(words: list[str], before: str) -> bool:
+@lru_cache(maxsize=65536)
+def word_points(word: str) -> tuple[float, float, float]:
+    """(evidence as a given name, as a surname, wordiness) of one capitalized word, from the shipped data; the
+    best reading of a hyphenated word's parts (`Hans-Jürgen`, `Garcia-Lopez`)."""
     lex = lexicon()
-    if _TITLE_BEFORE.search(before):
-        return not all(_is_business(w) for w in words)
-    if len(words) < 2:
-        return False
-    first, last = words[0], words[-1]
-    if _known(first, lex.first) and _known(last, lex.last):
-        return True
-    tail = before[-24:].lower()
-    context = any(c in tail for c in CONTEXT_WORDS)
-    if context and len(words) == 2 and not _is_business(first) and (not _is_business(last) or _known(last, lex.last)):
-        return True
-    if any(_is_business(w) for w in words):
-        return False
-    return _known(first, lex.first) or _known(last, lex.last) or context
-
-
-def _subruns(tokens: list) -> list[list]:
-    """Maximal stretches of a capitalized run without business vocabulary or titles."""
-    out, cur = [], []
-    for t in tokens:
-        word = t.group()
-        if _is_business(word) or word.lower() in TITLES:
-            if cur:
-                out.append(cur)
-            out.append([t]) if word.lower() in TITLES else None
-            cur = []
+    best = (-math.inf, -math.inf, 0.0)
+    for part in word.replace("’", "'").lower().removesuffix("'s").split("-"):
+        fr, lr, lower, cap = lex.usage(part)
+        if fr or lr:
+            as_first = _rank_points(fr) or _rank_points(lr) / 2
+            as_last = _rank_points(lr) or _rank_points(fr) / 2
+        elif cap >= _TECHNICAL_CAPS:
+            as_first = as_last = -math.log10(cap / 10)
         else:
-            cur.append(t)
-    if cur:
-        out.append(cur)
-    return out
+            as_first = as_last = 0.0 if lower else _PROPER if cap >= 3 else _UNKNOWN
+        wordiness = max(min(_MAX_WORD_PENALTY, 1.5 * math.log10(1 + lower)), _BUSINESS if part in BUSINESS_WORDS else 0.0)
+        if max(as_first, as_last) - wordiness > max(best[0], best[1]) - best[2]:
+            best = (as_first, as_last, wordiness)
+    return best
+
+
+def _context(text: str, start: int, end: int, last_word: str) -> float:
+    before, points = text[:start], 0.0
+    tail = before[-24:].lower()
+    if any(c in tail for c in CONTEXT_WORDS[len(WEAK_CONTEXT_WORDS):]):
+        points += CONTEXT_POINTS
+    elif any(c in tail for c in WEAK_CONTEXT_WORDS):
+        points += CONTEXT_POINTS / 2
+    if _PERSON_VERB_AFTER.match(text, end) or _VOCATIVE_AFTER.match(text, end):
+        points += CONTEXT_POINTS
+    if last_word.replace("’", "'").endswith("'s"):
+        points += POSSESSIVE_POINTS
+    if _DETERMINER_BEFORE.search(before[-12:]):
+        points += DETERMINER_POINTS
+    if _NUMBER_BEFORE.search(before[-12:]):
+        points += NUMBER_POINTS
+    return points
+
+
+def window_score(text: str, tokens: list, i: int, j: int) -> float:
+    """Evidence that tokens[i:j] (2-4 words) name a person."""
+    words = [t.group() for t in tokens[i:j]]
+    (as_first, _, first_wordiness), (_, as_last, last_wordiness) = word_points(words[0]), word_points(words[-1])
+    if as_first == _UNKNOWN and _SENTENCE_START.search(text[:tokens[i].start()]):
+        as_first = _UNKNOWN_AT_START
+    given = as_first - first_wordiness
+    score = given + as_last - (last_wordiness / 2 if given >= _STRONG_GIVEN else last_wordiness)
+    for w in words[1:-1]:
+        a, b, wordiness = word_points(w)
+        middle = max(a, b) - wordiness
+        score += middle / 2 if middle > 0 else middle
+    if " ".join(text[tokens[i].start():tokens[j - 1].end()].lower().split()) in lexicon().places:
+        score += PLACE_POINTS
+    if i > 0 and word_points(tokens[i - 1].group())[2] >= 2 and not _SENTENCE_START.search(text[:tokens[i - 1].start()]):
+        score += _TITLE_CASE_POINTS  # "Squared Euclidean", "Fast Fourier"
+    if j < len(tokens) and word_points(tokens[j].group())[2] >= 2:
+        score += _TITLE_CASE_POINTS  # "Theil Sen Regressor", "Ada Boost Classifier"
+    return score + _context(text, tokens[i].start(), tokens[j - 1].end(), words[-1])
+
+
+_MAX_WORDS = 6
+_EXTENSION = 1.0  # evidence a word beside a name needs to join it
+
+
+def _name_like(word: str, role: int) -> bool:
+    points = word_points(word)
+    return points[role] - points[2] >= _EXTENSION
+
+
+def _best_windows(text: str, tokens: list, lo: int, hi: int, spans: list) -> None:
+    """The highest-scoring name window in tokens[lo:hi], then the best ones left and right of it."""
+    best, at = THRESHOLD, None
+    for i in range(lo, hi - 1):
+        for j in range(i + 2, min(i + 4, hi) + 1):
+            score = window_score(text, tokens, i, j)
+            if score >= best:
+                best, at = score, (i, j)
+    if at:
+        i, j = at
+        while j < hi and j - i < _MAX_WORDS and _name_like(tokens[j].group(), 1):  # "José González Alberola"
+            j += 1
+        spans.append((tokens[i].start(), tokens[j - 1].end()))
+        _best_windows(text, tokens, lo, i, spans)
+        _best_windows(text, tokens, j, hi, spans)
 
 
 def find_person_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of person names in `text`."""
-    spans = []
+    spans: list[tuple[int, int]] = []
     for m in _RUN.finditer(text):
         tokens = list(_TOKEN.finditer(text, m.start(), m.end()))
-        lex = lexicon()
-        if len(tokens) >= 2 and _known(tokens[0].group(), lex.first) and _known(tokens[-1].group(), lex.last):
-            spans.append((tokens[0].start(), tokens[-1].end()))
-            continue
         title_at = next((i for i, t in enumerate(tokens) if t.group().lower() in TITLES), None)
         if _TITLE_BEFORE.search(text[:tokens[0].start()]):
             title_at = -1
@@ -104,21 +167,8 @@ def find_person_spans(text: str) -> list[tuple[int, int]]:
             rest = [t for t in tokens[title_at + 1:] if t.group().lower() not in TITLES][:3]
             if rest:
                 spans.append((rest[0].start(), rest[-1].end()))
+            if title_at > 0:
+                _best_windows(text, tokens, 0, title_at, spans)
             continue
-        for run in _subruns(tokens):
-            if run[0].group().lower() in TITLES:
-                continue
-            nxt = next((t for t in tokens if t.start() > run[-1].end()), None)
-            if (len(run) == 1 and nxt is not None and not text[run[0].end():nxt.start()].strip()
-                    and _judge([run[0].group(), "X"], text[:run[0].start()]) and _known(nxt.group(), lexicon().last)
-                    and any(c in text[:run[0].start()][-24:].lower() for c in CONTEXT_WORDS)):
-                spans.append((run[0].start(), nxt.end()))  # "Contact Lauren Green": a surname that is also a word
-                continue
-            # The whole stretch, then without its first word (a capitalized sentence start: "Contact Maria ...").
-            for k in range(min(2, len(run))):
-                words = [t.group() for t in run[k:]]
-                if _judge(words, text[:run[k].start()]) or (2 <= len(words) <= 3 and (
-                        _PERSON_VERB_AFTER.match(text, run[-1].end()) or _VOCATIVE_AFTER.match(text, run[-1].end()))):
-                    spans.append((run[k].start(), run[-1].end()))
-                    break
-    return spans
+        _best_windows(text, tokens, 0, len(tokens), spans)
+    return sorted(spans)
