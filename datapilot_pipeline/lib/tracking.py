@@ -138,6 +138,19 @@ def register_adapter(run_id: str, tracking_uri: str, base_model: Path, adapter_d
     return str(version.version)
 
 
+def alias_version(tracking_uri: str, alias: str) -> str | None:
+    """The version of `datapilot-insights` that `alias` points at; None when the model or the alias does not exist."""
+    _quiet_mlflow()
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    try:
+        return str(MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+                   .get_model_version_by_alias(REGISTERED_MODEL, alias).version)
+    except MlflowException:
+        return None
+
+
 def set_alias(tracking_uri: str, version: str | int, alias: str) -> None:
     """Point `alias` (e.g. `champion`) of `datapilot-insights` at `version`."""
     _quiet_mlflow()

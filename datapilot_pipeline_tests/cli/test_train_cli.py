@@ -12,10 +12,11 @@ from datapilot_pipeline.lib.modeling import build_tiny_base_model
 from datapilot_pipeline_tests.training_data import example, write_dataset
 
 
-@pytest.fixture
-def tiny(home: Path) -> Path:
-    return build_tiny_base_model(home / "tiny", [e["prompt"] + e["completion"] for e in map(example, range(12))],
-                                 pretrain_steps=10)
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    """One tiny base for the module (building it takes minutes on a loaded machine); no test writes into it."""
+    return build_tiny_base_model(tmp_path_factory.mktemp("base") / "tiny",
+                                 [e["prompt"] + e["completion"] for e in map(example, range(12))], pretrain_steps=10)
 
 
 def test_local_training_leaves_a_finished_registered_run(home: Path, tiny: Path, capsys):
@@ -27,6 +28,11 @@ def test_local_training_leaves_a_finished_registered_run(home: Path, tiny: Path,
     out = capsys.readouterr().out
     assert code == 0, out
     assert "trained 5 steps" in out and "models:/datapilot-insights/1" in out
+    # output is not a terminal here: the plan, an estimate and progress lines are printed all the same
+    assert "plan: " in out and "training: 5 optimizer steps to step 5" in out and "estimate: " in out
+    assert "step 5/5 (100%)" in out and "last evaluation, saving and registering" in out
+    assert "alias candidate (not set yet) moves to it (--no-alias leaves it)" in out
+    assert "alias candidate set to version 1" in out and "\x1b[" not in out
     client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
     run = client.search_runs(["1"])[0]
     assert run.info.status == "FINISHED" and run.data.params["max_steps"] == "5"
@@ -34,6 +40,55 @@ def test_local_training_leaves_a_finished_registered_run(home: Path, tiny: Path,
     assert len(client.get_metric_history(run.info.run_id, "loss")) >= 2
     assert client.get_model_version_by_alias("datapilot-insights", "candidate").run_id == run.info.run_id
     assert (home / "models" / "runs" / "cli" / "adapter" / "adapter_model.safetensors").is_file()
+
+
+def test_a_trial_run_with_no_alias_leaves_candidate_where_it_was(home: Path, tiny: Path, capsys):
+    from mlflow.tracking import MlflowClient
+
+    dataset = write_dataset(home / "train.jsonl", 8)
+    base = ["train", "--dataset", str(dataset), "--base-model", str(tiny), "--max-steps", "2", "--max-seq-length", "512"]
+    assert main(base) == 0
+    assert main(base + ["--no-alias"]) == 0
+    out = capsys.readouterr().out
+    assert "no alias moves (--no-alias)" in out and "alias: none moved (--no-alias)" in out
+    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+    assert str(client.get_model_version_by_alias("datapilot-insights", "candidate").version) == "1"
+    assert "models:/datapilot-insights/2" in out  # registered all the same
+    assert main(base) == 0
+    assert "alias candidate moved from version 1 to 3" in capsys.readouterr().out
+
+
+def test_ctrl_c_says_what_was_left_and_the_printed_command_resumes(home: Path, tiny: Path, capsys, monkeypatch):
+    import shlex
+
+    from mlflow.tracking import MlflowClient
+
+    from datapilot_pipeline.cli import train
+
+    dataset = write_dataset(home / "train.jsonl", 16)  # 4 steps an epoch at batch 4: a checkpoint every 2 steps
+    progress = train.TrainReport.on_progress
+
+    def interrupt_at_step_3(self, step, total):
+        progress(self, step, total)
+        if step == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train.TrainReport, "on_progress", interrupt_at_step_3)
+    argv = ["train", "--dataset", str(dataset), "--base-model", str(tiny), "--max-steps", "5", "--max-seq-length", "512",
+            "--output-dir", str(home / "runs" / "stopped")]
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert "nothing was written" not in err and "interrupted at step 3/5" in err and "Traceback" not in err
+    assert "is marked KILLED" in err and "alias candidate did not move" in err
+    assert f"checkpoints kept in {home / 'runs' / 'stopped' / 'checkpoints'} (newest checkpoint-2)" in err
+    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+    assert [r.info.status for r in client.search_runs(["1"])] == ["KILLED"]
+    monkeypatch.setattr(train.TrainReport, "on_progress", progress)
+    command = shlex.split(err.split("resume with: ", 1)[1].strip())
+    assert command[:2] == ["datapilot", "train"] and "--resume" in command and "--max-steps" in command
+    assert main(command[1:]) == 0
+    out = capsys.readouterr().out
+    assert "resuming at step 2" in out and "trained 5 steps" in out
 
 
 @pytest.mark.parametrize("argv, message", [

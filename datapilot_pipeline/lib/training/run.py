@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from datapilot_pipeline.lib.tracking import CANDIDATE_ALIAS
 from datapilot_pipeline.lib.training import ranks
 from datapilot_pipeline.lib.training.config import TrainingConfig
 from datapilot_pipeline.lib.hashing import file_sha256
@@ -28,7 +30,7 @@ def _params(config: TrainingConfig, extra: dict[str, Any]) -> dict[str, str]:
 
 
 def _register(run_id: str, uri: str, base: Path, adapter_dir: Path, dataset: Path, sha256: str,
-              recipe: dict | None, shots: list[dict]) -> str:
+              recipe: dict | None, shots: list[dict], alias: str | None) -> str:
     import json
 
     from datapilot_pipeline.lib import tracking
@@ -42,7 +44,7 @@ def _register(run_id: str, uri: str, base: Path, adapter_dir: Path, dataset: Pat
                    f"{len(shots)} worked examples in the prompt. Load: mlflow.pyfunc.load_model(<this version's "
                    f"URI>).predict({{'compact_eda': [json.dumps(eda)]}}) -> llm_output (JSON), schema_pass.")
     with using_tracking_uri(uri):  # MLflow resolves a `models:/m-...` source through the process-wide URI
-        return tracking.register_adapter(run_id, uri, base, adapter_dir, tags=tags, source=source,
+        return tracking.register_adapter(run_id, uri, base, adapter_dir, alias=alias, tags=tags, source=source,
                                          description=description)
 
 
@@ -62,8 +64,11 @@ def run_training(config: TrainingConfig, dataset: Path, workspace: "Workspace", 
                  output_dir: Path | None = None, resume: bool = False, report_path: Path | None = None,
                  sink: MetricsSink | None = None, progress: ProgressHook | None = None,
                  run_tags: dict[str, str] | None = None, recipe: PromptRecipe | None = None,
-                 lineage: dict[str, str] | None = None, shots: list[dict] | None = None) -> dict[str, Any] | None:
-    """Train on `dataset`, track the run in MLflow, register the model (alias `candidate`).
+                 lineage: dict[str, str] | None = None, shots: list[dict] | None = None,
+                 alias: str | None = CANDIDATE_ALIAS,
+                 announce: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any] | None:
+    """Train on `dataset`, track the run in MLflow, register the model and point `alias` (default `candidate`;
+    None: no alias moves) at it.
 
     The run carries its source (`run_tags`: Dagster run id and asset key when Dagster started it), the dataset
     as an MLflow dataset input, the training curves as step metrics and one-off figures as step-0 summary
@@ -76,8 +81,13 @@ def run_training(config: TrainingConfig, dataset: Path, workspace: "Workspace", 
     when neither is given, and its tokenizer sha256 must match the base model's. `lineage` (e.g. the
     exported file and its sha256 the dataset was cleaned from) becomes run and version tags with the trained
     file's own path and sha256. Returns what downstream stages need: `model_uri`, `version`, `run_id`,
-    `adapter_dir`, `base_model`, `dataset_sha256`, `recipe`, and the run's figures (losses, steps, tokens/s,
-    example counts).
+    `adapter_dir`, `base_model`, `dataset_sha256`, `recipe`, `alias` and `previous_alias_version` (what the alias
+    pointed at before), and the run's figures (losses, steps, tokens/s, example counts).
+
+    `announce`, when given, is called once the MLflow run exists and before the model loads, with what the run
+    will leave behind if stopped: `run_id`, `tracking_uri`, `output_dir`, `checkpoint_dir`, `base_model`,
+    `n_train`, `n_validation`, `dropped_truncated`, `alias`, `previous_alias_version`. A KeyboardInterrupt marks
+    the run KILLED (any other failure FAILED) and propagates.
     """
     from mlflow.entities import Metric, Param
     from transformers import AutoTokenizer
@@ -128,6 +138,12 @@ def run_training(config: TrainingConfig, dataset: Path, workspace: "Workspace", 
         "n_processes": ranks.world_size(),
     })
     client.log_batch(run_id, params=[Param(k, v) for k, v in params.items()])
+    previous = tracking.alias_version(uri, alias) if alias else None
+    if announce is not None:
+        announce({"run_id": run_id, "tracking_uri": uri, "output_dir": output_dir,
+                  "checkpoint_dir": output_dir / "checkpoints", "base_model": base, "n_train": len(data.train),
+                  "n_validation": len(data.validation), "dropped_truncated": data.dropped_truncated, "alias": alias,
+                  "previous_alias_version": previous})
 
     def track(step: int, metrics: dict[str, float]) -> None:
         stamp = int(time.time() * 1000)
@@ -148,16 +164,16 @@ def run_training(config: TrainingConfig, dataset: Path, workspace: "Workspace", 
         client.log_batch(run_id, metrics=[Metric(k, float(v), int(time.time() * 1000), 0)
                                           for k, v in summary.items() if v is not None])
         version = _register(run_id, uri, base, outcome.adapter_dir, dataset, sha256,
-                            recipe.to_dict() if recipe is not None else None, shots or [])
-    except BaseException:
-        client.set_terminated(run_id, status="FAILED")
+                            recipe.to_dict() if recipe is not None else None, shots or [], alias)
+    except BaseException as exc:
+        client.set_terminated(run_id, status="KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
         raise
     client.set_terminated(run_id, status="FINISHED")
     return {
         "model_uri": f"models:/{tracking.REGISTERED_MODEL}/{version}", "version": version, "run_id": run_id,
         "adapter_dir": str(outcome.adapter_dir), "base_model": str(base), "dataset_sha256": sha256,
         "dataset_path": str(dataset), "recipe": recipe.to_dict() if recipe is not None else None,
-        "max_seq_length": max_length,
+        "max_seq_length": max_length, "alias": alias, "previous_alias_version": previous,
         "tracking_uri": uri, "experiment_id": experiment_id, "n_train": len(data.train),
         "n_validation": len(data.validation), "dropped_truncated": data.dropped_truncated,
         "params_changed": outcome.params_changed, "stopped_early": outcome.stopped_early, **summary,

@@ -18,7 +18,7 @@ from datapilot_pipeline.lib.training.config import TrainingConfig
 from datapilot_pipeline.lib.training.data import PreparedData
 
 MetricsSink = Callable[[int, dict[str, float]], None]
-ProgressHook = Callable[[int, int], None]  # (global step, max steps)
+ProgressHook = Callable[[int, int], None]  # (global step, max steps): at train begin (the plan), then every step
 REPORTED = ("loss", "eval_loss", "learning_rate", "grad_norm", "tokens_per_second", "epoch")
 
 
@@ -56,6 +56,10 @@ def _metrics_callback(sink: MetricsSink | None, history: list[dict[str, float]],
 
         def __init__(self) -> None:
             self._last = (time.perf_counter(), None)
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            if progress is not None:  # the plan: the step training starts from (a resumed one's) and max_steps
+                progress(state.global_step, state.max_steps)
 
         def on_step_end(self, args, state, control, **kwargs):
             if progress is not None:
@@ -141,7 +145,7 @@ def train_lora(config: TrainingConfig, data: PreparedData, base_model: Path, out
         max_length=config.max_seq_length, completion_only_loss=True, packing=_use_packing(config, cuda),
         bf16=config.bf16 if config.bf16 is not None else (cuda and torch.cuda.is_bf16_supported()),
         gradient_checkpointing=config.gradient_checkpointing, include_num_input_tokens_seen="non_padding",
-        dataloader_num_workers=0, dataset_num_proc=None,
+        dataloader_num_workers=0, dataset_num_proc=None, dataloader_pin_memory=cuda,  # pinning needs a GPU
     )
     peft_config = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                              target_modules=list(config.target_modules), task_type="CAUSAL_LM")
