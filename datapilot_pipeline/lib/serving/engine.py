@@ -186,10 +186,12 @@ class Engine:
 
     def _accept(self, indices: list[int], logits: Any) -> list[Update]:
         """Pick the next token of rows `indices` from their logits, record it, report, drop finished rows."""
+        import torch
+
         tokens = self._choose([self.rows[i] for i in indices], logits.float())
+        self._last[torch.tensor(indices, device=self.device)] = torch.tensor(tokens, device=self.device)
         updates, done = [], set()
         for i, token in zip(indices, tokens):
-            self._last[i] = token
             update = self._advance(self.rows[i], token)
             if update is not None:
                 updates.append(update)
@@ -236,7 +238,8 @@ class Engine:
             finish = "stop"
         else:
             row.ids.append(token)
-            row.text += self._detokenize(row)
+            if job.stream or job.stop:  # else the text is decoded once, at the end
+                row.text += self._detokenize(row)
             cut = _find_stop(row.text, job.stop)
             if cut is not None:
                 row.text, finish = row.text[:cut], "stop"
