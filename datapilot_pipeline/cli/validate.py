@@ -25,7 +25,7 @@ def register(subparsers) -> None:
                         help="also write the masked, de-duplicated, schema-valid lines to PATH")
     parser.add_argument("--max-tokens", type=int_in_range(16),
                         help="max sequence length in tokens; longer lines are an issue (default: the dataset's "
-                             "prompt recipe, else 4096)")
+                             "prompt recipe, else 2048)")
     parser.add_argument("--tokenizer", metavar="PATH", type=Path,
                         help="local tokenizer folder for exact token counts (default: the recipe's, else the demo base "
                              "model's under models/base, else a chars/4 estimate)")
