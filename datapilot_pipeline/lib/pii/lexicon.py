@@ -1,10 +1,10 @@
 """The shipped word data, built by `scripts/build_pii_names.py`: `data/pii_lexicon.tsv.gz` (first names and
 surnames with their frequency rank in the configured countries, from the `names-dataset` package; and how
 often each word is written in lower case or capitalized in the docstrings of the standard library, numpy,
-pandas, scikit-learn, scipy and statsmodels), `data/pii_names.jsonl` (street words per locale, from Faker's
-address providers); and the capitalized business words that are never read as a name on their own.
+pandas, scikit-learn, scipy and statsmodels; multi-word place names), `data/pii_names.jsonl` (street words per
+locale, from Faker's address providers); and a hand list of business words, always read as ordinary words.
 
-Loaded once per process (a gzipped TSV of ~2 MB), no pickles, nothing downloaded.
+Loaded once per process (a gzipped TSV of 1.3 MB: ~0.4 s of CPU), no pickles, nothing downloaded.
 """
 
 from __future__ import annotations

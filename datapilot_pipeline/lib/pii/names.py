@@ -1,15 +1,17 @@
 """Person names in free text, without an NLP model: capitalized word runs scored by how names and words are
-really used, then by the sentence around them.
+really used, then by the sentence around them. No cue word is needed.
 
-Each capitalized word brings evidence: its frequency rank as a given name or surname in the configured
-countries (`names-dataset`), against how often it is written in lower case in real prose (an ordinary
-word: `Analysis`, `Will`, `Price`) or capitalized in mid-sentence without ever being a listed name (a
-technical proper noun: `Fourier`, `Kalman`). A word in neither is an unknown proper noun, weak evidence by
-itself. A window of 2-4 words (name particles such as `van der` may sit between) scores its first word as a
-given name, its last as a surname and its middle as either; the sentence adds evidence: a title before it
-(`Mr`, `Dr.`, `Frau`, `Sra.`; then one word is enough), a context word before it (`customer`, `with`,
-`thanks`), a verb of people or a question after it, a possessive; and takes some away: a determiner before it
-(`the Statistical Analysis routine`), a number right before it. A window at or above `THRESHOLD` is a name.
+Each capitalized word brings evidence (`word_points`): its frequency rank as a given name or surname in the
+configured countries (`names-dataset`), against how often it is written in lower case in real prose (an
+ordinary word: `Analysis`, `Price`) or capitalized in mid-sentence without being a listed name (a technical
+proper noun: `Fourier`, `Kalman`). A word in neither is an unknown proper noun: some evidence by itself.
+A window of 2-4 words (name particles such as `van der` may sit between) scores its first word as a given
+name, its last as a surname and its middle as either (`window_score`); the sentence adds evidence: a title
+before it (`Mr`, `Dr.`, `Frau`, `Sra.`; then one word is enough), a context word before it (`customer`,
+`thanks`; `with`, `by`, `from` count half), a verb of people or a question after it, a possessive; and takes
+some away: a determiner or a number right before it (`the Statistical Analysis routine`), an ordinary
+capitalized word right beside it (`Theil Sen Regressor`), a multi-word place (`San Diego`). The best window at
+or above `THRESHOLD` is a name, extended by name-like neighbours up to 6 words (`José González Alberola`).
 A word glued to a digit (`2.5GHz`) is never part of one: units and codes beside numbers stay intact.
 """
 
@@ -28,7 +30,7 @@ _PROPER = 0.5  # never listed, capitalized a few times in prose (authors, Alice 
 _TECHNICAL_CAPS = 30  # never listed, capitalized this often in prose: a technical proper noun (Fourier, Kalman)
 _TITLE_CASE_POINTS = -3.0  # an ordinary capitalized word right beside the window: a title-case term
 _STRONG_GIVEN = 2.0  # after a given name this strong, a surname that is also a word counts half its wordiness
-_BUSINESS = 3.0  # business vocabulary (the hand list kept from before the prose counts): a word like any other
+_BUSINESS = 3.0  # wordiness of the business vocabulary (`lexicon.BUSINESS_WORDS`, a hand list) at least
 _MAX_WORD_PENALTY = 3.0  # "Will Smith": a very common word can still be a given name beside a surname
 PLACE_POINTS = -4.0  # "San Diego", "Rio de Janeiro"
 
@@ -42,8 +44,9 @@ _SENTENCE_START = re.compile(r"(?:^|[.!?:\n•*]|^\s*[-–]|\d\.)[\s\"'“(\[]*$
 WEAK_CONTEXT_WORDS = ("from ", "by ", "with ")  # prepositions a name often follows, and so do methods
 CONTEXT_WORDS = WEAK_CONTEXT_WORDS + (
     "customer", "client", "contact", "name", "named", "owner", "agent", "rep ", "manager", "spoke with", "talked to",
-    "called", "emailed", "signed by", "approved by", "requested by", "assigned to", "cc ", "attn", "dear ", "kunde", "kundin", "ansprechpartner", "herr", "frau", "cliente", "contacto", "contatto",
-    "nombre", "nome", "nom ", "klant", "naam", "contactpersoon", "responsável", "responsable", "sig", "sr",
+    "called", "emailed", "signed by", "approved by", "requested by", "assigned to", "cc ", "attn", "dear ", "kunde",
+    "kundin", "ansprechpartner", "herr", "frau", "cliente", "contacto", "contatto", "nombre", "nome", "nom ", "klant",
+    "naam", "contactpersoon", "responsável", "responsable", "sig", "sr",
     "thanks", "thank you", "hi ", "hello", "regards", "cheers", "danke", "gracias", "merci", "grazie", "obrigad",
     "bedankt", "hallo", "hola", "bonjour", "ciao", "olá",
 )
@@ -84,7 +87,8 @@ def word_points(word: str) -> tuple[float, float, float]:
             as_first = as_last = -math.log10(cap / 10)
         else:
             as_first = as_last = 0.0 if lower else _PROPER if cap >= 3 else _UNKNOWN
-        wordiness = max(min(_MAX_WORD_PENALTY, 1.5 * math.log10(1 + lower)), _BUSINESS if part in BUSINESS_WORDS else 0.0)
+        wordiness = max(min(_MAX_WORD_PENALTY, 1.5 * math.log10(1 + lower)),
+                        _BUSINESS if part in BUSINESS_WORDS else 0.0)
         if max(as_first, as_last) - wordiness > max(best[0], best[1]) - best[2]:
             best = (as_first, as_last, wordiness)
     return best
@@ -122,7 +126,8 @@ def window_score(text: str, tokens: list, i: int, j: int) -> float:
         score += middle / 2 if middle > 0 else middle
     if " ".join(text[tokens[i].start():tokens[j - 1].end()].lower().split()) in lexicon().places:
         score += PLACE_POINTS
-    if i > 0 and word_points(tokens[i - 1].group())[2] >= 2 and not _SENTENCE_START.search(text[:tokens[i - 1].start()]):
+    before = tokens[i - 1] if i > 0 else None
+    if before and word_points(before.group())[2] >= 2 and not _SENTENCE_START.search(text[:before.start()]):
         score += _TITLE_CASE_POINTS  # "Squared Euclidean", "Fast Fourier"
     if j < len(tokens) and word_points(tokens[j].group())[2] >= 2:
         score += _TITLE_CASE_POINTS  # "Theil Sen Regressor", "Ada Boost Classifier"
@@ -130,12 +135,12 @@ def window_score(text: str, tokens: list, i: int, j: int) -> float:
 
 
 _MAX_WORDS = 6
-_EXTENSION = 1.0  # evidence a word beside a name needs to join it
+_EXTENSION = 0.0  # a word beside a name joins it when it is more name than word
 
 
 def _name_like(word: str, role: int) -> bool:
     points = word_points(word)
-    return points[role] - points[2] >= _EXTENSION
+    return points[role] - points[2] > _EXTENSION
 
 
 def _best_windows(text: str, tokens: list, lo: int, hi: int, spans: list) -> None:
