@@ -126,3 +126,8 @@ def test_sampling_settings_stream_and_job_id_reach_the_job(preparer):
     parts = _prepare(preparer, messages=[{"role": "user", "content": [{"type": "text", "text": "hel"},
                                                                       {"type": "text", "text": "lo"}]}])
     assert parts.messages == [{"role": "user", "content": "hello"}] and parts.job.input_ids == greedy.input_ids
+
+
+def test_messages_without_text_are_a_400_not_an_empty_prompt(preparer):
+    error = _refused(preparer, messages=[{"role": "user", "content": ""}])
+    assert error.param == "messages" and "no text" in error.message

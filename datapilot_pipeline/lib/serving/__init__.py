@@ -96,16 +96,20 @@ def serve(model_ref: str = DEFAULT_MODEL, host: str = DEFAULT_HOST, port: int = 
     server = build_server(model_ref, workspace, base_model, keys=keys, max_body_bytes=max_body_bytes,
                           max_batch_size=max_batch_size, max_reply_tokens=max_reply_tokens,
                           banner=f"http://{shown}:{port}/v1; {auth}; bodies up to {max_body_bytes} bytes")
-    previous = signal.signal(signal.SIGTERM, _interrupt)  # LitServe shuts its processes down on Ctrl-C only
+    main = os.getpid()
+
+    def interrupt(signum: int, frame: object) -> None:  # LitServe shuts its processes down on Ctrl-C only
+        if os.getpid() == main:
+            raise KeyboardInterrupt
+        signal.signal(signum, signal.SIG_DFL)  # a process LitServe forked: end as SIGTERM means, no traceback
+        os.kill(os.getpid(), signum)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         # generate_client_file would write client.py into the current directory, outside the working root
         server.run(host=host, port=port, log_level=log_level, generate_client_file=False, num_api_servers=1)
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 __all__ = ["DEFAULT_MODEL", "build_server", "check_binding", "parse_keys", "serve"]

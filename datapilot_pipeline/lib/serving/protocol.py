@@ -207,8 +207,17 @@ class Preparer:
         """The ids the model is prefilled with: chat-templated when the tokenizer has a template (as the evaluation)."""
         from datapilot_pipeline.lib.chat_format import render_prompts
 
-        text = render_prompts(self.tokenizer, [messages_to_prompt(messages)], [list(messages)])[0]
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        from jinja2 import TemplateError
+
+        try:
+            text = render_prompts(self.tokenizer, [messages_to_prompt(messages)], [list(messages)])[0]
+        except (TemplateError, ValueError) as exc:  # e.g. a template that allows no system or developer turn
+            raise APIError(400, f"the model's chat template cannot render these messages: {exc}", param="messages",
+                           code="invalid_value") from None
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        if not ids:
+            raise APIError(400, "the messages hold no text", param="messages", code="invalid_value")
+        return ids
 
     def prepare(self, request: ChatRequest) -> Prepared:
         _refuse_unsupported(request)
