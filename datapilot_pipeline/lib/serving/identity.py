@@ -98,7 +98,7 @@ def _what_to_serve(name: str, tracking_uri: str, workspace: "Workspace") -> str:
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    from datapilot_pipeline.lib.modeling import default_tiny_model_dir
+    from datapilot_pipeline.lib.modeling import DEMO_BASE_DIR, default_tiny_model_dir
     from datapilot_pipeline.lib.tracking import CANDIDATE_ALIAS
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
@@ -108,8 +108,9 @@ def _what_to_serve(name: str, tracking_uri: str, workspace: "Workspace") -> str:
     except MlflowException:
         versions, aliases = [], {}
     if not versions:
+        base = default_tiny_model_dir(workspace)  # the demo base model, once a demo or training installed it
         return (f"nothing is registered yet (`datapilot train` registers a version); serve the base model with: "
-                f"datapilot serve --model {default_tiny_model_dir(workspace)}")
+                f"datapilot serve --model {base if (base / 'config.json').is_file() else DEMO_BASE_DIR}")
     named = {v: sorted(a for a, target in aliases.items() if int(target) == v) for v in versions}
     listed = ", ".join(f"version {v}" + (f" ({', '.join(named[v])})" if named[v] else "") for v in versions[-5:])
     target = (f"models:/{name}@{CANDIDATE_ALIAS}" if CANDIDATE_ALIAS in aliases
