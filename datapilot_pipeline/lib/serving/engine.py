@@ -19,6 +19,8 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from datapilot_pipeline.lib.serving.sampling import allowed_tokens, find_stop, sample
+
 PREFILL_ROWS = 8  # new requests prefilled per forward pass (bounds the prefill activations of long prompts)
 
 
@@ -206,27 +208,14 @@ class Engine:
 
         constrained = [r for r, row in enumerate(rows) if row.matcher is not None]
         if constrained:
-            allowed = self._allowed([rows[r].matcher for r in constrained], logits.shape[1])
+            allowed = allowed_tokens([rows[r].matcher for r in constrained], self._grammar_tokens, logits.shape[1])
             index = torch.tensor(constrained, device=logits.device)
             logits[index] = logits[index].masked_fill(~allowed.to(logits.device), float("-inf"))
         tokens = logits.argmax(dim=-1).tolist()
         for r, row in enumerate(rows):
             if row.generator is not None:
-                tokens[r] = _sample(logits[r], row.job.temperature, row.job.top_p, row.generator)
+                tokens[r] = sample(logits[r], row.job.temperature, row.job.top_p, row.generator)
         return tokens
-
-    def _allowed(self, matchers: list[Any], width: int) -> Any:
-        """The tokens each matcher allows next, as a bool tensor (rows, width)."""
-        import torch
-
-        words = torch.full((len(matchers), (self._grammar_tokens + 31) // 32), -1, dtype=torch.int32)
-        for r, matcher in enumerate(matchers):
-            matcher.unsafe_compute_mask_ptr(words[r].data_ptr(), words[r].numel() * words.element_size())
-        bits = (words.unsqueeze(-1) >> torch.arange(32, dtype=torch.int32)) & 1
-        allowed = bits.view(len(matchers), -1)[:, :width].bool()
-        if allowed.shape[1] < width:  # the model's vocabulary padded beyond the tokenizer's
-            allowed = torch.cat([allowed, allowed.new_zeros((len(matchers), width - allowed.shape[1]))], dim=1)
-        return allowed
 
     def _advance(self, row: _Row, token: int) -> Update | None:
         job = row.job
@@ -240,7 +229,7 @@ class Engine:
             row.ids.append(token)
             if job.stream or job.stop:  # else the text is decoded once, at the end
                 row.text += self._detokenize(row)
-            cut = _find_stop(row.text, job.stop)
+            cut = find_stop(row.text, job.stop)
             if cut is not None:
                 row.text, finish = row.text[:cut], "stop"
             elif row.matcher is not None and row.matcher.is_stopped():
@@ -275,20 +264,3 @@ class Engine:
             return after[len(before):]
         return ""
 
-
-def _find_stop(text: str, stops: Sequence[str]) -> int | None:
-    found = [i for i in (text.find(s) for s in stops) if i >= 0]
-    return min(found) if found else None
-
-
-def _sample(logits: Any, temperature: float, top_p: float, generator: Any) -> int:
-    """One token from softmax(logits / temperature), restricted to the smallest set with mass >= top_p."""
-    import torch
-
-    probs = torch.softmax(logits.cpu() / temperature, dim=-1)
-    if top_p < 1.0:
-        ordered, order = probs.sort(descending=True)
-        outside = ordered.cumsum(-1) - ordered >= top_p  # tokens after the mass is reached
-        ordered[outside] = 0.0
-        probs = torch.zeros_like(probs).scatter_(0, order, ordered)
-    return int(torch.multinomial(probs, 1, generator=generator))
