@@ -142,20 +142,16 @@ def _stops(stop: str | list[str] | None) -> tuple[str, ...]:
 
 
 def requested_schema(response_format: dict[str, Any] | None) -> dict | None:
-    """The JSON Schema a `response_format` asks for (None for text)."""
-    kind = (response_format or {}).get("type", "text")
-    if kind == "text":
-        return None
-    if kind == "json_object":
-        return {"type": "object"}
-    if kind == "json_schema":
-        schema = ((response_format or {}).get("json_schema") or {}).get("schema")
-        if not isinstance(schema, dict):
-            raise APIError(400, "response_format json_schema needs a JSON Schema object under json_schema.schema",
-                           param="response_format.json_schema.schema", code="invalid_value")
-        return schema
-    raise APIError(400, f"response_format type {kind!r} is not supported (text, json_object, json_schema)",
-                   param="response_format.type", code="invalid_value")
+    """The JSON Schema a `response_format` asks for (None for text): evaluation's reading, refusals as 400s."""
+    from datapilot_pipeline.lib.evaluation.local import requested_schema as schema_of
+
+    try:
+        return schema_of(response_format)
+    except ValueError as exc:
+        kind = (response_format or {}).get("type")
+        param = "response_format.json_schema.schema" if kind == "json_schema" else "response_format.type"
+        raise APIError(400, f"{exc} (text, json_object, json_schema)" if param.endswith("type") else str(exc),
+                       param=param, code="invalid_value") from None
 
 
 @lru_cache(maxsize=64)
