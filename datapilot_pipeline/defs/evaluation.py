@@ -9,13 +9,14 @@ from pydantic import Field
 from datapilot_pipeline.defs.display import for_display
 from datapilot_pipeline.defs.resources import WorkspaceResource
 from datapilot_pipeline.defs.tracking import MlflowResource, model_version_link, run_link
+from datapilot_pipeline.lib.evaluation.metrics import RATE_METRICS
 from datapilot_pipeline.lib.evaluation.promotion import (DEFAULT_ALPHA, DEFAULT_COVERAGE_MARGIN,
                                                          DEFAULT_GROUNDING_MARGIN, DEFAULT_MIN_EXAMPLES,
                                                          DEFAULT_MIN_GAIN, DEFAULT_SCHEMA_MARGIN,
                                                          DEFAULT_SCHEMA_TARGET)
 
 ARMS = ("few_shot", "fine_tuned", "champion")
-RATES = ("schema_pass_rate", "evidence_accuracy", "text_grounding", "bleu", "rouge_l")
+RATES = RATE_METRICS  # every arm metric, evidence coverage included
 
 
 class EvaluationConfig(dg.Config):
