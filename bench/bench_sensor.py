@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from datapilot_pipeline.lib.export.eligibility import is_eligible
-from datapilot_pipeline.lib.feedback import build_feedback, feedback_json
-from datapilot_pipeline.lib.inbox import feedback_filename, load_inbox
-from datapilot_pipeline.lib.sensor_state import SensorCursor, new_entries, scan
+from datapilot_pipeline.lib.feedback.collector import build_feedback, feedback_json
+from datapilot_pipeline.lib.feedback.inbox import feedback_filename, load_inbox
+from datapilot_pipeline.lib.feedback.sensor_state import SensorCursor, new_entries, scan
 from datapilot_pipeline_tests.feedback_fixtures import feedback_kwargs
 
 RESULTS_DIR = Path(__file__).parent / "results"

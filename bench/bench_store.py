@@ -17,11 +17,11 @@ import time
 import uuid
 from pathlib import Path
 
-from datapilot_pipeline.lib import feedback_store as store
+from datapilot_pipeline.lib.feedback import store
 from datapilot_pipeline.lib.atomic import atomic_write_json, dumps_compact
 from datapilot_pipeline.lib.contracts import FeedbackFile
-from datapilot_pipeline.lib.ingest import ingest_inbox
-from datapilot_pipeline.lib.ingest_tables import decision_rows, feedback_row
+from datapilot_pipeline.lib.feedback.ingest import ingest_inbox
+from datapilot_pipeline.lib.feedback.tables import decision_rows, feedback_row
 from datapilot_pipeline.lib.synthetic import generate_feedback, write_feedback_files
 
 RESULTS_DIR = Path(__file__).parent / "results"

@@ -15,11 +15,11 @@ from pathlib import Path
 
 
 def ingest_step(inbox: str, out_dir: str) -> dict:
-    """`lib.ingest.ingest_inbox` over a whole inbox into an empty store (the first, most expensive run). It runs on
+    """`lib.feedback.ingest.ingest_inbox` over a whole inbox into an empty store (the first, most expensive run). It runs on
     a copy: the ingestion moves the files out of the inbox, and the sensor stage reads the original."""
     import shutil
 
-    from datapilot_pipeline.lib.ingest import ingest_inbox
+    from datapilot_pipeline.lib.feedback.ingest import ingest_inbox
 
     copy = Path(out_dir) / "inbox"
     shutil.copytree(inbox, copy)
@@ -89,7 +89,7 @@ def sensor_step(inbox: str, new: int) -> dict:
     """One `new_feedback_sensor` scan after `new` files arrive in an inbox whose other files were counted."""
     from bench.bench_sensor import fill
     from datapilot_pipeline.lib.export.eligibility import is_eligible
-    from datapilot_pipeline.lib.sensor_state import SensorCursor, scan
+    from datapilot_pipeline.lib.feedback.sensor_state import SensorCursor, scan
 
     counted = scan(inbox, SensorCursor(), is_eligible).cursor
     time.sleep(0.05)  # the new files must arrive after the cursor's ctime
@@ -107,7 +107,7 @@ def sensor_step(inbox: str, new: int) -> dict:
 
 def sensor_baseline_step(inbox: str, sample: int) -> dict:
     """The naive tick: re-read and parse every inbox file (timed on `sample` files)."""
-    from datapilot_pipeline.lib.inbox import read_feedback_file
+    from datapilot_pipeline.lib.feedback.inbox import read_feedback_file
 
     names = sorted(n for n in os.listdir(inbox) if n.endswith(".json"))[:sample]
     started = time.perf_counter()

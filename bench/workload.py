@@ -40,7 +40,7 @@ def read_feedback(path: str | Path, n_jobs: int) -> Iterator[dict]:
 
 def write_inbox(feedback_path: str, n_jobs: int, inbox: str, prefix: str = "") -> dict:
     """Feedback files of the first `n_jobs` jobs in `inbox`, named as reviewers' files are."""
-    from datapilot_pipeline.lib.inbox import feedback_filename
+    from datapilot_pipeline.lib.feedback.inbox import feedback_filename
 
     folder = Path(inbox)
     folder.mkdir(parents=True, exist_ok=True)

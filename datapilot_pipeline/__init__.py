@@ -6,7 +6,7 @@ __all__ = ["FeedbackCollector"]
 def __getattr__(name: str):
     # Lazy so that `import datapilot_pipeline` (and Dagster definitions loading) stays light.
     if name == "FeedbackCollector":
-        from datapilot_pipeline.lib.feedback import FeedbackCollector
+        from datapilot_pipeline.lib.feedback.collector import FeedbackCollector
 
         return FeedbackCollector
     raise AttributeError(f"module 'datapilot_pipeline' has no attribute {name!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from datapilot_pipeline.lib.feedback import FeedbackCollector
+from datapilot_pipeline.lib.feedback.collector import FeedbackCollector
 from datapilot_pipeline_tests.feedback_fixtures import feedback_kwargs
 
 

@@ -47,7 +47,7 @@ write_reviews(Path("feedback_inbox"), n_eligible=3, n_ineligible=1)
 resources = {"workspace": WorkspaceResource(root="."), "automation": AutomationSettings(settle_seconds=0.0)}
 with dg.DagsterInstance.ephemeral() as instance:
     result = new_feedback_sensor(dg.build_sensor_context(instance=instance, resources=resources))
-from datapilot_pipeline.lib.sensor_state import SensorCursor
+from datapilot_pipeline.lib.feedback.sensor_state import SensorCursor
 assert SensorCursor.decode(result.cursor).pending == 3 and not result.run_requests, result.cursor
 """
 

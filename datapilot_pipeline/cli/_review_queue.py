@@ -12,9 +12,9 @@ from datapilot_pipeline.cli._review_session import Review, review_job
 from datapilot_pipeline.cli._review_ui import Asker, QuitReview
 from datapilot_pipeline.cli.common import Interrupted, UsageError
 from datapilot_pipeline.lib.contracts import JobResult
-from datapilot_pipeline.lib.feedback import FeedbackCollector
+from datapilot_pipeline.lib.feedback.collector import FeedbackCollector
 from datapilot_pipeline.lib.paths import Workspace
-from datapilot_pipeline.lib.review_queue import build_queue
+from datapilot_pipeline.lib.feedback.review_queue import build_queue
 
 
 def _reviews(n: int) -> str:

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from datapilot_pipeline.lib.ab.experiments import Selector
     from datapilot_pipeline.lib.ab.report import PlanConflict, summary_table
     from datapilot_pipeline.lib.ab.run import load_reviews, read_ab_test, run_ab_test
-    from datapilot_pipeline.lib.feedback_store import StoreError
+    from datapilot_pipeline.lib.feedback.store import StoreError
     from datapilot_pipeline.lib.paths import Workspace
 
     workspace = Workspace.current()

@@ -99,9 +99,9 @@ def run(args: argparse.Namespace) -> int:
     )
     from datapilot_pipeline.lib.export.shots import SeedFileError
     from datapilot_pipeline.lib.export.workspace import export_settings
-    from datapilot_pipeline.lib.inbox import drop_repeated_ids, load_inbox
-    from datapilot_pipeline.lib.feedback_store import StoreError
-    from datapilot_pipeline.lib.ingest import stored_reviews
+    from datapilot_pipeline.lib.feedback.inbox import drop_repeated_ids, load_inbox
+    from datapilot_pipeline.lib.feedback.store import StoreError
+    from datapilot_pipeline.lib.feedback.ingest import stored_reviews
     from datapilot_pipeline.lib.paths import Workspace
 
     ws = Workspace.current()

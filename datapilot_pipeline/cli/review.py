@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     from datapilot_pipeline.cli._review_queue import run_queue, write_review
     from datapilot_pipeline.cli._review_session import review_job
     from datapilot_pipeline.cli._review_ui import Asker, QuitReview
-    from datapilot_pipeline.lib.feedback import FeedbackCollector, load_job_result
+    from datapilot_pipeline.lib.feedback.collector import FeedbackCollector, load_job_result
 
     _check_args(args)
     console = Console(highlight=False)

@@ -69,7 +69,7 @@ def reviewed_examples(context: dg.AssetExecutionContext, config: ReviewedExample
     reject is dropped. Written to `reviewed_examples.jsonl` with what the rules discarded, by reason."""
     from datapilot_pipeline.lib.atomic import atomic_write_jsonl
     from datapilot_pipeline.lib.export import review_feedback
-    from datapilot_pipeline.lib.ingest import load_feedback_files
+    from datapilot_pipeline.lib.feedback.ingest import load_feedback_files
 
     feedbacks = load_feedback_files(feedback_records["feedback_dir"])
     outcome = review_feedback(feedbacks, config.min_score, config.check_evidence)

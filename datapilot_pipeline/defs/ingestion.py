@@ -16,8 +16,8 @@ def feedback_records(context: dg.AssetExecutionContext, workspace: WorkspaceReso
     record of the inbox files they came from. Each review counts once however often it is dropped in. Handled
     files leave the inbox: to `data/feedback/archive/<date>/`, or, when they cannot be used, to
     `data/feedback/quarantine/` with the reason beside them, so their authors can fix and resend them."""
-    from datapilot_pipeline.lib.ingest import ingest_inbox
-    from datapilot_pipeline.lib.ingest_tables import markdown_table
+    from datapilot_pipeline.lib.feedback.ingest import ingest_inbox
+    from datapilot_pipeline.lib.feedback.tables import markdown_table
 
     ws = workspace.workspace()
     result = ingest_inbox(ws.inbox, ws.feedback_dir)

@@ -29,7 +29,7 @@ def feedback_quality_trends(context: dg.AssetExecutionContext, feedback_records:
     `reports/feedback_quality_trends.json`."""
 
     from datapilot_pipeline.lib.atomic import atomic_write_json
-    from datapilot_pipeline.lib.ingest import decisions_table, feedback_table
+    from datapilot_pipeline.lib.feedback.ingest import decisions_table, feedback_table
     from datapilot_pipeline.lib.trends import markdown_table, trend_report
 
     report = trend_report(decisions_table(feedback_records["feedback_dir"]),

@@ -43,7 +43,7 @@ def _last_report(home: Path) -> dict:
 
 
 def test_ab_test_on_defaults_sees_the_jobs_ingested_into_the_store(home: Path, capsys):
-    from datapilot_pipeline.lib.ingest import ingest_inbox
+    from datapilot_pipeline.lib.feedback.ingest import ingest_inbox
 
     write(home / "feedback_inbox", arm("few_shot", 40, ["aarr"], [3]) + arm("fine_tuned", 40, ["aaar"], [4]))
     ingest_inbox(home / "feedback_inbox", home / "data" / "feedback", settle_s=0)

@@ -11,8 +11,8 @@ import pytest
 from datapilot_pipeline.cli import main
 from datapilot_pipeline.lib.atomic import atomic_write_json
 from datapilot_pipeline.lib.export.formats import openai_chat_problems
-from datapilot_pipeline.lib.inbox import feedback_filename
-from datapilot_pipeline.lib.ingest import load_feedback_files
+from datapilot_pipeline.lib.feedback.inbox import feedback_filename
+from datapilot_pipeline.lib.feedback.ingest import load_feedback_files
 from datapilot_pipeline.lib.synthetic import write_feedback_files
 from datapilot_pipeline_tests.lib.export_fixtures import make_eda, make_feedback, make_output, make_seed
 
@@ -110,7 +110,7 @@ def test_an_unreachable_store_is_one_line_exit_2(home, capsys, monkeypatch):
 
 
 def test_reviews_already_ingested_are_exported_too(home, capsys):
-    from datapilot_pipeline.lib.ingest import ingest_inbox
+    from datapilot_pipeline.lib.feedback.ingest import ingest_inbox
     from datapilot_pipeline.lib.paths import Workspace
 
     write_feedback_files(home / "feedback_inbox", 12, seed=4)

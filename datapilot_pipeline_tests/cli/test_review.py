@@ -13,7 +13,7 @@ import pytest
 
 from datapilot_pipeline.cli import main
 from datapilot_pipeline.cli._review_ui import Asker
-from datapilot_pipeline.lib.inbox import read_feedback_file
+from datapilot_pipeline.lib.feedback.inbox import read_feedback_file
 from datapilot_pipeline_tests.feedback_fixtures import JOB_ID, job_result, write_job
 
 # Reviewer, then i1..i4 (each with notes), the overall score and the confirmation, with invalid answers along the way.

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from datapilot_pipeline import FeedbackCollector
-from datapilot_pipeline.lib.inbox import read_feedback_file
-from datapilot_pipeline.lib.review_queue import build_queue, in_overlap_share
+from datapilot_pipeline.lib.feedback.inbox import read_feedback_file
+from datapilot_pipeline.lib.feedback.review_queue import build_queue, in_overlap_share
 from datapilot_pipeline_tests.feedback_fixtures import job_result
 
 # job id -> insights kept from the fixture (i1, i2 grounded; i3, i4 fail the evidence check)
@@ -205,7 +205,7 @@ def test_overlap_share_is_calibrated(fraction: float):
 
 def test_only_feedback_files_of_queued_jobs_are_read(home: Path, monkeypatch):
     """A big inbox costs a listing: files of other jobs (named by their job id) are never opened."""
-    from datapilot_pipeline.lib import review_queue
+    from datapilot_pipeline.lib.feedback import review_queue
 
     jobs = _write_jobs(home / "jobs")
     _review(home, "job_a", "ann")
@@ -222,7 +222,7 @@ def test_only_feedback_files_of_queued_jobs_are_read(home: Path, monkeypatch):
 
 def test_reviews_moved_into_the_store_still_count_as_done(home: Path):
     """Ingestion archives inbox files; the queue must not offer those jobs to the same reviewer again."""
-    from datapilot_pipeline.lib.ingest import ingest_inbox
+    from datapilot_pipeline.lib.feedback.ingest import ingest_inbox
 
     jobs = _write_jobs(home / "jobs")
     for job_id in ("job_a", "job_b"):

@@ -53,7 +53,7 @@ def test_unreadable_input_exits_2_with_one_line(home: Path, capsys, content: byt
 
 def test_what_export_writes_as_preference_pairs_validates(home: Path, capsys) -> None:
     """`export --format preference` -> `validate`: every line is read as prompt + chosen (it was 50/100 poor)."""
-    from datapilot_pipeline.lib.inbox import feedback_filename
+    from datapilot_pipeline.lib.feedback.inbox import feedback_filename
     from datapilot_pipeline_tests.lib.export_fixtures import item, make_eda, make_feedback, make_output
 
     inbox = home / "feedback_inbox"
@@ -83,7 +83,7 @@ def _validate_one_line_error(path: Path, capsys) -> str:
 def test_every_file_a_real_export_writes_is_scored_or_refused_in_one_line(home: Path, capsys) -> None:
     """Each format's dataset, its `_validation.jsonl` and the `_holdout.jsonl` (seed-example format) get a score
     (exit 0 or 1, a report); an empty file and the `_recipe.json` are refused in one line (exit 2)."""
-    from datapilot_pipeline.lib.inbox import feedback_filename
+    from datapilot_pipeline.lib.feedback.inbox import feedback_filename
     from datapilot_pipeline_tests.lib.export_fixtures import item, make_eda, make_feedback, make_output, make_seed
 
     inbox = home / "feedback_inbox"

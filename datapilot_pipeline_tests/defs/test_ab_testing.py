@@ -11,7 +11,7 @@ from datapilot_pipeline.defs.ab_testing import (AbTestConfig, ab_test_daily_sche
                                                 ab_test_job, ab_test_report)
 from datapilot_pipeline.defs.ingestion import feedback_records
 from datapilot_pipeline.defs.resources import WorkspaceResource
-from datapilot_pipeline.lib.ingest import ingest_inbox
+from datapilot_pipeline.lib.feedback.ingest import ingest_inbox
 from datapilot_pipeline_tests.ab_fixtures import arm, review, write
 
 

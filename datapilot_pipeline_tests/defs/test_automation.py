@@ -21,7 +21,7 @@ from datapilot_pipeline.defs.automation import (
     quarterly_retrain_schedule,
 )
 from datapilot_pipeline.defs.resources import WorkspaceResource
-from datapilot_pipeline.lib.sensor_state import SensorCursor
+from datapilot_pipeline.lib.feedback.sensor_state import SensorCursor
 from datapilot_pipeline_tests.sensor_fixtures import write_reviews
 
 RETRAIN_STAGES = ("feedback_records", "reviewed_examples", "finetune_dataset", "validation_report", "training_dataset",

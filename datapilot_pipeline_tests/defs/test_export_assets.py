@@ -13,7 +13,7 @@ from datapilot_pipeline.defs.ingestion import feedback_records
 from datapilot_pipeline.defs.resources import WorkspaceResource
 from datapilot_pipeline.defs.storage import ValueStoreIOManager
 from datapilot_pipeline.lib.export.formats import openai_chat_problems
-from datapilot_pipeline.lib.inbox import load_inbox
+from datapilot_pipeline.lib.feedback.inbox import load_inbox
 from datapilot_pipeline.lib.synthetic import write_feedback_files
 from datapilot_pipeline_tests.lib.export_fixtures import make_seed
 

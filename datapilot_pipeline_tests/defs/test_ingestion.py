@@ -11,9 +11,9 @@ import dagster as dg
 
 from datapilot_pipeline.defs.ingestion import feedback_records
 from datapilot_pipeline.defs.resources import WorkspaceResource
-from datapilot_pipeline.lib.feedback import FeedbackCollector
-from datapilot_pipeline.lib.inbox import read_feedback_file
-from datapilot_pipeline.lib.ingest import feedback_table, quarantine_table
+from datapilot_pipeline.lib.feedback.collector import FeedbackCollector
+from datapilot_pipeline.lib.feedback.inbox import read_feedback_file
+from datapilot_pipeline.lib.feedback.ingest import feedback_table, quarantine_table
 from datapilot_pipeline_tests.feedback_fixtures import feedback_kwargs
 
 

@@ -8,8 +8,8 @@ import dagster as dg
 from datapilot_pipeline.defs.ingestion import feedback_records
 from datapilot_pipeline.defs.resources import WorkspaceResource
 from datapilot_pipeline.defs.trends import feedback_quality_has_not_drifted, feedback_quality_trends
-from datapilot_pipeline.lib.feedback_store import insert_rows, store_url_for, write_transaction
-from datapilot_pipeline.lib.ingest import decisions_table
+from datapilot_pipeline.lib.feedback.store import insert_rows, store_url_for, write_transaction
+from datapilot_pipeline.lib.feedback.ingest import decisions_table
 from datapilot_pipeline.lib.synthetic import write_feedback_files
 
 

@@ -12,7 +12,7 @@ import pytest
 from datapilot_pipeline import FeedbackCollector
 from datapilot_pipeline.lib import atomic
 from datapilot_pipeline.lib.contracts import FeedbackFile
-from datapilot_pipeline.lib.inbox import read_feedback_file
+from datapilot_pipeline.lib.feedback.inbox import read_feedback_file
 from datapilot_pipeline_tests.feedback_fixtures import JOB_ID, feedback_kwargs, review_items, sales_output
 
 NAME_RE = re.compile(r"^feedback_job_sales_001_20261124T100000Z_[0-9a-f]{8}\.json$")
@@ -107,7 +107,7 @@ def test_invalid_input_raises_a_value_error_naming_the_field_and_writes_nothing(
 
 
 def test_a_feedback_file_over_the_inbox_limit_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr("datapilot_pipeline.lib.feedback.MAX_FEEDBACK_BYTES", 1000)
+    monkeypatch.setattr("datapilot_pipeline.lib.feedback.collector.MAX_FEEDBACK_BYTES", 1000)
     with pytest.raises(ValueError, match="over the inbox limit"):
         FeedbackCollector(inbox=tmp_path).collect_feedback(**feedback_kwargs())
     assert list(tmp_path.iterdir()) == []

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from datapilot_pipeline.lib import feedback_store, ingest
+from datapilot_pipeline.lib.feedback import ingest, store as feedback_store
 from datapilot_pipeline.lib.atomic import atomic_write_text
-from datapilot_pipeline.lib.ingest import decisions_table, feedback_table, ingest_inbox, quarantine_table
+from datapilot_pipeline.lib.feedback.ingest import decisions_table, feedback_table, ingest_inbox, quarantine_table
 from datapilot_pipeline.lib.synthetic import write_feedback_files
 
 SPAWN = multiprocessing.get_context("spawn")  # not fork: a child forked while a thread held a lock hangs on it

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from datapilot_pipeline.lib import inbox as inbox_mod
-from datapilot_pipeline.lib.feedback import build_feedback, feedback_json
-from datapilot_pipeline.lib.inbox import (
+from datapilot_pipeline.lib.feedback import inbox as inbox_mod
+from datapilot_pipeline.lib.feedback.collector import build_feedback, feedback_json
+from datapilot_pipeline.lib.feedback.inbox import (
     MAX_FEEDBACK_BYTES, FeedbackFileError, Rejected, feedback_filename, iter_feedback, list_inbox, load_inbox,
     parse_feedback_bytes, read_feedback_file,
 )

@@ -11,13 +11,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from datapilot_pipeline.lib import ingest
-from datapilot_pipeline.lib.feedback import FeedbackCollector
-from datapilot_pipeline.lib.inbox import MAX_FEEDBACK_BYTES, read_feedback_file
-from datapilot_pipeline.lib.ingest import (
+from datapilot_pipeline.lib.feedback import ingest
+from datapilot_pipeline.lib.feedback.collector import FeedbackCollector
+from datapilot_pipeline.lib.feedback.inbox import MAX_FEEDBACK_BYTES, read_feedback_file
+from datapilot_pipeline.lib.feedback.ingest import (
     REASON_SUFFIX, decisions_table, feedback_table, ingest_inbox, load_feedback_files, quarantine_table,
 )
-from datapilot_pipeline.lib.ingest_tables import markdown_table
+from datapilot_pipeline.lib.feedback.tables import markdown_table
 from datapilot_pipeline_tests.feedback_fixtures import feedback_kwargs
 
 

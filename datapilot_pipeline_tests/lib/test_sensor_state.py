@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from datapilot_pipeline.lib.export.eligibility import is_eligible
-from datapilot_pipeline.lib.sensor_state import (
+from datapilot_pipeline.lib.feedback.sensor_state import (
     CursorError,
     SensorCursor,
     after_export_request,
@@ -51,7 +51,7 @@ def test_only_files_after_the_cursor_are_read(tmp_path: Path, monkeypatch: pytes
     time.sleep(0.01)
     new = write_reviews(inbox, n_eligible=2, n_ineligible=1, prefix="new")
     opened: list[str] = []
-    import datapilot_pipeline.lib.sensor_state as sensor_state
+    import datapilot_pipeline.lib.feedback.sensor_state as sensor_state
 
     real = sensor_state.read_feedback_file
     monkeypatch.setattr(sensor_state, "read_feedback_file", lambda p: opened.append(Path(p).name) or real(p))

@@ -15,7 +15,7 @@ import pytest
 
 from datapilot_pipeline.lib.contracts import FeedbackFile, JobResult
 from datapilot_pipeline.lib.evidence import evidence_problems
-from datapilot_pipeline.lib.inbox import load_inbox
+from datapilot_pipeline.lib.feedback.inbox import load_inbox
 from datapilot_pipeline.lib.synthetic import (QUALITIES, SHAPES, generate_feedback, generate_jobs, make_table,
                                               plan_jobs, write_feedback_files)
 from datapilot_pipeline.lib.synthetic.pii import luhn_valid

@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datapilot_pipeline.lib.inbox import feedback_filename
+from datapilot_pipeline.lib.feedback.inbox import feedback_filename
 
 
 @dataclass

@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-STORE = "datapilot_pipeline.lib.feedback_store"
-INGEST = "datapilot_pipeline.lib.ingest"
+STORE = "datapilot_pipeline.lib.feedback.store"
+INGEST = "datapilot_pipeline.lib.feedback.ingest"
 
 WRITE_POINTS: dict[str, tuple[str, str]] = {
     "before the transaction": ("call", f"{STORE}:write_transaction"),
@@ -43,7 +43,7 @@ def run_ingestion(home: Path, kill_at: tuple[str, str] | None = None, env: dict[
 
 def main(argv: list[str]) -> int:
     home, *kill_at = argv
-    from datapilot_pipeline.lib.ingest import ingest_inbox
+    from datapilot_pipeline.lib.feedback.ingest import ingest_inbox
     from datapilot_pipeline.lib.paths import Workspace
 
     if kill_at:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from datapilot_pipeline.lib.feedback import FeedbackCollector
-from datapilot_pipeline.lib.inbox import feedback_filename, load_inbox
-from datapilot_pipeline.lib.ingest import feedback_table, ingest_inbox, quarantine_table
+from datapilot_pipeline.lib.feedback.collector import FeedbackCollector
+from datapilot_pipeline.lib.feedback.inbox import feedback_filename, load_inbox
+from datapilot_pipeline.lib.feedback.ingest import feedback_table, ingest_inbox, quarantine_table
 from datapilot_pipeline_tests.feedback_fixtures import feedback_kwargs
 
 # spawn, not fork: by the time this file runs, the test process has threads (torch's pools, Dagster's, gRPC's), and a

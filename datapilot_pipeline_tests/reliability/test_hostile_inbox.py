@@ -17,7 +17,7 @@ from datapilot_pipeline.defs.resources import WorkspaceResource
 from datapilot_pipeline.lib.contracts import FeedbackFile
 from datapilot_pipeline.lib.export import ExportOptions, export_dataset, load_seeds
 from datapilot_pipeline.lib.export.eligibility import is_eligible
-from datapilot_pipeline.lib.ingest import feedback_table, quarantine_table
+from datapilot_pipeline.lib.feedback.ingest import feedback_table, quarantine_table
 from datapilot_pipeline.lib.paths import Workspace
 from datapilot_pipeline_tests.reliability.conftest import run_cli, snapshot
 

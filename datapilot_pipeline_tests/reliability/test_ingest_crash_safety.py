@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from datapilot_pipeline.lib import feedback_store
-from datapilot_pipeline.lib.ingest import ingest_inbox
+from datapilot_pipeline.lib.feedback import store as feedback_store
+from datapilot_pipeline.lib.feedback.ingest import ingest_inbox
 from datapilot_pipeline.lib.paths import Workspace
 from datapilot_pipeline.lib.synthetic import write_feedback_files
 from datapilot_pipeline_tests.reliability.ingest_kill import WRITE_POINTS, run_ingestion

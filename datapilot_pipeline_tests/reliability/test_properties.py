@@ -16,8 +16,8 @@ from datapilot_pipeline.lib.evidence import (
     _MISSING, aggregate_pointer, check_output, evidence_problems, numbers_match, resolve_pointer,
 )
 from datapilot_pipeline.lib.export.masking import Masker, _escape, _unescape
-from datapilot_pipeline.lib.feedback import FeedbackCollector, build_feedback
-from datapilot_pipeline.lib.inbox import read_feedback_file
+from datapilot_pipeline.lib.feedback.collector import FeedbackCollector, build_feedback
+from datapilot_pipeline.lib.feedback.inbox import read_feedback_file
 from datapilot_pipeline.lib.normalize import normalize_output, parse_output_text
 from datapilot_pipeline.lib.pii import mask_json
 from datapilot_pipeline.lib.validation.records import read_lines

@@ -229,7 +229,7 @@ def test_a_year_of_the_loop_on_its_defaults(home: Path, monkeypatch) -> None:
     trained, held = _trained_and_held_out_tables(home)
     assert trained and held and not trained & held, sorted(trained & held)[:5]
     # The store holds exactly the reviews delivered: none lost, none twice, the killed ingestion included.
-    from datapilot_pipeline.lib.ingest import feedback_table
+    from datapilot_pipeline.lib.feedback.ingest import feedback_table
 
     stored = feedback_table(home / "data" / "feedback")["feedback_id"].tolist()
     assert len(stored) == len(set(stored)) == len(year.delivered) == len(set(year.delivered))

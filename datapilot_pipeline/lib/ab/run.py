@@ -19,8 +19,8 @@ def load_reviews(inbox: Path | None, feedback_dir: Path | None) -> tuple[list[Fe
     """Every usable review, as `datapilot export` reads them: those already ingested into the feedback store of
     `feedback_dir` (none when None), then those still waiting in `inbox` (none when None or absent); a repeated
     delivery counts once. Also the number of unusable inbox files. `StoreError` when the store cannot be read."""
-    from datapilot_pipeline.lib.inbox import drop_repeated_ids, load_inbox
-    from datapilot_pipeline.lib.ingest import stored_reviews
+    from datapilot_pipeline.lib.feedback.inbox import drop_repeated_ids, load_inbox
+    from datapilot_pipeline.lib.feedback.ingest import stored_reviews
 
     good, bad = load_inbox(inbox) if inbox is not None else ([], [])
     if feedback_dir is not None:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from datapilot_pipeline.lib.atomic import atomic_write_text
 from datapilot_pipeline.lib.contracts import SCHEMA_VERSION, FeedbackFile, JobResult, first_error, is_safe_id
-from datapilot_pipeline.lib.inbox import MAX_FEEDBACK_BYTES, feedback_filename
+from datapilot_pipeline.lib.feedback.inbox import MAX_FEEDBACK_BYTES, feedback_filename
 from datapilot_pipeline.lib.normalize import normalize_output
 from datapilot_pipeline.lib.paths import Workspace
 

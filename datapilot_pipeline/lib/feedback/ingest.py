@@ -1,4 +1,4 @@
-"""Ingestion of the feedback inbox into the feedback store (lib/feedback_store.py), then out of the inbox.
+"""Ingestion of the feedback inbox into the feedback store (lib/feedback/store.py), then out of the inbox.
 
 For each batch of inbox entries, one transaction records the reviews (`feedback`, one row per feedback_id), their
 insight decisions (`decisions`) and the files themselves (`inbox_files`: name, sha256, status, reason, where the
@@ -27,14 +27,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from datapilot_pipeline.lib import feedback_store as store
+from datapilot_pipeline.lib.feedback import store
 from datapilot_pipeline.lib.atomic import atomic_write_text, dumps_compact
 from datapilot_pipeline.lib.contracts import FeedbackFile
 from datapilot_pipeline.lib.hashing import file_sha256
-from datapilot_pipeline.lib.inbox import (
+from datapilot_pipeline.lib.feedback.inbox import (
     MAX_FEEDBACK_BYTES, FeedbackFileError, list_inbox, parse_feedback_bytes, read_feedback_file,
 )
-from datapilot_pipeline.lib.ingest_tables import decision_rows, feedback_row
+from datapilot_pipeline.lib.feedback.tables import decision_rows, feedback_row
 
 ARCHIVE, QUARANTINE, REASON_SUFFIX = "archive", "quarantine", ".reason.txt"
 BATCH_FILES = 200  # files per transaction: a batch is stored whole or not at all
@@ -250,14 +250,14 @@ def _carry_out(move: _Move) -> None:
 
 def feedback_table(feedback_dir: str | os.PathLike) -> pd.DataFrame:
     """The stored reviews, one row per feedback_id, in ingestion order (columns of `FEEDBACK_COLUMNS`)."""
-    from datapilot_pipeline.lib.ingest_tables import FEEDBACK_COLUMNS
+    from datapilot_pipeline.lib.feedback.tables import FEEDBACK_COLUMNS
 
     return store.read_table(store.store_url_for(feedback_dir), "feedback", FEEDBACK_COLUMNS)
 
 
 def decisions_table(feedback_dir: str | os.PathLike) -> pd.DataFrame:
     """The stored insight decisions, one row per reviewed insight (columns of `DECISION_COLUMNS`)."""
-    from datapilot_pipeline.lib.ingest_tables import DECISION_COLUMNS
+    from datapilot_pipeline.lib.feedback.tables import DECISION_COLUMNS
 
     return store.read_table(store.store_url_for(feedback_dir), "decisions", DECISION_COLUMNS)
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from datapilot_pipeline.lib.contracts import JobResult
 from datapilot_pipeline.lib.evidence import evidence_problems
-from datapilot_pipeline.lib.feedback import load_job_result
-from datapilot_pipeline.lib.inbox import MAX_FEEDBACK_BYTES, list_inbox
-from datapilot_pipeline.lib.ingest import stored_reviews
+from datapilot_pipeline.lib.feedback.collector import load_job_result
+from datapilot_pipeline.lib.feedback.inbox import MAX_FEEDBACK_BYTES, list_inbox
+from datapilot_pipeline.lib.feedback.ingest import stored_reviews
 
 OVERLAP_REVIEWERS = 2  # a job in the overlap share is offered until this many reviewers have reviewed it
 

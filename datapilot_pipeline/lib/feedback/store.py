@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from datapilot_pipeline.lib.ingest_tables import DECISION_COLUMNS, FEEDBACK_COLUMNS, typed
+from datapilot_pipeline.lib.feedback.tables import DECISION_COLUMNS, FEEDBACK_COLUMNS, typed
 
 STORE_URL_ENV = "DATAPILOT_STORE_URL"
 SQLITE_NAME = "feedback.sqlite"

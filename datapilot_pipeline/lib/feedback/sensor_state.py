@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from datapilot_pipeline.lib.contracts import FeedbackFile
-from datapilot_pipeline.lib.inbox import IGNORED_NAMES, FeedbackFileError, read_feedback_file
+from datapilot_pipeline.lib.feedback.inbox import IGNORED_NAMES, FeedbackFileError, read_feedback_file
 
 CURSOR_VERSION = 1
 
@@ -207,7 +207,7 @@ def count_eligible_since(inbox: str | os.PathLike, since_ns: int, is_eligible: C
     result = scan(inbox, SensorCursor(ctime_ns=since_ns, name="\uffff"), is_eligible)
     eligible = result.new_eligible
     if feedback_dir is not None:
-        from datapilot_pipeline.lib.ingest import stored_reviews
+        from datapilot_pipeline.lib.feedback.ingest import stored_reviews
 
         after = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since_ns / 1e9))
         eligible += sum(map(is_eligible, (review for _, review in stored_reviews(feedback_dir, ingested_after=after))))
