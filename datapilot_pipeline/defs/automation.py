@@ -6,13 +6,9 @@ the UI (Automation -> the schedule -> toggle) or set `default_status=RUNNING` be
 little new data, so running both is safe (the quarterly run then simply adds a retrain in those months).
 """
 
-import os
-
 import dagster as dg
-from pydantic import Field
 
-from datapilot_pipeline.defs.resources import WorkspaceResource
-from datapilot_pipeline.lib.export.eligibility import DEFAULT_MIN_SCORE
+from datapilot_pipeline.defs.resources import AutomationSettings, WorkspaceResource
 
 # Selections by key in the selection syntax: stages that are not deployed resolve to nothing instead of failing the
 # whole code location; test_automation pins the full sets.
@@ -35,51 +31,6 @@ retrain_job = dg.define_asset_job(
     description="Export -> validation -> training -> evaluation -> promotion, in one run.")
 
 
-def _env_number(name: str, default: float, minimum: float, cast=int):
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return cast(default)
-    try:
-        value = cast(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a {cast.__name__}") from None
-    if value < minimum:
-        raise ValueError(f"{name}={raw!r} must be >= {minimum}")
-    return value
-
-
-class AutomationSettings(dg.ConfigurableResource):
-    """Thresholds of the sensor and the monthly schedule. A field left unset falls back to its environment
-    variable (read at tick time), then to the default."""
-
-    export_threshold: int | None = Field(default=None, ge=1, description="Eligible new examples that trigger an export "
-                                         "(DATAPILOT_SENSOR_THRESHOLD, default 100).")
-    retrain_min_new: int | None = Field(default=None, ge=1, description="Eligible examples since the last training below "
-                                        "which the monthly retrain skips (DATAPILOT_RETRAIN_MIN_NEW, default 100).")
-    min_score: int | None = Field(default=None, ge=1, le=5, description="The export rule's min score; default "
-                                  "that of ExportConfig and `datapilot export`.")
-    settle_seconds: float | None = Field(default=None, ge=0, description="Files younger than this wait for the next tick "
-                                         "(DATAPILOT_SENSOR_SETTLE_S, default 1.0).")
-
-    def threshold(self) -> int:
-        return self.export_threshold if self.export_threshold is not None else _env_number("DATAPILOT_SENSOR_THRESHOLD", 100, 1)
-
-    def retrain_minimum(self) -> int:
-        return self.retrain_min_new if self.retrain_min_new is not None else _env_number("DATAPILOT_RETRAIN_MIN_NEW", 100, 1)
-
-    def settle(self) -> float:
-        if self.settle_seconds is not None:
-            return self.settle_seconds
-        return _env_number("DATAPILOT_SENSOR_SETTLE_S", 1.0, 0.0, cast=float)
-
-    def eligibility(self):
-        """The export rule as a predicate on one review."""
-        from datapilot_pipeline.lib.export.eligibility import is_eligible
-
-        min_score = self.min_score if self.min_score is not None else DEFAULT_MIN_SCORE
-        return lambda feedback: is_eligible(feedback, min_score=min_score)
-
-
 # Dagster shows a sensor's or schedule's `description`, not its docstring.
 @dg.sensor(job=export_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Counts feedback that the export rule would keep (not raw files) since the last export "
@@ -90,7 +41,7 @@ class AutomationSettings(dg.ConfigurableResource):
            "sensor cursor, so they survive restarts.")
 def new_feedback_sensor(context: dg.SensorEvaluationContext, workspace: WorkspaceResource,
                         automation: AutomationSettings) -> dg.SensorResult:
-    from datapilot_pipeline.lib.feedback.sensor_state import SensorCursor, after_export_request, export_run_key, scan
+    from datapilot_pipeline.lib.sensor_state import SensorCursor, after_export_request, export_run_key, scan
 
     threshold = automation.threshold()
     result = scan(workspace.workspace().inbox, SensorCursor.decode(context.cursor), automation.eligibility(),
@@ -115,7 +66,7 @@ def new_feedback_sensor(context: dg.SensorEvaluationContext, workspace: Workspac
              "otherwise skip, saying how much arrived. Off by default: switch it on here once feedback is steady.")
 def monthly_retrain_schedule(context: dg.ScheduleEvaluationContext, workspace: WorkspaceResource,
                              automation: AutomationSettings):
-    from datapilot_pipeline.lib.feedback.sensor_state import count_eligible_since
+    from datapilot_pipeline.lib.sensor_state import count_eligible_since
 
     last = context.instance.get_latest_materialization_event(dg.AssetKey(TRAINED_ROOT))
     since_ns = int(last.timestamp * 1e9) if last is not None else 0

@@ -7,30 +7,11 @@ import dagster as dg
 from pydantic import Field
 
 from datapilot_pipeline.defs.display import for_display
-from datapilot_pipeline.defs.resources import WorkspaceResource
+from datapilot_pipeline.defs.resources import DedupIndexResource, WorkspaceResource
 from datapilot_pipeline.lib.token_budget import DEFAULT_MAX_LENGTH
 
 N_SHARDS = 4
 SHARDS = dg.StaticPartitionsDefinition([str(k) for k in range(N_SHARDS)])
-
-
-class DedupIndexResource(dg.ConfigurableResource):
-    """Where the near-duplicate MinHash LSH index lives: in the merging process (default) or in a Redis server
-    that every shard writes to, which is what lets shards on separate machines share one index."""
-
-    redis_host: str | None = Field(default=None, description="Redis host for a shared index; unset: in memory.")
-    redis_port: int = Field(default=6379, description="Redis port.")
-
-    def storage_config(self, dataset_sha256: str) -> dict | None:
-        from datapilot_pipeline.lib.validation.dedup import redis_storage_config
-
-        return redis_storage_config(self.redis_host, self.redis_port, dataset_sha256) if self.redis_host else None
-
-    def index(self, dataset_sha256: str):
-        from datapilot_pipeline.lib.validation.dedup import lsh_index
-
-        config = self.storage_config(dataset_sha256)
-        return lsh_index(storage_config=config) if config else None
 
 
 class ValidationShardConfig(dg.Config):

@@ -13,11 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from datapilot_pipeline.lib.atomic import atomic_write_json
-from datapilot_pipeline.lib.feedback.inbox import feedback_filename
-from datapilot_pipeline.lib.synthetic.jobs import SHAPES, generate_feedback, generate_jobs, plan_jobs
+from datapilot_pipeline.lib.inbox import feedback_filename
+from datapilot_pipeline.lib.synthetic.jobs import generate_feedback, generate_jobs, plan_jobs
 from datapilot_pipeline.lib.synthetic.outputs import QUALITIES
 from datapilot_pipeline.lib.synthetic.reviews import REVIEWERS
-from datapilot_pipeline.lib.synthetic.tables import SyntheticTable, make_table
+from datapilot_pipeline.lib.synthetic.shape_registry import SHAPES, make_table
+from datapilot_pipeline.lib.synthetic.tables import SyntheticTable
 
 __all__ = ["QUALITIES", "REVIEWERS", "SHAPES", "SyntheticTable", "generate_feedback", "generate_jobs",
            "make_table", "plan_jobs", "write_feedback_files"]

@@ -21,7 +21,8 @@ from datapilot_pipeline.lib.synthetic.drafts import Draft, drafts_for
 from datapilot_pipeline.lib.synthetic.outputs import Planned, llm_output, plan_output
 from datapilot_pipeline.lib.synthetic.reviews import (add_pii, overall_score, pick_reviewer, pii_snippets,
                                                       review_item)
-from datapilot_pipeline.lib.synthetic.tables import SHAPES, SyntheticTable, make_table
+from datapilot_pipeline.lib.synthetic.shape_registry import SHAPES, make_table
+from datapilot_pipeline.lib.synthetic.tables import SyntheticTable
 
 # Tables analysed by the jobs. Popular tables come back (weight 1/sqrt(rank)) but most jobs see a table for the
 # first time: with 160 jobs about 5% repeat a table, with 10k most do. Built lazily, so a run pays only for the

@@ -4,6 +4,9 @@ A `SyntheticTable` is one table a DataPilot user uploaded: the DataFrame, its fi
 computed from it, and `facts`, the effects deliberately planted in it (which column holds outliers,
 which KPI measures the trend, which segments differ...). Insight generation reads the facts to know
 what a good analyst would say; the numbers themselves always come from the compact EDA.
+
+The helpers here serve the builders (`shapes.py`, `shapes_ops.py`, `seed_tables.py`); `shape_registry.make_table`
+builds a table by shape name.
 """
 
 from __future__ import annotations
@@ -17,9 +20,6 @@ import numpy as np
 import pandas as pd
 
 from datapilot_pipeline.lib.eda import compact_eda
-
-SHAPES = ("sales", "churn", "web_traffic", "inventory", "hr")
-
 
 @dataclass
 class SyntheticTable:
@@ -102,13 +102,3 @@ def segment_kpis(df: pd.DataFrame, column: str, labels: list[str], metric: str, 
         value = rate_pct(rows[metric]) if rate else round(float(rows[metric].mean()), 2)
         out[f"{prefix}_{slug(label)}"] = value
     return out
-
-
-def make_table(shape: str, seed: int) -> SyntheticTable:
-    """Build one table of a business `shape` (see `SHAPES`), deterministic by `seed`."""
-    from datapilot_pipeline.lib.synthetic import shapes, shapes_ops
-
-    builders = {**shapes.BUILDERS, **shapes_ops.BUILDERS}
-    if shape not in builders:
-        raise ValueError(f"unknown table shape {shape!r}; known: {', '.join(sorted(builders))}")
-    return builders[shape](seed)
