@@ -6,9 +6,13 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from datapilot_pipeline.lib.ab.routing import RoutingConfig
 
 _HEADLINE_TYPES = (int, float, str)
 # Where Dagster pickled each value (datapilot_pipeline/defs/storage.py), not the stage's result.
@@ -77,7 +81,7 @@ def _print_outcome(console: Console, result) -> None:
         console.print(f"[bold]verdict[/] {verdict_sentence(result.output_for_node('evaluation_scores')['report'])}")
 
 
-def run_demo(home: Path, n_jobs: int, seed: int) -> int:
+def run_demo(home: Path, n_jobs: int, seed: int, routing: RoutingConfig | None = None) -> int:
     _prepare_environment(home)
     console = Console()
     if not console.is_terminal:  # piped or logged: no 80-column wrap that splits run ids and paths
@@ -89,7 +93,7 @@ def run_demo(home: Path, n_jobs: int, seed: int) -> int:
 
     workspace = Workspace(home)
     started = time.perf_counter()
-    written = write_feedback_files(workspace.inbox, n_jobs=n_jobs, seed=seed)
+    written = write_feedback_files(workspace.inbox, n_jobs=n_jobs, seed=seed, routing=routing)
     console.print(f"[bold]1. feedback[/] {len(written)} synthetic feedback files for {n_jobs} jobs -> {workspace.inbox}")
 
     from datapilot_pipeline.definitions import defs

@@ -26,4 +26,10 @@ def run(args: argparse.Namespace) -> int:
     home = (args.home or Path(os.environ.get("DATAPILOT_HOME") or Path.cwd())).resolve()
     if home.exists() and not home.is_dir():
         raise UsageError(f"--home is not a directory: {home}")
-    return run_demo(home, n_jobs=args.jobs, seed=args.seed)
+    from datapilot_pipeline.lib.ab.routing import load_routing
+
+    try:  # the synthetic traffic is routed as `datapilot route` routes: by the workspace's ab_routing.json
+        routing = load_routing(home)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return run_demo(home, n_jobs=args.jobs, seed=args.seed, routing=routing)

@@ -3,9 +3,9 @@
 Prints the job's sticky A/B variant and the chat-completions endpoint that variant calls, as one JSON line
 ({"job_id", "variant", "endpoint"}). Split, salt and endpoints come from `$DATAPILOT_HOME/ab_routing.json`
 (defaults when absent: 50/50, the default salt, few-shot on OpenAI's API and fine-tuned on `datapilot serve` at
-http://127.0.0.1:8000). The variant is what routing assigns the job id; a job result that says it was served by
-the other variant was routed by something else (the demo's synthetic traffic draws its own). Exit 2 for a bad
-job id or a bad config file.
+http://127.0.0.1:8000). The variant is what routing assigns the job id, by the same function that routes the
+demo's synthetic traffic (`datapilot demo` reads the same file), so a demo job's result and reviews name this
+variant. Exit 2 for a bad job id or a bad config file.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ retrain_job = dg.define_asset_job(
            "sensor cursor, so they survive restarts.")
 def new_feedback_sensor(context: dg.SensorEvaluationContext, workspace: WorkspaceResource,
                         automation: AutomationSettings) -> dg.SensorResult:
-    from datapilot_pipeline.lib.sensor_state import SensorCursor, after_export_request, export_run_key, scan
+    from datapilot_pipeline.lib.feedback.sensor_state import SensorCursor, after_export_request, export_run_key, scan
 
     threshold = automation.threshold()
     result = scan(workspace.workspace().inbox, SensorCursor.decode(context.cursor), automation.eligibility(),
@@ -66,7 +66,7 @@ def new_feedback_sensor(context: dg.SensorEvaluationContext, workspace: Workspac
              "otherwise skip, saying how much arrived. Off by default: switch it on here once feedback is steady.")
 def monthly_retrain_schedule(context: dg.ScheduleEvaluationContext, workspace: WorkspaceResource,
                              automation: AutomationSettings):
-    from datapilot_pipeline.lib.sensor_state import count_eligible_since
+    from datapilot_pipeline.lib.feedback.sensor_state import count_eligible_since
 
     last = context.instance.get_latest_materialization_event(dg.AssetKey(TRAINED_ROOT))
     since_ns = int(last.timestamp * 1e9) if last is not None else 0

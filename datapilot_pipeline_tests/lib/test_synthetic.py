@@ -75,7 +75,7 @@ def test_jobs_follow_the_contract(jobs: list[dict]) -> None:
     months = {j["created_at"][:7] for j in jobs}
     assert len(months) >= 5
     variants = Counter(j["variant"] for j in jobs)
-    assert variants["few_shot"] > variants["fine_tuned"] > 0.1 * len(jobs)
+    assert min(variants["few_shot"], variants["fine_tuned"]) > 0.3 * len(jobs)  # routed 50/50 (test_synthetic_routing)
     assert {j["model"] for j in jobs if j["variant"] == "fine_tuned"}.isdisjoint(
         {j["model"] for j in jobs if j["variant"] == "few_shot"})
 

@@ -4,6 +4,10 @@ A job analyses one table from a pool: the same tables are analysed many times (p
 often), so tables and compact EDAs are built once per pool slot and reused. Everything is derived
 from `seed`, and job `i` depends only on `(seed, i)` and a few earlier jobs, so the first `n` jobs
 of a long run equal a run of `n` jobs.
+
+Every job is served by the variant the project's A/B routing assigns its id (`lib.ab.routing.route`, the answer
+`datapilot route JOB_ID` gives under the same routing config; default 50/50), as DataPilot does in production: the
+synthetic traffic is the A/B test from its first day, a first fine-tuned release, then a second from October.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
+from datapilot_pipeline.lib.ab.routing import RoutingConfig, route
 from datapilot_pipeline.lib.synthetic.drafts import Draft, drafts_for
 from datapilot_pipeline.lib.synthetic.outputs import Planned, llm_output, plan_output
 from datapilot_pipeline.lib.synthetic.reviews import (add_pii, overall_score, pick_reviewer, pii_snippets,
@@ -31,8 +36,7 @@ POOL_SIZE = 3000
 SLOT_CUM_WEIGHTS = tuple(itertools.accumulate(1.0 / (k + 1) ** 0.5 for k in range(POOL_SIZE)))
 WINDOW_START = datetime(2026, 6, 1, tzinfo=timezone.utc)
 WINDOW_DAYS = 165  # jobs run from June to mid-November 2026; reviews follow within 8 days
-AB_START = datetime(2026, 8, 1, tzinfo=timezone.utc)  # the fine-tuned variant serves traffic from here
-FINE_TUNED_SHARE = 0.4
+SECOND_RELEASE = datetime(2026, 10, 1, tzinfo=timezone.utc)  # the fine-tuned variant's next model from here
 FEW_SHOT_MODEL = "datapilot-fewshot-llama3.1-8b"
 NEAR_DUPLICATE_RATE = 0.04
 REREVIEW_SAME_RATE = 0.07  # same reviewer looks again later; the later verdict supersedes
@@ -71,7 +75,7 @@ def _stamp(moment: datetime) -> str:
 def _model(variant: str, when: datetime) -> str:
     if variant == "few_shot":
         return FEW_SHOT_MODEL
-    return "datapilot-ft-2026-07" if when < datetime(2026, 10, 1, tzinfo=timezone.utc) else "datapilot-ft-2026-10"
+    return "datapilot-ft-2026-05" if when < SECOND_RELEASE else "datapilot-ft-2026-10"
 
 
 def _perturbed(planned: list[Planned], rng: random.Random) -> list[Planned]:
@@ -86,24 +90,27 @@ def _perturbed(planned: list[Planned], rng: random.Random) -> list[Planned]:
     return out
 
 
-def plan_jobs(n: int, seed: int = 0) -> Iterator[PlannedJob]:
-    """Jobs with their hidden per-insight truth (what `generate_feedback` reviews against)."""
+def plan_jobs(n: int, seed: int = 0, routing: RoutingConfig | None = None) -> Iterator[PlannedJob]:
+    """Jobs with their hidden per-insight truth (what `generate_feedback` reviews against). `routing` splits them
+    between the variants (default: the routing defaults, as `datapilot route` without an `ab_routing.json`)."""
+    routing = routing or RoutingConfig()
     recent: list[PlannedJob] = []
     used_ids: set[str] = set()
     for i in range(n):
         rng = random.Random(f"job:{seed}:{i}")
         when = WINDOW_START + timedelta(seconds=rng.uniform(0, WINDOW_DAYS * 86400))
-        variant = "fine_tuned" if when >= AB_START and rng.random() < FINE_TUNED_SHARE else "few_shot"
-        if recent and rng.random() < NEAR_DUPLICATE_RATE:
-            source = rng.choice(recent)
-            entry, planned, variant = source.entry, _perturbed(source.planned, rng), source.job["variant"]
-        else:
-            entry = pool_entry(seed, rng.choices(range(POOL_SIZE), cum_weights=SLOT_CUM_WEIGHTS)[0])
-            planned = plan_output(list(entry.drafts), variant, rng, entry.table.eda)
         job_id = f"job_{rng.getrandbits(48):012x}"
         while job_id in used_ids:
             job_id = f"job_{rng.getrandbits(48):012x}"
         used_ids.add(job_id)
+        variant = route(job_id, routing).variant
+        same_variant = [pj for pj in recent if pj.job["variant"] == variant]
+        if same_variant and rng.random() < NEAR_DUPLICATE_RATE:  # the same model re-analysing a recent table
+            source = rng.choice(same_variant)
+            entry, planned = source.entry, _perturbed(source.planned, rng)
+        else:
+            entry = pool_entry(seed, rng.choices(range(POOL_SIZE), cum_weights=SLOT_CUM_WEIGHTS)[0])
+            planned = plan_output(list(entry.drafts), variant, rng, entry.table.eda)
         job = {"job_id": job_id, "created_at": _stamp(when), "model": _model(variant, when), "variant": variant,
                "compact_eda": json.loads(entry.eda_json), "llm_output": llm_output(planned, entry.table.name)}
         planned_job = PlannedJob(job, planned, entry)
@@ -111,9 +118,9 @@ def plan_jobs(n: int, seed: int = 0) -> Iterator[PlannedJob]:
         yield planned_job
 
 
-def generate_jobs(n: int, seed: int = 0) -> Iterator[dict]:
+def generate_jobs(n: int, seed: int = 0, routing: RoutingConfig | None = None) -> Iterator[dict]:
     """`n` job results (DESIGN.md: job_id, created_at, model, variant, compact_eda, llm_output)."""
-    for planned_job in plan_jobs(n, seed):
+    for planned_job in plan_jobs(n, seed, routing):
         yield planned_job.job
 
 
@@ -132,10 +139,10 @@ def _review(pj: PlannedJob, reviewer, when: datetime, rng: random.Random) -> dic
             "variant": pj.job["variant"], "compact_eda": eda, "llm_output": pj.job["llm_output"], "items": items}
 
 
-def generate_feedback(n_jobs: int, seed: int = 0) -> Iterator[dict]:
+def generate_feedback(n_jobs: int, seed: int = 0, routing: RoutingConfig | None = None) -> Iterator[dict]:
     """Feedback-file dicts for `n_jobs` jobs: one review each, plus re-reviews by the same analyst
     (later, superseding) and second opinions by another analyst."""
-    for i, pj in enumerate(plan_jobs(n_jobs, seed)):
+    for i, pj in enumerate(plan_jobs(n_jobs, seed, routing)):
         rng = random.Random(f"review:{seed}:{i}")
         when = datetime.fromisoformat(pj.job["created_at"].replace("Z", "+00:00"))
         first = pick_reviewer(rng)
