@@ -9,7 +9,7 @@ import dagster as dg
 from pydantic import Field
 
 from datapilot_pipeline.lib.paths import Workspace
-from datapilot_pipeline.lib.tracking import TRACKING_URI_ENV
+from datapilot_pipeline.lib.tracking import TRACKING_URI_ENV, ui_link
 
 UI_URL_ENV = "DATAPILOT_MLFLOW_UI_URL"
 DEFAULT_UI_URL = "http://127.0.0.1:5000"  # `make mlflow-ui`
@@ -34,11 +34,11 @@ def mlflow_ui_url() -> str:
 
 
 def run_link(run_id: str) -> dg.MetadataValue:
-    """A link to an MLflow run's page (MLflow finds its experiment)."""
-    return dg.MetadataValue.url(f"{mlflow_ui_url()}/#/runs/{quote(run_id)}")
+    """A link to an MLflow run's page (MLflow finds its experiment), in the UI's classic layout (`ui_link`)."""
+    return dg.MetadataValue.url(ui_link(mlflow_ui_url(), f"runs/{quote(run_id)}"))
 
 
 def model_version_link(model_uri: str) -> dg.MetadataValue:
     """A link to a registered version's page, from its `models:/<name>/<version>` URI."""
     name, _, version = model_uri.removeprefix("models:/").rpartition("/")
-    return dg.MetadataValue.url(f"{mlflow_ui_url()}/#/models/{quote(name)}/versions/{quote(version)}")
+    return dg.MetadataValue.url(ui_link(mlflow_ui_url(), f"models/{quote(name)}/versions/{quote(version)}"))

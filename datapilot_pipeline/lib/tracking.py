@@ -30,8 +30,13 @@ EXPERIMENT_DESCRIPTIONS = {
                       "export: one parent run per evaluation with a child run per arm (same metric names, "
                       "comparable across runs), the report and the promotion decision.",
 }
-# MLflow 3 opens an experiment in its GenAI layout unless told it holds classic model development.
+# What the experiments hold, for MLflow's clients: classic model development, not GenAI traces. MLflow 3.17's UI no
+# longer reads this tag to pick an experiment's layout: the browser's "GenAI | Model training" switch does (default
+# GenAI, kept per browser), and a `workflowType` parameter in the page's URL sets it. So every MLflow link this
+# project prints or puts in metadata is built by `ui_link`, which adds that parameter: the runs table, not an empty
+# "Traces 0" overview.
 EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
+UI_CLASSIC_VIEW = "workflowType=machine_learning"
 ADAPTER_ARTIFACT = "adapter"
 CANDIDATE_ALIAS = "candidate"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -48,6 +53,12 @@ def _quiet_mlflow() -> None:
 def default_tracking_uri(workspace: "Workspace") -> str:
     """`$DATAPILOT_MLFLOW_URI` when set, else `sqlite:///$DATAPILOT_HOME/mlflow.db`: the one URI every stage uses."""
     return os.environ.get(TRACKING_URI_ENV) or workspace.mlflow_uri
+
+
+def ui_link(base_url: str, route: str) -> str:
+    """`<base_url>/#/<route>` in the MLflow UI's classic layout (runs, models), e.g. `ui_link(url, "experiments/1")`."""
+    route = route.lstrip("/")
+    return f"{base_url.rstrip('/')}/#/{route}{'&' if '?' in route else '?'}{UI_CLASSIC_VIEW}"
 
 
 def _sqlite_path(uri: str) -> Path | None:

@@ -15,14 +15,16 @@ from typing import Any
 
 
 def _metadata(result: dict[str, Any]) -> dict[str, Any]:
+    from datapilot_pipeline.lib.tracking import ui_link
+
     keys = ("model_uri", "version", "run_id", "final_loss", "first_loss", "final_eval_loss", "global_step",
             "train_tokens_per_second", "train_seconds", "n_train", "n_validation", "dropped_truncated",
             "dataset_sha256", "stopped_early")
     meta: dict[str, Any] = {k: result[k] for k in keys if result.get(k) is not None}
     meta["adapter_dir"] = {"raw_value": result["adapter_dir"], "type": "path"}
+    link = ui_link("http://127.0.0.1:5000", f"experiments/{result['experiment_id']}/runs/{result['run_id']}")
     meta["mlflow_run"] = {"raw_value": f"{result['tracking_uri']} experiment {result['experiment_id']} run "
-                                       f"{result['run_id']} (make mlflow-ui: http://127.0.0.1:5000/#/experiments/"
-                                       f"{result['experiment_id']}/runs/{result['run_id']})", "type": "text"}
+                                       f"{result['run_id']} (make mlflow-ui: {link})", "type": "text"}
     return meta
 
 

@@ -46,8 +46,8 @@ def test_mlflow_links_point_at_the_configured_ui(monkeypatch) -> None:
     from datapilot_pipeline.defs.tracking import model_version_link, run_link
 
     monkeypatch.delenv("DATAPILOT_MLFLOW_UI_URL", raising=False)
-    assert run_link("abc123").value == "http://127.0.0.1:5000/#/runs/abc123"
+    assert run_link("abc123").value == "http://127.0.0.1:5000/#/runs/abc123?workflowType=machine_learning"
     monkeypatch.setenv("DATAPILOT_MLFLOW_UI_URL", "https://mlflow.example.org/")
     link = model_version_link("models:/datapilot-insights/7")
     assert isinstance(link, dg.UrlMetadataValue)
-    assert link.value == "https://mlflow.example.org/#/models/datapilot-insights/versions/7"
+    assert link.value == "https://mlflow.example.org/#/models/datapilot-insights/versions/7?workflowType=machine_learning"

@@ -63,8 +63,9 @@ def test_materialize_trains_in_a_subprocess_and_registers(home: Path, setup):
     assert run.info.status == "FINISHED" and run.data.params["max_steps"] == "3"
     mat = result.asset_materializations_for_node("fine_tuned_model")[-1]
     assert mat.metadata["global_step"].value == 3 and mat.metadata["final_loss"].value > 0
-    assert mat.metadata["mlflow_run"].value.endswith(f"/#/runs/{value['run_id']}")  # a link to MLflow's run page
-    assert mat.metadata["mlflow_model"].value.endswith(f"/#/models/datapilot-insights/versions/{value['version']}")
+    classic = "?workflowType=machine_learning"  # MLflow's runs layout, not its GenAI one (lib/tracking.py)
+    assert mat.metadata["mlflow_run"].value.endswith(f"/#/runs/{value['run_id']}{classic}")  # MLflow's run page
+    assert mat.metadata["mlflow_model"].value.endswith(f"/#/models/datapilot-insights/versions/{value['version']}{classic}")
     logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
     assert any("step 1:" in m and "loss=" in m for m in logs)  # metrics streamed back through Pipes
 

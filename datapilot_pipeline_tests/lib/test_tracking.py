@@ -90,17 +90,37 @@ def test_one_tracking_uri_for_every_stage(home: Path, monkeypatch: pytest.Monkey
     assert MlflowResource(tracking_uri="sqlite:///x.db").uri(workspace) == "sqlite:///x.db"
 
 
-def test_experiments_open_in_the_classic_view_with_a_description(home: Path):
+def test_experiments_carry_the_classic_kind_a_description_and_classic_links(home: Path):
     import mlflow
 
     uri = tracking.default_tracking_uri(Workspace.current())
     client = mlflow.tracking.MlflowClient(tracking_uri=uri)
     bare = client.create_experiment("datapilot-eval")  # an experiment created before it carried tags
     for name in (tracking.EXPERIMENT, "datapilot-eval"):
-        experiment = client.get_experiment(tracking.ensure_tracking_db(uri, experiment=name))
+        experiment_id = tracking.ensure_tracking_db(uri, experiment=name)
+        experiment = client.get_experiment(experiment_id)
         assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
         assert experiment.tags["mlflow.note.content"] == tracking.EXPERIMENT_DESCRIPTIONS[name]
+        link = tracking.ui_link("http://127.0.0.1:5000/", f"experiments/{experiment_id}")
+        assert link == f"http://127.0.0.1:5000/#/experiments/{experiment_id}?workflowType=machine_learning"
     assert client.get_experiment_by_name("datapilot-eval").experiment_id == bare
+    assert tracking.ui_link("http://h:1", "/experiments/1/runs?x=1") == "http://h:1/#/experiments/1/runs?x=1&workflowType=machine_learning"
+
+
+def test_the_installed_mlflow_ui_takes_its_layout_from_the_links_parameter():
+    """What `ui_link` relies on, read from the MLflow UI this project installs: the layout is a per-browser switch
+    (`mlflow.workflowType` in localStorage, GenAI unless switched) that a `workflowType` URL parameter of
+    `genai` or `machine_learning` overrides. An MLflow upgrade that drops the parameter fails here, not silently."""
+    import mlflow
+
+    bundle = Path(mlflow.__file__).parent / "server" / "js" / "build" / "static" / "js"
+    sources = [path.read_text(encoding="utf-8", errors="replace") for path in bundle.glob("*.js")]
+    provider = [text for text in sources if 'key:"mlflow.workflowType"' in text]
+    assert len(provider) == 1, "the UI's workflow switch moved: check that the links still open the runs table"
+    text = provider[0]
+    name, value = tracking.UI_CLASSIC_VIEW.split("=")
+    assert f'.get("{name}")' in text  # the URL parameter our links carry is read ...
+    assert f'MACHINE_LEARNING="{value}"' in text and 'GENAI="genai"' in text  # ... and ours names the classic layout
 
 
 def test_no_champion_until_one_is_promoted_and_only_the_evaluated_version(home: Path):
