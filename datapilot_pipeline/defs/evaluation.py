@@ -9,6 +9,7 @@ from pydantic import Field
 from datapilot_pipeline.defs.display import for_display
 from datapilot_pipeline.defs.resources import WorkspaceResource
 from datapilot_pipeline.defs.tracking import MlflowResource, model_version_link, run_link
+from datapilot_pipeline.lib.evaluation.local import DEFAULT_MAX_NEW_TOKENS
 from datapilot_pipeline.lib.evaluation.metrics import RATE_METRICS
 from datapilot_pipeline.lib.evaluation.promotion import (DEFAULT_ALPHA, DEFAULT_COVERAGE_MARGIN,
                                                          DEFAULT_GROUNDING_MARGIN, DEFAULT_MIN_EXAMPLES,
@@ -27,7 +28,8 @@ class EvaluationConfig(dg.Config):
                                        "arm when its lineage carries no prompt recipe.")
     compare_with_champion: bool = Field(default=True, description="Also evaluate the current champion on the same holdout.")
     max_examples: int | None = Field(default=None, ge=1, description="Evaluate only the first N holdout examples.")
-    max_new_tokens: int = Field(default=1024, ge=1, description="Bound on each reply's length, in tokens.")
+    max_new_tokens: int = Field(default=DEFAULT_MAX_NEW_TOKENS, ge=1, description="Bound on each reply's length, in "
+                                "tokens (the default lets a constrained answer hold 3 insights).")
     constrained: bool = Field(default=True, description="Local arms decode under the llm_output JSON Schema, bounded "
                               "so that a complete answer fits max_new_tokens.")
     grounded_schema: bool = Field(default=False, description="Local arms: limit columns, row indices and aggregate "
@@ -52,6 +54,39 @@ def _arm_metadata(report: dict) -> dict:
             value = report[arm].get(key)
             out[f"{arm}/{key}"] = dg.MetadataValue.float(round(float(value), 4)) if value is not None else dg.MetadataValue.text("n/a")
     return out
+
+
+# The comparison as the Dagster UI shows it: short labels and cells, the models under the table, so the table fits the
+# metadata panel (lib's `comparison_table`, one row per model path and 95% CIs in full, ran past 1600 px there; the
+# run log and `datapilot eval` keep it).
+_SHORT_LABELS = {"schema_pass_rate": "schema pass", "evidence_accuracy": "evidence accuracy",
+                 "evidence_coverage": "evidence coverage", "text_grounding": "text grounding", "bleu": "BLEU",
+                 "rouge_l": "ROUGE-L"}
+
+
+def comparison_markdown(report: dict, root: Path | None = None) -> str:
+    """The arms side by side as a narrow Markdown table: each rate as `25.0% (10-40)`, its 95% CI in whole
+    percentage points; below it, which model each arm ran (paths under `root` shown relative to it)."""
+    def cell(metrics: dict, key: str) -> str:
+        value, ci = metrics.get(key), (metrics.get("ci") or {}).get(key)
+        if value is None:
+            return "n/a"
+        return f"{value:.1%}" + (f" ({ci[0] * 100:.0f}-{ci[1] * 100:.0f})" if ci else "")
+
+    def model(label: str) -> str:
+        path = Path(label)
+        if root is not None and path.is_absolute() and path.is_relative_to(root):
+            return str(path.relative_to(root))
+        return label
+
+    arms = [arm for arm in ARMS if arm in report]
+    rows = ["| metric, 95% CI | " + " | ".join(arm.replace("_", "-") for arm in arms) + " |",
+            "| --- |" + " ---: |" * len(arms),
+            "| examples | " + " | ".join(str(report[arm]["n"]) for arm in arms) + " |"]
+    rows += [f"| {_SHORT_LABELS.get(key, key)} | " + " | ".join(cell(report[arm], key) for arm in arms) + " |"
+             for key in RATES]
+    models = [f"- {arm.replace('_', '-')}: `{model(str(report[arm]['model']))}`" for arm in arms]
+    return "\n".join(rows) + "\n\nModels:\n\n" + "\n".join(models)
 
 
 def _holdout_and_recipe(config: EvaluationConfig, ws, lineage: dict, log) -> tuple[Path, object]:
@@ -124,7 +159,7 @@ def evaluation_scores(context: dg.AssetExecutionContext, config: EvaluationConfi
              "training_run_id": fine_tuned_model.get("run_id"), "holdout_path": str(holdout_path),
              **{arm: {k: result.report[arm][k] for k in ("n", *RATES)} for arm in ARMS if arm in result.report},
              "comparison": result.report["comparison"], "report": result.report}
-    metadata = {"comparison": dg.MetadataValue.md(table), "report": dg.MetadataValue.path(str(result.report_path)),
+    metadata = {"comparison": dg.MetadataValue.md(comparison_markdown(result.report, ws.root)), "report": dg.MetadataValue.path(str(result.report_path)),
                 "holdout": dg.MetadataValue.path(str(holdout_path)), "n_examples": result.report["n_examples"],
                 "mlflow_run_id": run_id, "mlflow_run": run_link(run_id),
                 "mlflow_model": model_version_link(fine_tuned_model["model_uri"]), **_arm_metadata(result.report)}

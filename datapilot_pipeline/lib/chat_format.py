@@ -65,13 +65,15 @@ def stop_token_ids(tokenizer: Any, model: Any | None = None) -> list[int]:
 
 
 def ensure_pad_token(tokenizer: Any) -> None:
-    """A pad token for batching when the tokenizer has none: a reserved padding token it already has, else EOS
-    (padding is masked out of attention and of the loss, so reusing EOS does not teach the model to stop early)."""
-    if tokenizer.pad_token is not None:
+    """A pad token distinct from the end token: the tokenizer's own when it differs from EOS, else a reserved
+    padding token it already has, else EOS as the last resort. (A pad that equals EOS lets a collator that masks
+    padding by id drop the real end token from the loss, and the model never learns to stop.)"""
+    if tokenizer.pad_token is not None and tokenizer.pad_token != tokenizer.eos_token:
         return
     vocab = tokenizer.get_vocab()
     for candidate in ("<|finetune_right_pad_id|>", "<|endoftext|>", "<pad>", "<|pad|>"):
         if candidate in vocab and candidate != tokenizer.eos_token:
             tokenizer.pad_token = candidate
             return
-    tokenizer.pad_token = tokenizer.eos_token
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token

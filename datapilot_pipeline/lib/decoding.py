@@ -146,8 +146,10 @@ def max_output_bytes(schema: dict) -> int:
 
 
 def fit_bounds(max_new_tokens: int, bounds: OutputBounds = OutputBounds()) -> OutputBounds:
-    """The largest bounds whose worst-case answer plus the end token fits in `max_new_tokens`. Cuts, in order:
-    fewer insights with shorter prose (text, action, summary); then fewer evidence items; then everything."""
+    """The largest bounds whose worst-case answer plus the end token fits in `max_new_tokens`. Cuts, in order, for
+    each number of insights from the most: shorter prose (text, action, summary), then two citations of each kind
+    instead of three; then fewer insights. Past one insight: shorter prose and fewer citations, then everything.
+    At the default 2,048 tokens an answer may hold 3 insights (reviewed answers carry 2-4)."""
     from dataclasses import replace
 
     prose = ("text_chars", "action_chars", "summary_chars")
@@ -157,8 +159,10 @@ def fit_bounds(max_new_tokens: int, bounds: OutputBounds = OutputBounds()) -> Ou
     def shorter(b: OutputBounds, factor: float, names=prose) -> OutputBounds:
         return replace(b, **{n: max(1, int(getattr(bounds, n) * factor)) for n in names})
 
-    tries = [shorter(replace(bounds, max_insights=n), f)
-             for n in range(bounds.max_insights, 0, -1) for f in (1.0, 0.8, 0.6)]
+    tries = []
+    for n in range(bounds.max_insights, 0, -1):  # an insight more before longer prose or a third citation
+        tries += [shorter(replace(bounds, max_insights=n), f) for f in (1.0, 0.8, 0.6)]
+        tries += [shorter(replace(bounds, max_insights=n, **evidence), f) for f in (1.0, 0.8)]
     tries += [shorter(replace(bounds, max_insights=n, **evidence), f)
               for n in range(bounds.max_insights, 0, -1) for f in (0.6, 0.4, 0.3)]
     everything = (*prose, "column_chars", "aggregate_key_chars", "max_columns", "max_aggregates", "max_row_indices")

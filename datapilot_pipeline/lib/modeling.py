@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -170,22 +171,13 @@ def default_tiny_model_dir(workspace: "Workspace") -> Path:
     return workspace.models / "base"
 
 
-def _file_sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def install_demo_base(out_dir: Path, source: Path = DEMO_BASE_DIR, sha256: str = DEMO_BASE_SHA256) -> Path:
     """Copy the shipped demo base model into `out_dir` (its weights checked against the pinned sha256) and return
     `out_dir`. The folder appears at once (copied into a temp folder, then renamed in); when two processes race,
     the first one's copy is kept. A folder holding anything but a model is left alone: a one-line ValueError."""
-    import os
     import shutil
+
+    from datapilot_pipeline.lib.hashing import file_sha256
 
     out_dir = Path(out_dir)
     if _is_model_dir(out_dir):
@@ -196,15 +188,29 @@ def install_demo_base(out_dir: Path, source: Path = DEMO_BASE_DIR, sha256: str =
     weights = Path(source) / "model.safetensors"
     if not weights.is_file():
         raise ValueError(f"the demo base model is missing from the package ({weights}); reinstall datapilot-pipeline")
-    if _file_sha256(weights) != sha256:
+    if file_sha256(weights) != sha256:
         raise ValueError(f"{weights} does not match its pinned sha256; reinstall datapilot-pipeline or rebuild it "
                          "with scripts/pretrain_demo_base.py and update DEMO_BASE_SHA256")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = _staging_dir(out_dir)
-    try:
+
+    def copy(staging: Path) -> None:
         for name in DEMO_BASE_FILES:
             if (Path(source) / name).is_file():
                 shutil.copyfile(Path(source) / name, staging / name)
+
+    return publish_model_dir(out_dir, copy)
+
+
+def publish_model_dir(out_dir: Path, fill: Callable[[Path], None]) -> Path:
+    """`fill` a temp folder beside `out_dir`, then rename it in: readers see no model or the whole one. When
+    another process published first, its folder is kept."""
+    import os
+    import shutil
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = _staging_dir(out_dir)
+    try:
+        fill(staging)
         try:
             os.rename(staging, out_dir)  # replaces an empty folder; fails when another process won the race
         except OSError:
@@ -218,8 +224,10 @@ def install_demo_base(out_dir: Path, source: Path = DEMO_BASE_DIR, sha256: str =
 def resolve_base_model(ref: str | Path | None, workspace: "Workspace") -> Path:
     """The directory of the base model to train or evaluate.
 
-    `ref` is a local directory, an already-cached hub id, or None for the workspace's `models/base/` (the demo
-    base model, installed there on first use). Anything else raises a one-line `ValueError`.
+    `ref` is a local directory, an already-cached hub id, a packaged model's name or hub id
+    (`lib.packaged_models`: converted into the workspace's `models/<name>/` on first use), or None for the
+    workspace's `models/base/` (the demo base model, installed there on first use). Anything else raises a
+    one-line `ValueError`.
     """
     if ref is None:
         return install_demo_base(default_tiny_model_dir(workspace))
@@ -229,13 +237,21 @@ def resolve_base_model(ref: str | Path | None, workspace: "Workspace") -> Path:
             raise ValueError(f"{path} is not a model directory (needs config.json and *.safetensors weights)")
         return path.resolve()
     text = str(ref)
+    from datapilot_pipeline.lib.packaged_models import PACKAGED, ensure_packaged, lookup
+
+    packaged = lookup(text)
     if text.count("/") == 1 and not text.startswith((".", "/")):
         snapshot = _cached_hub_snapshot(text)
         if snapshot is not None and _is_model_dir(snapshot):
             return snapshot
+        if packaged is not None:
+            return ensure_packaged(packaged, workspace)
         raise ValueError(f"model {text!r} is not in the local Hugging Face cache; on a machine with network run "
                          f"`hf download {text}` (or pass a local directory with --base-model)")
-    raise ValueError(f"base model {text!r} not found: pass a local model directory or a cached hub id (org/name)")
+    if packaged is not None:
+        return ensure_packaged(packaged, workspace)
+    raise ValueError(f"base model {text!r} not found: pass a local model directory, a cached hub id (org/name) or a "
+                     f"packaged model ({', '.join(sorted(PACKAGED))})")
 
 
 def load_causal_lm(base: Path, adapter_dir: Path | None = None, *, quantize_4bit: bool = False,
@@ -273,6 +289,69 @@ def load_causal_lm(base: Path, adapter_dir: Path | None = None, *, quantize_4bit
     if not trainable:
         model.eval()
     return model, tokenizer
+
+
+class SharedBase:
+    """One base model in memory for several arms: the base alone and each LoRA adapter on it, switched per call
+    (`scope`), instead of one full copy of the base per arm. Holds the most recently used base only."""
+
+    _current: "SharedBase | None" = None
+
+    def __init__(self, base: Path, model: Any, tokenizer: Any) -> None:
+        self.base, self.model, self.tokenizer = base, model, tokenizer
+        self.adapters: dict[Path, str] = {}
+        self.key = _weights_key(base)
+
+    @classmethod
+    def get(cls, base: Path, adapter_dir: Path | None = None) -> tuple["SharedBase", str | None]:
+        """The shared base for `base` (loaded now when it is not the current one) and the name of `adapter_dir`'s
+        adapter on it (loaded now when new; None for the base alone)."""
+        base = Path(base).resolve()
+        current = cls._current
+        if current is None or current.base != base or current.key != _weights_key(base):
+            model, tokenizer = load_causal_lm(base)
+            current = cls._current = cls(base, model, tokenizer)
+        return current, current.adapter_name(adapter_dir)
+
+    def adapter_name(self, adapter_dir: Path | None) -> str | None:
+        if adapter_dir is None:
+            return None
+        adapter_dir = Path(adapter_dir).resolve()
+        if adapter_dir not in self.adapters:
+            from peft import PeftModel
+
+            if not (adapter_dir / "adapter_model.safetensors").is_file():
+                raise ValueError(f"{adapter_dir} has no adapter_model.safetensors")
+            name = f"adapter{len(self.adapters)}"
+            if isinstance(self.model, PeftModel):
+                self.model.load_adapter(adapter_dir, adapter_name=name, is_trainable=False)
+            else:
+                self.model = PeftModel.from_pretrained(self.model, adapter_dir, adapter_name=name, is_trainable=False)
+            self.model.eval()
+            self.adapters[adapter_dir] = name
+        return self.adapters[adapter_dir]
+
+    def scope(self, adapter: str | None):
+        """A context in which the model answers as the base alone (None) or with `adapter` on."""
+        import contextlib
+
+        from peft import PeftModel
+
+        if not isinstance(self.model, PeftModel):
+            return contextlib.nullcontext()
+        if adapter is None:
+            return self.model.disable_adapter()
+        self.model.set_adapter(adapter)
+        return contextlib.nullcontext()
+
+    @classmethod
+    def release(cls) -> None:
+        cls._current = None
+
+
+def _weights_key(base: Path) -> tuple:
+    """Changes when the weights in `base` are replaced (a rebuilt folder at the same path)."""
+    return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(base.glob("*.safetensors")))
 
 
 def _four_bit_config(compute_dtype: Any) -> Any:

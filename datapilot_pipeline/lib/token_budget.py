@@ -1,8 +1,8 @@
 """One token budget for export, validation and training: the target model's tokenizer and max sequence length.
 
-A line fits when its whole sequence, tokenized the way TRL's SFT trainer tokenizes it (prompt + completion
-+ EOS, the tokenizer's own special tokens included), has at most `max_length` tokens and keeps at least one
-completion token. Export writes only lines that fit, validation counts the lines that would not, and
+A line fits when its whole sequence, tokenized the way TRL's SFT trainer tokenizes it (through the chat template
+when the tokenizer has one, as training applies it; else prompt + completion + EOS, the tokenizer's own special
+tokens included), has at most `max_length` tokens and keeps at least one completion token. Export writes only lines that fit, validation counts the lines that would not, and
 training drops the same lines: all three call `TokenBudget.measure`.
 
 The target tokenizer is the base model's (a local directory or cached hub id) or, when no base model is
@@ -45,18 +45,43 @@ def tokenizer_sha256(directory: str | Path) -> str:
 
 
 def sequence_tokens(tokenizer: Any, prompt: str, completion: str) -> tuple[int, int]:
-    """(sequence tokens, completion tokens) as TRL's SFT trainer counts them: prompt + completion + EOS with the
-    tokenizer's special tokens; completion tokens are those after the prompt's own token prefix."""
-    eos = tokenizer.eos_token or ""
-    completion = completion if completion.endswith(eos) else completion + eos
-    prompt_ids = tokenizer(prompt)["input_ids"]
-    full_ids = tokenizer(prompt + completion)["input_ids"]
+    """(sequence tokens, completion tokens) as TRL's SFT trainer counts them. A tokenizer with a chat template
+    trains on the conversation (`lib.chat_format.to_conversational`): the prompt rendered with the assistant turn
+    opened, and the whole conversation with the reply and its end-of-turn marker. Without one: prompt + completion
+    + EOS with the tokenizer's special tokens. Completion tokens are those after the common prefix."""
+    from datapilot_pipeline.lib.chat_format import has_chat_template, to_conversational
+
+    if has_chat_template(tokenizer):
+        row = to_conversational({"prompt": prompt, "completion": completion})
+        prompt_ids = _template_ids(tokenizer, row["prompt"], add_generation_prompt=True)
+        full_ids = _template_ids(tokenizer, row["prompt"] + row["completion"])
+    else:
+        eos = tokenizer.eos_token or ""
+        completion = completion if completion.endswith(eos) else completion + eos
+        prompt_ids = tokenizer(prompt)["input_ids"]
+        full_ids = tokenizer(prompt + completion)["input_ids"]
     prefix = 0
     for a, b in zip(prompt_ids, full_ids):
         if a != b:
             break
         prefix += 1
     return len(full_ids), len(full_ids) - prefix
+
+
+def _template_ids(tokenizer: Any, messages: list[dict], add_generation_prompt: bool = False) -> list[int]:
+    out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True,
+                                        add_generation_prompt=add_generation_prompt)
+    return list(out["input_ids"])
+
+
+def prompt_token_count(tokenizer: Any, prompt: str) -> int:
+    """Tokens of `prompt` as the model reads it: chat-templated with the assistant turn opened when the tokenizer
+    has a template (training and generation both do), else the flat text with the special tokens."""
+    from datapilot_pipeline.lib.chat_format import has_chat_template, prompt_to_messages
+
+    if has_chat_template(tokenizer):
+        return len(_template_ids(tokenizer, prompt_to_messages(prompt), add_generation_prompt=True))
+    return len(tokenizer(prompt)["input_ids"])
 
 
 @dataclass
@@ -89,7 +114,7 @@ class TokenBudget:
         return total <= self.max_length and completion_tokens > 0
 
     def prompt_tokens(self, prompt: str) -> int:
-        return len(self.tokenizer(prompt)["input_ids"])
+        return prompt_token_count(self.tokenizer, prompt)
 
     def check(self, expected_sha256: str | None) -> None:
         """Raise `TokenizerMismatchError` unless this tokenizer is the one with `expected_sha256`."""

@@ -71,6 +71,15 @@ def test_fit_bounds_fits_the_budget_and_keeps_defaults_when_room():
         bounds = fit_bounds(budget)
         assert max_output_bytes(output_schema(bounds)) < budget
     assert fit_bounds(1024).max_insights >= 1 and fit_bounds(2000).max_insights >= 2
+
+
+def test_the_default_reply_length_holds_several_insights():
+    from datapilot_pipeline.lib.evaluation.local import DEFAULT_MAX_NEW_TOKENS
+
+    bounds = fit_bounds(DEFAULT_MAX_NEW_TOKENS)
+    assert bounds.max_insights >= 3  # reviewed answers carry 2-4; 1024 tokens held one
+    assert bounds.text_chars >= 100 and bounds.max_aggregates >= 2
+    assert max_output_bytes(output_schema(bounds)) < DEFAULT_MAX_NEW_TOKENS
     with pytest.raises(ValueError, match="raise it to at least"):
         fit_bounds(20)
 
@@ -132,7 +141,8 @@ def test_training_logs_generation_metrics_and_can_stop_on_them(trained_base: Pat
     rows = [{"prompt": e["prompt"], "completion": e["completion"]} for e in map(example, range(10))]
     data = PreparedData(train=rows[:8], validation=rows[8:])
     logged: list[dict] = []
-    config = TrainingConfig(max_steps=2, batch_size=4, evals_per_epoch=1, max_seq_length=1024, logging_steps=1,
+    config = TrainingConfig(max_steps=2, batch_size=4, gradient_accumulation_steps=1, evals_per_epoch=1,
+                            max_seq_length=1024, logging_steps=1,
                             generation_eval_examples=2, generation_eval_max_new_tokens=320,
                             early_stopping_metric="eval_schema_pass_rate")
     train_lora(config, data, trained_base, tmp_path / "run", sink=lambda step, m: logged.append(m))

@@ -95,3 +95,56 @@ def test_shipped_weights_that_do_not_match_the_pin_are_refused(tmp_path: Path):
     with pytest.raises(ValueError, match="sha256"):
         install_demo_base(tmp_path / "base", sha256="0" * 64)
     assert not (tmp_path / "base").exists()
+
+
+def _trained_looking_adapter(base: Path, out: Path) -> Path:
+    """A LoRA adapter whose B matrices are not zero, so that it really changes the model's replies."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    model, _ = load_causal_lm(base)
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "o_proj"]))
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.5)
+    peft_model.save_pretrained(out, safe_serialization=True)
+    return out
+
+
+def test_arms_on_one_base_share_it_and_answer_as_separately_loaded_models(tiny: Path, tmp_path: Path, monkeypatch):
+    from datapilot_pipeline.lib import modeling
+    from datapilot_pipeline.lib.evaluation.local import LocalGenerator
+
+    adapter = _trained_looking_adapter(tiny, tmp_path / "adapter")
+    prompts = [TEXTS[0][:200], TEXTS[1][:150]]
+    separate_base = generate(*load_causal_lm(tiny), prompts, max_new_tokens=12)
+    separate_tuned = generate(*load_causal_lm(tiny, adapter), prompts, max_new_tokens=12)
+    assert separate_base != separate_tuned  # the adapter matters, so the comparison below can fail
+
+    loads = []
+    real = modeling.load_causal_lm
+    monkeypatch.setattr(modeling, "load_causal_lm", lambda *a, **k: loads.append(a) or real(*a, **k))
+    modeling.SharedBase.release()
+    few_shot = LocalGenerator(base_model=tiny, max_new_tokens=12, constrained=False)
+    tuned = LocalGenerator(base_model=tiny, adapter_dir=adapter, max_new_tokens=12, constrained=False)
+    conversations = [[{"role": "user", "content": p}] for p in prompts]
+    first = [g.text for g in few_shot.generate_all(prompts, conversations)]
+    second = [g.text for g in tuned.generate_all(prompts, conversations)]
+    third = [g.text for g in few_shot.generate_all(prompts, conversations)]  # the adapter is off again
+    assert len(loads) == 1  # one base in memory for both arms
+    assert first == third == separate_base
+    assert second == separate_tuned
+    modeling.SharedBase.release()
+
+
+def test_pad_token_is_kept_apart_from_the_end_token():
+    from transformers import AutoTokenizer
+
+    from datapilot_pipeline.lib.chat_format import ensure_pad_token
+
+    tokenizer = AutoTokenizer.from_pretrained(DEMO_BASE_DIR, local_files_only=True)
+    tokenizer.pad_token = tokenizer.eos_token  # what the GGUF of SmolLM2 ships: pad == <|im_end|>
+    ensure_pad_token(tokenizer)
+    assert tokenizer.pad_token != tokenizer.eos_token and tokenizer.pad_token == "<|pad|>"

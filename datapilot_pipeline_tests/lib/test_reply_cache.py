@@ -116,7 +116,9 @@ def test_every_tokenizer_file_is_in_the_fingerprint(tmp_path: Path):
 
 def test_the_model_fingerprint_is_computed_once_per_loaded_model(tmp_path: Path, monkeypatch):
     from datapilot_pipeline.lib.evaluation import reply_cache
+    from datapilot_pipeline.lib.modeling import SharedBase
 
+    SharedBase.release()  # a fresh load: an earlier test's shared base carries its fingerprint already
     calls = []
     real = reply_cache.model_fingerprint
     monkeypatch.setattr(reply_cache, "model_fingerprint", lambda *a, **k: calls.append(a) or real(*a, **k))

@@ -17,7 +17,7 @@ from datapilot_pipeline.lib.training.trainer import last_checkpoint, train_lora
 from datapilot_pipeline_tests.training_data import example, write_dataset
 
 # A higher LR than the default keeps these runs to a few dozen steps on a shared CPU.
-FAST = dict(max_seq_length=512, batch_size=4, logging_steps=2, evals_per_epoch=2, learning_rate=1e-3)
+FAST = dict(max_seq_length=512, batch_size=4, gradient_accumulation_steps=1, logging_steps=2, evals_per_epoch=2, learning_rate=1e-3)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,9 @@ def tokenizer(base: Path):
 
 def test_defaults_follow_the_playbook():
     config = TrainingConfig()
-    assert config.epochs == 3 and 4 <= config.batch_size <= 8 and 0.10 <= config.validation_fraction <= 0.15
+    effective_batch = config.batch_size * config.gradient_accumulation_steps  # memory holds batch_size rows
+    assert config.epochs == 3 and 4 <= effective_batch <= 8 and 0.10 <= config.validation_fraction <= 0.15
+    assert config.batch_size == 1 and config.gradient_checkpointing is None and config.generation_eval_examples == 0
     assert config.max_seq_length is None  # None: the dataset recipe's max length (2048 without one)
     assert 8 <= config.lora_r <= 16 and config.early_stopping_patience == 2
     assert config.learning_rate == 2e-4 and config.warmup_ratio == 0.1
@@ -181,3 +183,12 @@ def test_the_ci_step_cap_applies_only_where_no_max_steps_is_set(monkeypatch):
         TrainingConfig().with_environment_cap()
     monkeypatch.delenv("DATAPILOT_MAX_TRAIN_STEPS")
     assert TrainingConfig().with_environment_cap().max_steps is None
+
+
+def test_gradient_checkpointing_follows_model_size_unless_set():
+    from datapilot_pipeline.lib.training.trainer import use_gradient_checkpointing
+
+    assert use_gradient_checkpointing(TrainingConfig(), 134_515_008)  # SmolLM2-135M
+    assert not use_gradient_checkpointing(TrainingConfig(), 1_200_000)  # the demo base
+    assert not use_gradient_checkpointing(TrainingConfig(gradient_checkpointing=False), 134_515_008)
+    assert use_gradient_checkpointing(TrainingConfig(gradient_checkpointing=True), 1_200_000)

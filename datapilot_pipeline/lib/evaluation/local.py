@@ -14,9 +14,10 @@ from typing import Any
 
 from datapilot_pipeline.lib.evaluation.endpoint import Generation
 
-# The reviewed answers run to ~1,750 characters (~600 tokens of the demo base model's tokenizer); 1024 lets constrained
-# decoding keep 1 insight at full length (worst case) while a model that stops early stops early.
-DEFAULT_MAX_NEW_TOKENS = 1024
+# The reviewed answers run to ~1,750 characters (~600 tokens of the demo base model's tokenizer, 2-4 insights). The
+# bounds guarantee a complete answer in the worst case of one byte per token, so 2048 is what lets constrained
+# decoding keep 3 insights (`decoding.fit_bounds`; 1024 kept one); a model that closes its answer early stops early.
+DEFAULT_MAX_NEW_TOKENS = 2048
 DEFAULT_BATCH_SIZE = 4
 
 
@@ -33,7 +34,7 @@ class LocalGenerator:
     constrained: bool = True  # schema-constrained decoding (lib.decoding)
     grounded: bool = False  # per-example schema: columns, rows and aggregate keys of the prompt's own EDA
     reply_cache: Path | None = None  # `lib.evaluation.reply_cache` file: replies already generated are read back
-    _loaded: tuple[Any, Any] | None = field(default=None, init=False, repr=False)
+    _loaded: tuple[Any, str | None] | None = field(default=None, init=False, repr=False)  # (SharedBase, adapter)
     _cache_counts: dict[str, int] = field(default_factory=lambda: {"hits": 0, "misses": 0}, init=False, repr=False)
 
     @property
@@ -65,12 +66,18 @@ class LocalGenerator:
 
         return [output_schema(bounds, extract_task_eda(p)) for p in prompts]
 
-    def _load(self) -> tuple[Any, Any]:
-        if self._loaded is None:
-            from datapilot_pipeline.lib.modeling import load_causal_lm
+    def _shared(self) -> tuple[Any, str | None]:
+        """The base in memory (shared with every other arm on the same base: `modeling.SharedBase`) and this
+        arm's adapter name on it (None: the base alone)."""
+        from datapilot_pipeline.lib.modeling import SharedBase
 
-            self._loaded = load_causal_lm(Path(self.base_model), Path(self.adapter_dir) if self.adapter_dir else None)
-        return self._loaded
+        shared, adapter = SharedBase.get(Path(self.base_model), Path(self.adapter_dir) if self.adapter_dir else None)
+        self._loaded = (shared, adapter)
+        return shared, adapter
+
+    def _load(self) -> tuple[Any, Any]:
+        shared, _ = self._shared()
+        return shared.model, shared.tokenizer
 
     def fit_shots(self, compact_eda: dict, shots: Sequence[dict]) -> list[dict]:
         """The longest prefix of `shots` whose prompt leaves room for `max_new_tokens` in the model's context (the
@@ -99,7 +106,8 @@ class LocalGenerator:
         from datapilot_pipeline.lib.chat_format import render_prompts
         from datapilot_pipeline.lib.modeling import generate
 
-        model, tokenizer = self._load()
+        shared, adapter = self._shared()
+        model, tokenizer = shared.model, shared.tokenizer
         requested = requested_schema(response_format)
         schemas = [requested] * len(prompts) if requested is not None else self.schemas(prompts)
         prompts = render_prompts(tokenizer, prompts, conversations)
@@ -131,8 +139,9 @@ class LocalGenerator:
         for start in range(0, len(todo), self.batch_size):
             indices = todo[start:start + self.batch_size]
             began = time.perf_counter()
-            texts = generate(model, tokenizer, [prompts[i] for i in indices], max_new_tokens=self.max_new_tokens,
-                             batch_size=len(indices), schemas=[schemas[i] for i in indices] if schemas else None)
+            with shared.scope(adapter):
+                texts = generate(model, tokenizer, [prompts[i] for i in indices], max_new_tokens=self.max_new_tokens,
+                                 batch_size=len(indices), schemas=[schemas[i] for i in indices] if schemas else None)
             per_call = (time.perf_counter() - began) / len(indices)  # one forward pass serves the whole batch
             fresh = {}
             for i, text in zip(indices, texts):

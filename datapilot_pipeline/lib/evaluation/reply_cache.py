@@ -76,12 +76,16 @@ def model_fingerprint(base_model: Path, adapter_dir: Path | None = None) -> str:
 
 def loaded_model_fingerprint(model: Any, base_model: Path, adapter_dir: Path | None = None) -> str:
     """`model_fingerprint` of the folders `model` was loaded from, computed on first use and kept on the model
-    object: every later call (every batch, every evaluation in the process) reuses it."""
-    fingerprint = getattr(model, FINGERPRINT_ATTRIBUTE, None)
-    if fingerprint is None:
-        fingerprint = model_fingerprint(base_model, adapter_dir)
-        setattr(model, FINGERPRINT_ATTRIBUTE, fingerprint)
-    return fingerprint
+    object per (base, adapter): one model in memory serves the base alone and each adapter on it
+    (`modeling.SharedBase`), and every later call reuses the figure."""
+    known = getattr(model, FINGERPRINT_ATTRIBUTE, None)
+    if not isinstance(known, dict):
+        known = {}
+        setattr(model, FINGERPRINT_ATTRIBUTE, known)
+    key = (str(Path(base_model).resolve()), str(Path(adapter_dir).resolve()) if adapter_dir else None)
+    if key not in known:
+        known[key] = model_fingerprint(base_model, adapter_dir)
+    return known[key]
 
 
 @functools.lru_cache(maxsize=1)

@@ -12,7 +12,8 @@ import os
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MAX_STEPS_ENV = "DATAPILOT_MAX_TRAIN_STEPS"  # CI only: caps optimizer steps of every run that sets none
+MAX_STEPS_ENV = "DATAPILOT_MAX_TRAIN_STEPS"
+CHECKPOINTING_MIN_PARAMS = 100_000_000  # gradient_checkpointing=None turns it on from this model size  # CI only: caps optimizer steps of every run that sets none
 
 
 class TrainingConfig(BaseModel):
@@ -21,8 +22,10 @@ class TrainingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     epochs: float = Field(default=3.0, gt=0, description="Passes over the training split.")
-    batch_size: int = Field(default=4, ge=1, description="Examples per device per step (playbook: 4-8).")
-    gradient_accumulation_steps: int = Field(default=1, ge=1, description="Steps accumulated per optimizer update.")
+    batch_size: int = Field(default=1, ge=1, description="Examples per device per forward pass; with the default "
+                            "accumulation an update sees 4 (playbook: 4-8) while memory holds one 2048-token row.")
+    gradient_accumulation_steps: int = Field(default=4, ge=1, description="Forward passes accumulated per optimizer "
+                                             "update.")
     learning_rate: float = Field(default=2e-4, gt=0, description="Peak LoRA learning rate (see module docstring).")
     warmup_ratio: float = Field(default=0.1, ge=0, lt=1, description="Share of steps with linear warmup.")
     weight_decay: float = Field(default=0.0, ge=0)
@@ -44,14 +47,17 @@ class TrainingConfig(BaseModel):
     logging_steps: int = Field(default=5, ge=1, description="Optimizer steps between metric reports.")
     save_total_limit: int = Field(default=2, ge=1, description="Checkpoints kept for resume.")
     max_steps: int | None = Field(default=None, ge=1, description="Stop after this many steps (demo/tests).")
-    gradient_checkpointing: bool = Field(
-        default=False, description="Trade compute for memory; off because small models on CPU only slow down.")
+    gradient_checkpointing: bool | None = Field(
+        default=None, description="Trade compute for memory. None: on for base models of 100M parameters or more "
+        "(SmolLM2-135M at 1,700 tokens: 6.6 -> 3.9 GB peak, ~20% slower), off for smaller ones, which only slow down.")
     packing: bool | None = Field(
         default=None, description="Pack examples into full rows; None: on CUDA with flash-attn only (safe there).")
     bf16: bool | None = Field(default=None, description="bf16 mixed precision; None: on when the GPU supports it.")
     generation_eval_examples: int = Field(
-        default=2, ge=0, description="Validation prompts answered (constrained) at each evaluation for schema pass, "
-                                     "evidence accuracy and text grounding; 0: eval loss only.")
+        default=0, ge=0, description="Validation prompts answered (constrained) at each evaluation for schema pass, "
+                                     "evidence accuracy and text grounding; 0 (default): eval loss only. The "
+                                     "evaluation stage scores the model on the holdout; this is for early stopping "
+                                     "on a generation metric.")
     generation_eval_max_new_tokens: int = Field(default=512, ge=300, description="Token budget of those answers.")
     # a plain str with a pattern: Dagster run config (built from these fields) has no Literal type
     early_stopping_metric: str = Field(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from datapilot_pipeline.lib.training import ranks
-from datapilot_pipeline.lib.training.config import TrainingConfig
+from datapilot_pipeline.lib.training.config import CHECKPOINTING_MIN_PARAMS, TrainingConfig
 from datapilot_pipeline.lib.training.data import PreparedData
 
 MetricsSink = Callable[[int, dict[str, float]], None]
@@ -89,6 +89,13 @@ def _use_packing(config: TrainingConfig, cuda: bool) -> bool:
     return cuda and importlib.util.find_spec("flash_attn") is not None
 
 
+def use_gradient_checkpointing(config: TrainingConfig, n_parameters: int) -> bool:
+    """The config's choice, else on for models of `CHECKPOINTING_MIN_PARAMS` or more."""
+    if config.gradient_checkpointing is not None:
+        return config.gradient_checkpointing
+    return n_parameters >= CHECKPOINTING_MIN_PARAMS
+
+
 def _lora_state(model) -> dict[str, Any]:
     return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
 
@@ -125,6 +132,7 @@ def train_lora(config: TrainingConfig, data: PreparedData, base_model: Path, out
         raise ValueError(f"early_stopping_metric={config.early_stopping_metric} needs generation_eval_examples > 0")
     model, tokenizer = load_causal_lm(base_model, trainable=True, quantize_4bit=config.quantize_4bit)
     tokenizer.padding_side = "right"
+    checkpointing = use_gradient_checkpointing(config, model.num_parameters())
     cuda = torch.cuda.is_available()
     has_val = bool(data.validation)
     # each data-parallel process takes its own batches: an update consumes batch * accumulation * processes rows
@@ -144,7 +152,8 @@ def train_lora(config: TrainingConfig, data: PreparedData, base_model: Path, out
         seed=config.seed, data_seed=config.seed, report_to="none", disable_tqdm=True,
         max_length=config.max_seq_length, completion_only_loss=True, packing=_use_packing(config, cuda),
         bf16=config.bf16 if config.bf16 is not None else (cuda and torch.cuda.is_bf16_supported()),
-        gradient_checkpointing=config.gradient_checkpointing, include_num_input_tokens_seen="non_padding",
+        gradient_checkpointing=checkpointing, include_num_input_tokens_seen="non_padding",
+        gradient_checkpointing_kwargs={"use_reentrant": False} if checkpointing else None,
         dataloader_num_workers=0, dataset_num_proc=None, dataloader_pin_memory=cuda,  # pinning needs a GPU
     )
     peft_config = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
