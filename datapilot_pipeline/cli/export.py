@@ -95,13 +95,14 @@ def _shots_line(shots_per_prompt: dict[str, int], recipe) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from datapilot_pipeline.lib.export import (
-        ExportOptions, NothingToExport, SplitFractions, default_output, export_dataset, holdout_path_for, load_seeds,
+        ExportOptions, NothingToExport, SplitFractions, default_output, export_reviews, holdout_path_for, load_seeds,
     )
+    from datapilot_pipeline.lib.export.eligibility import group_by_job
     from datapilot_pipeline.lib.export.shots import SeedFileError
     from datapilot_pipeline.lib.export.workspace import export_settings
     from datapilot_pipeline.lib.feedback.inbox import drop_repeated_ids, load_inbox
-    from datapilot_pipeline.lib.feedback.store import StoreError
-    from datapilot_pipeline.lib.feedback.ingest import stored_reviews
+    from datapilot_pipeline.lib.feedback.ingest import iter_stored_groups, merge_groups, stored_reviews_with_ids
+    from datapilot_pipeline.lib.feedback.store import StoreError, count_feedback, store_url_for
     from datapilot_pipeline.lib.paths import Workspace
 
     ws = Workspace.current()
@@ -126,17 +127,24 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--output {output} is a directory")
 
     good, rejected = load_inbox(inbox)
-    stored = []
-    if args.inbox is None:  # reviews already ingested (moved out of the inbox) come first
+    n_stored, already = 0, []
+    if args.inbox is None:  # reviews already ingested (moved out of the inbox) come first; they are streamed
         try:
-            stored = stored_reviews(ws.feedback_dir)
+            n_stored = count_feedback(store_url_for(ws.feedback_dir))
+            already = stored_reviews_with_ids(ws.feedback_dir, [fb.feedback_id for _, fb in good])
         except StoreError as exc:
             raise UsageError(str(exc)) from None
     n_inbox = len(good)
-    good, duplicates, conflicts = drop_repeated_ids(stored + good)
+    kept, duplicates, conflicts = drop_repeated_ids(already + good)
     rejected += conflicts
-    print(_sources_line(len(stored), n_inbox, inbox, ws.feedback_dir if args.inbox is None else None))
-    print(f"  {len(good)} reviews kept, {len(rejected)} bad files skipped, "
+    stored_ids = {fb.feedback_id for _, fb in already}
+    extra = [fb for _, fb in kept if fb.feedback_id not in stored_ids]
+    inbox_groups = group_by_job(extra)
+
+    def groups():  # every review grouped by job, in job-id order: the store streamed, the inbox's joined in
+        return merge_groups(iter_stored_groups(ws.feedback_dir), extra) if args.inbox is None else iter(inbox_groups)
+    print(_sources_line(n_stored, n_inbox, inbox, ws.feedback_dir if args.inbox is None else None))
+    print(f"  {n_stored + len(extra)} reviews kept, {len(rejected)} bad files skipped, "
           f"{len(duplicates)} duplicate deliveries skipped")
     for bad in rejected[:10]:
         print(f"  skipped {bad.path.name}: {bad.reason}")
@@ -146,12 +154,14 @@ def run(args: argparse.Namespace) -> int:
     options = ExportOptions(min_score=args.min_score, shot_count=args.shot_count, sample=args.sample,
                             seed=args.seed, fractions=fractions)
     try:
-        result = export_dataset([fb for _, fb in good], seeds, options, {args.format: output}, holdout_path_for(output),
+        result = export_reviews(groups, seeds, options, {args.format: output}, holdout_path_for(output),
                                 **export_settings(ws, args.base_model, args.max_length))
     except NothingToExport as exc:
         print(f"nothing written: {exc} (min score {args.min_score})")
         _print_counts("discarded", exc.discarded)
         return EXIT_CHECK_FAILED
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
     except ValueError as exc:  # a base model or tokenizer that cannot be found locally

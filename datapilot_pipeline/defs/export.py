@@ -68,13 +68,15 @@ def reviewed_examples(context: dg.AssetExecutionContext, config: ReviewedExample
     reaches `min_score`; a later review by the same analyst replaces the earlier one, an insight most reviewers
     reject is dropped. Written to `reviewed_examples.jsonl` with what the rules discarded, by reason."""
     from datapilot_pipeline.lib.atomic import atomic_write_jsonl
-    from datapilot_pipeline.lib.export import review_feedback
-    from datapilot_pipeline.lib.feedback.ingest import load_feedback_files
+    from datapilot_pipeline.lib.export import ReviewOutcome
+    from datapilot_pipeline.lib.export.eligibility import iter_examples
+    from datapilot_pipeline.lib.feedback.ingest import iter_stored_groups
 
-    feedbacks = load_feedback_files(feedback_records["feedback_dir"])
-    outcome = review_feedback(feedbacks, config.min_score, config.check_evidence)
+    outcome = ReviewOutcome()  # the store streamed job by job, each example written as it is found
+    examples = iter_examples(iter_stored_groups(feedback_records["feedback_dir"]), config.min_score,
+                             config.check_evidence, outcome)
     path = atomic_write_jsonl(_out_dir(config.output_dir, workspace) / "reviewed_examples.jsonl",
-                              (e.to_dict() for e in outcome.examples))
+                              (e.to_dict() for e in examples))
     stats = outcome.stats()
     context.log.info(f"{stats['n_examples']} examples from {stats['n_jobs']} jobs ({stats['n_reviews']} reviews)")
     return dg.Output({"path": str(path), **stats}, metadata=for_display({
@@ -114,8 +116,11 @@ def finetune_dataset(context: dg.AssetExecutionContext, config: FinetuneDatasetC
     )
     from datapilot_pipeline.lib.export.workspace import export_settings
 
-    with Path(reviewed_examples["path"]).open(encoding="utf-8") as fh:
-        examples = [ReviewedExample.from_dict(json.loads(line)) for line in fh]
+    def examples():  # read line by line, twice with `sample` (once to count): never the whole file in memory
+        with Path(reviewed_examples["path"]).open(encoding="utf-8") as fh:
+            for line in fh:
+                yield ReviewedExample.from_dict(json.loads(line))
+
     ws = workspace.workspace()
     seeds_path = Path(config.seeds_path) if config.seeds_path else ws.seed_examples_path()
     seeds = load_seeds(seeds_path) if config.shot_count else []

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -129,11 +129,16 @@ class ReviewOutcome:
     actions: Counter = field(default_factory=Counter)
     n_reviews: int = 0
     n_jobs: int = 0
+    n_streamed: int = 0  # examples `iter_examples` yielded without keeping them in `examples`
+
+    @property
+    def n_examples(self) -> int:
+        return len(self.examples) + self.n_streamed
 
     def stats(self) -> dict:
         reviewed = sum(self.actions[a] for a in ("approve", "edit", "reject"))
         kept = self.actions["approve"] + self.actions["edit"]
-        return {"n_reviews": self.n_reviews, "n_jobs": self.n_jobs, "n_examples": len(self.examples),
+        return {"n_reviews": self.n_reviews, "n_jobs": self.n_jobs, "n_examples": self.n_examples,
                 "actions": dict(sorted(self.actions.items())),
                 "approval_rate": round(kept / reviewed, 4) if reviewed else 0.0,
                 "discarded": dict(sorted(self.discarded.items()))}
@@ -213,17 +218,33 @@ def consensus(reviews: list[FeedbackFile], min_score: int = DEFAULT_MIN_SCORE, c
         approved_output=approved, model=base.model, variant=base.variant)
 
 
+def iter_examples(groups: Iterable[list[FeedbackFile]], min_score: int = DEFAULT_MIN_SCORE,
+                  check_evidence: bool = True, outcome: ReviewOutcome | None = None) -> Iterator[ReviewedExample]:
+    """The consensus example of each group (every review of one job), in the groups' order, one job in memory at
+    a time; reviews, jobs, discards and actions are counted in `outcome`. Groups in job-id order give examples
+    in job-id order, as `review_feedback` returns them."""
+    outcome = outcome if outcome is not None else ReviewOutcome()
+    for reviews in groups:
+        outcome.n_reviews += len(reviews)
+        outcome.n_jobs += 1
+        example = consensus(reviews, min_score, check_evidence, outcome)
+        if example is not None:
+            outcome.n_streamed += 1
+            yield example
+
+
+def group_by_job(feedbacks: Iterable[FeedbackFile]) -> list[list[FeedbackFile]]:
+    """Reviews held in memory grouped by job, in job-id order (a store streams its groups instead)."""
+    by_job: dict[str, list[FeedbackFile]] = defaultdict(list)
+    for feedback in feedbacks:
+        by_job[feedback.job_id].append(feedback)
+    return [by_job[job_id] for job_id in sorted(by_job)]
+
+
 def review_feedback(feedbacks: Iterable[FeedbackFile], min_score: int = DEFAULT_MIN_SCORE,
                     check_evidence: bool = True) -> ReviewOutcome:
     """Group reviews by job, apply the consensus rule, return examples sorted by job id."""
-    by_job: dict[str, list[FeedbackFile]] = defaultdict(list)
     outcome = ReviewOutcome()
-    for feedback in feedbacks:
-        by_job[feedback.job_id].append(feedback)
-        outcome.n_reviews += 1
-    outcome.n_jobs = len(by_job)
-    for job_id in sorted(by_job):
-        example = consensus(by_job[job_id], min_score, check_evidence, outcome)
-        if example is not None:
-            outcome.examples.append(example)
+    examples = list(iter_examples(group_by_job(feedbacks), min_score, check_evidence, outcome))
+    outcome.examples, outcome.n_streamed = examples, 0
     return outcome

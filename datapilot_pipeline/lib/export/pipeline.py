@@ -7,21 +7,28 @@ depend only on the inputs and options (no clock in file content); files are writ
 from __future__ import annotations
 
 import hashlib
+import json
+import pickle
 import random
+import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from datapilot_pipeline.lib.atomic import atomic_open, atomic_write_json, dumps_compact
+from datapilot_pipeline.lib.atomic import StagedFiles, dumps_compact
+from datapilot_pipeline.lib.batching import chunks
 from datapilot_pipeline.lib.contracts import FeedbackFile
-from datapilot_pipeline.lib.export.eligibility import ReviewedExample, ReviewOutcome, review_feedback
+from datapilot_pipeline.lib.export.eligibility import ReviewedExample, ReviewOutcome, group_by_job, iter_examples
+from datapilot_pipeline.lib.export.fitting import BudgetFactory
 from datapilot_pipeline.lib.export.formats import BUILDERS, FORMATS, PreparedExample, holdout_row
 from datapilot_pipeline.lib.export.masking import Masker
 from datapilot_pipeline.lib.export.shots import select_shots
-from datapilot_pipeline.lib.export.splits import HoldoutRecord, SplitFractions, assign_splits, table_identity
-from datapilot_pipeline.lib.export.fitting import BudgetFactory, Prepared, within_budget
-from datapilot_pipeline.lib.prompts import PromptRecipe, recipe_path_for, recipe_shots
+from datapilot_pipeline.lib.export.splits import HoldoutRecord, SplitFractions, split_of, table_identity
+from datapilot_pipeline.lib.prompts import (
+    PromptRecipe, build_prompt, fit_shots, format_completion, recipe_path_for, recipe_shots,
+)
+
 
 FORMAT_PREFIX = {"prompt-completion": "finetune", "openai-chat": "finetune_chat",
                  "bedrock": "finetune_bedrock", "preference": "preference"}
@@ -34,6 +41,10 @@ class NothingToExport(ValueError):
     def __init__(self, message: str, discarded: dict[str, int] | None = None):
         super().__init__(message)
         self.discarded = dict(discarded or {})
+
+
+class NoEligibleExamples(NothingToExport):
+    """No job passed the consensus and eligibility rules (as opposed to eligible jobs that left no training line)."""
 
 
 @dataclass(frozen=True)
@@ -97,12 +108,15 @@ def validation_path_for(output: Path) -> Path:
     return output.with_name(f"{output.stem}_validation.jsonl")
 
 
-def sample_examples(examples: list[ReviewedExample], n: int | None, seed: int) -> list[ReviewedExample]:
-    """A seeded random sample of `n` examples, kept in job-id order; all of them when n is None."""
-    if n is None or n >= len(examples):
-        return list(examples)
-    picked = random.Random(seed).sample(range(len(examples)), n)
-    return [examples[i] for i in sorted(picked)]
+ExampleSource = Callable[[], Iterable[ReviewedExample]]
+MASK_CHUNK = 500  # examples masked per `Masker.for_content` call: strings repeated across jobs are analyzed once
+
+
+def sampled_positions(n_examples: int, n: int | None, seed: int) -> set[int] | None:
+    """Positions (in job-id order) of a seeded random sample of `n` of `n_examples` examples; None for all."""
+    if n is None or n >= n_examples:
+        return None
+    return set(random.Random(seed).sample(range(n_examples), n))
 
 
 def _masked_seeds(masker: Masker, pool: list[dict]) -> list[dict]:
@@ -114,118 +128,272 @@ def _masked_seeds(masker: Masker, pool: list[dict]) -> list[dict]:
     return out
 
 
-def prepare_examples(examples: list[ReviewedExample], seeds: list[dict], options: ExportOptions,
-                     budget_for: BudgetFactory | None = None,
-                     forced_holdout: frozenset[str] = frozenset()) -> Prepared:
-    """Split by table identity, choose the recipe's worked examples, mask, and (with a budget) fit every line
-    within it (`fitting.within_budget`); ordered by split then job id."""
-    identity = {e.job_id: table_identity(e.compact_eda) for e in examples}
-    splits = assign_splits(examples, lambda e: identity[e.job_id], options.fractions, forced_holdout)
-    split = {e.job_id: splits[identity[e.job_id]] for e in examples}
-    holdout = [e for e in examples if split[e.job_id] == "holdout"]
-    banned_ids = {e.job_id for e in holdout}
-    banned_tables = {e.dataset_name for e in holdout}
-    pool = [s for s in seeds if str(s["example_id"]) not in banned_ids
-            and ((s.get("compact_eda") or {}).get("dataset") or {}).get("name") not in banned_tables]
-    shot_ids = [str(s["example_id"]) for s in select_shots(pool, options.shot_count)]
-    masker = Masker.for_content([e.compact_eda for e in examples] + [s["compact_eda"] for s in pool],
-                                [o for e in examples for o in (e.approved_output, e.original_output)]
-                                + [s["output"] for s in pool])
-    masked_pool = _masked_seeds(masker, [s for s in pool if str(s["example_id"]) in shot_ids])
-    order = {"train": 0, "validation": 1, "holdout": 2}
-    prepared = []
-    for e in sorted(examples, key=lambda e: (order[split[e.job_id]], e.job_id)):
-        renamed: dict = {}
-        eda = masker.compact_eda(e.compact_eda, renamed=renamed)
-        metadata = {"job_id": e.job_id, "reviewer_id": e.latest_reviewer_id, "reviewer_ids": e.reviewer_ids,
-                    "overall_score": e.overall_score, "approved_insight_count": len(e.approved_output["insights"]),
-                    "original_insight_count": len(e.original_output["insights"]),
-                    "dataset_name": eda["dataset"]["name"], "table_id": identity[e.job_id], "categories": e.categories,
-                    "dominant_category": e.dominant_category, "model": e.model, "variant": e.variant}
-        prepared.append(PreparedExample(
-            job_id=e.job_id, split=split[e.job_id], compact_eda=eda,
-            approved_output=masker.output(e.approved_output, renamed),
-            original_output=masker.output(e.original_output, renamed),
-            shots=recipe_shots(shot_ids, masked_pool, eda), metadata=metadata))
-    recipe = PromptRecipe(shot_ids=tuple(shot_ids))
-    if budget_for is None:
-        return Prepared(prepared, recipe)
-    return within_budget(prepared, recipe, budget_for)
+def _prepare(e: ReviewedExample, split: str, identity: str, masker: Masker) -> PreparedExample:
+    renamed: dict = {}
+    eda = masker.compact_eda(e.compact_eda, renamed=renamed)
+    metadata = {"job_id": e.job_id, "reviewer_id": e.latest_reviewer_id, "reviewer_ids": e.reviewer_ids,
+                "overall_score": e.overall_score, "approved_insight_count": len(e.approved_output["insights"]),
+                "original_insight_count": len(e.original_output["insights"]),
+                "dataset_name": eda["dataset"]["name"], "table_id": identity, "categories": e.categories,
+                "dominant_category": e.dominant_category, "model": e.model, "variant": e.variant}
+    return PreparedExample(job_id=e.job_id, split=split, compact_eda=eda,
+                           approved_output=masker.output(e.approved_output, renamed),
+                           original_output=masker.output(e.original_output, renamed), shots=[], metadata=metadata)
 
 
-def _write_lines(path: Path, rows: Iterable[dict]) -> tuple[str, int]:
-    digest, n = hashlib.sha256(), 0
-    with atomic_open(path, "wb") as fh:
-        for row in rows:
-            data = (dumps_compact(row) + "\n").encode("utf-8")
-            fh.write(data)
-            digest.update(data)
-            n += 1
-    return digest.hexdigest(), n
+class _Spill:
+    """Prepared examples of one split parked in a temp file (pickled, in job-id order) until the recipe is known."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self.path = folder / f"{name}.pickle"
+        self._fh = self.path.open("wb")
+        self.count = 0
+
+    def add(self, item: tuple) -> None:
+        pickle.dump(item, self._fh, protocol=pickle.HIGHEST_PROTOCOL)
+        self.count += 1
+
+    def __iter__(self) -> Iterator[tuple]:
+        self._fh.close()
+        with self.path.open("rb") as fh:
+            for _ in range(self.count):
+                yield pickle.load(fh)
 
 
-def write_export(examples: list[ReviewedExample], seeds: list[dict], options: ExportOptions,
+@dataclass
+class _Pass1:
+    """What the first pass learns about the whole export (kept small: counts, a max, the holdout's seed bans)."""
+
+    n_examples: int = 0  # eligible examples before sampling
+    n_kept: int = 0  # prepared and within budget
+    reserve: int = 0  # the longest kept completion, in tokens
+    over_budget: int = 0
+    banned_ids: set[str] = field(default_factory=set)  # seed ids that are holdout job ids
+    banned_tables: set[str] = field(default_factory=set)  # seed table names that are holdout table names
+    holdout_tables: set[str] = field(default_factory=set)
+    per_category: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+
+
+class _LazyBudget:
+    """The target model's budget, loaded at the first line that needs it (an export of nothing loads no tokenizer)."""
+
+    def __init__(self, factory: BudgetFactory | None) -> None:
+        self.factory, self.budget = factory, None
+
+    def get(self):
+        if self.budget is None and self.factory is not None:
+            self.budget = self.factory()
+        return self.budget
+
+
+def _first_pass(source: ExampleSource, seeds: list[dict], options: ExportOptions, forced: frozenset[str],
+                lazy: _LazyBudget, staged: StagedFiles, holdout_path: Path, spills: dict[str, _Spill]) -> _Pass1:
+    """Stream the examples once: split by table identity, mask (a chunk at a time), measure the 0-shot line against
+    the budget, write holdout rows, park train / validation examples in their spill files."""
+    state = _Pass1()
+    positions = None
+    if options.sample is not None:
+        positions = sampled_positions(sum(1 for _ in source()), options.sample, options.seed)
+    seed_ids = {str(s["example_id"]) for s in seeds}
+    seed_tables = {((s.get("compact_eda") or {}).get("dataset") or {}).get("name") for s in seeds}
+    holdout_fh = None
+
+    def chosen() -> Iterator[ReviewedExample]:
+        for position, example in enumerate(source()):
+            state.n_examples += 1
+            if positions is None or position in positions:
+                yield example
+
+    for chunk in chunks(chosen(), MASK_CHUNK):
+        masker = Masker.for_content([e.compact_eda for e in chunk],
+                                    [o for e in chunk for o in (e.approved_output, e.original_output)])
+        for e in chunk:
+            identity = table_identity(e.compact_eda)
+            split = "holdout" if identity in forced else split_of(identity, options.fractions)
+            p = _prepare(e, split, identity, masker)
+            if split == "holdout":
+                if e.job_id in seed_ids:
+                    state.banned_ids.add(e.job_id)
+                if e.dataset_name in seed_tables:
+                    state.banned_tables.add(e.dataset_name)
+                state.holdout_tables.add(identity)
+                if holdout_fh is None:
+                    holdout_fh = staged.open(holdout_path)
+                holdout_fh.write((dumps_compact(holdout_row(p)) + "\n").encode("utf-8"))
+            else:
+                measured, budget = None, lazy.get()
+                if budget is not None:
+                    measured = budget.measure(build_prompt(p.compact_eda, []), format_completion(p.approved_output))
+                    total, completion = measured
+                    if total > budget.max_length or completion == 0:
+                        state.over_budget += 1
+                        continue
+                    state.reserve = max(state.reserve, completion)
+                spills[split].add((p, measured))
+            state.n_kept += 1
+            state.per_category[split][p.metadata["dominant_category"]] += 1
+    return state
+
+
+def _targets_parts(targets: dict[str, Path]) -> list[tuple[str, str, Path, tuple[str, ...]]]:
+    """(role, format, file, splits it holds) in the order the files are reported: prompt-completion holds train
+    and validation (metadata.split); the other formats carry no metadata, so their validation lines go to
+    `<stem>_validation.jsonl` beside the train file."""
+    parts = []
+    for fmt, path in targets.items():
+        if fmt == "prompt-completion":
+            parts.append((fmt, fmt, path, ("train", "validation")))
+        else:
+            parts.append((fmt, fmt, path, ("train",)))
+            parts.append((f"{fmt}/validation", fmt, validation_path_for(path), ("validation",)))
+    return parts
+
+
+def write_export(examples: ExampleSource | Iterable[ReviewedExample], seeds: list[dict], options: ExportOptions,
                  targets: dict[str, Path], holdout_path: Path, result: ExportResult | None = None, *,
                  budget_for: BudgetFactory | None = None, holdout_record: HoldoutRecord | None = None,
                  forced_holdout: Iterable[str] = ()) -> ExportResult:
     """Write each format in `targets` (format -> file), the holdout file and the recipe; returns what was written.
 
-    prompt-completion holds train and validation lines (metadata.split); the other formats carry no
-    metadata, so their validation lines go to `<stem>_validation.jsonl` beside the train file. The holdout
-    (seed-example format) is written only when it has examples. `holdout_record` is updated with this
-    export's holdout tables before any dataset file is written, and its tables are held out here."""
+    `examples` in job-id order: a callable returning a fresh iterator (read twice with `options.sample`: once to
+    count) or an iterable. Memory holds one chunk of examples, not the export: a first pass masks and measures
+    each example and parks it in a temp file by split; the recipe (worked examples, completion reserve) follows
+    from the whole first pass; a second pass fits each prompt's worked examples and writes the lines (train,
+    then validation, each in job-id order). Files are staged beside their targets and published together at the
+    end (the dataset last); on any error nothing is published. The holdout (seed-example format) is written only
+    when it has examples. `holdout_record` is updated with this export's holdout tables before any dataset file
+    is published, and its tables are held out here."""
     unknown = set(targets) - set(FORMATS)
     if unknown:
         raise ValueError(f"unknown export format(s): {', '.join(sorted(unknown))}")
-    if not examples:
-        raise NothingToExport("no eligible examples to export", result.discarded if result else None)
+    source: ExampleSource = examples if callable(examples) else _once(examples)
     result = result or ExportResult()
-    chosen = sample_examples(examples, options.sample, options.seed)
-    result.n_sampled_out = len(examples) - len(chosen)
     forced = frozenset(forced_holdout) | (frozenset(holdout_record.tables()) if holdout_record else frozenset())
-    ready = prepare_examples(chosen, seeds, options, budget_for, forced)
-    prepared, result.recipe = ready.examples, ready.recipe
-    if ready.over_budget:
-        result.discarded["over_token_budget"] = len(ready.over_budget)
-    trainable = [p for p in prepared if p.split != "holdout"]
-    if not any(p.split == "train" for p in prepared):
-        raise NothingToExport(f"no training example: the {len(prepared)} examples left fall in validation or "
-                              f"holdout tables (or exceed the token budget)")
-    holdout_rows = [holdout_row(p) for p in prepared if p.split == "holdout"]
     main = next(iter(targets.values()))
-    if holdout_record is not None:
-        holdout_record.add({p.metadata["table_id"] for p in prepared if p.split == "holdout"}, main.stem)
-    for fmt, path in targets.items():
-        build = BUILDERS[fmt]
-        if fmt == "prompt-completion":
-            parts = {fmt: (path, trainable)}
-        else:
-            parts = {fmt: (path, [p for p in trainable if p.split == "train"]),
-                     f"{fmt}/validation": (validation_path_for(path),
-                                           [p for p in trainable if p.split == "validation"])}
-        for role, (target, items) in parts.items():
-            rows = (row for row in map(build, items) if row is not None)
-            result.sha256[role], result.lines[role] = _write_lines(target, rows)
-            result.paths[role] = target
-    if holdout_rows:  # an empty JSONL is a file `datasets.load_dataset` cannot read: none is written
-        result.sha256["holdout"], result.lines["holdout"] = _write_lines(holdout_path, holdout_rows)
+    with StagedFiles() as staged, tempfile.TemporaryDirectory(prefix=f".{main.name}.", dir=_mkdir(main.parent)) as tmp:
+        spills = {split: _Spill(Path(tmp), split) for split in ("train", "validation")}
+        lazy = _LazyBudget(budget_for)
+        state = _first_pass(source, seeds, options, forced, lazy, staged, holdout_path, spills)
+        if not state.n_examples:
+            raise NoEligibleExamples("no eligible examples to export", result.discarded)
+        chosen_count = state.n_examples if options.sample is None else min(options.sample, state.n_examples)
+        result.n_sampled_out = state.n_examples - chosen_count
+        if state.over_budget:
+            result.discarded["over_token_budget"] = state.over_budget
+        if not spills["train"].count:
+            raise NothingToExport(f"no training example: the {state.n_kept} examples left fall in validation or "
+                                  f"holdout tables (or exceed the token budget)")
+        pool = [s for s in seeds if str(s["example_id"]) not in state.banned_ids
+                and ((s.get("compact_eda") or {}).get("dataset") or {}).get("name") not in state.banned_tables]
+        chosen = select_shots(pool, options.shot_count)
+        shot_ids = [str(s["example_id"]) for s in chosen]
+        masker = Masker.for_content([s["compact_eda"] for s in chosen], [s["output"] for s in chosen])
+        masked_pool = _masked_seeds(masker, chosen)
+        recipe = PromptRecipe(shot_ids=tuple(shot_ids))
+        budget = lazy.get()
+        if budget is not None:
+            recipe = replace(recipe, max_length=budget.max_length, tokenizer=budget.tokenizer_path,
+                             tokenizer_sha256=budget.tokenizer_hash, base_model=budget.base_model,
+                             completion_reserve=state.reserve)
+        result.recipe = recipe
+        parts = _targets_parts(targets)
+        handles = {role: staged.open(path) for role, _fmt, path, _splits in parts}
+        digests = {role: hashlib.sha256() for role in handles}
+        lines = Counter()
+        shots, pairs = Counter(), 0
+        for split in ("train", "validation"):
+            for p, measured in spills[split]:
+                p.shots = recipe_shots(shot_ids, masked_pool, p.compact_eda)
+                if budget is not None:
+                    _fit(p, measured, budget, recipe.completion_reserve)
+                shots[len(p.shots)] += 1
+                pairs += p.changed
+                for role, fmt, _path, splits in parts:
+                    if split in splits:
+                        row = BUILDERS[fmt](p)
+                        if row is not None:
+                            data = (dumps_compact(row) + "\n").encode("utf-8")
+                            handles[role].write(data)
+                            digests[role].update(data)
+                            lines[role] += 1
+        if holdout_record is not None:
+            holdout_record.add(state.holdout_tables, main.stem)
+        recipe_path = recipe_path_for(main)
+        staged.open(recipe_path, "w").write(json.dumps(recipe.to_dict(), indent=2, ensure_ascii=False,
+                                                       sort_keys=True) + "\n")
+        staged.commit(last=main)
+    for role, _fmt, path, _splits in parts:
+        result.sha256[role], result.lines[role], result.paths[role] = digests[role].hexdigest(), lines[role], path
+    if state.holdout_tables:
+        result.sha256["holdout"], result.lines["holdout"] = _file_digest(holdout_path)
         result.paths["holdout"] = holdout_path
-    result.paths["recipe"] = atomic_write_json(recipe_path_for(main), result.recipe.to_dict())
-    per_category: dict[str, Counter] = defaultdict(Counter)
-    for p in prepared:
-        per_category[p.split][p.metadata["dominant_category"]] += 1
-    result.per_split = {s: sum(per_category[s].values()) for s in ("train", "validation", "holdout")}
-    result.per_category = {s: dict(sorted(per_category[s].items())) for s in ("train", "validation", "holdout")}
-    result.n_exported = len(prepared)
-    result.n_preference_pairs = sum(1 for p in trainable if p.changed)
-    shots = Counter(len(p.shots) for p in trainable)
+    result.paths["recipe"] = recipe_path
+    result.per_split = {s: sum(state.per_category[s].values()) for s in ("train", "validation", "holdout")}
+    result.per_category = {s: dict(sorted(state.per_category[s].items())) for s in ("train", "validation", "holdout")}
+    result.n_exported = state.n_kept
+    result.n_preference_pairs = pairs
     result.shots_per_prompt = {str(n): shots[n] for n in sorted(shots, reverse=True)}
     return result
+
+
+def _fit(p: PreparedExample, measured: tuple[int, int], budget, reserve: int) -> None:
+    """`fitting.within_budget`'s rule for one line: the longest prefix of worked examples within max length minus
+    the completion reserve; none when even those push this (longer than most) completion over."""
+    completion = format_completion(p.approved_output)
+    p.shots = fit_shots(p.compact_eda, p.shots, budget.prompt_tokens, budget.max_length - reserve)
+    total, completion_tokens = budget.measure(build_prompt(p.compact_eda, p.shots), completion)
+    if total > budget.max_length:
+        p.shots = []
+        total, completion_tokens = measured
+    p.metadata.update(sequence_tokens=total, completion_tokens=completion_tokens)
+
+
+def _once(examples: Iterable[ReviewedExample]) -> ExampleSource:
+    """A source over examples already in memory (a list is read as often as needed)."""
+    items = examples if isinstance(examples, (list, tuple)) else list(examples)
+    return lambda: iter(items)
+
+
+def _mkdir(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _file_digest(path: Path) -> tuple[str, int]:
+    digest, n = hashlib.sha256(), 0
+    with path.open("rb") as fh:
+        for line in fh:
+            digest.update(line)
+            n += 1
+    return digest.hexdigest(), n
+
+
+def export_reviews(groups: Callable[[], Iterable[list[FeedbackFile]]], seeds: list[dict], options: ExportOptions,
+                   targets: dict[str, Path], holdout_path: Path, **kwargs) -> ExportResult:
+    """Reviews grouped by job, in job-id order (`groups()` a fresh iterator each call, e.g. a store cursor) ->
+    consensus -> files, one job's reviews in memory at a time (kwargs: `write_export`'s)."""
+    outcomes: list[ReviewOutcome] = []
+
+    def examples() -> Iterator[ReviewedExample]:
+        outcomes.append(ReviewOutcome())
+        return iter_examples(groups(), options.min_score, options.check_evidence, outcomes[-1])
+
+    result = ExportResult()
+    try:
+        return write_export(examples, seeds, options, targets, holdout_path, result, **kwargs)
+    except NoEligibleExamples as exc:
+        exc.discarded = dict(sorted(outcomes[-1].discarded.items())) if outcomes else {}
+        raise
+    finally:  # counts of the last complete read (a sampled export reads twice)
+        if outcomes:
+            result.discarded = {**dict(sorted(outcomes[-1].discarded.items())),
+                                **({"over_token_budget": result.discarded["over_token_budget"]}
+                                   if "over_token_budget" in result.discarded else {})}
+            result.review_stats = outcomes[-1].stats()
 
 
 def export_dataset(feedbacks: Iterable[FeedbackFile], seeds: list[dict], options: ExportOptions,
                    targets: dict[str, Path], holdout_path: Path, **kwargs) -> ExportResult:
     """Reviews -> consensus -> files: the whole stage for callers holding feedback files (kwargs: `write_export`'s)."""
-    outcome: ReviewOutcome = review_feedback(feedbacks, options.min_score, options.check_evidence)
-    result = ExportResult(discarded=dict(sorted(outcome.discarded.items())), review_stats=outcome.stats())
-    return write_export(outcome.examples, seeds, options, targets, holdout_path, result, **kwargs)
+    groups = group_by_job(feedbacks)
+    return export_reviews(lambda: iter(groups), seeds, options, targets, holdout_path, **kwargs)

@@ -21,6 +21,7 @@ import os
 import shutil
 import stat
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -282,3 +283,57 @@ def stored_reviews(feedback_dir: str | os.PathLike, ingested_after: str = "") ->
 def load_feedback_files(feedback_dir: str | os.PathLike) -> list[FeedbackFile]:
     """Every stored review as a model, in ingestion order (empty before the first run)."""
     return [review for _, review in stored_reviews(feedback_dir)]
+
+
+GROUP_BATCH = 1000  # rows fetched per round trip when streaming the store
+
+
+def iter_stored_groups(feedback_dir: str | os.PathLike, batch: int = GROUP_BATCH) -> Iterator[list[FeedbackFile]]:
+    """Every stored review grouped by job, in job-id order (code-point order on both backends), read through a
+    server-side cursor `batch` rows at a time: one job's reviews in memory, not the store. Nothing when no store
+    exists yet (reading creates none)."""
+    url = store.store_url_for(feedback_dir)
+    if not store.exists(url):
+        return
+    group: list[FeedbackFile] = []
+    for job_id, raw in store.iter_by_job(url, ["job_id", "raw_json"], batch):
+        if group and group[0].job_id != job_id:
+            yield group
+            group = []
+        group.append(FeedbackFile.model_validate_json(raw))
+    if group:
+        yield group
+
+
+def stored_reviews_with_ids(feedback_dir: str | os.PathLike, ids: list[str]) -> list[tuple[Path, FeedbackFile]]:
+    """(file name it came from, review) of the stored reviews among `ids` (in ingestion order)."""
+    url = store.store_url_for(feedback_dir)
+    if not store.exists(url) or not ids:
+        return []
+    found = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        table = store.read_table(url, "feedback", ["source_file", "raw_json"],
+                                 where=lambda t, chunk=chunk: t.c.feedback_id.in_(chunk))
+        found += [(Path(name), FeedbackFile.model_validate_json(raw))
+                  for name, raw in zip(table["source_file"], table["raw_json"])]
+    return found
+
+
+def merge_groups(stored: Iterable[list[FeedbackFile]], extra: Iterable[FeedbackFile]) -> Iterator[list[FeedbackFile]]:
+    """The stored groups (job-id order) with `extra` reviews (the inbox's, not yet ingested) joined to their job's
+    group, or as groups of their own at their place in job-id order."""
+    from datapilot_pipeline.lib.export.eligibility import group_by_job
+
+    pending = group_by_job(extra)
+    k = 0
+    for group in stored:
+        job_id = group[0].job_id
+        while k < len(pending) and pending[k][0].job_id < job_id:
+            yield pending[k]
+            k += 1
+        if k < len(pending) and pending[k][0].job_id == job_id:
+            group = group + pending[k]
+            k += 1
+        yield group
+    yield from pending[k:]

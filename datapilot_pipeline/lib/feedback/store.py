@@ -42,7 +42,9 @@ def _column(name: str) -> sa.Column:
 METADATA = sa.MetaData()
 TABLES = {
     "feedback": sa.Table("feedback", METADATA, sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-                         *(_column(c) for c in FEEDBACK_COLUMNS), sa.UniqueConstraint("feedback_id")),
+                         *(_column(c) for c in FEEDBACK_COLUMNS), sa.UniqueConstraint("feedback_id"),
+                         # export streams the store job by job; the sensor reads what was ingested after a time
+                         sa.Index("feedback_by_job", "job_id", "seq"), sa.Index("feedback_by_ingested_at", "ingested_at")),
     "decisions": sa.Table("decisions", METADATA, sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
                           *(_column(c) for c in DECISION_COLUMNS), sa.UniqueConstraint("feedback_id", "insight_id")),
     "inbox_files": sa.Table("inbox_files", METADATA,
@@ -133,6 +135,8 @@ def engine_for(url: str, write: bool = False) -> sa.Engine:
                 with engine.begin() as conn:
                     _lock_writers(conn)
                     METADATA.create_all(conn)
+                    for index in (i for t in METADATA.sorted_tables for i in t.indexes):
+                        index.create(conn, checkfirst=True)  # create_all adds indexes to new tables only
             except sa.exc.OperationalError as exc:
                 raise StoreError(f"cannot open the feedback store {safe_url(url)}: "
                                  f"{str(exc.orig).strip().splitlines()[0]}") from None
@@ -206,10 +210,30 @@ def read_table(url: str, table: str, columns: list[str] | None = None, where=Non
     return typed(pd.DataFrame([tuple(r) for r in rows], columns=columns))
 
 
+def iter_by_job(url: str, columns: list[str], batch: int = 1000) -> Iterator[tuple]:
+    """Rows of `feedback` ordered by job id (code-point order, as Python sorts strings; PostgreSQL is told
+    COLLATE "C") then ingestion order, fetched `batch` at a time through a server-side cursor."""
+    t = TABLES["feedback"]
+    with engine_for(url).connect() as conn:
+        job = sa.collate(t.c.job_id, "C") if conn.dialect.name == "postgresql" else t.c.job_id
+        query = sa.select(*(t.c[c] for c in columns)).order_by(job, t.c.seq)
+        result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
+        for row in result:
+            yield tuple(row)
+
+
 def read_quarantine(url: str, limit: int | None = None) -> pd.DataFrame:
     """The current quarantine: each quarantined name's latest verdict, oldest first (the last `limit` rows)."""
     table = read_table(url, "inbox_files", QUARANTINE_COLUMNS, where=lambda t: t.c.status == "quarantined")
     return table if limit is None else table.tail(limit).reset_index(drop=True)
+
+
+def count_feedback(url: str) -> int:
+    """How many reviews the store holds (0 when no store exists yet; reading creates none)."""
+    if not exists(url):
+        return 0
+    with engine_for(url).connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(TABLES["feedback"])).scalar_one()
 
 
 def summary(url: str) -> dict[str, Any]:

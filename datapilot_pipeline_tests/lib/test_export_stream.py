@@ -1,0 +1,143 @@
+"""The streaming export writes the bytes the in-memory export wrote (`bench.baseline.export_in_memory`, the code
+before streaming), from a store of a few hundred jobs plus inbox files not ingested yet, and publishes its files
+together or not at all."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from bench.baseline import export_in_memory as baseline
+from datapilot_pipeline.cli import main
+from datapilot_pipeline.lib.atomic import atomic_write_json
+from datapilot_pipeline.lib.contracts import FeedbackFile
+from datapilot_pipeline.lib.export import ExportOptions, NothingToExport, export_dataset, holdout_path_for
+from datapilot_pipeline.lib.export import pipeline
+from datapilot_pipeline.lib.export.splits import split_of, table_identity
+from datapilot_pipeline.lib.export.workspace import export_settings
+from datapilot_pipeline.lib.feedback.inbox import drop_repeated_ids, feedback_filename, load_inbox
+from datapilot_pipeline.lib.feedback.ingest import ingest_inbox, iter_stored_groups, stored_reviews
+from datapilot_pipeline.lib.paths import Workspace
+from datapilot_pipeline.lib.synthetic import generate_feedback, write_feedback_files
+
+N_JOBS = 60
+
+
+def _held_out(fb: FeedbackFile) -> bool:
+    return split_of(table_identity(fb.compact_eda.model_dump())) == "holdout"
+
+
+def _seeds(feedbacks: list[FeedbackFile], path: Path | None = None) -> list[dict]:
+    """Seeds cut from real jobs (their ids and tables), two of them held-out jobs: the holdout bans those."""
+    picked = feedbacks[:18:3] + [fb for fb in feedbacks if _held_out(fb)][:2]
+    seeds = [{"example_id": fb.job_id, "compact_eda": fb.compact_eda.model_dump(),
+              "output": fb.llm_output.model_dump(exclude_none=True)} for fb in picked]
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps(s) + "\n" for s in seeds))
+    return seeds
+
+
+def _deliver(inbox: Path, feedback: FeedbackFile) -> None:
+    atomic_write_json(inbox / feedback_filename(feedback.job_id, feedback.created_at, feedback.feedback_id),
+                      feedback.model_dump(mode="json"))
+
+
+@pytest.fixture(scope="module")
+def feedbacks() -> list[FeedbackFile]:
+    return [FeedbackFile.model_validate(d) for d in generate_feedback(N_JOBS, seed=11)]
+
+
+def test_the_cli_export_from_a_store_and_inbox_writes_the_in_memory_bytes(home, capsys, feedbacks):
+    ws = Workspace(home)
+    write_feedback_files(ws.inbox, N_JOBS, seed=11)
+    ingest_inbox(ws.inbox, ws.feedback_dir, settle_s=0)
+    stored = stored_reviews(ws.feedback_dir)
+    assert len(stored) == len(feedbacks) and not list(ws.inbox.iterdir())
+    # Not ingested yet: second opinions on stored jobs, a new job, a duplicate delivery and a conflicting one.
+    for k, fb in enumerate(feedbacks[5:25:5]):
+        _deliver(ws.inbox, fb.model_copy(update={"feedback_id": str(uuid.UUID(int=k + 1)), "reviewer_id": f"late_{k}",
+                                                 "created_at": "2027-01-01T00:00:00Z", "overall_score": 5}))
+    _deliver(ws.inbox, feedbacks[7].model_copy(update={"job_id": "zz_new_job", "feedback_id": str(uuid.UUID(int=99))}))
+    _deliver(ws.inbox, feedbacks[3])
+    _deliver(ws.inbox, feedbacks[4].model_copy(update={"overall_score": 1}))
+    _seeds(feedbacks, ws.seed_examples_path())
+
+    out = home / "streamed.jsonl"
+    assert main(["export", "--output", str(out), "--max-length", "4096"]) == 0
+    printed = capsys.readouterr().out
+    assert f"{len(feedbacks)} from the feedback store" in printed and "7 feedback files from the inbox" in printed
+    assert "1 bad files skipped, 1 duplicate deliveries skipped" in printed  # the conflicting delivery is bad
+
+    good, _bad = load_inbox(ws.inbox)
+    kept, _dups, _conflicts = drop_repeated_ids(stored + good)
+    reference = home / "in_memory.jsonl"
+    old = baseline.export_dataset([fb for _, fb in kept], _seeds(feedbacks), ExportOptions(),
+                                  {"prompt-completion": reference}, holdout_path_for(reference),
+                                  **export_settings(ws, None, 4096))
+    assert out.read_bytes() == reference.read_bytes()
+    assert holdout_path_for(out).read_bytes() == holdout_path_for(reference).read_bytes()
+    assert out.with_name("streamed_recipe.json").read_bytes() == reference.with_name("in_memory_recipe.json").read_bytes()
+    assert f"exported {old.n_exported} jobs" in printed
+    recipe = json.loads(out.with_name("streamed_recipe.json").read_text())
+    assert recipe["shot_ids"] and recipe["completion_reserve"] > 0
+    # the branches that make streaming hard were taken: seeds banned by the holdout, prompts with fewer shots
+    held = {json.loads(r)["example_id"] for r in holdout_path_for(out).read_text().splitlines()}
+    assert held & {s["example_id"] for s in _seeds(feedbacks)} and not held & set(recipe["shot_ids"])
+    assert any(int(n) < 3 for n in old.shots_per_prompt), old.shots_per_prompt
+    assert f"{len(feedbacks) + 5} reviews kept" in printed  # 4 second opinions and the new job joined the store's
+
+
+@pytest.mark.parametrize("opts, formats", [
+    ({}, ("prompt-completion", "openai-chat")),
+    ({"sample": 25, "seed": 3, "shot_count": 2}, ("prompt-completion", "preference")),
+])
+def test_the_api_export_writes_the_in_memory_bytes(tmp_path, feedbacks, opts, formats, monkeypatch):
+    monkeypatch.setattr(pipeline, "MASK_CHUNK", 7)  # many chunks: masking must not depend on what is masked with it
+    seeds = _seeds(feedbacks)
+    results = {}
+    for name, export in (("new", export_dataset), ("old", baseline.export_dataset)):
+        folder = tmp_path / name
+        targets = {fmt: folder / f"{fmt}.jsonl" for fmt in formats}
+        results[name] = export(feedbacks, seeds, ExportOptions(**opts), targets, folder / "holdout.jsonl")
+    new, old = results["new"], results["old"]
+    assert new.summary() | {"paths": None} == old.summary() | {"paths": None}
+    assert new.sha256 == old.sha256 and new.lines == old.lines and len(new.sha256) >= 3
+    for role, path in old.paths.items():
+        assert new.paths[role].read_bytes() == path.read_bytes(), role
+    if "sample" in opts:
+        assert new.n_sampled_out > 0 and new.n_exported <= opts["sample"]
+
+
+def test_a_failed_export_publishes_nothing(tmp_path, feedbacks, monkeypatch):
+    def broken(row):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setitem(pipeline.BUILDERS, "openai-chat", broken)
+    folder = tmp_path / "out"
+    with pytest.raises(OSError):
+        export_dataset(feedbacks, _seeds(feedbacks), ExportOptions(),
+                       {"prompt-completion": folder / "ft.jsonl", "openai-chat": folder / "chat.jsonl"},
+                       folder / "ft_holdout.jsonl")
+    assert sorted(p.name for p in folder.iterdir()) == []  # no dataset, holdout, recipe, temp or spill file
+
+
+def test_nothing_eligible_keeps_the_discard_counts(tmp_path, feedbacks):
+    low = [fb.model_copy(update={"overall_score": 1}) for fb in feedbacks[:20]]
+    with pytest.raises(NothingToExport) as exc:
+        export_dataset(low, [], ExportOptions(shot_count=0), {"prompt-completion": tmp_path / "x.jsonl"},
+                       tmp_path / "x_holdout.jsonl")
+    assert exc.value.discarded.get("job_low_overall_score") and not list(tmp_path.iterdir())
+
+
+def test_the_store_is_streamed_job_by_job_in_job_id_order(home, feedbacks):
+    ws = Workspace(home)
+    write_feedback_files(ws.inbox, 60, seed=11)
+    ingest_inbox(ws.inbox, ws.feedback_dir, settle_s=0)
+    groups = list(iter_stored_groups(ws.feedback_dir, batch=7))
+    job_ids = [g[0].job_id for g in groups]
+    assert job_ids == sorted(set(job_ids)) and all({fb.job_id for fb in g} == {g[0].job_id} for g in groups)
+    assert sum(map(len, groups)) == len(stored_reviews(ws.feedback_dir)) and any(len(g) > 1 for g in groups)
