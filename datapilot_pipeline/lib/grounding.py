@@ -14,12 +14,14 @@ A text with no numbers has nothing to ground and is left out of the share (None,
 
 from __future__ import annotations
 
+import bisect
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from datapilot_pipeline.lib.evidence import numbers_match
+from datapilot_pipeline.lib.evidence import REL_TOLERANCE, numbers_match
 
 _DATE = re.compile(r"\b\d{4}-\d{2}(?:-\d{2})?(?:T[\d:]+)?\b")
 _NUMBER = re.compile(r"(?<![\w.])(?P<sign>[-+\u2212])?(?P<cur>[$\u20ac\u00a3])?"
@@ -74,7 +76,24 @@ def numeric_pointers(compact_eda: dict) -> list[str]:
 
 def eda_numbers(compact_eda: dict) -> list[float]:
     """Every numeric value in the compact EDA (sample rows included), deduplicated."""
-    return sorted({float(v) for _, v in _walk(compact_eda, "") if _is_number(v)})
+    found: set[float] = set()
+    _collect_numbers(compact_eda, found)
+    return sorted(found)
+
+
+def _collect_numbers(node: Any, found: set[float]) -> None:
+    # `_walk` without the pointers it builds for every leaf: validation calls this once per line
+    if isinstance(node, dict):
+        node = node.values()
+    elif not isinstance(node, list):
+        if _is_number(node):
+            found.add(float(node))
+        return
+    for value in node:
+        if isinstance(value, (dict, list)):
+            _collect_numbers(value, found)
+        elif _is_number(value):
+            found.add(float(value))
 
 
 def stated_numbers(text: str) -> list[StatedNumber]:
@@ -99,19 +118,37 @@ def _close(stated: float, decimals: int, actual: float) -> bool:
     return numbers_match(stated, actual) or round(actual, decimals) == stated
 
 
-def is_grounded(number: StatedNumber, values: list[float], n_rows: int | None) -> bool:
+def is_grounded(number: StatedNumber, values: list[float], n_rows: int | None,
+                ordered: list[float] | None = None) -> bool:
+    """`ordered`: the finite magnitudes of `values`, sorted (computed here when not given), for the plain case."""
     if number.is_row and n_rows is not None and number.value.is_integer():
         return 0 <= number.value < n_rows
     # a text states magnitudes ("1.53% below the first half" for a growth of -1.53)
+    if number.unit not in ("%", "x"):
+        return _near_any(abs(number.value), number.decimals, _ordered(values) if ordered is None else ordered)
     magnitudes = [abs(v) for v in values]
     if number.unit == "%":
         shares = [100 * a / b for a in magnitudes for b in magnitudes if b]
         changes = [s - 100 for s in shares]
         return any(_close(abs(number.value), number.decimals, v)
                    for v in (*magnitudes, *(100 * m for m in magnitudes), *shares, *(abs(c) for c in changes)))
-    if number.unit == "x":
-        return any(_close(number.value, number.decimals, a / b) for a in magnitudes for b in magnitudes if b)
-    return any(_close(abs(number.value), number.decimals, v) for v in magnitudes)
+    return any(_close(number.value, number.decimals, a / b) for a in magnitudes for b in magnitudes if b)
+
+
+def _ordered(values: list[float]) -> list[float]:
+    return sorted({abs(v) for v in values if math.isfinite(v)})
+
+
+def _near_any(stated: float, decimals: int, ordered: list[float]) -> bool:
+    """`any(_close(stated, decimals, v) for v in magnitudes)` by bisection: only values within 1% relative or
+    within a unit of the last decimal shown can be close (non-finite values never are), so only those are tried."""
+    unit = 10.0 ** -decimals
+    lo, hi = stated / (1 + REL_TOLERANCE) - unit, stated / (1 - REL_TOLERANCE) + unit
+    start = bisect.bisect_left(ordered, lo)
+    for v in ordered[start:bisect.bisect_right(ordered, hi)]:
+        if _close(stated, decimals, v):
+            return True
+    return False
 
 
 def ground_text(text: str, compact_eda: dict, values: list[float] | None = None) -> TextGrounding:
@@ -119,14 +156,17 @@ def ground_text(text: str, compact_eda: dict, values: list[float] | None = None)
     values = eda_numbers(compact_eda) if values is None else values
     n_rows = (compact_eda.get("dataset") or {}).get("n_rows") if isinstance(compact_eda, dict) else None
     result = TextGrounding()
+    ordered = None
     for number in stated_numbers(text):
         result.n_numbers += 1
-        if is_grounded(number, values, n_rows if isinstance(n_rows, int) else None):
+        if ordered is None:
+            ordered = _ordered(values)
+        if is_grounded(number, values, n_rows if isinstance(n_rows, int) else None, ordered):
             result.n_grounded += 1
         else:
             result.ungrounded.append(number.text)
     dates = _DATE.findall(text)
-    strings = [v for _, v in _walk(compact_eda, "") if isinstance(v, str)]
+    strings = [v for _, v in _walk(compact_eda, "") if isinstance(v, str)] if dates else []
     for date in dates:
         result.n_numbers += 1
         if any(date in s for s in strings):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 from datapilot_pipeline.lib.atomic import atomic_write_jsonl, dumps_compact
+from datapilot_pipeline.lib.hashing import file_sha256
 from datapilot_pipeline.lib.pii import mask_json, mask_texts
 
 
@@ -39,25 +41,48 @@ def mask_record(obj: Any, parse_text: bool = True) -> Any:
     return obj
 
 
+def _records(validation) -> Iterator:
+    """The validated lines: those held in memory, else the source read again line by line, checked to be the
+    bytes the report names (`DatasetChangedError` otherwise, and the clean file is not written)."""
+    if validation.records is not None:
+        yield from validation.records
+        return
+    from datapilot_pipeline.lib.validation.records import iter_lines, parse_record
+    from datapilot_pipeline.lib.validation.report import DatasetChangedError
+
+    digest = hashlib.sha256()
+    for number, raw in iter_lines(validation.source, digest):
+        yield parse_record(number, raw)
+    if digest.hexdigest() != validation.sha256:
+        raise DatasetChangedError(f"{validation.source} changed after validation: sha256 {digest.hexdigest()} "
+                                  f"!= {validation.sha256}")
+
+
 def write_clean(validation, path: str | Path) -> dict:
-    """Write the clean JSONL for a `report.Validation`; returns path, sha256 and counts."""
+    """Write the clean JSONL for a `report.Validation`, line by line; returns path, sha256 and counts."""
     drop_dups = set(validation.duplicates.exact) | set(validation.duplicates.near)
     pii_lines = set(validation.pii.lines)
-    rows, dropped_invalid, masked = [], 0, 0
-    for rec in validation.records:
-        if rec.problems:
-            dropped_invalid += 1
-            continue
-        if rec.line in drop_dups:
-            continue
-        if rec.line in pii_lines:
-            rows.append(mask_record(rec.data))
-            masked += 1
-        else:
-            rows.append(rec.data)
-    path = atomic_write_jsonl(path, rows)
-    return {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "n_examples": len(rows),
-            "dropped_invalid": dropped_invalid, "dropped_duplicates": len(drop_dups), "masked_lines": masked}
+    invalid = set(validation.report["schema"]["invalid_lines"])  # parse and completion-schema problems
+    counts = {"n_examples": 0, "dropped_invalid": 0, "masked_lines": 0}
+
+    def rows() -> Iterator:
+        for rec in _records(validation):
+            if rec.line in invalid:
+                counts["dropped_invalid"] += 1
+                continue
+            if rec.line in drop_dups:
+                continue
+            counts["n_examples"] += 1
+            if rec.line in pii_lines:
+                counts["masked_lines"] += 1
+                yield mask_record(rec.data)
+            else:
+                yield rec.data
+
+    path = atomic_write_jsonl(path, rows())
+    return {"path": str(path), "sha256": file_sha256(path), "n_examples": counts["n_examples"],
+            "dropped_invalid": counts["dropped_invalid"], "dropped_duplicates": len(drop_dups),
+            "masked_lines": counts["masked_lines"]}
 
 
 def clean_dataset(source: str | Path, target: str | Path, **validate_kwargs) -> dict:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from datapilot_pipeline.lib.evidence import check_output
-from datapilot_pipeline.lib.grounding import ground_text
+from datapilot_pipeline.lib.grounding import eda_numbers, ground_text
 from datapilot_pipeline.lib.prompts import extract_task_eda
 from datapilot_pipeline.lib.validation.records import Record
 
@@ -40,8 +40,9 @@ def check_record(rec: Record) -> ContentResult:
     if eda is not None:
         result.n_valid_evidence = check.n_valid_evidence
         result.evidence_problems = [f"{iid}: {p[0]}" for iid, p in sorted(check.insight_problems.items())]
+        values = eda_numbers(eda)  # once per line, not once per insight
         for insight in check.output.insights:
-            grounding = ground_text(insight.text, eda)
+            grounding = ground_text(insight.text, eda, values)
             result.n_numbers += grounding.n_numbers
             result.n_grounded += grounding.n_grounded
             result.ungrounded.extend(f"{insight.id}: {number}" for number in grounding.ungrounded)

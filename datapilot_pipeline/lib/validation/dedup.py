@@ -15,9 +15,11 @@ A line is reported once: as exact when it repeats an earlier line exactly, else 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -50,14 +52,10 @@ def exact_key(content: str) -> str:
 
 
 class _ShingleHasher:
-    def __init__(self) -> None:
-        self._words: dict[str, int] = {}
-
     def __call__(self, content: str) -> np.ndarray:
         words = _WORD.findall(content.lower())
-        cache = self._words
-        ids = np.fromiter((cache.get(w) or cache.setdefault(w, zlib.crc32(w.encode()) | 1) for w in words),
-                          dtype=np.uint64, count=len(words))
+        # CRC-32 of every word, odd, computed in C (map) rather than a Python loop
+        ids = np.fromiter(map(zlib.crc32, map(str.encode, words)), dtype=np.uint64, count=len(words)) | np.uint64(1)
         if len(ids) < SHINGLE:
             return ids
         mixed = ids[:-2] * _MIX[0] + ids[1:-1] * _MIX[1] + ids[2:] * _MIX[2]
@@ -92,6 +90,19 @@ def signature(shingles: np.ndarray):
     return m
 
 
+def signature_values(shingles: np.ndarray) -> np.ndarray:
+    """`signature(shingles).hashvalues` without building a MinHash: datasketch's affine32 scheme (MurmurHash3
+    finalizer, then a * h + b mod 2**32 per permutation, the minimum over shingles) as one numpy expression."""
+    template = _template()
+    if template.scheme != "affine32":  # another datasketch default: its own code
+        return signature(shingles).hashvalues
+    from datasketch.minhash import _fmix
+
+    a, b = template.permutations
+    mixed = _fmix(shingles.astype(np.uint32).reshape(-1, 1), 32)
+    return np.minimum(template.hashvalues, (mixed * a + b).min(axis=0))
+
+
 def as_minhash(hashvalues: np.ndarray):
     """A MinHash over stored hash values (for an LSH query or insert), sharing the template's permutations."""
     from datasketch import MinHash
@@ -114,7 +125,7 @@ def line_signatures(items: list[tuple[int, str]]) -> list[tuple[int, str, np.nda
             continue
         seen.add(key)
         shingles = hasher(content)
-        out.append((line, key, signature(shingles).hashvalues if len(shingles) else None))
+        out.append((line, key, signature_values(shingles) if len(shingles) else None))
     return out
 
 
@@ -180,3 +191,118 @@ def redis_storage_config(host: str, port: int, dataset_sha256: str) -> dict:
     of one dataset share an index and two datasets never see each other's lines."""
     return {"type": "redis", "redis": {"host": host, "port": int(port)},
             "basename": f"datapilot:dedup:{dataset_sha256[:32]}".encode()}
+
+
+_BAND_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+class StreamingDuplicates:
+    """`find_duplicates` for a file read in chunks, in memory that does not grow with the lines' size.
+
+    Per usable line it keeps the line number, 128 bits of the exact key and one 64-bit hash per LSH band (the
+    bands of `lsh_index(threshold)`: datasketch's own b x r split), about 100 bytes a line; the MinHash signatures
+    go to a temp file. `result` then finds what the line-by-line LSH pass finds: exact duplicates by sorting the
+    keys; near-duplicate candidates as the earlier lines sharing a band (what an LSH query returns), each kept when
+    the two signatures agree on at least `threshold` of their values. Exact duplicates take no part in the near
+    pass, as they never reach the index there."""
+
+    def __init__(self, folder: str | Path, threshold: float = NEAR_THRESHOLD) -> None:
+        index = lsh_index(threshold)
+        self.threshold, self.b, self.r = threshold, index.b, index.r
+        self._sig_path = Path(folder) / "minhash.u32"
+        self._sig_file = self._sig_path.open("wb")
+        self._rows = 0  # signatures written
+        self._hasher = _ShingleHasher()
+        self._lines: list[np.ndarray] = []
+        self._keys: list[np.ndarray] = []
+        self._sig_rows: list[np.ndarray] = []
+        self._bands: list[np.ndarray] = []
+
+    def add(self, items: list[tuple[int, str]]) -> None:
+        """(line, varying content) of a chunk of lines, in file order."""
+        if not items:
+            return
+        keys = np.empty((len(items), 2), dtype=np.uint64)
+        sig_rows = np.full(len(items), -1, dtype=np.int64)
+        sigs = []
+        for k, (_line, content) in enumerate(items):
+            key = exact_key(content)
+            keys[k] = (int(key[:16], 16), int(key[16:32], 16))
+            shingles = self._hasher(content)
+            if len(shingles):
+                sigs.append(signature_values(shingles))
+                sig_rows[k] = self._rows + len(sigs) - 1
+        if sigs:
+            matrix = np.asarray(sigs, dtype=np.uint64)
+            self._sig_file.write(matrix.astype(np.uint32).tobytes())  # MinHash values are below 2**32
+            bands = np.zeros((len(sigs), self.b), dtype=np.uint64)
+            for band in range(self.b):
+                for col in matrix[:, band * self.r:(band + 1) * self.r].T:
+                    bands[:, band] = (bands[:, band] ^ col) * _BAND_MIX
+                    bands[:, band] ^= bands[:, band] >> np.uint64(29)
+            self._bands.append(bands)
+            self._rows += len(sigs)
+        self._lines.append(np.fromiter((line for line, _ in items), dtype=np.int64, count=len(items)))
+        self._keys.append(keys)
+        self._sig_rows.append(sig_rows)
+
+    def _signature(self, fd: int, row: int) -> np.ndarray:
+        width = NUM_PERM * 4
+        return np.frombuffer(os.pread(fd, width, row * width), dtype=np.uint32)
+
+    def result(self) -> DuplicateResult:
+        self._sig_file.close()
+        result = DuplicateResult()
+        if not self._lines:
+            return result
+        lines, keys = np.concatenate(self._lines), np.concatenate(self._keys)
+        sig_rows = np.concatenate(self._sig_rows)
+        bands = np.concatenate(self._bands) if self._bands else np.zeros((0, self.b), dtype=np.uint64)
+        order = np.lexsort((lines, keys[:, 1], keys[:, 0]))
+        sorted_keys = keys[order]
+        starts = np.ones(len(order), dtype=bool)
+        starts[1:] = np.any(sorted_keys[1:] != sorted_keys[:-1], axis=1)
+        first_of_group = lines[order][np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
+        exact_pos = order[~starts]
+        pairs = {int(lines[p]): int(f) for p, f in zip(exact_pos, first_of_group[~starts])}
+        result.exact = sorted(pairs)
+        # near: rows with a signature that are not exact duplicates
+        is_exact = np.zeros(len(lines), dtype=bool)
+        is_exact[exact_pos] = True
+        eligible = np.flatnonzero((sig_rows >= 0) & ~is_exact)
+        candidates = self._band_candidates(lines[eligible], bands[sig_rows[eligible]])
+        near: dict[int, int] = {}
+        if len(candidates):
+            row_of = dict(zip(lines[eligible].tolist(), sig_rows[eligible].tolist()))
+            fd = os.open(self._sig_path, os.O_RDONLY)
+            try:
+                for later, earlier in candidates.tolist():  # sorted by (later, earlier): the first kept is the min
+                    if later in near:
+                        continue
+                    a, b = self._signature(fd, row_of[later]), self._signature(fd, row_of[earlier])
+                    if np.count_nonzero(a == b) / NUM_PERM >= self.threshold:
+                        near[later] = earlier
+            finally:
+                os.close(fd)
+        result.near = sorted(near)
+        pairs.update(near)
+        result.pairs = dict(sorted(pairs.items()))
+        return result
+
+    def _band_candidates(self, lines: np.ndarray, bands: np.ndarray) -> np.ndarray:
+        """(later line, earlier line) pairs that share at least one band, unique, sorted."""
+        found = []
+        for band in range(self.b):
+            order = np.lexsort((lines, bands[:, band]))
+            values, ordered = bands[order, band], lines[order]
+            same = np.flatnonzero(values[1:] == values[:-1]) + 1  # positions whose band equals the one before
+            if not len(same):
+                continue
+            group_start = np.where(np.r_[True, values[1:] != values[:-1]], np.arange(len(values)), 0)
+            group_start = np.maximum.accumulate(group_start)
+            for pos in same.tolist():  # each later member against every earlier member of its bucket
+                for earlier in ordered[group_start[pos]:pos].tolist():
+                    found.append((int(ordered[pos]), earlier))
+        if not found:
+            return np.zeros((0, 2), dtype=np.int64)
+        return np.unique(np.asarray(found, dtype=np.int64), axis=0)

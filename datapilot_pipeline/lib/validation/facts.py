@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 from datapilot_pipeline.lib.validation.content import ContentResult, check_record
 from datapilot_pipeline.lib.validation.dedup import exact_key, varying_content
-from datapilot_pipeline.lib.validation.pii_scan import scan_records
+from datapilot_pipeline.lib.validation.pii_scan import ScanCache, scan_records
 from datapilot_pipeline.lib.validation.records import Record
 from datapilot_pipeline.lib.validation.tokens import TokenCounter
 
@@ -53,10 +53,12 @@ class TokenMethod:
     exact: bool
 
 
-def analyze_records(records: list[Record], counter: TokenCounter) -> tuple[list[LineFacts], dict[int, str]]:
-    """Facts of every record and the varying content (for duplicates) of each usable line."""
+def analyze_records(records: list[Record], counter: TokenCounter,
+                    pii_cache: ScanCache | None = None) -> tuple[list[LineFacts], dict[int, str]]:
+    """Facts of every record and the varying content (for duplicates) of each usable line (`pii_cache` carries
+    what PII scanning learned from one chunk of a file to the next)."""
     contents = [check_record(r) for r in records]  # adds completion schema problems to each record
-    pii = scan_records([(r.line, r.data is not None, r.raw) for r in records])
+    pii = scan_records([(r.line, r.data is not None, r.raw) for r in records], pii_cache)
     usable = [r for r in records if r.prompt is not None and r.completion is not None]
     prompt_tokens = dict(zip((r.line for r in usable), counter.count([r.prompt for r in usable])))
     completion_tokens = dict(zip((r.line for r in usable), counter.count([r.completion for r in usable])))

@@ -87,12 +87,30 @@ def _is_json(line: str) -> bool:
     return True
 
 
-def scan_records(records: list[tuple[int, bool, str]]) -> PiiResult:
+class ScanCache:
+    """What `scan_records` learned, kept across the chunks of one file: the cells of each distinct text line and
+    the findings of each distinct cell (the shared system prompt and worked examples are scanned once per file,
+    not once per chunk). Findings depend on the cell alone, so a cache changes no result; it is emptied when it
+    holds `limit` cells, so memory stays bounded on a file of a million distinct values."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self.collector = _CellCollector()
+        self.findings: dict[Cell, list] = {}
+
+    def trim(self) -> None:
+        if len(self.findings) > self.limit or len(self.collector._lines) > self.limit:
+            self.collector, self.findings = _CellCollector(), {}
+
+
+def scan_records(records: list[tuple[int, bool, str]], cache: ScanCache | None = None) -> PiiResult:
     """`records` are (line, whether the raw text parsed as JSON, raw text); others are scanned as text."""
-    collector = _CellCollector()
+    cache = cache or ScanCache()
+    cache.trim()
+    collector, findings = cache.collector, cache.findings
     per_line = [(line, collector.cells(raw, is_json)) for line, is_json, raw in records]
-    unique = list(dict.fromkeys(c for _, cells in per_line for c in cells if c[1]))
-    findings = dict(zip(unique, scan_cells(unique)))
+    unique = [c for c in dict.fromkeys(c for _, cells in per_line for c in cells if c[1]) if c not in findings]
+    findings.update(zip(unique, scan_cells(unique)))
     result = PiiResult()
     totals: Counter[str] = Counter()
     locale_totals: Counter[tuple[str, str]] = Counter()

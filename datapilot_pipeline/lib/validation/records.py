@@ -14,6 +14,7 @@ way. A UTF-8 byte order mark before the first line is ignored. A file none of wh
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,7 +148,7 @@ def read_records(path: str | Path, data: bytes | None = None) -> list[Record]:
     """Every non-blank line as a Record; raises DatasetReadError when no line is a JSON object."""
     records = [parse_record(n, raw) for n, raw in read_lines(path, data)]
     if not any(isinstance(r.data, dict) for r in records):
-        raise DatasetReadError(_recipe_hint(path) or f"{path} is not JSONL: no line is a JSON object")
+        raise no_object_error(path)
     return records
 
 
@@ -165,6 +166,50 @@ def require_examples(path: str | Path, lines: list[tuple[int, list[str], bool]])
     lines or of empty prompts and completions has nothing to score, so it is refused, not graded 0."""
     if any(usable for _, _, usable in lines):
         return
-    first = next(((n, problems[0]) for n, problems, _ in lines if problems), None)
-    reason = f"line {first[0]}: {first[1]}" if first else f"a line needs {LINE_FORMATS}"
-    raise DatasetReadError(_recipe_hint(path) or f"{path} holds no usable example ({reason})")
+    raise no_example_error(path, next(((n, problems[0]) for n, problems, _ in lines if problems), None))
+
+
+def iter_lines(path: str | Path, digest=None) -> Iterator[tuple[int, str]]:
+    """`read_lines` one line at a time: (1-based line number, text) of every non-blank line, the same errors, and
+    `digest` (a hashlib object) updated with every byte of the file, the whole file even when a line is bad, so
+    the caller can tell a changed file from a bad one."""
+    path = Path(path)
+    if path.is_dir():
+        raise DatasetReadError(f"{path} is a directory; give a JSONL file")
+    if not path.is_file():
+        raise DatasetReadError(f"no such file: {path}")
+    error: DatasetReadError | None = None
+    any_line, offset = False, 0
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if digest is not None:
+                digest.update(raw)
+            if error is None or "binary" not in str(error):
+                if b"\x00" in raw:
+                    error = DatasetReadError(f"{path} is a binary file, not JSONL")
+                elif error is None:
+                    try:
+                        text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                    except UnicodeDecodeError as exc:
+                        error = DatasetReadError(f"{path} is not UTF-8 text (byte {offset + exc.start}): not JSONL")
+                    else:
+                        text = text.removesuffix("\n").removesuffix("\r")
+                        if text.strip():
+                            any_line = True
+                            yield number, text
+            offset += len(raw)
+    if error is not None:
+        raise error
+    if not any_line:
+        raise DatasetReadError(f"{path} holds no examples (empty file)")
+
+
+def no_object_error(path: str | Path) -> DatasetReadError:
+    """What `read_records` raises when no line is a JSON object."""
+    return DatasetReadError(_recipe_hint(path) or f"{path} is not JSONL: no line is a JSON object")
+
+
+def no_example_error(path: str | Path, first_problem: tuple[int, str] | None) -> DatasetReadError:
+    """What `require_examples` raises when no line is usable; `first_problem` is (line, first problem)."""
+    reason = f"line {first_problem[0]}: {first_problem[1]}" if first_problem else f"a line needs {LINE_FORMATS}"
+    return DatasetReadError(_recipe_hint(path) or f"{path} holds no usable example ({reason})")

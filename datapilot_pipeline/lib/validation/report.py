@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from datapilot_pipeline.lib.atomic import atomic_write_json
+from datapilot_pipeline.lib.batching import chunks
 from datapilot_pipeline.lib.validation import score as scoring
-from datapilot_pipeline.lib.validation.content import ContentResult
-from datapilot_pipeline.lib.validation.dedup import NEAR_THRESHOLD, DuplicateResult, find_duplicates
+from datapilot_pipeline.lib.validation.dedup import (
+    NEAR_THRESHOLD, DuplicateResult, StreamingDuplicates, find_duplicates,
+)
 from datapilot_pipeline.lib.validation.facts import LineFacts, TokenMethod, analyze_records
 from datapilot_pipeline.lib.validation.pii_scan import PiiResult
-from datapilot_pipeline.lib.validation.records import DatasetReadError, Record, read_records, require_examples
-from datapilot_pipeline.lib.validation.tokens import DEFAULT_MAX_TOKENS, TokenCounter, token_summary
+from datapilot_pipeline.lib.validation.records import DatasetReadError, Record
+from datapilot_pipeline.lib.validation.tokens import DEFAULT_MAX_TOKENS, MAX_DROP_RATE, TokenCounter
 
 if TYPE_CHECKING:
     from datapilot_pipeline.lib.paths import Workspace
@@ -28,50 +32,230 @@ MAX_LISTED = 200  # per-line details listed in the report; counts always cover e
 
 @dataclass
 class Validation:
-    """The report plus what `write_clean` needs (records and which lines to drop)."""
+    """The report plus what `write_clean` needs: which lines to drop or mask, and the lines themselves (`records`
+    when they were validated from memory, else `source` and `sha256`, read again line by line)."""
 
     report: dict
-    records: list[Record]
+    records: list[Record] | None
     duplicates: DuplicateResult
     pii: PiiResult
+    source: Path | None = None
+    sha256: str | None = None
+
+
+class ReportFold:
+    """Every section of the report folded line by line: counts, sums, maxima, the lines behind each issue and the
+    first `MAX_LISTED` details, never the lines themselves. One fold serves a whole file read in chunks
+    (`validate_dataset`), one list of facts (`build_report`) and shards merged in line order (`shards`), so all
+    three give the same report. With `gx_rows` it also keeps the nine small values per line the Great
+    Expectations suite checks (about 80 bytes a line, in arrays)."""
+
+    def __init__(self, gx_rows: bool = True) -> None:
+        self.n = 0
+        self.formats: Counter = Counter()
+        self.invalid: list[int] = []
+        self.errors: list[dict] = []
+        self.pii = PiiResult()
+        self._pii_totals: Counter = Counter()
+        self._pii_locales: Counter = Counter()
+        self.usable = 0
+        self.prompt_tokens = _Stats()
+        self.completion_tokens = _Stats()
+        self.total_tokens = _Stats()
+        self.over: list[int] = []
+        self.fits_known = True  # every usable line carries a verdict of the trainer's count
+        self._totals_over: list[int] = []  # lines whose total exceeds max length, for when a verdict is missing
+        self.categories: Counter = Counter()
+        self.grounded_lines = self.without_eda = self.checked = self.valid = self.numbers = self.stated = 0
+        self.evidence_problems: list[dict] = []
+        self.ungrounded: list[dict] = []
+        self.any_object = False
+        self.first_problem: tuple[int, str] | None = None
+        self.gx = _GxColumns() if gx_rows else None
+
+    def add(self, facts: Iterable[LineFacts], max_tokens: int) -> None:
+        for f in facts:
+            self._add(f, max_tokens)
+
+    def _add(self, f: LineFacts, max_tokens: int) -> None:
+        self.n += 1
+        self.formats[f.fmt or "unknown"] += 1
+        self.any_object |= f.is_object
+        if f.problems:
+            self.invalid.append(f.line)
+            if len(self.errors) < MAX_LISTED:
+                self.errors.append({"line": f.line, "error": f.problems[0]})
+            if self.first_problem is None:
+                self.first_problem = (f.line, f.problems[0])
+        if f.pii:
+            self.pii.lines.append(f.line)
+            if len(self.pii.by_line) < MAX_LISTED:
+                self.pii.by_line[f.line] = dict(sorted(f.pii.items()))
+            self._pii_totals.update(f.pii)
+            self._pii_locales.update({(loc, e): n for loc, ents in f.pii_locales.items() for e, n in ents.items()})
+        if f.usable:
+            self.usable += 1
+            total = f.prompt_tokens + f.completion_tokens
+            self.prompt_tokens.add(f.prompt_tokens)
+            self.completion_tokens.add(f.completion_tokens)
+            self.total_tokens.add(total)
+            if f.fits is None:
+                self.fits_known = False
+            elif not f.fits:
+                self.over.append(f.line)
+            if total > max_tokens:
+                self._totals_over.append(f.line)
+        c = f.content
+        self.categories.update(c.categories)
+        if c.schema_ok and c.has_eda:
+            self.grounded_lines += 1
+            self.checked += c.n_insights
+            self.valid += c.n_valid_evidence
+            room = MAX_LISTED - len(self.evidence_problems)
+            if room > 0:
+                self.evidence_problems += [{"line": c.line, "problem": p} for p in c.evidence_problems[:room]]
+            self.numbers += c.n_grounded
+            self.stated += c.n_numbers
+            if c.ungrounded and len(self.ungrounded) < MAX_LISTED:
+                self.ungrounded.append({"line": c.line, "numbers": c.ungrounded})
+        elif c.schema_ok:
+            self.without_eda += 1
+        if self.gx is not None:
+            self.gx.add(f)
+
+    def pii_result(self) -> PiiResult:
+        result = PiiResult(lines=list(self.pii.lines), by_line=dict(self.pii.by_line))
+        result.by_entity = dict(sorted(self._pii_totals.items()))
+        for (loc, entity), n in sorted(self._pii_locales.items()):
+            result.by_locale.setdefault(loc, {})[entity] = n
+        return result
+
+    def schema_section(self) -> dict:
+        return {"invalid_lines": list(self.invalid), "invalid_count": len(self.invalid),
+                "invalid_rate": round(len(self.invalid) / self.n, 4), "errors": list(self.errors),
+                "formats": dict(self.formats)}
+
+    def evidence_section(self) -> dict:
+        numbers, stated = self.numbers, self.stated
+        text_grounding = {"numbers_stated": stated, "numbers_grounded": numbers,
+                          "share": round(numbers / stated, 4) if stated else None, "ungrounded": list(self.ungrounded)}
+        return {"lines_with_eda": self.grounded_lines, "lines_without_eda": self.without_eda,
+                "insights_checked": self.checked, "insights_valid": self.valid,
+                "accuracy": round(self.valid / self.checked, 4) if self.checked else None,
+                "problems": list(self.evidence_problems), "text_grounding": text_grounding}
+
+    def tokens_section(self, token_method: TokenMethod, max_tokens: int) -> dict:
+        over = self.over if self.fits_known else self._totals_over
+        rate = len(over) / self.usable if self.usable else 0.0
+        return {"method": token_method.method, "exact": token_method.exact, "max_tokens": max_tokens,
+                "prompt": self.prompt_tokens.as_dict(), "completion": self.completion_tokens.as_dict(),
+                "total": self.total_tokens.as_dict(), "over_max_lines": list(over), "over_max_count": len(over),
+                "drop_rate": round(rate, 4), "max_drop_rate": MAX_DROP_RATE}
+
+    def report(self, dups: DuplicateResult, token_method: TokenMethod, *, max_tokens: int = DEFAULT_MAX_TOKENS,
+               near_threshold: float = NEAR_THRESHOLD, run_gx: bool = True) -> dict:
+        """The report (DESIGN.md) of every line folded so far and the duplicate pass over them."""
+        n = self.n
+        schema = self.schema_section()
+        pii = self.pii_result()
+        tokens = self.tokens_section(token_method, max_tokens)
+        evidence = self.evidence_section()
+        categories = self.categories
+        issues = _issues(n, schema, pii, dups, evidence, tokens, categories)
+        quality = scoring.quality_score(issues)
+        top = categories.most_common(1)
+        report = {
+            "quality_score": quality, "grade": scoring.grade(quality), "n_examples": n, "schema": schema,
+            "pii": {"by_entity": pii.by_entity, "by_locale": pii.by_locale, "lines": pii.lines,
+                    "lines_count": len(pii.lines), "by_line": {str(k): v for k, v in pii.by_line.items()}},
+            "duplicates": {"exact": dups.exact, "near": dups.near,
+                           "pairs": {str(k): v for k, v in list(dups.pairs.items())[:MAX_LISTED]},
+                           "rate": round((len(dups.exact) + len(dups.near)) / n, 4), "near_threshold": near_threshold,
+                           "compared": "task block of the prompt + completion (shared system prompt and shots excluded)"},
+            "tokens": tokens, "evidence": evidence,
+            "size": {"n_examples": n, "minimum": scoring.MIN_EXAMPLES, "recommended": scoring.RECOMMENDED_EXAMPLES,
+                     "meets_minimum": n >= scoring.MIN_EXAMPLES, "meets_recommended": n >= scoring.RECOMMENDED_EXAMPLES},
+            "category_balance": {"counts": dict(sorted(categories.items())),
+                                 "dominant": top[0][0] if top else None,
+                                 "dominant_share": round(top[0][1] / sum(categories.values()), 4) if top else None},
+            "issues": [i.as_dict() for i in issues],
+        }
+        if run_gx:
+            from datapilot_pipeline.lib.validation.gx_suite import run_suite
+
+            report["great_expectations"] = run_suite(self.gx.frame(), max_tokens=max_tokens,
+                                                     min_rows=scoring.MIN_EXAMPLES)
+        return report
+
+
+class _Stats:
+    def __init__(self) -> None:
+        self.count = self.total = self.max = 0
+
+    def add(self, value: int) -> None:
+        self.count += 1
+        self.total += value
+        self.max = max(self.max, value)
+
+    def as_dict(self) -> dict:  # tokens._stats of the values added
+        if not self.count:
+            return {"mean": 0.0, "max": 0, "total": 0}
+        return {"mean": round(self.total / self.count, 1), "max": self.max, "total": self.total}
+
+
+class _GxColumns:
+    """The Great Expectations suite's columns, one compact array each. `content_key` is kept as 64 bits of the
+    exact key (a line that is no example gets its own negative number), which makes the same values unique."""
+
+    FORMATS = ("unknown", "prompt-completion", "openai-chat", "bedrock", "preference", "seed-example")
+
+    def __init__(self) -> None:
+        from array import array
+
+        self.cols = {"line": array("q"), "is_object": array("b"), "format": array("b"), "prompt_chars": array("q"),
+                     "completion_chars": array("q"), "schema_ok": array("b"), "n_insights": array("q"),
+                     "total_tokens": array("q"), "content_key": array("q")}
+        self._extra_formats: list[str] = []
+
+    def _format_code(self, fmt: str) -> int:
+        if fmt in self.FORMATS:
+            return self.FORMATS.index(fmt)
+        if fmt not in self._extra_formats:
+            self._extra_formats.append(fmt)
+        return len(self.FORMATS) + self._extra_formats.index(fmt)
+
+    def add(self, f: LineFacts) -> None:
+        c = self.cols
+        c["line"].append(f.line)
+        c["is_object"].append(f.is_object)
+        c["format"].append(self._format_code(f.fmt or "unknown"))
+        c["prompt_chars"].append(f.prompt_chars or 0)
+        c["completion_chars"].append(f.completion_chars or 0)
+        c["schema_ok"].append(f.content.schema_ok)
+        c["n_insights"].append(f.content.n_insights)
+        c["total_tokens"].append((f.prompt_tokens + f.completion_tokens) if f.usable else 0)
+        c["content_key"].append(int(f.key[:16], 16) - (1 << 63) if f.usable else -f.line - 1)
+
+    def frame(self):
+        import numpy as np
+        import pandas as pd
+
+        names = np.array(self.FORMATS + tuple(self._extra_formats), dtype=object)
+        data = {k: np.frombuffer(v, dtype=np.int64 if v.typecode == "q" else np.int8) for k, v in self.cols.items()}
+        frame = pd.DataFrame({"line": data["line"], "is_object": data["is_object"].astype(bool),
+                              "format": names[data["format"]], "prompt_chars": data["prompt_chars"],
+                              "completion_chars": data["completion_chars"], "schema_ok": data["schema_ok"].astype(bool),
+                              "n_insights": data["n_insights"], "total_tokens": data["total_tokens"],
+                              "content_key": data["content_key"]})
+        return frame
 
 
 def pii_result(facts: list[LineFacts]) -> PiiResult:
-    result, totals, locales = PiiResult(), Counter(), Counter()
-    for f in facts:
-        if f.pii:
-            result.lines.append(f.line)
-            result.by_line[f.line] = dict(sorted(f.pii.items()))
-            totals.update(f.pii)
-            locales.update({(loc, e): n for loc, ents in f.pii_locales.items() for e, n in ents.items()})
-    result.by_entity = dict(sorted(totals.items()))
-    for (loc, entity), n in sorted(locales.items()):
-        result.by_locale.setdefault(loc, {})[entity] = n
+    fold = ReportFold(gx_rows=False)
+    fold.add(facts, DEFAULT_MAX_TOKENS)
+    result = fold.pii_result()
+    result.by_line = {f.line: dict(sorted(f.pii.items())) for f in facts if f.pii}  # every line, not the first ones
     return result
-
-
-def _schema_section(facts: list[LineFacts]) -> dict:
-    invalid = [f for f in facts if f.problems]
-    return {"invalid_lines": [f.line for f in invalid], "invalid_count": len(invalid),
-            "invalid_rate": round(len(invalid) / len(facts), 4),
-            "errors": [{"line": f.line, "error": f.problems[0]} for f in invalid[:MAX_LISTED]],
-            "formats": dict(Counter(f.fmt or "unknown" for f in facts))}
-
-
-def _evidence_section(contents: list[ContentResult]) -> dict:
-    grounded = [c for c in contents if c.schema_ok and c.has_eda]
-    checked = sum(c.n_insights for c in grounded)
-    valid = sum(c.n_valid_evidence for c in grounded)
-    problems = [{"line": c.line, "problem": p} for c in grounded for p in c.evidence_problems]
-    numbers, stated = sum(c.n_grounded for c in grounded), sum(c.n_numbers for c in grounded)
-    text_grounding = {"numbers_stated": stated, "numbers_grounded": numbers,
-                      "share": round(numbers / stated, 4) if stated else None,
-                      "ungrounded": [{"line": c.line, "numbers": c.ungrounded} for c in grounded
-                                     if c.ungrounded][:MAX_LISTED]}
-    return {"lines_with_eda": len(grounded), "lines_without_eda": sum(c.schema_ok and not c.has_eda for c in contents),
-            "insights_checked": checked, "insights_valid": valid,
-            "accuracy": round(valid / checked, 4) if checked else None, "problems": problems[:MAX_LISTED],
-            "text_grounding": text_grounding}
 
 
 def _issues(n: int, schema: dict, pii: PiiResult, dups: DuplicateResult, evidence: dict, tokens: dict,
@@ -102,37 +286,9 @@ def build_report(facts: list[LineFacts], dups: DuplicateResult, token_method: To
                  max_tokens: int = DEFAULT_MAX_TOKENS, near_threshold: float = NEAR_THRESHOLD,
                  run_gx: bool = True) -> dict:
     """The report from every line's facts (in file order) and the duplicate pass over them."""
-    contents = [f.content for f in facts]
-    usable = [f for f in facts if f.usable]
-    n = len(facts)
-    schema = _schema_section(facts)
-    pii = pii_result(facts)
-    tokens = token_summary([f.line for f in usable], [f.prompt_tokens for f in usable],
-                           [f.completion_tokens for f in usable], token_method, max_tokens, [f.fits for f in usable])
-    evidence = _evidence_section(contents)
-    categories = Counter(cat for c in contents for cat in c.categories)
-    issues = _issues(n, schema, pii, dups, evidence, tokens, categories)
-    quality = scoring.quality_score(issues)
-    top = categories.most_common(1)
-    report = {
-        "quality_score": quality, "grade": scoring.grade(quality), "n_examples": n, "schema": schema,
-        "pii": {"by_entity": pii.by_entity, "by_locale": pii.by_locale, "lines": pii.lines, "lines_count": len(pii.lines),
-                "by_line": {str(k): v for k, v in list(pii.by_line.items())[:MAX_LISTED]}},
-        "duplicates": {"exact": dups.exact, "near": dups.near,
-                       "pairs": {str(k): v for k, v in list(dups.pairs.items())[:MAX_LISTED]},
-                       "rate": round((len(dups.exact) + len(dups.near)) / n, 4), "near_threshold": near_threshold,
-                       "compared": "task block of the prompt + completion (shared system prompt and shots excluded)"},
-        "tokens": tokens, "evidence": evidence,
-        "size": {"n_examples": n, "minimum": scoring.MIN_EXAMPLES, "recommended": scoring.RECOMMENDED_EXAMPLES,
-                 "meets_minimum": n >= scoring.MIN_EXAMPLES, "meets_recommended": n >= scoring.RECOMMENDED_EXAMPLES},
-        "category_balance": {"counts": dict(sorted(categories.items())),
-                             "dominant": top[0][0] if top else None,
-                             "dominant_share": round(top[0][1] / sum(categories.values()), 4) if top else None},
-        "issues": [i.as_dict() for i in issues],
-    }
-    if run_gx:
-        report["great_expectations"] = _run_gx(facts, max_tokens)
-    return report
+    fold = ReportFold(gx_rows=run_gx)
+    fold.add(facts, max_tokens)
+    return fold.report(dups, token_method, max_tokens=max_tokens, near_threshold=near_threshold, run_gx=run_gx)
 
 
 def validate_records(records: list[Record], *, tokenizer_path: str | Path | None = None,
@@ -147,46 +303,66 @@ def validate_records(records: list[Record], *, tokenizer_path: str | Path | None
     return Validation(report=report, records=records, duplicates=dups, pii=pii_result(facts))
 
 
-def _run_gx(facts: list[LineFacts], max_tokens: int) -> dict:
-    from datapilot_pipeline.lib.validation.gx_suite import run_suite
-
-    rows = [{"line": f.line, "is_object": f.is_object, "format": f.fmt or "unknown",
-             "prompt_chars": f.prompt_chars or 0, "completion_chars": f.completion_chars or 0,
-             "schema_ok": f.content.schema_ok, "n_insights": f.content.n_insights,
-             "total_tokens": (f.prompt_tokens + f.completion_tokens) if f.usable else 0,
-             "content_key": f.key if f.usable else f"line-{f.line}"} for f in facts]
-    return run_suite(rows, max_tokens=max_tokens, min_rows=scoring.MIN_EXAMPLES)
-
-
 class DatasetChangedError(ValueError):
     """The file is not the one whose sha256 was expected (another run replaced it)."""
 
 
+CHUNK_LINES = 2000  # lines parsed and checked at a time: memory holds a chunk, never the file
+
+
 def validate_dataset(path: str | Path, *, tokenizer_path: str | Path | None = None, max_tokens: int | None = None,
                      workspace: "Workspace | None" = None, expected_sha256: str | None = None,
-                     **kwargs) -> Validation:
+                     near_threshold: float = NEAR_THRESHOLD, run_gx: bool = True) -> Validation:
     """Validate a JSONL file against its recipe's token budget (`recipe.dataset_budget`); raises
     `records.DatasetReadError` when it cannot be read at all and `DatasetChangedError` when its bytes are not
-    the ones with `expected_sha256`. The file is read once: the report covers exactly the bytes it names."""
+    the ones with `expected_sha256`. The file is read once, `CHUNK_LINES` lines at a time, and hashed as it is
+    read: the report covers exactly the bytes it names, in memory that does not grow with the file (the report's
+    fold, ~100 bytes a line for duplicates in arrays, MinHash signatures in a temp file)."""
+    from datapilot_pipeline.lib.validation.pii_scan import ScanCache
     from datapilot_pipeline.lib.validation.recipe import dataset_budget, dataset_recipe, line_problems
+    from datapilot_pipeline.lib.validation.records import iter_lines, no_example_error, no_object_error, parse_record
 
     path = Path(path)
     if not path.is_file():
         raise DatasetReadError(f"no such file: {path}")
-    data = path.read_bytes()
-    sha256 = hashlib.sha256(data).hexdigest()
-    if expected_sha256 is not None and sha256 != expected_sha256:
-        raise DatasetChangedError(f"{path} changed after validation: sha256 {sha256} != {expected_sha256}")
     budget, recipe_section = dataset_budget(path, tokenizer_path, max_tokens, workspace)
-    records = read_records(path, data)
-    require_examples(path, [(r.line, r.problems, r.prompt is not None and r.completion is not None) for r in records])
-    validation = validate_records(records, budget=budget, max_tokens=recipe_section["max_length"], **kwargs)
-    if recipe_section["recipe"] is not None:
-        recipe_section["problems"] += line_problems(dataset_recipe(path), records)[:MAX_LISTED]
-    validation.report["recipe"] = recipe_section
-    validation.report["source"] = {"path": str(path), "sha256": sha256}
-    validation.report["created_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return validation
+    recipe = dataset_recipe(path) if recipe_section["recipe"] is not None else None
+    counter = TokenCounter(None, recipe_section["max_length"], budget)
+    fold, cache, digest = ReportFold(gx_rows=run_gx), ScanCache(), hashlib.sha256()
+    recipe_problems: list[str] = []
+
+    def unchanged() -> str:
+        sha256 = digest.hexdigest()
+        if expected_sha256 is not None and sha256 != expected_sha256:
+            raise DatasetChangedError(f"{path} changed after validation: sha256 {sha256} != {expected_sha256}")
+        return sha256
+
+    with tempfile.TemporaryDirectory(prefix="datapilot_validate_") as tmp:
+        duplicates = StreamingDuplicates(tmp, near_threshold)
+        try:
+            for chunk in chunks(iter_lines(path, digest), CHUNK_LINES):
+                records = [parse_record(n, raw) for n, raw in chunk]
+                facts, varying = analyze_records(records, counter, cache)
+                fold.add(facts, counter.max_tokens)
+                duplicates.add(list(varying.items()))
+                if recipe is not None and len(recipe_problems) < MAX_LISTED:
+                    recipe_problems += line_problems(recipe, records)
+        except DatasetReadError:
+            unchanged()  # a replaced file is reported as such, not as the bad bytes it now holds
+            raise
+        sha256 = unchanged()
+        if not fold.any_object:
+            raise no_object_error(path)
+        if not fold.usable:
+            raise no_example_error(path, fold.first_problem)
+        dups = duplicates.result()
+    report = fold.report(dups, TokenMethod(counter.method, counter.exact), max_tokens=counter.max_tokens,
+                         near_threshold=near_threshold, run_gx=run_gx)
+    recipe_section["problems"] += recipe_problems[:MAX_LISTED]
+    report["recipe"] = recipe_section
+    report["source"] = {"path": str(path), "sha256": sha256}
+    report["created_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return Validation(report=report, records=None, duplicates=dups, pii=fold.pii_result(), source=path, sha256=sha256)
 
 
 def write_report(report: dict, report_dir: str | Path) -> Path:
