@@ -81,7 +81,8 @@ def _print_outcome(console: Console, result) -> None:
         console.print(f"[bold]verdict[/] {verdict_sentence(result.output_for_node('evaluation_scores')['report'])}")
 
 
-def run_demo(home: Path, n_jobs: int, seed: int, routing: RoutingConfig | None = None) -> int:
+def run_demo(home: Path, n_jobs: int, seed: int, routing: RoutingConfig | None = None,
+             base_model: str | None = None) -> int:
     _prepare_environment(home)
     console = Console()
     if not console.is_terminal:  # piped or logged: no 80-column wrap that splits run ids and paths
@@ -97,12 +98,12 @@ def run_demo(home: Path, n_jobs: int, seed: int, routing: RoutingConfig | None =
     console.print(f"[bold]1. feedback[/] {len(written)} synthetic feedback files for {n_jobs} jobs -> {workspace.inbox}")
 
     from datapilot_pipeline.definitions import defs
-    from datapilot_pipeline.defs.demo import DEMO_RUN_CONFIG
+    from datapilot_pipeline.defs.demo import demo_run_config
 
     job, n_assets = _demo_job(defs)
     console.print(f"[bold]2. pipeline[/] materializing {n_assets} assets in one run "
                   f"(DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
-    result = job.execute_in_process(instance=dg.DagsterInstance.get(), run_config=DEMO_RUN_CONFIG,
+    result = job.execute_in_process(instance=dg.DagsterInstance.get(), run_config=demo_run_config(base_model),
                                     raise_on_error=False)
 
     table = Table(title="datapilot demo", show_lines=False)

@@ -14,6 +14,26 @@ DEMO_RUN_CONFIG: dict = {
     },
 }
 
+
+
+def demo_run_config(base_model: str | None = None) -> dict:
+    """The demo's run config; with a real `base_model` (e.g. `smollm2-135m-instruct`) the run is sized for it rather
+    than for the shipped demo base: every stage's dataset is for that model (export's token budget, training, both
+    evaluation arms on it), 20 updates of 4 rows, and the few-shot arm's one worked example against the fine-tuned
+    model on the first 40 holdout examples (the promotion rule needs 30) with replies bounded at 768 tokens."""
+    if base_model is None:
+        return DEMO_RUN_CONFIG
+    return {
+        **DEMO_RUN_CONFIG,
+        "ops": {
+            "finetune_dataset": {"config": {"base_model": base_model}},
+            "fine_tuned_model": {"config": {"max_steps": 20}},
+            "evaluation_scores": {"config": {"max_examples": 40, "max_new_tokens": 768, "shot_count": 1,
+                                             "n_bootstrap": 1000}},
+        },
+    }
+
+
 # Partitioned stages run per partition, not in one run with the rest; test_definitions pins that this leaves
 # every unpartitioned asset.
 PARTITIONED_ROOTS = ("validation_shards",)
