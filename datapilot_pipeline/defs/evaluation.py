@@ -159,7 +159,8 @@ def evaluation_scores(context: dg.AssetExecutionContext, config: EvaluationConfi
              "training_run_id": fine_tuned_model.get("run_id"), "holdout_path": str(holdout_path),
              **{arm: {k: result.report[arm][k] for k in ("n", *RATES)} for arm in ARMS if arm in result.report},
              "comparison": result.report["comparison"], "report": result.report}
-    metadata = {"comparison": dg.MetadataValue.md(comparison_markdown(result.report, ws.root)), "report": dg.MetadataValue.path(str(result.report_path)),
+    metadata = {"comparison": dg.MetadataValue.md(comparison_markdown(result.report, ws.root)),
+                "report": dg.MetadataValue.path(str(result.report_path)),
                 "holdout": dg.MetadataValue.path(str(holdout_path)), "n_examples": result.report["n_examples"],
                 "mlflow_run_id": run_id, "mlflow_run": run_link(run_id),
                 "mlflow_model": model_version_link(fine_tuned_model["model_uri"]), **_arm_metadata(result.report)}

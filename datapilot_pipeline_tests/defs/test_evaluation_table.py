@@ -1,0 +1,34 @@
+"""The evaluation comparison as the Dagster UI shows it: narrow enough for the metadata panel, nothing left out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from datapilot_pipeline.defs.evaluation import RATES, comparison_markdown
+from datapilot_pipeline.lib.evaluation.runner import comparison_table
+
+
+def _arm(model: str, accuracy: float | None) -> dict:
+    metrics = {key: 0.5 for key in RATES}
+    metrics.update(n=30, model=model, evidence_accuracy=accuracy,
+                   ci={key: [0.333, 0.667] for key in RATES if key != "bleu"})
+    return metrics
+
+
+def test_the_ui_table_is_narrow_and_keeps_every_arm_metric_and_model(tmp_path: Path) -> None:
+    root = tmp_path / "a" / "rather" / "long" / "working" / "root"
+    report = {"few_shot": _arm(str(root / "models" / "demo_base"), 0.25),
+              "fine_tuned": _arm("models:/datapilot-insights/12", 0.4),
+              "champion": _arm("models:/datapilot-insights/7", None)}
+    md = comparison_markdown(report, root)
+    table, models = md.split("\n\nModels:\n\n")
+    lines = table.splitlines()
+    assert lines[0] == "| metric, 95% CI | few-shot | fine-tuned | champion |"
+    assert len(lines) == 3 + len(RATES)  # header, rule, examples, one row per arm metric
+    assert max(map(len, lines)) <= 72 < max(map(len, comparison_table(report).splitlines()))
+    assert "| evidence accuracy | 25.0% (33-67) | 40.0% (33-67) | n/a |" in lines
+    assert "| BLEU | 50.0% | 50.0% | 50.0% |" in lines  # no CI recorded: none shown
+    assert models.splitlines() == ["- few-shot: `models/demo_base`", "- fine-tuned: `models:/datapilot-insights/12`",
+                                   "- champion: `models:/datapilot-insights/7`"]
+    elsewhere = comparison_markdown({"few_shot": _arm("/opt/base", 0.1)}, root)
+    assert elsewhere.endswith("- few-shot: `/opt/base`")  # outside the root: the full path
