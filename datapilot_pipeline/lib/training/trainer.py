@@ -152,8 +152,8 @@ def train_lora(config: TrainingConfig, data: PreparedData, base_model: Path, out
         seed=config.seed, data_seed=config.seed, report_to="none", disable_tqdm=True,
         max_length=config.max_seq_length, completion_only_loss=True, packing=_use_packing(config, cuda),
         bf16=config.bf16 if config.bf16 is not None else (cuda and torch.cuda.is_bf16_supported()),
-        gradient_checkpointing=checkpointing, include_num_input_tokens_seen="non_padding",
-        gradient_checkpointing_kwargs={"use_reentrant": False} if checkpointing else None,
+        activation_checkpointing=checkpointing, include_num_input_tokens_seen="non_padding",
+        activation_checkpointing_kwargs={"use_reentrant": False} if checkpointing else None,
         dataloader_num_workers=0, dataset_num_proc=None, dataloader_pin_memory=cuda,  # pinning needs a GPU
     )
     peft_config = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
