@@ -52,7 +52,8 @@ ui: $(STAMP) instance
 
 # MLflow 3.17 opens experiments in its GenAI layout (an empty traces overview) unless the link says otherwise.
 mlflow-ui: $(STAMP)
-	@echo "MLflow: open http://127.0.0.1:5000/#/experiments?workflowType=machine_learning (the runs view; see README)"
+	@echo "MLflow on http://127.0.0.1:5000: switch the sidebar from GenAI to 'Model training' once (the browser keeps it)"
+	@echo "to see the runs; http://127.0.0.1:5000/#/experiments/ID?workflowType=machine_learning opens one experiment's runs"
 	$(BIN)/mlflow ui --backend-store-uri "sqlite:///$(DATAPILOT_HOME)/mlflow.db" --host 127.0.0.1 --port 5000
 
 bench: $(STAMP)

@@ -21,5 +21,5 @@ echo "     LoRA training on the shipped demo base, evaluation, promotion), offli
 echo "     so at least about 7 min on 2 idle cores; on 2 cores shared with other training (load 2-12) the part up to"
 echo "     training alone took 47 min"
 echo "  this machine: $cores cores, load average $load$( [ "${load%%.*}" != '?' ] && [ "${load%%.*}" -ge "$cores" ] 2>/dev/null && echo ' (busy: expect longer)')"
-echo "  then: make ui (Dagster, http://127.0.0.1:3000) and make mlflow-ui (MLflow, open"
-echo "     http://127.0.0.1:5000/#/experiments?workflowType=machine_learning for the runs table)"
+echo "  then: make ui (Dagster, http://127.0.0.1:3000) and make mlflow-ui (MLflow, http://127.0.0.1:5000; switch its"
+echo "     sidebar to Model training once for the runs tables)"

@@ -65,26 +65,26 @@ _SHORT_LABELS = {"schema_pass_rate": "schema pass", "evidence_accuracy": "eviden
 
 
 def comparison_markdown(report: dict, root: Path | None = None) -> str:
-    """The arms side by side as a narrow Markdown table: each rate as `25.0% (10-40)`, its 95% CI in whole
-    percentage points; below it, which model each arm ran (paths under `root` shown relative to it)."""
-    def cell(metrics: dict, key: str) -> str:
-        value, ci = metrics.get(key), (metrics.get("ci") or {}).get(key)
-        if value is None:
-            return "n/a"
-        return f"{value:.1%}" + (f" ({ci[0] * 100:.0f}-{ci[1] * 100:.0f})" if ci else "")
-
+    """The arms side by side as a narrow Markdown table: each rate in percent (`25.0`), under it its 95% CI in whole
+    points (`10-40`); below the table, which model each arm ran (paths under `root` shown relative to it)."""
     def model(label: str) -> str:
         path = Path(label)
         if root is not None and path.is_absolute() and path.is_relative_to(root):
             return str(path.relative_to(root))
         return label
 
+    def row(label: str, cells: list[str]) -> str:
+        return f"| {label} | " + " | ".join(cells) + " |"
+
     arms = [arm for arm in ARMS if arm in report]
-    rows = ["| metric, 95% CI | " + " | ".join(arm.replace("_", "-") for arm in arms) + " |",
-            "| --- |" + " ---: |" * len(arms),
-            "| examples | " + " | ".join(str(report[arm]["n"]) for arm in arms) + " |"]
-    rows += [f"| {_SHORT_LABELS.get(key, key)} | " + " | ".join(cell(report[arm], key) for arm in arms) + " |"
-             for key in RATES]
+    rows = [row("%", [arm.replace("_", "-") for arm in arms]), "| --- |" + " ---: |" * len(arms),
+            row("examples", [str(report[arm]["n"]) for arm in arms])]
+    for key in RATES:
+        values = [report[arm].get(key) for arm in arms]
+        rows.append(row(_SHORT_LABELS.get(key, key), ["n/a" if v is None else f"{v * 100:.1f}" for v in values]))
+        cis = [(report[arm].get("ci") or {}).get(key) for arm in arms]
+        if any(cis):
+            rows.append(row("95% CI", [f"{ci[0] * 100:.0f}-{ci[1] * 100:.0f}" if ci else "" for ci in cis]))
     models = [f"- {arm.replace('_', '-')}: `{model(str(report[arm]['model']))}`" for arm in arms]
     return "\n".join(rows) + "\n\nModels:\n\n" + "\n".join(models)
 

@@ -32,9 +32,9 @@ EXPERIMENT_DESCRIPTIONS = {
 }
 # What the experiments hold, for MLflow's clients: classic model development, not GenAI traces. MLflow 3.17's UI no
 # longer reads this tag to pick an experiment's layout: the browser's "GenAI | Model training" switch does (default
-# GenAI, kept per browser), and a `workflowType` parameter in the page's URL sets it. So every MLflow link this
-# project prints or puts in metadata is built by `ui_link`, which adds that parameter: the runs table, not an empty
-# "Traces 0" overview.
+# GenAI, kept per browser), and a `workflowType` parameter in the page's URL sets it for that page. So every MLflow
+# link this project prints or puts in metadata is built by `ui_link`, which adds that parameter: an experiment link
+# opens its runs table, not an empty "Traces 0" overview (run and version pages look the same in both layouts).
 EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
 UI_CLASSIC_VIEW = "workflowType=machine_learning"
 ADAPTER_ARTIFACT = "adapter"

@@ -23,11 +23,13 @@ def test_the_ui_table_is_narrow_and_keeps_every_arm_metric_and_model(tmp_path: P
     md = comparison_markdown(report, root)
     table, models = md.split("\n\nModels:\n\n")
     lines = table.splitlines()
-    assert lines[0] == "| metric, 95% CI | few-shot | fine-tuned | champion |"
-    assert len(lines) == 3 + len(RATES)  # header, rule, examples, one row per arm metric
-    assert max(map(len, lines)) <= 72 < max(map(len, comparison_table(report).splitlines()))
-    assert "| evidence accuracy | 25.0% (33-67) | 40.0% (33-67) | n/a |" in lines
-    assert "| BLEU | 50.0% | 50.0% | 50.0% |" in lines  # no CI recorded: none shown
+    assert lines[0] == "| % | few-shot | fine-tuned | champion |"
+    assert len(lines) == 3 + 2 * len(RATES) - 1  # header, rule, examples, each metric and its CI (BLEU has none)
+    assert max(map(len, lines)) <= 50 < max(map(len, comparison_table(report).splitlines()))
+    at = lines.index("| evidence accuracy | 25.0 | 40.0 | n/a |")
+    assert lines[at + 1] == "| 95% CI | 33-67 | 33-67 | 33-67 |"
+    at = lines.index("| BLEU | 50.0 | 50.0 | 50.0 |")
+    assert not lines[at + 1].startswith("| 95% CI")  # no CI recorded: no CI row
     assert models.splitlines() == ["- few-shot: `models/demo_base`", "- fine-tuned: `models:/datapilot-insights/12`",
                                    "- champion: `models:/datapilot-insights/7`"]
     elsewhere = comparison_markdown({"few_shot": _arm("/opt/base", 0.1)}, root)
