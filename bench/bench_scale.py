@@ -1,0 +1,251 @@
+"""Export and validation at 10k, 100k and 1M jobs: wall time and peak RSS of the streaming code beside the in-memory
+code it replaced (`bench.baseline`), each step in a fresh process, and how both grow with the store.
+
+    .venv/bin/python -m bench.bench_scale [--sizes 10000 100000] [--shots 1] [--baseline-max 100000]
+    .venv/bin/python -m bench.bench_scale --sizes 1000000 --baseline-max 0     # the 1M run (no in-memory baseline)
+
+The store is a SQLite feedback store of N jobs (1.2 reviews a job), filled in bulk from `TEMPLATES` synthetic jobs
+(generating a million jobs with `lib.synthetic` would take hours of CPU): copy i of a template gets its own job id,
+feedback ids, table name (so its own split) and sample-row values (so lines are not near-duplicates of each other).
+Export streams the store (`export_reviews` over `iter_stored_groups`, what `datapilot export` runs) against the
+in-memory export over `stored_reviews`; validation runs on the exported file (`validate_dataset`, Great Expectations
+included) against the in-memory validation. Both exports must write the same bytes (checked, in the notes). The
+growth exponent k of a step between two sizes is log(t2/t1) / log(n2/n1) (1 = linear), likewise for peak RSS.
+No token budget is applied (no tokenizer): the same for both sides. Results: bench/results/scale_<stamp>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from bench.harness import RESULTS_DIR, machine, measure
+
+TEMPLATES = 300
+FILL_CHUNK = 5000
+
+
+def templates_step(path: str) -> dict:
+    """Feedback of `TEMPLATES` synthetic jobs as JSONL (the setup: not timed in the table)."""
+    from bench.workload import generate_step
+
+    return generate_step(TEMPLATES, path)
+
+
+def _vary(review: dict, i: int, rng: random.Random) -> dict:
+    """Copy `i` of a template review: its own job, table name and sample-row values (evidence stays valid: it cites
+    aggregates and row indices, not sample-row values)."""
+    eda = review["compact_eda"]
+    name = eda["dataset"]["name"]
+    stem, dot, ext = name.rpartition(".")
+    eda["dataset"]["name"] = f"{stem}_{i}{dot}{ext}" if dot else f"{name}_{i}"
+    for row in eda.get("sample_rows") or []:
+        values = row.get("values") if isinstance(row.get("values"), dict) else row
+        for key, value in list(values.items()):
+            if key == "row_index":
+                continue
+            if isinstance(value, float):
+                values[key] = round(value * rng.uniform(0.5, 1.5), 2)
+            elif isinstance(value, int) and not isinstance(value, bool):
+                values[key] = rng.randint(0, 10 * abs(value) + 10)
+            elif isinstance(value, str):
+                values[key] = f"{value[:12]} {rng.randrange(10**6)}"
+    review["job_id"] = f"job_{i:07d}"
+    review["feedback_id"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    return review
+
+
+def fill_step(n_jobs: int, templates_path: str, feedback_dir: str) -> dict:
+    """A store of `n_jobs` jobs, inserted in bulk transactions (setup, not timed in the table)."""
+    from datapilot_pipeline.lib.atomic import dumps_compact
+    from datapilot_pipeline.lib.contracts import FeedbackFile
+    from datapilot_pipeline.lib.feedback import store
+    from datapilot_pipeline.lib.feedback.tables import feedback_row
+
+    jobs: dict[str, list[str]] = {}
+    with open(templates_path, encoding="utf-8") as fh:
+        for line in fh:
+            jobs.setdefault(json.loads(line)["job_id"], []).append(line)
+    groups = list(jobs.values())
+    url = store.store_url_for(feedback_dir)
+    started, rows, n_reviews = time.perf_counter(), [], 0
+    for i in range(n_jobs):
+        rng = random.Random(i)
+        for line in groups[i % len(groups)]:
+            review = FeedbackFile.model_validate(_vary(json.loads(line), i, rng))
+            raw = dumps_compact(review.model_dump(mode="json"))
+            rows.append(feedback_row(review, f"fill_{n_reviews}.json", raw, "0" * 64, "2026-01-01T00:00:00Z"))
+            n_reviews += 1
+        if len(rows) >= FILL_CHUNK or i == n_jobs - 1:
+            with store.write_transaction(url) as conn:
+                store.insert_rows(conn, "feedback", rows)
+            rows = []
+    size = sum(p.stat().st_size for p in Path(feedback_dir).glob("feedback.sqlite*"))
+    return {"records": n_reviews, "seconds": time.perf_counter() - started, "bytes": size}
+
+
+def _seeds(templates_path: str) -> list[dict]:
+    with open(templates_path, encoding="utf-8") as fh:
+        first = [json.loads(next(fh)) for _ in range(8)]
+    return [{"example_id": f"seed_{k}", "compact_eda": d["compact_eda"], "output": d["llm_output"]}
+            for k, d in enumerate(first)]
+
+
+def _export_info(result, seconds: float, out: Path, n_reviews: int) -> dict:
+    size = sum(Path(p).stat().st_size for p in result.paths.values())
+    return {"records": n_reviews, "seconds": seconds, "bytes": size, "exported": result.n_exported,
+            "sha256": result.sha256["prompt-completion"]}
+
+
+def export_stream_step(feedback_dir: str, templates_path: str, out: str, shots: int) -> dict:
+    """`export_reviews` over the store streamed job by job: what `datapilot export` runs."""
+    from datapilot_pipeline.lib.export import ExportOptions, export_reviews, holdout_path_for
+    from datapilot_pipeline.lib.feedback.ingest import iter_stored_groups
+    from datapilot_pipeline.lib.pii import get_analyzer
+
+    get_analyzer()  # built once per process (~1 s), as in bench_export
+    seeds, path = _seeds(templates_path), Path(out)
+    started = time.perf_counter()
+    result = export_reviews(lambda: iter_stored_groups(feedback_dir), seeds, ExportOptions(shot_count=shots),
+                            {"prompt-completion": path}, holdout_path_for(path))
+    seconds = time.perf_counter() - started
+    return _export_info(result, seconds, path, result.review_stats["n_reviews"])
+
+
+def export_memory_step(feedback_dir: str, templates_path: str, out: str, shots: int) -> dict:
+    """The in-memory export (`bench.baseline.export_in_memory`) over every stored review read into a list."""
+    from bench.baseline.export_in_memory import export_dataset
+    from datapilot_pipeline.lib.export import ExportOptions, holdout_path_for
+    from datapilot_pipeline.lib.feedback.ingest import stored_reviews
+    from datapilot_pipeline.lib.pii import get_analyzer
+
+    get_analyzer()
+    seeds, path = _seeds(templates_path), Path(out)
+    started = time.perf_counter()
+    reviews = [fb for _, fb in stored_reviews(feedback_dir)]
+    result = export_dataset(reviews, seeds, ExportOptions(shot_count=shots), {"prompt-completion": path},
+                            holdout_path_for(path))
+    seconds = time.perf_counter() - started
+    return _export_info(result, seconds, path, len(reviews))
+
+
+def _validate(fn, path: str) -> dict:
+    from datapilot_pipeline.lib.pii import get_analyzer
+
+    get_analyzer()
+    started, cpu = time.perf_counter(), time.process_time()
+    report = fn(path).report
+    return {"records": report["n_examples"], "seconds": time.perf_counter() - started,
+            "cpu_seconds": time.process_time() - cpu, "bytes": Path(path).stat().st_size,
+            "quality_score": report["quality_score"],
+            "figures": json.dumps({k: v for k, v in report.items() if k != "created_at"}, sort_keys=True)}
+
+
+def validate_stream_step(path: str) -> dict:
+    from datapilot_pipeline.lib.validation.report import validate_dataset
+
+    return _validate(validate_dataset, path)
+
+
+def validate_memory_step(path: str) -> dict:
+    from bench.baseline.validate_in_memory import validate_dataset
+
+    return _validate(validate_dataset, path)
+
+
+def _exponent(points: list[tuple[int, float]]) -> str:
+    if len(points) < 2:
+        return "-"
+    (n1, v1), (n2, v2) = points[0], points[-1]
+    return f"{math.log(v2 / v1) / math.log(n2 / n1):.2f}" if v1 > 0 and v2 > 0 else "-"
+
+
+def _table(rows: list[dict]) -> str:
+    head = (f"{'step':<12}{'jobs':>9}{'lines':>9}{'stream s':>10}{'peak MB':>9}{'in-mem s':>10}{'peak MB':>9}"
+            f"{'time x':>8}{'mem x':>8}")
+    out = [head, "-" * len(head)]
+    for r in rows:
+        old_s = f"{r['memory_s']:10.1f}" if r.get("memory_s") is not None else f"{'-':>10}"
+        old_mb = f"{r['memory_mb']:9.0f}" if r.get("memory_mb") is not None else f"{'-':>9}"
+        tx = f"{r['memory_s'] / r['stream_s']:7.2f}x" if r.get("memory_s") else f"{'-':>8}"
+        mx = f"{r['memory_mb'] / r['stream_mb']:7.1f}x" if r.get("memory_mb") else f"{'-':>8}"
+        out.append(f"{r['step']:<12}{r['jobs']:>9}{r['lines']:>9}{r['stream_s']:10.1f}{r['stream_mb']:9.0f}"
+                   f"{old_s}{old_mb}{tx}{mx}")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_scale", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--shots", type=int, default=1, help="worked examples per prompt (3 makes 17 KB lines)")
+    parser.add_argument("--baseline-max", type=int, default=100_000,
+                        help="largest size the in-memory code runs at (its peak grows ~85 KB a job)")
+    parser.add_argument("--work", help="folder for stores and files (default: a temp folder)")
+    parser.add_argument("--templates", help="a feedback JSONL (bench.workload format) to copy jobs from, instead of "
+                        f"generating {TEMPLATES} jobs")
+    args = parser.parse_args(argv)
+    load_start = os.getloadavg()
+    rows, notes = [], []
+    with tempfile.TemporaryDirectory(dir=args.work) as tmp:
+        work = Path(tmp)
+        templates = args.templates or str(work / "templates.jsonl")
+        if not args.templates:
+            measure(templates_step, templates)
+        for n in sorted(args.sizes):
+            store_dir = work / f"store_{n}"
+            fill = measure(fill_step, n, templates, str(store_dir)).info
+            notes.append(f"{n} jobs: store of {fill['records']} reviews, {fill['bytes'] / 1e6:.0f} MB, "
+                         f"filled in {fill['seconds']:.0f} s")
+            new_out, old_out = work / f"stream_{n}.jsonl", work / f"memory_{n}.jsonl"
+            new = measure(export_stream_step, str(store_dir), templates, str(new_out), args.shots)
+            old = measure(export_memory_step, str(store_dir), templates, str(old_out), args.shots) \
+                if n <= args.baseline_max else None
+            rows.append({"step": "export", "jobs": n, "lines": new.info["exported"], "stream_s": new.info["seconds"],
+                         "stream_mb": new.peak_mb, "memory_s": old.info["seconds"] if old else None,
+                         "memory_mb": old.peak_mb if old else None, "out_mb": new.info["bytes"] / 1e6})
+            if old:
+                same = new.info["sha256"] == old.info["sha256"]
+                notes.append(f"{n} jobs: streamed and in-memory exports {'write the same bytes' if same else 'DIFFER'}"
+                             f" (sha256 {new.info['sha256'][:16]})")
+            vnew = measure(validate_stream_step, str(new_out))
+            vold = measure(validate_memory_step, str(new_out)) if n <= args.baseline_max else None
+            rows.append({"step": "validation", "jobs": n, "lines": vnew.info["records"],
+                         "stream_s": vnew.info["seconds"], "stream_mb": vnew.peak_mb,
+                         "memory_s": vold.info["seconds"] if vold else None, "memory_mb": vold.peak_mb if vold else None,
+                         "stream_cpu_s": vnew.info["cpu_seconds"],
+                         "memory_cpu_s": vold.info["cpu_seconds"] if vold else None})
+            if vold:
+                same = vnew.info["figures"] == vold.info["figures"]
+                notes.append(f"{n} jobs: streamed and in-memory validation reports are "
+                             f"{'equal' if same else 'DIFFERENT'} (quality {vnew.info['quality_score']})")
+            for p in work.glob(f"*_{n}*.jsonl"):
+                p.unlink()
+            print(_table(rows), flush=True)
+    for step in ("export", "validation"):
+        for side, key in (("stream", "stream"), ("in-memory", "memory")):
+            pts = [(r["jobs"], r[f"{key}_s"]) for r in rows if r["step"] == step and r.get(f"{key}_s")]
+            mem = [(r["jobs"], r[f"{key}_mb"]) for r in rows if r["step"] == step and r.get(f"{key}_mb")]
+            if len(pts) > 1:
+                notes.append(f"growth exponent, {step} {side}: time {_exponent(pts)}, peak RSS {_exponent(mem)}")
+    load_end = os.getloadavg()
+    notes.append(f"load average (1, 5, 15 min) at start {tuple(round(x, 2) for x in load_start)}, "
+                 f"at end {tuple(round(x, 2) for x in load_end)}, on {os.cpu_count()} cores")
+    print(_table(rows))
+    print("\n".join(notes))
+    from datapilot_pipeline.lib.atomic import atomic_write_json
+
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    atomic_write_json(RESULTS_DIR / f"scale_{stamp}.json", {"created_at": stamp, "machine": machine(),
+                                                            "shots": args.shots, "rows": rows, "notes": notes})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
