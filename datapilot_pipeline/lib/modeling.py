@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from datapilot_pipeline.lib.model_dirs import is_model_dir, publish_model_dir, staging_dir
 
 if TYPE_CHECKING:
     from datapilot_pipeline.lib.paths import Workspace
@@ -37,19 +38,6 @@ PRETRAIN_STEPS = 150
 PRETRAIN_BLOCK = 128  # tokens per row
 PRETRAIN_BATCH = 16
 PRETRAIN_LR = 3e-3
-
-
-def _staging_dir(out_dir: Path) -> Path:
-    """An empty folder beside `out_dir` to fill and then rename in, with the process umask's permissions (mkdtemp
-    makes it 0700)."""
-    import os
-    import tempfile
-
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)
-    return staging
 
 
 def tiny_tokenizer_exists(out_dir: Path) -> bool:
@@ -80,7 +68,7 @@ def build_tiny_tokenizer(out_dir: Path, texts: list[str], vocab_size: int = TINY
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token=BOS, eos_token=EOS, pad_token=PAD,
                                         unk_token=UNK, model_max_length=TINY_MAX_POSITIONS)
     tokenizer.padding_side = "left"  # decoder-only generation continues from the right edge
-    staging = _staging_dir(out_dir)
+    staging = staging_dir(out_dir)
     try:
         tokenizer.save_pretrained(staging)
         if not out_dir.exists():
@@ -152,10 +140,6 @@ def _pretrain(model: Any, tokenizer: Any, texts: list[str], steps: int, seed: in
     model.eval()
 
 
-def _is_model_dir(path: Path) -> bool:
-    return (path / "config.json").is_file() and any(path.glob("*.safetensors"))
-
-
 def _cached_hub_snapshot(repo_id: str) -> Path | None:
     """The local snapshot of a hub id already in the HF cache, without any network call."""
     from huggingface_hub import snapshot_download
@@ -180,7 +164,7 @@ def install_demo_base(out_dir: Path, source: Path = DEMO_BASE_DIR, sha256: str =
     from datapilot_pipeline.lib.hashing import file_sha256
 
     out_dir = Path(out_dir)
-    if _is_model_dir(out_dir):
+    if is_model_dir(out_dir):
         return out_dir
     if out_dir.is_dir() and any(out_dir.iterdir()):
         raise ValueError(f"{out_dir} holds files but no model (config.json and *.safetensors); move it away to "
@@ -200,27 +184,6 @@ def install_demo_base(out_dir: Path, source: Path = DEMO_BASE_DIR, sha256: str =
     return publish_model_dir(out_dir, copy)
 
 
-def publish_model_dir(out_dir: Path, fill: Callable[[Path], None]) -> Path:
-    """`fill` a temp folder beside `out_dir`, then rename it in: readers see no model or the whole one. When
-    another process published first, its folder is kept."""
-    import os
-    import shutil
-
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = _staging_dir(out_dir)
-    try:
-        fill(staging)
-        try:
-            os.rename(staging, out_dir)  # replaces an empty folder; fails when another process won the race
-        except OSError:
-            if not _is_model_dir(out_dir):
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return out_dir
-
-
 def resolve_base_model(ref: str | Path | None, workspace: "Workspace") -> Path:
     """The directory of the base model to train or evaluate.
 
@@ -233,7 +196,7 @@ def resolve_base_model(ref: str | Path | None, workspace: "Workspace") -> Path:
         return install_demo_base(default_tiny_model_dir(workspace))
     path = Path(ref).expanduser()
     if path.exists():
-        if not _is_model_dir(path):
+        if not is_model_dir(path):
             raise ValueError(f"{path} is not a model directory (needs config.json and *.safetensors weights)")
         return path.resolve()
     text = str(ref)
@@ -242,7 +205,7 @@ def resolve_base_model(ref: str | Path | None, workspace: "Workspace") -> Path:
     packaged = lookup(text)
     if text.count("/") == 1 and not text.startswith((".", "/")):
         snapshot = _cached_hub_snapshot(text)
-        if snapshot is not None and _is_model_dir(snapshot):
+        if snapshot is not None and is_model_dir(snapshot):
             return snapshot
         if packaged is not None:
             return ensure_packaged(packaged, workspace)
@@ -265,7 +228,7 @@ def load_causal_lm(base: Path, adapter_dir: Path | None = None, *, quantize_4bit
     from datapilot_pipeline.lib.chat_format import ensure_pad_token
 
     base = Path(base)
-    if not _is_model_dir(base):
+    if not is_model_dir(base):
         raise ValueError(f"{base} is not a model directory (needs config.json and *.safetensors weights)")
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
     ensure_pad_token(tokenizer)
