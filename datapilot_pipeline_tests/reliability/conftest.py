@@ -18,8 +18,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def good_feedback() -> list[dict]:
-    """Synthetic reviews of 6 jobs (seeded): every one a valid feedback file."""
-    return list(generate_feedback(6, seed=11))
+    """Synthetic reviews of 6 jobs (seeded; 7 files, 4 of them eligible for export): every one a valid feedback
+    file."""
+    return list(generate_feedback(6, seed=13))
 
 
 @pytest.fixture
