@@ -50,7 +50,7 @@ def traffic(n_requests: int, seed: int = TRAFFIC_SEED) -> list[tuple[str, str]]:
              .read_text(encoding="utf-8").splitlines() if line.strip()]
     rng = random.Random(seed)
     pairs = []
-    for job in generate_jobs(n_requests * 2, seed=seed):
+    for job in generate_jobs(n_requests * 4, seed=seed):  # about half the jobs are served few-shot
         if job["variant"] != "few_shot":
             continue
         k = rng.choices(range(len(SHOT_WEIGHTS)), weights=SHOT_WEIGHTS)[0]

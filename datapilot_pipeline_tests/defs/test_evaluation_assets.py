@@ -71,7 +71,7 @@ def test_local_arms_end_to_end_on_the_tiny_model(home, tiny_with_adapter):
     assert len(audit) == 9 and all(r["completion_tokens"] is not None and r["completion_tokens"] <= 12 for r in audit)
 
     mat = result.asset_materializations_for_node("evaluation_scores")[0]
-    assert "| schema_pass_rate |" in mat.metadata["comparison"].value
+    assert "| schema pass |" in mat.metadata["comparison"].value
     # the UI shows 4 significant digits; the report keeps full precision
     assert mat.metadata["fine_tuned/bleu"].value == pytest.approx(report["fine_tuned"]["bleu"], rel=1e-3, abs=1e-12)
     assert mat.metadata["mlflow_run"].value.endswith(f"/#/runs/{scores['mlflow_run_id']}?workflowType=machine_learning")

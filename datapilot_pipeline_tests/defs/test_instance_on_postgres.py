@@ -3,6 +3,8 @@ one real PostgreSQL server, as the README describes; feedback_records materializ
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import dagster as dg
@@ -27,7 +29,8 @@ def test_feedback_records_on_a_postgresql_instance_and_store(home: Path, postgre
     (dagster_home / "dagster.yaml").write_text(
         f"storage:\n  postgres:\n    postgres_url: {dagster_db}\n"
         "concurrency:\n  pools:\n    default_limit: 1\n")
-    write_feedback_files(home / "feedback_inbox", 5, seed=5)
+    written = write_feedback_files(home / "feedback_inbox", 5, seed=5)
+    decisions = sum(len(json.loads(p.read_text())["items"]) for p in written)  # what the files carry
     resources = {"workspace": WorkspaceResource(root=str(home))}
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
@@ -36,7 +39,7 @@ def test_feedback_records_on_a_postgresql_instance_and_store(home: Path, postgre
         assert first.success and second.success
         event = instance.get_latest_materialization_event(dg.AssetKey("feedback_records"))
         meta = event.asset_materialization.metadata
-        assert (meta["total_feedback"].value, meta["total_decisions"].value, meta["ingested_new"].value) == (5, 24, 0)
+        assert (meta["total_feedback"].value, meta["total_decisions"].value, meta["ingested_new"].value) == (5, decisions, 0)
         assert meta["store"].value.startswith("postgresql")
     runs = sa.create_engine(dagster_db)
     with runs.connect() as conn:  # the runs live in the server's database, not in files under DAGSTER_HOME
@@ -45,5 +48,5 @@ def test_feedback_records_on_a_postgresql_instance_and_store(home: Path, postgre
     stored = sa.create_engine(store_url)
     with stored.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM feedback")).scalar_one() == 5
-        assert conn.execute(sa.text("SELECT count(*) FROM decisions")).scalar_one() == 24
+        assert conn.execute(sa.text("SELECT count(*) FROM decisions")).scalar_one() == decisions
     stored.dispose()

@@ -64,7 +64,7 @@ def test_the_cli_export_from_a_store_and_inbox_writes_the_in_memory_bytes(home, 
     _deliver(ws.inbox, feedbacks[7].model_copy(update={"job_id": "zz_new_job", "feedback_id": str(uuid.UUID(int=99))}))
     _deliver(ws.inbox, feedbacks[3])
     _deliver(ws.inbox, feedbacks[4].model_copy(update={"overall_score": 1}))
-    _seeds(feedbacks, ws.seed_examples_path())
+    _seeds(feedbacks, ws.finetune_samples / "seed_examples.jsonl")  # the workspace copy, never the packaged one
 
     out = home / "streamed.jsonl"
     assert main(["export", "--output", str(out), "--max-length", "4096"]) == 0

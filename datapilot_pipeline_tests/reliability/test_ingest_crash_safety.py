@@ -1,5 +1,5 @@
 """SIGKILL the ingestion at every write point, on both store backends: a re-run converges to the store an
-uninterrupted run writes (reference: 5 reviews, 24 decisions), no review lost, none counted twice, and every
+uninterrupted run writes (reference: 5 reviews and their decisions), no review lost, none counted twice, and every
 file ends in the archive or the quarantine."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ COMMITTED = {"after the commit, before any move", "between two file moves",
 
 
 def _deliver(inbox: Path) -> None:
-    """5 reviews (24 insight decisions), one of them sent twice, and one broken file, delivered a while ago."""
+    """5 reviews, one of them sent twice, and one broken file, delivered a while ago."""
     paths = write_feedback_files(inbox, 5, seed=5)
     shutil.copy(paths[0], inbox / "resent.json")
     (inbox / "broken.json").write_text('{"schema_version": 1,')
@@ -47,8 +47,10 @@ def reference(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("reference")
     _deliver(root / "inbox")
     url = f"sqlite:///{root / 'store.sqlite'}"
+    decisions = sum(len(json.loads(p.read_text())["items"]) for p in (root / "inbox").glob("feedback_*.json"))
     result = ingest_inbox(root / "inbox", root / "feedback", store_url=url)
-    assert (result.total_feedback, result.total_decisions, result.duplicates, result.quarantined) == (5, 24, 1, 1)
+    assert decisions > 5  # several insight decisions a review, counted from the delivered files
+    assert (result.total_feedback, result.total_decisions, result.duplicates, result.quarantined) == (5, decisions, 1, 1)
     return _contents(url)
 
 
@@ -57,6 +59,7 @@ def test_a_kill_at_any_write_point_converges_to_the_uninterrupted_store(home, st
     ws = Workspace(home)
     _deliver(ws.inbox)
     delivered = {p.name for p in ws.inbox.iterdir()}
+    decisions = sum(len(json.loads(p.read_text())["items"]) for p in ws.inbox.glob("feedback_*.json"))
     url = store_url or feedback_store.store_url_for(ws.feedback_dir)
 
     killed = run_ingestion(home, kill_at=WRITE_POINTS[point])
@@ -67,7 +70,7 @@ def test_a_kill_at_any_write_point_converges_to_the_uninterrupted_store(home, st
     finished = run_ingestion(home)
     assert finished.returncode == 0, finished.stderr[-2000:]
     counts = json.loads(finished.stdout.strip().splitlines()[-1])
-    assert (counts["total_feedback"], counts["total_decisions"], counts["total_quarantined"]) == (5, 24, 1)
+    assert (counts["total_feedback"], counts["total_decisions"], counts["total_quarantined"]) == (5, decisions, 1)
     assert _contents(url) == reference
     assert list(ws.inbox.iterdir()) == []
     archived = {p.name for p in (ws.feedback_dir / "archive").rglob("*.json")}

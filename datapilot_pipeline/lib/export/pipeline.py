@@ -321,7 +321,9 @@ def write_export(examples: ExampleSource | Iterable[ReviewedExample], seeds: lis
         recipe_path = recipe_path_for(main)
         staged.open(recipe_path, "w").write(json.dumps(recipe.to_dict(), indent=2, ensure_ascii=False,
                                                        sort_keys=True) + "\n")
-        staged.commit(last=main)
+        # The recipe goes last: `train` finds a dataset through the newest recipe, so a recipe is never seen
+        # before the files it describes (a kill mid-publish leaves the previous recipe and its dataset's name)
+        staged.commit(last=recipe_path)
     for role, _fmt, path, _splits in parts:
         result.sha256[role], result.lines[role], result.paths[role] = digests[role].hexdigest(), lines[role], path
     if state.holdout_tables:
