@@ -143,9 +143,22 @@ def _analyze(text: str, config: PiiConfig) -> list[PiiFinding]:
     return out
 
 
+_TEXT_ENTITIES = ("PERSON", "STREET_ADDRESS")  # found in free text by lib/pii/names.py and addresses.py
+
+
+def _inside_another(f: PiiFinding, findings: list[PiiFinding]) -> bool:
+    """A name or street found strictly inside a longer name or street: a part of it ("Rita Vila Castelló" is a
+    person whose surname starts like a street)."""
+    return f.entity_type in _TEXT_ENTITIES and any(
+        g.entity_type in _TEXT_ENTITIES and g.start <= f.start and f.end <= g.end and g.end - g.start > f.end - f.start
+        for g in findings)
+
+
 def resolve_overlaps(findings: list[PiiFinding]) -> list[PiiFinding]:
-    """Keep the best of overlapping findings (higher score, then longer span), sorted by start."""
-    ranked = sorted(findings, key=lambda f: (-f.score, -(f.end - f.start), f.start))
+    """Keep the best of overlapping findings (higher score, then longer span), sorted by start; a name or street
+    inside a longer one gives way to it."""
+    ranked = sorted((f for f in findings if not _inside_another(f, findings)),
+                    key=lambda f: (-f.score, -(f.end - f.start), f.start))
     kept: list[PiiFinding] = []
     for f in ranked:
         if all(f.end <= k.start or f.start >= k.end for k in kept):

@@ -6,7 +6,8 @@ configured countries (`names-dataset`), against how often it is written in lower
 ordinary word: `Analysis`, `Price`) or capitalized in mid-sentence without being a listed name (a technical
 proper noun: `Fourier`, `Kalman`). A word in neither is an unknown proper noun: some evidence by itself.
 A window of 2-4 words (name particles such as `van der` may sit between) scores its first word as a given
-name, its last as a surname and its middle as either (`window_score`); the sentence adds evidence: a title
+name, its last as a surname and its middle as either (`window_score`), with a little more when both ends are
+listed names, however rare; the sentence adds evidence: a title
 before it (`Mr`, `Dr.`, `Frau`, `Sra.`; then one word is enough), a context word before it (`customer`,
 `thanks`; `with`, `by`, `from` count half), a verb of people or a question after it, a possessive; and takes
 some away: a determiner or a number right before it (`the Statistical Analysis routine`), an ordinary
@@ -33,6 +34,7 @@ _STRONG_GIVEN = 2.0  # after a given name this strong, a surname that is also a 
 _BUSINESS = 3.0  # wordiness of the business vocabulary (`lexicon.BUSINESS_WORDS`, a hand list) at least
 _MAX_WORD_PENALTY = 3.0  # "Will Smith": a very common word can still be a given name beside a surname
 PLACE_POINTS = -4.0  # "San Diego", "Rio de Janeiro"
+_BOTH_LISTED = 0.4  # first and last word both in the name lists: a pair of rare names ("Coluccio Michelangeli")
 
 _UP = "A-ZÀ-ÖØ-ÞĀ-ſ"
 _WORD = rf"(?<![\w.])[{_UP}](?:[^\W\d_]|['’]|-(?=[^\W\d_]))*[a-zß-öø-ÿ](?:[^\W\d_]|['’]|-(?=[^\W\d_]))*(?![\d])"
@@ -94,6 +96,13 @@ def word_points(word: str) -> tuple[float, float, float]:
     return best
 
 
+@lru_cache(maxsize=65536)
+def listed(word: str) -> bool:
+    """Whether any part of the word is a given name or surname of a configured country."""
+    lex = lexicon()
+    return any(any(lex.usage(part)[:2]) for part in word.replace("’", "'").lower().removesuffix("'s").split("-"))
+
+
 def _context(text: str, start: int, end: int, last_word: str) -> float:
     before, points = text[:start], 0.0
     tail = before[-24:].lower()
@@ -120,6 +129,8 @@ def window_score(text: str, tokens: list, i: int, j: int) -> float:
         as_first = _UNKNOWN_AT_START
     given = as_first - first_wordiness
     score = given + as_last - (last_wordiness / 2 if given >= _STRONG_GIVEN else last_wordiness)
+    if listed(words[0]) and listed(words[-1]):
+        score += _BOTH_LISTED
     for w in words[1:-1]:
         a, b, wordiness = word_points(w)
         middle = max(a, b) - wordiness
@@ -155,6 +166,8 @@ def _best_windows(text: str, tokens: list, lo: int, hi: int, spans: list) -> Non
         i, j = at
         while j < hi and j - i < _MAX_WORDS and _name_like(tokens[j].group(), 1):  # "José González Alberola"
             j += 1
+        while i > lo and j - i < _MAX_WORDS and _name_like(tokens[i - 1].group(), 0):  # "Jafet Diego Hernández"
+            i -= 1
         spans.append((tokens[i].start(), tokens[j - 1].end()))
         _best_windows(text, tokens, lo, i, spans)
         _best_windows(text, tokens, j, hi, spans)
