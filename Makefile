@@ -44,8 +44,10 @@ run-plan:
 	@if $(MAKE) -s -q $(STAMP) 2>/dev/null; then installed=yes; else installed=no; fi; \
 	  bash scripts/run_plan.sh "$$installed" "$(VENV)"
 
+# One worker per core, a file per worker at a time (module fixtures stay in one process), the long-running files
+# first (conftest); one torch thread per worker, so two workers do not fight over two cores.
 test: $(STAMP) test-services
-	$(BIN)/python -m pytest -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n auto --dist loadfile
 
 ui: $(STAMP) instance
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

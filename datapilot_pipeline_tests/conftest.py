@@ -39,3 +39,10 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DAGSTER_HOME", str(root / ".dagster_home"))
     monkeypatch.chdir(root)
     return root
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In parallel workers (`make test`: pytest-xdist, one file per worker at a time), the long-running files go
+    first, so that no worker is left alone with one of them at the end."""
+    if hasattr(config, "workerinput"):
+        items.sort(key=lambda item: item.get_closest_marker("long_running") is None)

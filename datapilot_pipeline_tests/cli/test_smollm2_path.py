@@ -20,6 +20,8 @@ from datapilot_pipeline.cli import main
 from datapilot_pipeline.lib import packaged_models
 from datapilot_pipeline.lib.packaged_models import SMOLLM2_135M
 
+pytestmark = pytest.mark.long_running
+
 
 def _installed() -> bool:
     try:

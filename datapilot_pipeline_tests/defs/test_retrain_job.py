@@ -9,8 +9,11 @@ import json
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from datapilot_pipeline.lib.synthetic import write_feedback_files
+
+pytestmark = pytest.mark.long_running
 
 
 def test_retrain_job_runs_end_to_end_on_its_defaults(home: Path, monkeypatch) -> None:
