@@ -16,7 +16,36 @@ os.environ.setdefault("MLFLOW_ENABLE_TELEMETRY", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.pop("DATAPILOT_STORE_URL", None)  # each test picks its store (the `store_url` fixture runs both)
 
+from datapilot_pipeline_tests.package_data_guard import PACKAGE_DATA, changes, fingerprint  # noqa: E402
 from datapilot_pipeline_tests.postgres_server import postgres_server, postgres_url  # noqa: E402,F401
+
+_PACKAGE_DATA = pytest.StashKey[dict]()
+_PACKAGE_DATA_CHANGES = pytest.StashKey[list]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_PACKAGE_DATA] = fingerprint(PACKAGE_DATA)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session when any test wrote into the packaged data (see package_data_guard)."""
+    before = session.config.stash.get(_PACKAGE_DATA, None)
+    if before is None:
+        return
+    found = changes(before, fingerprint(PACKAGE_DATA))
+    if found:
+        session.config.stash[_PACKAGE_DATA_CHANGES] = found
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    found = config.stash.get(_PACKAGE_DATA_CHANGES, None)
+    if found:
+        terminalreporter.section("packaged data changed: the session fails", sep="=", red=True, bold=True)
+        terminalreporter.line(f"tests wrote into {PACKAGE_DATA} (the package ships these files); "
+                              f"{len(found)} path(s):", red=True)
+        for line in found:
+            terminalreporter.line(f"  {line}", red=True)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
