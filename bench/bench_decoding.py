@@ -32,7 +32,7 @@ def _llguidance(tokenizer, schema, token_lists):
     import llguidance
     import torch
 
-    from datapilot_pipeline.lib.guided import compile_grammar, guidance_tokenizer
+    from datapilot_pipeline.lib.generation.guided import compile_grammar, guidance_tokenizer
 
     began = time.perf_counter()
     ll = guidance_tokenizer(tokenizer, [tokenizer.eos_token_id])
@@ -98,7 +98,7 @@ def _lmfe(tokenizer, schema, token_lists):
 
 
 def _generation(model, tokenizer, schema) -> dict[str, float]:
-    from datapilot_pipeline.lib.modeling import generate
+    from datapilot_pipeline.lib.generation.modeling import generate
 
     out = {}
     for label, constraint in (("free", None), ("llguidance", schema)):
@@ -119,8 +119,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.path.append(str(args.extra_path))
     import torch
 
-    from datapilot_pipeline.lib.decoding import OutputBounds, output_schema
-    from datapilot_pipeline.lib.modeling import build_tiny_base_model, load_causal_lm
+    from datapilot_pipeline.lib.generation.decoding import OutputBounds, output_schema
+    from datapilot_pipeline.lib.generation.modeling import build_tiny_base_model, load_causal_lm
 
     torch.set_num_threads(1)
     answers = _answers(args.answers)

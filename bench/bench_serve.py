@@ -42,7 +42,7 @@ def _free_port() -> int:
 
 def requests_bodies(shots: int, n: int = 8) -> list[dict]:
     """DataPilot's request for `n` holdout tables."""
-    from datapilot_pipeline.lib.decoding import output_schema, response_format
+    from datapilot_pipeline.lib.generation.decoding import output_schema, response_format
     from datapilot_pipeline.lib.paths import packaged_data
     from datapilot_pipeline.lib.prompts import build_messages
 
@@ -163,7 +163,7 @@ def table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from bench.harness import machine
-    from datapilot_pipeline.lib.modeling import DEMO_BASE_DIR
+    from datapilot_pipeline.lib.generation.modeling import DEMO_BASE_DIR
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=str(DEMO_BASE_DIR), help="model directory or models:/ URI")

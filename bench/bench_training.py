@@ -43,7 +43,7 @@ def _run(variant: str, base: str, rows: list[dict], steps: int, out: str) -> dic
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
-    from datapilot_pipeline.lib.modeling import load_causal_lm
+    from datapilot_pipeline.lib.generation.modeling import load_causal_lm
     from datapilot_pipeline.lib.training import TrainingConfig
     from datapilot_pipeline.lib.training.data import PreparedData
     from datapilot_pipeline.lib.training.trainer import train_lora
@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=150)
     parser.add_argument("--steps", type=int, default=30)
     args = parser.parse_args()
-    from datapilot_pipeline.lib.modeling import build_tiny_base_model
+    from datapilot_pipeline.lib.generation.modeling import build_tiny_base_model
 
     rows = _examples(args.examples)
     with tempfile.TemporaryDirectory() as tmp:

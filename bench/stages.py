@@ -120,7 +120,7 @@ def sensor_baseline_step(inbox: str, sample: int) -> dict:
 def training_step(variant: str, n_examples: int, steps: int, workdir: str) -> dict:
     """`bench.bench_training._run` on the tiny model: the project's config or TRL's defaults."""
     from bench.bench_training import _examples, _run
-    from datapilot_pipeline.lib.modeling import build_tiny_base_model
+    from datapilot_pipeline.lib.generation.modeling import build_tiny_base_model
 
     rows = _examples(n_examples)
     base = Path(workdir) / "base"

@@ -69,16 +69,28 @@ def _print_outcome(console: Console, result) -> None:
         console.print(f"[bold]dataset quality score[/] {report['quality_score'].value:.1f}/100 ({grade})")
     if "comparison" in metadata.get("evaluation_scores", {}):
         console.print("[bold]evaluation on the holdout[/] (few-shot base model vs fine-tuned, 95% bootstrap CIs)")
-        console.print(Markdown(metadata["evaluation_scores"]["comparison"].value))
+        table = metadata["evaluation_scores"]["comparison"].value.replace("\u2060", "")  # joiners: for the UI only
+        console.print(Markdown(table))
     promotion = metadata.get("model_promotion", {})
     if "promoted" in promotion:
         verdict = "promoted to @champion" if promotion["promoted"].value else "not promoted"
         console.print(f"[bold]promotion[/] {promotion['model_uri'].value}: {verdict}")
         console.print(Markdown(promotion["rules"].value))
     if "evaluation_scores" in metadata:
+        from datapilot_pipeline.lib.evaluation.promotion import DEFAULT_MIN_EXAMPLES
         from datapilot_pipeline.lib.evaluation.verdict import verdict_sentence
 
-        console.print(f"[bold]verdict[/] {verdict_sentence(result.output_for_node('evaluation_scores')['report'])}")
+        scores = result.output_for_node("evaluation_scores")["report"]
+        console.print(f"[bold]verdict[/] {verdict_sentence(scores)}")
+        held_out = getattr(metadata.get("finetune_dataset", {}).get("n_holdout"), "value", None)
+        evaluated = scores["fine_tuned"]["n"]
+        if held_out and evaluated < held_out:
+            console.print(f"[bold]holdout[/] the export held out {held_out} examples; the demo evaluates the first "
+                          f"{evaluated} (evaluation_scores' max_examples) so that local generation on CPU stays short")
+        if not (scores.get("promotion") or {}).get("promote"):
+            console.print(f"[bold]next[/] more reviewed jobs grow the holdout (promotion needs {DEFAULT_MIN_EXAMPLES} "
+                          "examples) and the training set: `datapilot demo --jobs N` for more synthetic ones, "
+                          "`datapilot review` for real ones; `datapilot eval --holdout PATH` evaluates a whole holdout")
 
 
 def run_demo(home: Path, n_jobs: int, seed: int, routing: RoutingConfig | None = None,

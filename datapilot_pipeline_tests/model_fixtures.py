@@ -12,7 +12,7 @@ def build_tiny_with_adapter(root: Path) -> tuple[Path, Path]:
     """A tiny base model and an (untrained) LoRA adapter on it, both real safetensors directories."""
     from peft import LoraConfig, get_peft_model
 
-    from datapilot_pipeline.lib.modeling import build_tiny_base_model, load_causal_lm
+    from datapilot_pipeline.lib.generation.modeling import build_tiny_base_model, load_causal_lm
 
     texts = [dumps_compact(e["output"]) for e in holdout(3)] + [dumps_compact(e["compact_eda"]) for e in holdout(3)]
     base = build_tiny_base_model(root / "base", texts, seed=0, pretrain_steps=10)  # a real model; quality is not under test

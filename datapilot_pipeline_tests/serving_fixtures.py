@@ -14,7 +14,7 @@ def contract_texts() -> list[str]:
 
 
 def build_untrained_model(root: Path) -> Path:
-    from datapilot_pipeline.lib.modeling import build_tiny_base_model
+    from datapilot_pipeline.lib.generation.modeling import build_tiny_base_model
 
     return build_tiny_base_model(root, contract_texts(), seed=0, vocab_size=512, pretrain_steps=0)
 
@@ -28,7 +28,7 @@ def build_untrained_with_adapter(root: Path) -> tuple[Path, Path]:
     """The untrained base and a LoRA adapter on it, as training registers them."""
     from peft import LoraConfig, get_peft_model
 
-    from datapilot_pipeline.lib.modeling import load_causal_lm
+    from datapilot_pipeline.lib.generation.modeling import load_causal_lm
 
     base = build_untrained_model(root / "base")
     model, _ = load_causal_lm(base)

@@ -11,7 +11,7 @@ The loss is on the answers only (the prompt is context), like the production mod
 
 A byte-level BPE tokenizer is trained first on the same traffic. Everything is seeded; the same command on the
 same library versions writes the same weights. The model card (`README.md`) and the loss curve
-(`training_log.json`) are written beside the weights; `lib.modeling.DEMO_BASE_SHA256` pins the weights' sha256.
+(`training_log.json`) are written beside the weights; `lib.generation.modeling.DEMO_BASE_SHA256` pins the weights' sha256.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def pretrain(out: Path, steps: int = STEPS, batch: int = BATCH, seed: int = SEED
              log_every: int = 10, tokenizer_texts: int = TOKENIZER_TEXTS) -> dict:
     import torch
 
-    from datapilot_pipeline.lib.modeling import build_tiny_tokenizer
+    from datapilot_pipeline.lib.generation.modeling import build_tiny_tokenizer
 
     if threads:
         torch.set_num_threads(threads)
@@ -207,7 +207,7 @@ def write_card(out: Path) -> Path:
         f"heads, MLP {config['intermediate']}, tied embeddings, context {config['max_positions']} tokens.",
         f"- Tokenizer: byte-level BPE, {config['vocab']} tokens, trained on the same traffic; `<|eos|>` ends an "
         "answer, `<|pad|>` pads. No chat template: prompts are `lib.prompts.build_prompt` text.",
-        f"- Weights: `model.safetensors` (fp32), sha256 `{sha}` (pinned as `lib.modeling.DEMO_BASE_SHA256`).",
+        f"- Weights: `model.safetensors` (fp32), sha256 `{sha}` (pinned as `lib.generation.modeling.DEMO_BASE_SHA256`).",
         "",
         "## Data",
         f"- {log['requests']:,} requests of synthetic upstream traffic (`lib.synthetic`, seed {log['traffic_seed']}; "
@@ -238,7 +238,7 @@ def write_card(out: Path) -> Path:
         "",
         "## What it can and cannot do",
         "- It writes the answer's JSON layout, categories, severities and recommendation phrasing of the traffic, "
-        "and ends its answer with `<|eos|>`; with schema-constrained decoding (`lib.decoding`) every reply parses.",
+        "and ends its answer with `<|eos|>`; with schema-constrained decoding (`lib.generation.decoding`) every reply parses.",
         "- It learnt the form, not yet the lookup: it cites the EDA's column and KPI names, but the numbers it "
         "writes beside them are the traffic's typical values, rarely the EDA's own to within 1%, so its evidence "
         "accuracy (above) is near 0, and answers without constraints often run past the token limit. Exact "
@@ -250,7 +250,7 @@ def write_card(out: Path) -> Path:
         f"python scripts/pretrain_demo_base.py            # {log['steps']} steps, writes this folder and this card",
         "python scripts/pretrain_demo_base.py --card-only  # re-measure and rewrite this card",
         "```",
-        "Then set `DEMO_BASE_SHA256` in `lib/modeling.py` to the new weights' sha256.",
+        "Then set `DEMO_BASE_SHA256` in `lib/generation/modeling.py` to the new weights' sha256.",
         "",
     ]
     path = out / "README.md"

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if args.base_model is not None:
-        from datapilot_pipeline.lib.modeling import resolve_base_model
+        from datapilot_pipeline.lib.generation.modeling import resolve_base_model
         from datapilot_pipeline.lib.paths import Workspace
 
         try:  # a name that resolves to no model is a usage error before any synthetic data is written

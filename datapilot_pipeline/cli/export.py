@@ -14,7 +14,7 @@ from pathlib import Path
 
 from datapilot_pipeline.cli.common import EXIT_CHECK_FAILED, UsageError, int_in_range
 from datapilot_pipeline.lib.export.eligibility import DEFAULT_MIN_SCORE
-from datapilot_pipeline.lib.token_budget import DEFAULT_MAX_LENGTH
+from datapilot_pipeline.lib.generation.token_budget import DEFAULT_MAX_LENGTH
 
 FORMAT_CHOICES = ("prompt-completion", "openai-chat", "bedrock", "preference")
 

@@ -58,7 +58,10 @@ def _arm_metadata(report: dict) -> dict:
 
 # The comparison as the Dagster UI shows it: short labels and cells, the models under the table, so the table fits the
 # metadata panel (lib's `comparison_table`, one row per model path and 95% CIs in full, ran past 1600 px there; the
-# run log and `datapilot eval` keep it).
+# run log and `datapilot eval` keep it). The panel's cells wrap at hyphens and slashes ("86-" over "100", "few-" over
+# "shot") when the panel is narrower than the table: a word joiner after each keeps a cell's tokens whole, so a
+# narrow panel scrolls instead; labels may still wrap between words.
+_JOIN = "\u2060"  # WORD JOINER: no line break on either side, renders as nothing
 _SHORT_LABELS = {"schema_pass_rate": "schema pass", "evidence_accuracy": "evidence accuracy",
                  "evidence_coverage": "evidence coverage", "text_grounding": "text grounding", "bleu": "BLEU",
                  "rouge_l": "ROUGE-L"}
@@ -66,15 +69,19 @@ _SHORT_LABELS = {"schema_pass_rate": "schema pass", "evidence_accuracy": "eviden
 
 def comparison_markdown(report: dict, root: Path | None = None) -> str:
     """The arms side by side as a narrow Markdown table: each rate in percent (`25.0`), under it its 95% CI in whole
-    points (`10-40`); below the table, which model each arm ran (paths under `root` shown relative to it)."""
+    points (`10-40`), no cell breakable inside a token; below the table, which model each arm ran (paths under
+    `root` shown relative to it, as plain text to copy)."""
     def model(label: str) -> str:
         path = Path(label)
         if root is not None and path.is_absolute() and path.is_relative_to(root):
             return str(path.relative_to(root))
         return label
 
+    def whole(text: str) -> str:
+        return text.replace("-", "-" + _JOIN).replace("/", "/" + _JOIN)
+
     def row(label: str, cells: list[str]) -> str:
-        return f"| {label} | " + " | ".join(cells) + " |"
+        return f"| {whole(label)} | " + " | ".join(map(whole, cells)) + " |"
 
     arms = [arm for arm in ARMS if arm in report]
     rows = [row("%", [arm.replace("_", "-") for arm in arms]), "| --- |" + " ---: |" * len(arms),

@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 from datapilot_pipeline.defs.display import for_display
 from datapilot_pipeline.defs.resources import WorkspaceResource
 from datapilot_pipeline.lib.export.eligibility import DEFAULT_MIN_SCORE
-from datapilot_pipeline.lib.token_budget import DEFAULT_MAX_LENGTH
+from datapilot_pipeline.lib.generation.token_budget import DEFAULT_MAX_LENGTH
 
 PREVIEW_ROWS = 5
 

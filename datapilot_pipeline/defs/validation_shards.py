@@ -8,7 +8,7 @@ from pydantic import Field
 
 from datapilot_pipeline.defs.display import for_display
 from datapilot_pipeline.defs.resources import DedupIndexResource, WorkspaceResource
-from datapilot_pipeline.lib.token_budget import DEFAULT_MAX_LENGTH
+from datapilot_pipeline.lib.generation.token_budget import DEFAULT_MAX_LENGTH
 
 N_SHARDS = 4
 SHARDS = dg.StaticPartitionsDefinition([str(k) for k in range(N_SHARDS)])

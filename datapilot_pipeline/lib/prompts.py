@@ -117,7 +117,7 @@ class PromptRecipe:
     shot_ids: tuple[str, ...] = ()  # worked examples in the order they are put in
     max_length: int | None = None  # the target model's max sequence length, in tokens
     tokenizer: str | None = None  # folder of the tokenizer the budget was counted with
-    tokenizer_sha256: str | None = None  # `lib.token_budget.tokenizer_sha256` of that folder
+    tokenizer_sha256: str | None = None  # `lib.generation.token_budget.tokenizer_sha256` of that folder
     base_model: str | None = None  # the model the dataset is for; None: the demo base model
     completion_reserve: int = 0  # tokens kept free for the answer when deciding how many examples fit
     shot_count: int = field(default=0)  # = len(shot_ids): most worked examples a prompt may hold
@@ -193,7 +193,7 @@ def recipe_budget(recipe: PromptRecipe) -> Any:
     """The recipe's `TokenBudget` (its tokenizer, checked against its sha256), or None when it sets no length."""
     if recipe.max_length is None or not recipe.tokenizer:
         return None
-    from datapilot_pipeline.lib.token_budget import TokenBudget
+    from datapilot_pipeline.lib.generation.token_budget import TokenBudget
 
     budget = TokenBudget.load(recipe.tokenizer, recipe.max_length, recipe.base_model)
     budget.check(recipe.tokenizer_sha256)
@@ -214,7 +214,7 @@ def shots_for(recipe: PromptRecipe, compact_eda: dict, seeds: Sequence[dict], bu
 def prompt_for(recipe: PromptRecipe, compact_eda: dict, seeds: Sequence[dict], budget: Any = None) -> RecipePrompt:
     """The prompt (and the same as chat messages) for `compact_eda` built as `recipe` built its dataset.
 
-    `budget` is a `lib.token_budget.TokenBudget` already loaded; without one the recipe's tokenizer is
+    `budget` is a `lib.generation.token_budget.TokenBudget` already loaded; without one the recipe's tokenizer is
     loaded (and checked against its sha256) when the recipe has a max length."""
     shots = shots_for(recipe, compact_eda, seeds, budget)
     return RecipePrompt(build_prompt(compact_eda, shots), build_messages(compact_eda, shots),

@@ -121,7 +121,7 @@ def test_keys_identity_and_error_shapes_with_the_openai_client(server):
 
 
 def test_replies_say_what_served_them_why_they_ended_and_what_they_cost(server):
-    from datapilot_pipeline.lib.decoding import fit_bounds, output_schema, response_format
+    from datapilot_pipeline.lib.generation.decoding import fit_bounds, output_schema, response_format
     from datapilot_pipeline.lib.evaluation.local import LocalGenerator
     from datapilot_pipeline.lib.contracts import LLMOutput
     from datapilot_pipeline.lib.normalize import normalize_output, parse_output_text
@@ -175,7 +175,7 @@ def test_datapilot_eval_scores_the_served_model_through_its_key(server):
 
 
 def test_an_alias_that_points_nowhere_names_what_is_registered_and_the_command(server, tmp_path):
-    from datapilot_pipeline.lib.modeling import DEMO_BASE_DIR
+    from datapilot_pipeline.lib.generation.modeling import DEMO_BASE_DIR
     from datapilot_pipeline_tests.model_fixtures import register_version
 
     home = tmp_path / "home"

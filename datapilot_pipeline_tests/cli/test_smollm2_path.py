@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from datapilot_pipeline.cli import main
-from datapilot_pipeline.lib import packaged_models
-from datapilot_pipeline.lib.packaged_models import SMOLLM2_135M
+from datapilot_pipeline.lib.generation import packaged_models
+from datapilot_pipeline.lib.generation.packaged_models import SMOLLM2_135M
 
 pytestmark = pytest.mark.long_running
 
@@ -71,11 +71,11 @@ def test_smollm2_exports_trains_on_defaults_and_answers_constrained(home: Path, 
 
     from datapilot_pipeline.lib.evaluation.arms import base_model_arm, fine_tuned_arm
     from datapilot_pipeline.lib.evaluation.metrics import score_example
-    from datapilot_pipeline.lib.modeling import SharedBase
+    from datapilot_pipeline.lib.generation.modeling import SharedBase
     from datapilot_pipeline.lib.paths import Workspace
     from datapilot_pipeline.lib.prompts import build_messages, build_prompt, read_recipe
     from datapilot_pipeline.lib.synthetic import write_feedback_files
-    from datapilot_pipeline.lib.token_budget import sequence_tokens
+    from datapilot_pipeline.lib.generation.token_budget import sequence_tokens
 
     write_feedback_files(home / "feedback_inbox", n_jobs=60, seed=11)
     assert main(["export", "--base-model", "smollm2-135m-instruct"]) == 0

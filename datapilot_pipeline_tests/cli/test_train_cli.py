@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from datapilot_pipeline.cli import main
-from datapilot_pipeline.lib.modeling import build_tiny_base_model
+from datapilot_pipeline.lib.generation.modeling import build_tiny_base_model
 from datapilot_pipeline_tests.training_data import example, write_dataset
 
 

@@ -45,7 +45,7 @@ def _other_model(path: Path, texts: list[str]) -> None:
     """A model directory with its own (smaller) tokenizer: another token budget than the tiny default's."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from datapilot_pipeline.lib.modeling import build_tiny_tokenizer
+    from datapilot_pipeline.lib.generation.modeling import build_tiny_tokenizer
 
     build_tiny_tokenizer(path, texts, vocab_size=1500)
     config = LlamaConfig(vocab_size=1500, hidden_size=16, intermediate_size=32, num_hidden_layers=1,

@@ -11,7 +11,7 @@ from datapilot_pipeline.defs.resources import WorkspaceResource
 from datapilot_pipeline.defs.tracking import MlflowResource
 from datapilot_pipeline.defs.training import TrainingConfig, fine_tuned_model
 from datapilot_pipeline.lib.atomic import atomic_write_json
-from datapilot_pipeline.lib.modeling import build_tiny_base_model
+from datapilot_pipeline.lib.generation.modeling import build_tiny_base_model
 from datapilot_pipeline.lib.hashing import file_sha256
 from datapilot_pipeline_tests.training_data import example, write_dataset
 

@@ -22,7 +22,7 @@ CHANGES = {"min_score": 95.0, "max_schema_error_rate": 0.0, "max_duplicate_rate"
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    from datapilot_pipeline.lib.modeling import build_tiny_base_model
+    from datapilot_pipeline.lib.generation.modeling import build_tiny_base_model
 
     root = tmp_path_factory.mktemp("ws")
     rows = example_lines(30)

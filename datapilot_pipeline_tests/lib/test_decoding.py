@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from datapilot_pipeline.lib.decoding import (OutputBounds, fit_bounds, max_output_bytes, output_schema,
+from datapilot_pipeline.lib.generation.decoding import (OutputBounds, fit_bounds, max_output_bytes, output_schema,
                                              response_format)
 from datapilot_pipeline.lib.evaluation.local import LocalGenerator
 from datapilot_pipeline.lib.evidence import check_output
-from datapilot_pipeline.lib.modeling import build_tiny_base_model, generate, load_causal_lm
+from datapilot_pipeline.lib.generation.modeling import build_tiny_base_model, generate, load_causal_lm
 from datapilot_pipeline.lib.paths import packaged_data
 from datapilot_pipeline.lib.prompts import build_messages, build_prompt
 from datapilot_pipeline_tests.chat_models import build_chat_model
@@ -156,7 +156,7 @@ def test_training_logs_generation_metrics_and_can_stop_on_them(trained_base: Pat
 def test_a_local_few_shot_arm_keeps_the_worked_examples_that_leave_room_for_the_reply(random_base: Path) -> None:
     """Three worked examples plus max_new_tokens can exceed the model's context (retrain_job on its defaults
     failed that way): the local arm keeps the longest prefix that fits, per example, never more."""
-    from datapilot_pipeline.lib.modeling import load_causal_lm
+    from datapilot_pipeline.lib.generation.modeling import load_causal_lm
 
     model, tokenizer = load_causal_lm(random_base)
     context = model.config.max_position_embeddings

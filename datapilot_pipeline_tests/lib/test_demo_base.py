@@ -7,7 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from datapilot_pipeline.lib.modeling import DEMO_BASE_DIR, DEMO_BASE_SHA256
+from datapilot_pipeline.lib.generation.modeling import DEMO_BASE_DIR, DEMO_BASE_SHA256
 from scripts import pretrain_demo_base as script
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from datapilot_pipeline.lib.modeling import (DEMO_BASE_DIR, build_tiny_base_model, generate, install_demo_base,
+from datapilot_pipeline.lib.generation.modeling import (DEMO_BASE_DIR, build_tiny_base_model, generate, install_demo_base,
                                              load_causal_lm, resolve_base_model)
 from datapilot_pipeline.lib.paths import Workspace
 from datapilot_pipeline_tests.training_data import example
@@ -114,7 +114,7 @@ def _trained_looking_adapter(base: Path, out: Path) -> Path:
 
 
 def test_arms_on_one_base_share_it_and_answer_as_separately_loaded_models(tiny: Path, tmp_path: Path, monkeypatch):
-    from datapilot_pipeline.lib import modeling
+    from datapilot_pipeline.lib.generation import modeling
     from datapilot_pipeline.lib.evaluation.local import LocalGenerator
 
     adapter = _trained_looking_adapter(tiny, tmp_path / "adapter")

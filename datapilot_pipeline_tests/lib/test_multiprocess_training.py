@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from datapilot_pipeline.lib.modeling import build_tiny_base_model
+from datapilot_pipeline.lib.generation.modeling import build_tiny_base_model
 from datapilot_pipeline_tests.training_data import example, write_dataset
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from datapilot_pipeline.lib.evaluation.local import LocalGenerator
-from datapilot_pipeline.lib.modeling import DEMO_BASE_DIR
+from datapilot_pipeline.lib.generation.modeling import DEMO_BASE_DIR
 from datapilot_pipeline.lib.prompts import build_messages, build_prompt
 from datapilot_pipeline_tests.eval_fixtures import holdout
 
@@ -18,7 +18,7 @@ def adapter(tmp_path_factory) -> Path:
     """An untrained LoRA adapter on the demo base model (real safetensors; its B matrices are zero)."""
     from peft import LoraConfig, get_peft_model
 
-    from datapilot_pipeline.lib.modeling import load_causal_lm
+    from datapilot_pipeline.lib.generation.modeling import load_causal_lm
 
     model, _ = load_causal_lm(DEMO_BASE_DIR)
     out = tmp_path_factory.mktemp("adapter")
@@ -80,7 +80,7 @@ def test_a_changed_decoding_code_or_dtype_generates_again(tmp_path: Path, monkey
 def test_the_code_fingerprint_covers_the_source_of_the_decoding_modules(tmp_path: Path, monkeypatch):
     from datapilot_pipeline.lib.evaluation import reply_cache
 
-    assert {"datapilot_pipeline.lib.decoding", "datapilot_pipeline.lib.prompts"} <= set(reply_cache.CODE_MODULES)
+    assert {"datapilot_pipeline.lib.generation.decoding", "datapilot_pipeline.lib.prompts"} <= set(reply_cache.CODE_MODULES)
     assert len(reply_cache.code_fingerprint()) == 64  # every listed module is found
     module = tmp_path / "reply_probe_module.py"
     module.write_text("STOP = 1\n")
@@ -116,7 +116,7 @@ def test_every_tokenizer_file_is_in_the_fingerprint(tmp_path: Path):
 
 def test_the_model_fingerprint_is_computed_once_per_loaded_model(tmp_path: Path, monkeypatch):
     from datapilot_pipeline.lib.evaluation import reply_cache
-    from datapilot_pipeline.lib.modeling import SharedBase
+    from datapilot_pipeline.lib.generation.modeling import SharedBase
 
     SharedBase.release()  # a fresh load: an earlier test's shared base carries its fingerprint already
     calls = []

@@ -1,4 +1,4 @@
-"""The serving engine against `lib.modeling.generate` (the evaluation's decoding) on a tiny untrained model: the same
+"""The serving engine against `lib.generation.modeling.generate` (the evaluation's decoding) on a tiny untrained model: the same
 greedy and schema-constrained replies while requests join and leave the batch, and each request's own bound, stop
 strings, sampling settings and token counts."""
 
@@ -16,7 +16,7 @@ from datapilot_pipeline_tests.serving_fixtures import build_untrained_model, pro
 def lm(tmp_path_factory):
     import torch
 
-    from datapilot_pipeline.lib.modeling import load_causal_lm
+    from datapilot_pipeline.lib.generation.modeling import load_causal_lm
 
     torch.manual_seed(0)
     return load_causal_lm(build_untrained_model(tmp_path_factory.mktemp("serving") / "base"))
@@ -49,7 +49,7 @@ def _final(updates: list) -> tuple[str, str, int]:
 
 
 def test_greedy_replies_match_the_evaluation_while_requests_join_and_leave(lm):
-    from datapilot_pipeline.lib.modeling import generate
+    from datapilot_pipeline.lib.generation.modeling import generate
 
     model, tokenizer = lm
     texts = prompts(4)
@@ -68,9 +68,9 @@ def test_greedy_replies_match_the_evaluation_while_requests_join_and_leave(lm):
 
 
 def test_schema_constrained_replies_match_the_evaluation_and_parse(lm):
-    from datapilot_pipeline.lib.decoding import fit_bounds, max_output_bytes, output_schema
-    from datapilot_pipeline.lib.guided import compile_grammar
-    from datapilot_pipeline.lib.modeling import generate
+    from datapilot_pipeline.lib.generation.decoding import fit_bounds, max_output_bytes, output_schema
+    from datapilot_pipeline.lib.generation.guided import compile_grammar
+    from datapilot_pipeline.lib.generation.modeling import generate
 
     model, tokenizer = lm
     schema = output_schema(fit_bounds(300))

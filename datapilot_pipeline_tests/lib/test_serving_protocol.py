@@ -23,7 +23,7 @@ CONTEXT = 4096
 def preparer(tmp_path_factory) -> Preparer:
     from transformers import AutoTokenizer
 
-    from datapilot_pipeline.lib.modeling import build_tiny_tokenizer
+    from datapilot_pipeline.lib.generation.modeling import build_tiny_tokenizer
 
     folder = build_tiny_tokenizer(tmp_path_factory.mktemp("tok") / "tokenizer", contract_texts(), vocab_size=400)
     return Preparer(AutoTokenizer.from_pretrained(folder), CONTEXT, max_reply_tokens=2000)
@@ -100,7 +100,7 @@ def test_a_body_that_is_no_json_object_is_a_400(raw):
 
 
 def test_default_reply_bound_comes_from_the_schema_else_the_contract(preparer):
-    from datapilot_pipeline.lib.decoding import fit_bounds, max_output_bytes, output_schema, response_format
+    from datapilot_pipeline.lib.generation.decoding import fit_bounds, max_output_bytes, output_schema, response_format
 
     small = output_schema(fit_bounds(400))
     assert _prepare(preparer, response_format=response_format(small)).job.max_tokens == max_output_bytes(small) + 1

@@ -16,7 +16,7 @@ from datapilot_pipeline.lib.export.workspace import export_settings, holdout_rec
 from datapilot_pipeline.lib.paths import Workspace
 from datapilot_pipeline.lib.prompts import PromptRecipe, extract_task_eda, prompt_for, read_recipe, recipe_path_for
 from datapilot_pipeline.lib.synthetic import generate_feedback
-from datapilot_pipeline.lib.token_budget import TokenBudget
+from datapilot_pipeline.lib.generation.token_budget import TokenBudget
 
 RECIPE_KEYS = {"prompt_version", "shot_count", "shot_ids", "max_length", "tokenizer", "tokenizer_sha256",
                "base_model", "completion_reserve"}
@@ -111,8 +111,8 @@ def test_recipe_round_trips_and_refuses_another_prompt_version():
 
 
 def test_a_tokenizer_that_is_not_the_recipes_is_refused(default_export, tmp_path):
-    from datapilot_pipeline.lib.modeling import build_tiny_tokenizer
-    from datapilot_pipeline.lib.token_budget import TokenizerMismatchError
+    from datapilot_pipeline.lib.generation.modeling import build_tiny_tokenizer
+    from datapilot_pipeline.lib.generation.token_budget import TokenizerMismatchError
 
     other = TokenBudget.load(build_tiny_tokenizer(tmp_path / "other", ["something else entirely"] * 3))
     with pytest.raises(TokenizerMismatchError):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from datapilot_pipeline.lib.atomic import atomic_write_jsonl
-from datapilot_pipeline.lib.modeling import build_tiny_base_model, generate, load_causal_lm
+from datapilot_pipeline.lib.generation.modeling import build_tiny_base_model, generate, load_causal_lm
 from datapilot_pipeline.lib.paths import Workspace
 from datapilot_pipeline.lib.training import TrainingConfig
 from datapilot_pipeline.lib.training.data import NoTrainableTokensError, prepare_data, split_examples

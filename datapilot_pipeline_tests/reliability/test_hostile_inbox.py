@@ -80,7 +80,7 @@ def test_export_cli_asset_and_lib_agree_with_an_export_of_only_the_good_reviews(
     feedbacks = [FeedbackFile.model_validate(fb) for fb in good_feedback]
     seeds = load_seeds(Workspace(home).seed_examples_path())
     from datapilot_pipeline.lib.export.workspace import export_settings
-    from datapilot_pipeline.lib.token_budget import DEFAULT_MAX_LENGTH
+    from datapilot_pipeline.lib.generation.token_budget import DEFAULT_MAX_LENGTH
 
     # the same token budget and holdout record the CLI export used (the default target: the tiny model)
     reference = export_dataset(feedbacks, seeds, ExportOptions(), {"prompt-completion": clean},

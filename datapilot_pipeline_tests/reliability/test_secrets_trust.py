@@ -64,7 +64,7 @@ def tiny(tmp_path_factory) -> dict[str, Path]:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from datapilot_pipeline.lib.modeling import build_tiny_base_model
+    from datapilot_pipeline.lib.generation.modeling import build_tiny_base_model
 
     root = tmp_path_factory.mktemp("models")
     texts = [example(i)["prompt"] + example(i)["completion"] for i in range(4)]
@@ -80,7 +80,7 @@ def _plant_pickle(path: Path, marker: Path) -> None:
 
 
 def test_models_load_from_safetensors_and_never_unpickle(tiny, tmp_path: Path):
-    from datapilot_pipeline.lib.modeling import load_causal_lm, resolve_base_model
+    from datapilot_pipeline.lib.generation.modeling import load_causal_lm, resolve_base_model
 
     marker = tmp_path / "pickle_ran"
     _plant_pickle(tiny["adapter"] / "adapter_model.bin", marker)  # beside the real weights

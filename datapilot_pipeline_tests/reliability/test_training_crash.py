@@ -22,7 +22,7 @@ ADAPTER = "adapter_model.safetensors"
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Path:
-    from datapilot_pipeline.lib.modeling import build_tiny_base_model
+    from datapilot_pipeline.lib.generation.modeling import build_tiny_base_model
 
     texts = [example(i)["prompt"] + example(i)["completion"] for i in range(12)]
     return build_tiny_base_model(tmp_path_factory.mktemp("tiny") / "base", texts, pretrain_steps=0, vocab_size=512)

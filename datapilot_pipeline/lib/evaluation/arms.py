@@ -13,7 +13,7 @@ from datapilot_pipeline.lib.paths import Workspace
 def base_model_arm(ref: str | None, workspace: Workspace, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
                    batch_size: int = DEFAULT_BATCH_SIZE) -> LocalGenerator:
     """The base model (a local directory, a cached hub id, or the workspace's demo base model when None)."""
-    from datapilot_pipeline.lib.modeling import resolve_base_model
+    from datapilot_pipeline.lib.generation.modeling import resolve_base_model
 
     base = resolve_base_model(ref, workspace)
     return LocalGenerator(base_model=base, max_new_tokens=max_new_tokens, batch_size=batch_size)
@@ -24,7 +24,7 @@ def fine_tuned_arm(ref: str, workspace: Workspace, base_model: str | None = None
                    tracking_uri: str | None = None) -> LocalGenerator:
     """A fine-tuned model from a `models:/` URI (the registry), a LoRA adapter directory (on `base_model`,
     else the base it names in adapter_config.json), or a full model directory."""
-    from datapilot_pipeline.lib.modeling import resolve_base_model
+    from datapilot_pipeline.lib.generation.modeling import resolve_base_model
 
     if ref.startswith("models:/"):
         from datapilot_pipeline.lib.tracking import default_tracking_uri, resolve_model_uri
@@ -55,7 +55,7 @@ def endpoint_arm(url: str, model: str, api_key_env: str, max_concurrency: int, m
     carries the llm_output JSON Schema, bounded to `max_tokens`, as `response_format`."""
     fmt = None
     if structured_outputs:
-        from datapilot_pipeline.lib.decoding import fit_bounds, output_schema, response_format
+        from datapilot_pipeline.lib.generation.decoding import fit_bounds, output_schema, response_format
 
         fmt = response_format(output_schema(fit_bounds(max_tokens)))
     return EndpointClient(url=url, model=model, api_key_env=api_key_env, max_concurrency=max_concurrency,

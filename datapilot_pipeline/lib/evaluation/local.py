@@ -1,6 +1,6 @@
-"""Local generation through `lib.modeling`: batched, greedy, a bounded number of new tokens, through the
+"""Local generation through `lib.generation.modeling`: batched, greedy, a bounded number of new tokens, through the
 tokenizer's chat template when it has one, and by default constrained to the llm_output JSON Schema
-(`lib.decoding`) with bounds that fit `max_new_tokens`, so that every reply is a complete, valid answer.
+(`lib.generation.decoding`) with bounds that fit `max_new_tokens`, so that every reply is a complete, valid answer.
 
 `LocalGenerator.generate_all` is the one entry point for evaluation and serving."""
 
@@ -31,7 +31,7 @@ class LocalGenerator:
     batch_size: int = DEFAULT_BATCH_SIZE
     name: str | None = None  # what reports call it, e.g. a models:/ URI
     kind: str = "local"
-    constrained: bool = True  # schema-constrained decoding (lib.decoding)
+    constrained: bool = True  # schema-constrained decoding (lib.generation.decoding)
     grounded: bool = False  # per-example schema: columns, rows and aggregate keys of the prompt's own EDA
     reply_cache: Path | None = None  # `lib.evaluation.reply_cache` file: replies already generated are read back
     _loaded: tuple[Any, str | None] | None = field(default=None, init=False, repr=False)  # (SharedBase, adapter)
@@ -49,7 +49,7 @@ class LocalGenerator:
         cache = {"reply_cache": dict(self._cache_counts)} if self.reply_cache is not None else {}
         if not self.constrained:
             return {"constrained": False, **cache}
-        from datapilot_pipeline.lib.decoding import describe, fit_bounds
+        from datapilot_pipeline.lib.generation.decoding import describe, fit_bounds
 
         return {"constrained": True, **describe(fit_bounds(self.max_new_tokens), self.grounded), **cache}
 
@@ -57,7 +57,7 @@ class LocalGenerator:
         """The JSON Schema each prompt's reply is held to (None when unconstrained)."""
         if not self.constrained:
             return None
-        from datapilot_pipeline.lib.decoding import fit_bounds, output_schema
+        from datapilot_pipeline.lib.generation.decoding import fit_bounds, output_schema
 
         bounds = fit_bounds(self.max_new_tokens)
         if not self.grounded:
@@ -69,7 +69,7 @@ class LocalGenerator:
     def _shared(self) -> tuple[Any, str | None]:
         """The base in memory (shared with every other arm on the same base: `modeling.SharedBase`) and this
         arm's adapter name on it (None: the base alone)."""
-        from datapilot_pipeline.lib.modeling import SharedBase
+        from datapilot_pipeline.lib.generation.modeling import SharedBase
 
         shared, adapter = SharedBase.get(Path(self.base_model), Path(self.adapter_dir) if self.adapter_dir else None)
         self._loaded = (shared, adapter)
@@ -104,7 +104,7 @@ class LocalGenerator:
         has one, else the flat `prompts`. An OpenAI `response_format` (`json_object`, `json_schema`) replaces the
         generator's own schema for these replies; `text` or None keeps it."""
         from datapilot_pipeline.lib.chat_format import render_prompts
-        from datapilot_pipeline.lib.modeling import generate
+        from datapilot_pipeline.lib.generation.modeling import generate
 
         shared, adapter = self._shared()
         model, tokenizer = shared.model, shared.tokenizer

@@ -33,7 +33,8 @@ MODEL_FILE_PATTERNS = ("*.safetensors", "*.bin", "*.json", "*.model", "*.tiktoke
 # The project's modules whose source shapes a reply beyond the rendered prompt and the schema in the key: prompt
 # building, chat rendering and stop tokens, schema bounds, the llguidance processor, the generation loop, this cache.
 CODE_MODULES = ("datapilot_pipeline.lib.prompts", "datapilot_pipeline.lib.chat_format",
-                "datapilot_pipeline.lib.decoding", "datapilot_pipeline.lib.guided", "datapilot_pipeline.lib.modeling",
+                "datapilot_pipeline.lib.generation.decoding", "datapilot_pipeline.lib.generation.guided",
+                "datapilot_pipeline.lib.generation.modeling",
                 "datapilot_pipeline.lib.evaluation.local", "datapilot_pipeline.lib.evaluation.reply_cache")
 FINGERPRINT_ATTRIBUTE = "_datapilot_reply_fingerprint"
 _SCHEMA = """CREATE TABLE IF NOT EXISTS replies (

@@ -1,7 +1,7 @@
 """Export within the token budget: which worked examples each prompt holds, and which lines cannot fit.
 
 The rule is `lib.prompts`' (longest prefix of the recipe's worked examples within max length minus the
-completion reserve), counted with `lib.token_budget.TokenBudget.measure`, the trainer's own count.
+completion reserve), counted with `lib.generation.token_budget.TokenBudget.measure`, the trainer's own count.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datapilot_pipeline.lib.export.formats import PreparedExample
 from datapilot_pipeline.lib.prompts import PromptRecipe, build_prompt, fit_shots, format_completion
 
 if TYPE_CHECKING:
-    from datapilot_pipeline.lib.token_budget import TokenBudget
+    from datapilot_pipeline.lib.generation.token_budget import TokenBudget
 
 BudgetFactory = Callable[[], "TokenBudget"]
 

@@ -31,7 +31,7 @@ def holdout_tables(path: Path) -> set[str]:
 def export_settings(workspace: "Workspace", base_model: str | None, max_length: int) -> dict[str, Any]:
     """Keyword arguments of `write_export` for an export in `workspace` aimed at `base_model` (None: the demo
     base model) with `max_length` tokens per sequence."""
-    from datapilot_pipeline.lib.token_budget import target_budget
+    from datapilot_pipeline.lib.generation.token_budget import target_budget
 
     return {"budget_for": lambda: target_budget(base_model, workspace, max_length),
             "holdout_record": holdout_record(workspace),

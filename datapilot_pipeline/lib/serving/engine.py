@@ -5,7 +5,7 @@ then picks each request's next token under its own settings: greedy or sampled (
 generator per request), masked to its JSON Schema when it has one (llguidance, one matcher per request), cut at
 its own `max_tokens` or stop strings. A new request is prefilled on its own and its cache merged into the batch's
 (padded on the left); a finished request is dropped from the batch at once, so a short reply never waits for a
-long one. Greedy replies are the ones `lib.modeling.generate` gives (tested), so the server answers what the
+long one. Greedy replies are the ones `lib.generation.modeling.generate` gives (tested), so the server answers what the
 evaluation's local arm measured.
 
 `Update.completion_tokens` counts the tokens the model produced, the end-of-sequence token included (as vLLM
@@ -146,7 +146,7 @@ class Engine:
             import llguidance
 
             if self._ll_tokenizer is None:
-                from datapilot_pipeline.lib.guided import guidance_tokenizer
+                from datapilot_pipeline.lib.generation.guided import guidance_tokenizer
 
                 self._ll_tokenizer = guidance_tokenizer(self.tokenizer, self.stop_ids)
             row.matcher = llguidance.LLMatcher(self._ll_tokenizer, job.grammar, log_level=0)

@@ -98,7 +98,7 @@ def _what_to_serve(name: str, tracking_uri: str, workspace: "Workspace") -> str:
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    from datapilot_pipeline.lib.modeling import DEMO_BASE_DIR, default_tiny_model_dir
+    from datapilot_pipeline.lib.generation.modeling import DEMO_BASE_DIR, default_tiny_model_dir
     from datapilot_pipeline.lib.tracking import CANDIDATE_ALIAS
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)

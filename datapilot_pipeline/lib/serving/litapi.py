@@ -85,7 +85,7 @@ class ChatCompletionsAPI(ls.LitAPI):
         self.engine: Engine | None = None
 
     def setup(self, device: str) -> None:
-        from datapilot_pipeline.lib.modeling import load_causal_lm
+        from datapilot_pipeline.lib.generation.modeling import load_causal_lm
 
         model, tokenizer = load_causal_lm(self.served.base_model, self.served.adapter_dir)
         self.engine = Engine(model, tokenizer, self.max_batch_size)

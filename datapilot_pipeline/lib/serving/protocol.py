@@ -7,7 +7,7 @@ Every client mistake is a 4xx in OpenAI's error shape (`{"error": {"message", "t
 context is answered `context_length_exceeded` without reaching the model.
 
 Reply bound: a request's `max_tokens` (or `max_completion_tokens`), else the bound its JSON Schema implies
-(`lib.decoding.max_output_bytes`: every token adds at least one byte), else the insights contract's bound, so a
+(`lib.generation.decoding.max_output_bytes`: every token adds at least one byte), else the insights contract's bound, so a
 default reply is never cut before a contract answer could complete. Defaults are greedy, as the evaluation.
 """
 
@@ -159,7 +159,7 @@ def _grammar(schema_json: str) -> str:
     """The llguidance grammar of a schema, validated (DataPilot sends the same schema every time: compiled once)."""
     import llguidance
 
-    from datapilot_pipeline.lib.guided import compile_grammar
+    from datapilot_pipeline.lib.generation.guided import compile_grammar
 
     try:
         grammar = compile_grammar(json.loads(schema_json))
@@ -175,7 +175,7 @@ def _grammar(schema_json: str) -> str:
 
 def schema_reply_tokens(schema: dict | None) -> int:
     """The default reply bound: the schema's worst-case answer plus the end token, else the contract's."""
-    from datapilot_pipeline.lib.decoding import max_output_bytes
+    from datapilot_pipeline.lib.generation.decoding import max_output_bytes
 
     if schema is not None:
         try:
@@ -188,7 +188,7 @@ def schema_reply_tokens(schema: dict | None) -> int:
 @lru_cache(maxsize=1)
 def contract_reply_tokens() -> int:
     """Tokens that always hold a complete answer under the insights contract's bounded schema."""
-    from datapilot_pipeline.lib.decoding import max_output_bytes, output_schema
+    from datapilot_pipeline.lib.generation.decoding import max_output_bytes, output_schema
 
     return max_output_bytes(output_schema()) + 1
 

@@ -1,6 +1,6 @@
 """Training data: prompt/completion JSONL -> train/validation splits that fit the sequence length.
 
-The length rule is `lib.token_budget.sequence_tokens`, the one export fits prompts with and validation
+The length rule is `lib.generation.token_budget.sequence_tokens`, the one export fits prompts with and validation
 counts over-length lines with, so a dataset exported for this model and tokenizer loses no line here.
 
 TRL truncates long sequences silently: an example whose completion is cut away then trains the model on
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from datapilot_pipeline.lib.jsonl import iter_jsonl
-from datapilot_pipeline.lib.token_budget import sequence_tokens
+from datapilot_pipeline.lib.generation.token_budget import sequence_tokens
 
 
 class NoTrainableTokensError(ValueError):

@@ -42,7 +42,7 @@ def generation_callback(rows: list[dict[str, str]], tokenizer: Any, max_new_toke
     from transformers import TrainerCallback
 
     from datapilot_pipeline.lib.chat_format import render_prompts
-    from datapilot_pipeline.lib.decoding import fit_bounds, output_schema
+    from datapilot_pipeline.lib.generation.decoding import fit_bounds, output_schema
     from datapilot_pipeline.lib.prompts import extract_task_eda
 
     sample = [(r["prompt"], extract_task_eda(r["prompt"])) for r in rows]
@@ -54,7 +54,7 @@ def generation_callback(rows: list[dict[str, str]], tokenizer: Any, max_new_toke
             # every data-parallel process generates the same greedy answers, so early stopping agrees across them
             if not sample or model is None:
                 return
-            from datapilot_pipeline.lib.modeling import generate
+            from datapilot_pipeline.lib.generation.modeling import generate
 
             was_training = model.training
             model.eval()

@@ -93,8 +93,8 @@ def run_training(config: TrainingConfig, dataset: Path, workspace: "Workspace", 
     from transformers import AutoTokenizer
 
     from datapilot_pipeline.lib import tracking
-    from datapilot_pipeline.lib.modeling import resolve_base_model
-    from datapilot_pipeline.lib.token_budget import DEFAULT_MAX_LENGTH, TokenizerMismatchError, tokenizer_sha256
+    from datapilot_pipeline.lib.generation.modeling import resolve_base_model
+    from datapilot_pipeline.lib.generation.token_budget import DEFAULT_MAX_LENGTH, TokenizerMismatchError, tokenizer_sha256
 
     dataset = Path(dataset).resolve()
     sha256 = file_sha256(dataset)

@@ -119,7 +119,7 @@ def train_lora(config: TrainingConfig, data: PreparedData, base_model: Path, out
     from trl import SFTConfig, SFTTrainer
 
     from datapilot_pipeline.lib.chat_format import has_chat_template, to_conversational
-    from datapilot_pipeline.lib.modeling import load_causal_lm
+    from datapilot_pipeline.lib.generation.modeling import load_causal_lm
 
     disable_progress_bar()  # progress belongs to the caller's sink, not per-map bars on stderr
     set_seed(config.seed)

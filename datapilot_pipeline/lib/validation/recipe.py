@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from datapilot_pipeline.lib.prompts import PromptRecipe, read_recipe, recipe_path_for
-from datapilot_pipeline.lib.token_budget import DEFAULT_MAX_LENGTH, TokenBudget
+from datapilot_pipeline.lib.generation.token_budget import DEFAULT_MAX_LENGTH, TokenBudget
 
 if TYPE_CHECKING:
     from datapilot_pipeline.lib.paths import Workspace
@@ -61,7 +61,7 @@ def dataset_budget(dataset: Path, tokenizer_path: str | Path | None, max_tokens:
         else:
             problems.append(f"the recipe's tokenizer {recipe.tokenizer} is missing: lengths are estimated")
     elif workspace is not None:
-        from datapilot_pipeline.lib.modeling import default_tiny_model_dir, tiny_tokenizer_exists
+        from datapilot_pipeline.lib.generation.modeling import default_tiny_model_dir, tiny_tokenizer_exists
 
         tiny = default_tiny_model_dir(workspace)
         budget = TokenBudget.load(tiny, length) if tiny_tokenizer_exists(tiny) else None

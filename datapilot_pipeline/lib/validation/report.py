@@ -24,7 +24,7 @@ from datapilot_pipeline.lib.validation.tokens import DEFAULT_MAX_TOKENS, MAX_DRO
 
 if TYPE_CHECKING:
     from datapilot_pipeline.lib.paths import Workspace
-    from datapilot_pipeline.lib.token_budget import TokenBudget
+    from datapilot_pipeline.lib.generation.token_budget import TokenBudget
 
 REPORT_PREFIX = "finetune_export_report_"
 MAX_LISTED = 200  # per-line details listed in the report; counts always cover every line

@@ -1,7 +1,7 @@
 """Token counts of prompts and completions, and which lines training would drop as too long.
 
 With a tokenizer available locally (a saved Hugging Face tokenizer folder, never a download) the counts
-are exact and a line is over length exactly when training would drop it: `lib.token_budget.TokenBudget`
+are exact and a line is over length exactly when training would drop it: `lib.generation.token_budget.TokenBudget`
 measures prompt + completion + EOS the way the trainer does. Validation takes the tokenizer and max length
 from the dataset's prompt recipe (`<stem>_recipe.json`, written by export). Without any tokenizer the
 counts are estimated as ceil(characters / CHARS_PER_TOKEN): about 4 characters per token is the usual
@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from datapilot_pipeline.lib.token_budget import DEFAULT_MAX_LENGTH, TokenBudget
+from datapilot_pipeline.lib.generation.token_budget import DEFAULT_MAX_LENGTH, TokenBudget
 
 CHARS_PER_TOKEN = 4.0
 DEFAULT_MAX_TOKENS = DEFAULT_MAX_LENGTH

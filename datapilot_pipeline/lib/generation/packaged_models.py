@@ -87,7 +87,7 @@ def convert_gguf(model: PackagedModel, gguf_path: Path, out_dir: Path) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from datapilot_pipeline.lib.model_dirs import publish_model_dir
+    from datapilot_pipeline.lib.generation.model_dirs import publish_model_dir
 
     gguf_path, out_dir = Path(gguf_path), Path(out_dir)
     tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
@@ -121,7 +121,7 @@ def convert_gguf(model: PackagedModel, gguf_path: Path, out_dir: Path) -> Path:
 
 def ensure_packaged(model: PackagedModel, workspace: "Workspace") -> Path:
     """The converted model folder under the workspace's `models/`, converting it on first use."""
-    from datapilot_pipeline.lib.model_dirs import is_model_dir
+    from datapilot_pipeline.lib.generation.model_dirs import is_model_dir
 
     out_dir = workspace.models / model.name
     if is_model_dir(out_dir):

@@ -7,7 +7,7 @@ training drops the same lines: all three call `TokenBudget.measure`.
 
 The target tokenizer is the base model's (a local directory or cached hub id) or, when no base model is
 named, the workspace's `models/base/`: the shipped demo base model, installed there on first use
-(`lib.modeling.install_demo_base`).
+(`lib.generation.modeling.install_demo_base`).
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def target_tokenizer_dir(base_model: str | None, workspace: "Workspace") -> Path
     """The folder holding the target model's tokenizer: a named base model resolved as training resolves it
     (local folder or cached hub id); None means the workspace's `models/base/` (the demo base model, installed
     there on first use)."""
-    from datapilot_pipeline.lib.modeling import resolve_base_model
+    from datapilot_pipeline.lib.generation.modeling import resolve_base_model
 
     return resolve_base_model(base_model, workspace)
 

@@ -14,14 +14,14 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datapilot_pipeline.lib.model_dirs import is_model_dir, publish_model_dir, staging_dir
+from datapilot_pipeline.lib.generation.model_dirs import is_model_dir, publish_model_dir, staging_dir
 
 if TYPE_CHECKING:
     from datapilot_pipeline.lib.paths import Workspace
 
 BOS, EOS, PAD, UNK = "<|bos|>", "<|eos|>", "<|pad|>", "<|unk|>"
 TINY_MARKER = "datapilot_tiny.json"
-DEMO_BASE_DIR = Path(__file__).resolve().parents[1] / "data" / "demo_base"
+DEMO_BASE_DIR = Path(__file__).resolve().parents[2] / "data" / "demo_base"
 # sha256 of the shipped weights (scripts/pretrain_demo_base.py writes them; a changed file is refused)
 DEMO_BASE_SHA256 = "3ce35e87464feb46d0a02074852cd166c5a4a7f5313c19fde296e9956aa7e74a"
 DEMO_BASE_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
@@ -188,7 +188,7 @@ def resolve_base_model(ref: str | Path | None, workspace: "Workspace") -> Path:
     """The directory of the base model to train or evaluate.
 
     `ref` is a local directory, an already-cached hub id, a packaged model's name or hub id
-    (`lib.packaged_models`: converted into the workspace's `models/<name>/` on first use), or None for the
+    (`lib.generation.packaged_models`: converted into the workspace's `models/<name>/` on first use), or None for the
     workspace's `models/base/` (the demo base model, installed there on first use). Anything else raises a
     one-line `ValueError`.
     """
@@ -200,7 +200,7 @@ def resolve_base_model(ref: str | Path | None, workspace: "Workspace") -> Path:
             raise ValueError(f"{path} is not a model directory (needs config.json and *.safetensors weights)")
         return path.resolve()
     text = str(ref)
-    from datapilot_pipeline.lib.packaged_models import PACKAGED, ensure_packaged, lookup
+    from datapilot_pipeline.lib.generation.packaged_models import PACKAGED, ensure_packaged, lookup
 
     packaged = lookup(text)
     if text.count("/") == 1 and not text.startswith((".", "/")):
@@ -333,7 +333,7 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int
              schemas: list[dict] | dict | None = None, stats: dict[str, float] | None = None) -> list[str]:
     """Greedy continuations of `prompts` (only the new text), `batch_size` prompts per forward pass, stopping at
     EOS or an end-of-turn token. With `schemas` (one JSON Schema for all prompts or one per prompt) every token
-    is constrained to it (`lib.guided`). `stats`, when given, accumulates `steps`, `mask_seconds` and
+    is constrained to it (`lib.generation.guided`). `stats`, when given, accumulates `steps`, `mask_seconds` and
     `generate_seconds`."""
     import time
 
@@ -359,7 +359,7 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int
         if grammars is not None:
             from transformers import LogitsProcessorList
 
-            from datapilot_pipeline.lib.guided import SchemaLogitsProcessor, guidance_tokenizer
+            from datapilot_pipeline.lib.generation.guided import SchemaLogitsProcessor, guidance_tokenizer
 
             guide = SchemaLogitsProcessor(guidance_tokenizer(tokenizer, stops),
                                           grammars[start:start + batch_size], len(tokenizer))
@@ -381,7 +381,7 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int
 
 def _grammars(schemas: list[dict]) -> list[str]:
     """Compiled grammars, one per prompt; identical schemas are compiled once."""
-    from datapilot_pipeline.lib.guided import compile_grammar
+    from datapilot_pipeline.lib.generation.guided import compile_grammar
 
     cache: dict[str, str] = {}
     out = []

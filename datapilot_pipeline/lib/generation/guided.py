@@ -24,7 +24,7 @@ def guidance_tokenizer(tokenizer: Any, stop_ids: list[int]) -> Any:
 def compile_grammar(schema: dict) -> str:
     import llguidance
 
-    from datapilot_pipeline.lib.decoding import JSON_OPTIONS
+    from datapilot_pipeline.lib.generation.decoding import JSON_OPTIONS
 
     return llguidance.LLMatcher.grammar_from_json_schema(json.dumps(schema), defaults=dict(JSON_OPTIONS))
 
