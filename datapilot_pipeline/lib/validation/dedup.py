@@ -196,6 +196,46 @@ def redis_storage_config(host: str, port: int, dataset_sha256: str) -> dict:
 _BAND_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
+@dataclass
+class ChunkSignatures:
+    """What `StreamingDuplicates` keeps of a chunk of lines: line numbers, 128 bits of each exact key, the MinHash
+    signatures (uint32) of the lines that have shingles, their LSH band hashes, and per line its row among the
+    chunk's signatures (-1: none). Small arrays, cheap to send between processes."""
+
+    lines: np.ndarray
+    keys: np.ndarray
+    sig_rows: np.ndarray
+    signatures: np.ndarray
+    bands: np.ndarray
+
+
+def chunk_signatures(items: list[tuple[int, str]], b: int, r: int,
+                     exact_keys: list[str] | None = None) -> ChunkSignatures | None:
+    """`ChunkSignatures` of (line, varying content) items for an LSH of `b` bands of `r` rows; None for no items.
+    `exact_keys`: the items' `exact_key`s when already computed."""
+    if not items:
+        return None
+    hasher = _ShingleHasher()
+    keys = np.empty((len(items), 2), dtype=np.uint64)
+    sig_rows = np.full(len(items), -1, dtype=np.int64)
+    sigs = []
+    for k, (_line, content) in enumerate(items):
+        key = exact_keys[k] if exact_keys is not None else exact_key(content)
+        keys[k] = (int(key[:16], 16), int(key[16:32], 16))
+        shingles = hasher(content)
+        if len(shingles):
+            sigs.append(signature_values(shingles))
+            sig_rows[k] = len(sigs) - 1
+    matrix = np.asarray(sigs, dtype=np.uint64).reshape(len(sigs), NUM_PERM)
+    bands = np.zeros((len(sigs), b), dtype=np.uint64)
+    for band in range(b):
+        for col in matrix[:, band * r:(band + 1) * r].T:
+            bands[:, band] = (bands[:, band] ^ col) * _BAND_MIX
+            bands[:, band] ^= bands[:, band] >> np.uint64(29)
+    lines = np.fromiter((line for line, _ in items), dtype=np.int64, count=len(items))
+    return ChunkSignatures(lines, keys, sig_rows, matrix.astype(np.uint32), bands)  # MinHash values < 2**32
+
+
 class StreamingDuplicates:
     """`find_duplicates` for a file read in chunks, in memory that does not grow with the lines' size.
 
@@ -212,7 +252,6 @@ class StreamingDuplicates:
         self._sig_path = Path(folder) / "minhash.u32"
         self._sig_file = self._sig_path.open("wb")
         self._rows = 0  # signatures written
-        self._hasher = _ShingleHasher()
         self._lines: list[np.ndarray] = []
         self._keys: list[np.ndarray] = []
         self._sig_rows: list[np.ndarray] = []
@@ -220,30 +259,19 @@ class StreamingDuplicates:
 
     def add(self, items: list[tuple[int, str]]) -> None:
         """(line, varying content) of a chunk of lines, in file order."""
-        if not items:
+        self.append(chunk_signatures(items, self.b, self.r))
+
+    def append(self, chunk: "ChunkSignatures | None") -> None:
+        """A chunk's `chunk_signatures` (computed here or in another process), chunks in file order."""
+        if chunk is None:
             return
-        keys = np.empty((len(items), 2), dtype=np.uint64)
-        sig_rows = np.full(len(items), -1, dtype=np.int64)
-        sigs = []
-        for k, (_line, content) in enumerate(items):
-            key = exact_key(content)
-            keys[k] = (int(key[:16], 16), int(key[16:32], 16))
-            shingles = self._hasher(content)
-            if len(shingles):
-                sigs.append(signature_values(shingles))
-                sig_rows[k] = self._rows + len(sigs) - 1
-        if sigs:
-            matrix = np.asarray(sigs, dtype=np.uint64)
-            self._sig_file.write(matrix.astype(np.uint32).tobytes())  # MinHash values are below 2**32
-            bands = np.zeros((len(sigs), self.b), dtype=np.uint64)
-            for band in range(self.b):
-                for col in matrix[:, band * self.r:(band + 1) * self.r].T:
-                    bands[:, band] = (bands[:, band] ^ col) * _BAND_MIX
-                    bands[:, band] ^= bands[:, band] >> np.uint64(29)
-            self._bands.append(bands)
-            self._rows += len(sigs)
-        self._lines.append(np.fromiter((line for line, _ in items), dtype=np.int64, count=len(items)))
-        self._keys.append(keys)
+        sig_rows = np.where(chunk.sig_rows >= 0, chunk.sig_rows + self._rows, -1)
+        if len(chunk.signatures):
+            self._sig_file.write(chunk.signatures.tobytes())
+            self._bands.append(chunk.bands)
+            self._rows += len(chunk.signatures)
+        self._lines.append(chunk.lines)
+        self._keys.append(chunk.keys)
         self._sig_rows.append(sig_rows)
 
     def _signature(self, fd: int, row: int) -> np.ndarray:

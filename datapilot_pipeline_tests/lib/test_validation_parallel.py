@@ -1,0 +1,68 @@
+"""Validation in worker processes gives the report of one process; the pieces that made validation cheaper
+(Presidio without torch, the unrolled JSON-string pattern) change no result."""
+
+from __future__ import annotations
+
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from datapilot_pipeline.lib.validation import report as report_mod
+from datapilot_pipeline.lib.validation.pii_scan import _JSON_STRING
+from datapilot_pipeline.lib.validation.report import validate_dataset, worker_count
+from datapilot_pipeline_tests.lib.test_validation_stream import _comparable, _lines
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("parallel") / "data.jsonl"
+    path.write_text("\n".join(_lines()) + "\n", encoding="utf-8")
+    return path
+
+
+def test_two_worker_processes_give_the_one_process_report(dataset: Path, monkeypatch) -> None:
+    monkeypatch.setattr(report_mod, "CHUNK_LINES", 17)  # 15 chunks over 2 workers, out of step with each other
+    one = validate_dataset(dataset, workers=1, run_gx=False)  # the suite's columns are the fold's, as shown below
+    two = validate_dataset(dataset, workers=2, run_gx=False)
+    assert _comparable(two.report) == _comparable(one.report)
+    assert two.duplicates == one.duplicates and two.pii.lines == one.pii.lines
+    assert one.report["duplicates"]["exact"] and one.report["pii"]["lines"]  # there was something to find
+
+
+def test_worker_count_defaults(dataset: Path, monkeypatch) -> None:
+    monkeypatch.delenv(report_mod.WORKERS_ENV, raising=False)
+    assert worker_count(dataset) == 1  # a small file: this process alone
+    assert worker_count(dataset, 3) == 3
+    monkeypatch.setattr(report_mod, "PARALLEL_MIN_BYTES", 1)
+    assert worker_count(dataset) == min(len(__import__("os").sched_getaffinity(0)), 4)
+    monkeypatch.setenv(report_mod.WORKERS_ENV, "1")
+    assert worker_count(dataset) == 1
+
+
+_OLD_JSON_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"(?:\s*:\s*"((?:[^"\\]|\\.)*)")?', re.DOTALL)
+
+
+def test_the_unrolled_string_pattern_finds_what_the_plain_one_found() -> None:
+    rng = random.Random(3)
+    alphabet = ['"', "\\", ":", " ", "a", "b", "\n", "{", "}", ",", "é", "n", "u"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(40))) for _ in range(3000)]
+    texts += [line for line in _lines(60)]
+    for text in texts:
+        assert _JSON_STRING.findall(text) == _OLD_JSON_STRING.findall(text), text
+
+
+def test_the_analyzer_loads_without_torch_and_torch_still_imports_after() -> None:
+    code = ("import sys\nfrom datapilot_pipeline.lib.pii import scan_texts\n"
+            "found = scan_texts(['mail jane.doe@example.com'])[0]\n"
+            "assert [f.entity_type for f in found] == ['EMAIL_ADDRESS'], found\n"
+            "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
+            "import os; assert 'PRESIDIO_DEVICE' not in os.environ\n"
+            "import torch, transformers\nprint('ok')\n")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "PRESIDIO_DEVICE"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
