@@ -228,6 +228,29 @@ def _table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def _final_notes(rows: list[dict], notes: list[str], load_start: tuple) -> list[str]:
+    out = list(notes)
+    for step in ("export", "validation"):
+        for side, key in (("stream", "stream"), ("in-memory", "memory")):
+            pts = [(r["jobs"], r[f"{key}_s"]) for r in rows if r["step"] == step and r.get(f"{key}_s")]
+            mem = [(r["jobs"], r[f"{key}_mb"]) for r in rows if r["step"] == step and r.get(f"{key}_mb")]
+            if len(pts) > 1:
+                out.append(f"growth exponent, {step} {side}: time {_exponent(pts)}, peak RSS {_exponent(mem)}")
+    load_end = os.getloadavg()
+    out.append(f"load average (1, 5, 15 min) at start {tuple(round(x, 2) for x in load_start)}, "
+               f"at end {tuple(round(x, 2) for x in load_end)}, on {os.cpu_count()} cores")
+    return out
+
+
+def _write(rows: list[dict], notes: list[str], load_start: tuple, shots: int, stamp: str) -> Path:
+    """bench/results/scale_<stamp>.json with the sizes done so far (rewritten after each size)."""
+    from datapilot_pipeline.lib.atomic import atomic_write_json
+
+    return atomic_write_json(RESULTS_DIR / f"scale_{stamp}.json", {
+        "created_at": stamp, "machine": machine(), "shots": shots, "rows": rows,
+        "notes": _final_notes(rows, notes, load_start)})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_scale", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -241,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"generating {TEMPLATES} jobs")
     args = parser.parse_args(argv)
     load_start = os.getloadavg()
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     rows, notes = [], []
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
         work = Path(tmp)
@@ -278,22 +302,11 @@ def main(argv: list[str] | None = None) -> int:
             for p in work.glob(f"*_{n}*.jsonl"):
                 p.unlink()
             print(_table(rows), flush=True)
-    for step in ("export", "validation"):
-        for side, key in (("stream", "stream"), ("in-memory", "memory")):
-            pts = [(r["jobs"], r[f"{key}_s"]) for r in rows if r["step"] == step and r.get(f"{key}_s")]
-            mem = [(r["jobs"], r[f"{key}_mb"]) for r in rows if r["step"] == step and r.get(f"{key}_mb")]
-            if len(pts) > 1:
-                notes.append(f"growth exponent, {step} {side}: time {_exponent(pts)}, peak RSS {_exponent(mem)}")
-    load_end = os.getloadavg()
-    notes.append(f"load average (1, 5, 15 min) at start {tuple(round(x, 2) for x in load_start)}, "
-                 f"at end {tuple(round(x, 2) for x in load_end)}, on {os.cpu_count()} cores")
+            _write(rows, notes, load_start, args.shots, stamp)  # a run stopped later keeps the sizes done
+    path = _write(rows, notes, load_start, args.shots, stamp)
     print(_table(rows))
-    print("\n".join(notes))
-    from datapilot_pipeline.lib.atomic import atomic_write_json
-
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    atomic_write_json(RESULTS_DIR / f"scale_{stamp}.json", {"created_at": stamp, "machine": machine(),
-                                                            "shots": args.shots, "rows": rows, "notes": notes})
+    print("\n".join(_final_notes(rows, notes, load_start)))
+    print(f"results: {path}")
     return 0
 
 

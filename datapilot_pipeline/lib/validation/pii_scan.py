@@ -94,9 +94,11 @@ class ScanCache:
     """What `scan_records` learned, kept across the chunks of one file: the cells of each distinct text line and
     the findings of each distinct cell (the shared system prompt and worked examples are scanned once per file,
     not once per chunk). Findings depend on the cell alone, so a cache changes no result; it is emptied when it
-    holds `limit` cells, so memory stays bounded on a file of a million distinct values."""
+    holds `limit` cells or text lines, so memory stays bounded on a file of a million distinct values (each line's
+    compact EDA is a distinct text line of about 1 KB: 50,000 of them with their cells are some 100 MB; after a trim
+    the shared lines are scanned once again)."""
 
-    def __init__(self, limit: int = 200_000) -> None:
+    def __init__(self, limit: int = 50_000) -> None:
         self.limit = limit
         self.collector = _CellCollector()
         self.findings: dict[Cell, list] = {}
