@@ -66,3 +66,15 @@ def test_the_analyzer_loads_without_torch_and_torch_still_imports_after() -> Non
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env,
                          cwd=Path(__file__).resolve().parents[2])
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_a_trimmed_scan_cache_finds_what_an_untrimmed_one_finds() -> None:
+    from datapilot_pipeline.lib.validation.pii_scan import ScanCache, scan_records
+
+    records = [(n, True, line) for n, line in enumerate(_lines(120), start=1) if line.startswith("{")]
+    small, large = ScanCache(limit=5), ScanCache()
+    for start in range(0, len(records), 10):  # chunks, as validate_dataset reads them
+        chunk = records[start:start + 10]
+        a, b = scan_records(chunk, small), scan_records(chunk, large)
+        assert (a.by_line, a.by_entity, a.locales_by_line) == (b.by_line, b.by_entity, b.locales_by_line)
+    assert len(small.findings) < len(large.findings)
