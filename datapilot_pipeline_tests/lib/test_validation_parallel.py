@@ -82,3 +82,25 @@ def test_a_trimmed_scan_cache_finds_what_an_untrimmed_one_finds() -> None:
         a, b = scan_records(chunk, small), scan_records(chunk, large)
         assert (a.by_line, a.by_entity, a.locales_by_line) == (b.by_line, b.by_entity, b.locales_by_line)
     assert len(small.findings) < len(large.findings)
+
+
+def test_big_buckets_of_near_copies_give_what_the_lsh_pass_gives(tmp_path: Path) -> None:
+    """Hundreds of near copies of a few tables (every pair in one LSH bucket): the streaming duplicate pass gives
+    the line-by-line LSH pass's answer without listing every pair."""
+    from datapilot_pipeline.lib.validation.dedup import StreamingDuplicates, find_duplicates
+
+    rng = random.Random(11)
+    bases = [" ".join(f"w{rng.randrange(500)}" for _ in range(120)) for _ in range(3)]
+    items = []
+    for line in range(1, 451):
+        words = bases[line % 3].split()
+        for _ in range(rng.choice([1, 2, 6, 40])):  # a few words changed: near, or (at 40) not so near
+            words[rng.randrange(len(words))] = f"x{rng.randrange(10**6)}"
+        items.append((line, " ".join(words)))
+    items.append((451, items[7][1]))  # and one exact copy
+    streaming = StreamingDuplicates(tmp_path)
+    for start in range(0, len(items), 100):
+        streaming.add(items[start:start + 100])
+    got, want = streaming.result(), find_duplicates(items)
+    assert (got.exact, got.near, got.pairs) == (want.exact, want.near, want.pairs)
+    assert len(got.near) > 200 and got.exact == [451]
