@@ -335,7 +335,7 @@ def worker_count(path: Path, workers: int | None = None) -> int:
 
 def _main_reimport_safe() -> bool:
     """Whether a spawned process can start here: a spawned child imports the parent's main module again (as
-    `__mp_main__`), which only a module run with `-m`, no main file (an interactive session) or a script that
+    `__mp_main__`), which only a module run with `-m`, no main file (an interactive interpreter) or a script that
     guards its work with `if __name__ == "__main__"` (console scripts such as `datapilot` and `dagster` do)
     survives. A script that validates at import time keeps working, in this process alone."""
     main = sys.modules.get("__main__")
