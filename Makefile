@@ -8,7 +8,7 @@ export DAGSTER_HOME ?= $(DATAPILOT_HOME)/.dagster_home
 export GX_ANALYTICS_ENABLED := false
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test-services instance run run-plan test ui mlflow-ui bench clean
+.PHONY: install test-services instance run run-plan test ui mlflow-ui bench bench-scale bench-scale-1m clean
 
 install: $(STAMP)
 
@@ -60,6 +60,12 @@ mlflow-ui: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+bench-scale: $(STAMP)  # export and validation at 10k and 100k jobs, streaming beside the in-memory code
+	$(BIN)/python -m bench.bench_scale --sizes 10000 100000
+
+bench-scale-1m: $(STAMP)  # 1M jobs, streaming only (the in-memory code would need ~85 GB)
+	$(BIN)/python -m bench.bench_scale --sizes 1000000 --baseline-max 0
 
 clean:
 	rm -rf data/feedback data/finetune_ready data/llm_logs reports models mlflow.db mlartifacts .dagster_home

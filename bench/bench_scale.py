@@ -3,6 +3,7 @@ code it replaced (`bench.baseline`), each step in a fresh process, and how both 
 
     .venv/bin/python -m bench.bench_scale [--sizes 10000 100000] [--shots 1] [--baseline-max 100000]
     .venv/bin/python -m bench.bench_scale --sizes 1000000 --baseline-max 0     # the 1M run (no in-memory baseline)
+    make bench-scale; make bench-scale-1m                                     # the same two runs
 
 The store is a SQLite feedback store of N jobs (1.2 reviews a job), filled in bulk from `TEMPLATES` synthetic jobs
 (generating a million jobs with `lib.synthetic` would take hours of CPU): copy i of a template gets its own job id,
@@ -11,7 +12,10 @@ Export streams the store (`export_reviews` over `iter_stored_groups`, what `data
 in-memory export over `stored_reviews`; validation runs on the exported file (`validate_dataset`, Great Expectations
 included) against the in-memory validation. Both exports must write the same bytes (checked, in the notes). The
 growth exponent k of a step between two sizes is log(t2/t1) / log(n2/n1) (1 = linear), likewise for peak RSS.
-No token budget is applied (no tokenizer): the same for both sides. Results: bench/results/scale_<stamp>.json.
+No token budget is applied (no tokenizer): the same for both sides. Streaming validation uses worker processes
+for files of 16 MB or more (`worker_count`; `--workers 1` for one process): its peak RSS is then its own plus each
+worker's at the largest worker's peak, and its CPU seconds include the workers'. Results:
+bench/results/scale_<stamp>.json.
 """
 
 from __future__ import annotations
@@ -26,10 +30,22 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.harness import RESULTS_DIR, machine, measure
+from bench.harness import RESULTS_DIR, machine
+from bench.harness import measure as _measure
 
 TEMPLATES = 300
 FILL_CHUNK = 5000
+
+
+def measure(fn, *args):
+    """`harness.measure` with a progress line on stderr (a 100k run takes most of an hour on a busy machine)."""
+    import sys
+
+    m = _measure(fn, *args)
+    print(f"[scale] {time.strftime('%H:%M:%S')} {fn.__name__}: {m.seconds:.1f} s, peak {m.peak_mb:.0f} MB"
+          f"{f' (+ workers {m.children_peak_mb:.0f} MB each)' if m.children_peak_mb else ''}, "
+          f"load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
+    return m
 
 
 def templates_step(path: str) -> dict:
@@ -63,7 +79,10 @@ def _vary(review: dict, i: int, rng: random.Random) -> dict:
 
 
 def fill_step(n_jobs: int, templates_path: str, feedback_dir: str) -> dict:
-    """A store of `n_jobs` jobs, inserted in bulk transactions (setup, not timed in the table)."""
+    """A store of `n_jobs` jobs, inserted in bulk transactions (setup, not timed in the table). Each template review
+    is validated once; a copy is the template's validated JSON varied in place (`_vary`) and its row the template's
+    row with the varied fields (validating every copy took 27 ms a job at load 8, 45 minutes for 100k jobs). The
+    first two copies of every template are validated and must dump to the JSON stored."""
     from datapilot_pipeline.lib.atomic import dumps_compact
     from datapilot_pipeline.lib.contracts import FeedbackFile
     from datapilot_pipeline.lib.feedback import store
@@ -73,15 +92,27 @@ def fill_step(n_jobs: int, templates_path: str, feedback_dir: str) -> dict:
     with open(templates_path, encoding="utf-8") as fh:
         for line in fh:
             jobs.setdefault(json.loads(line)["job_id"], []).append(line)
-    groups = list(jobs.values())
+    groups = []
+    for lines in jobs.values():
+        group = []
+        for line in lines:
+            template = FeedbackFile.model_validate(json.loads(line))
+            raw = dumps_compact(template.model_dump(mode="json"))
+            group.append((raw, feedback_row(template, "", raw, "0" * 64, "2026-01-01T00:00:00Z")))
+        groups.append(group)
     url = store.store_url_for(feedback_dir)
     started, rows, n_reviews = time.perf_counter(), [], 0
     for i in range(n_jobs):
         rng = random.Random(i)
-        for line in groups[i % len(groups)]:
-            review = FeedbackFile.model_validate(_vary(json.loads(line), i, rng))
-            raw = dumps_compact(review.model_dump(mode="json"))
-            rows.append(feedback_row(review, f"fill_{n_reviews}.json", raw, "0" * 64, "2026-01-01T00:00:00Z"))
+        for template_raw, template_row in groups[i % len(groups)]:
+            review = _vary(json.loads(template_raw), i, rng)
+            raw = dumps_compact(review)
+            if i < 2 * len(groups):  # the first two copies of every template: validating the copy changes nothing
+                if dumps_compact(FeedbackFile.model_validate_json(raw).model_dump(mode="json")) != raw:
+                    raise AssertionError(f"copy {i} of {review['job_id']}: the stored JSON is not the validated one")
+            rows.append({**template_row, "feedback_id": review["feedback_id"], "job_id": review["job_id"],
+                         "dataset_name": review["compact_eda"]["dataset"]["name"],
+                         "source_file": f"fill_{n_reviews}.json", "raw_json": raw})
             n_reviews += 1
         if len(rows) >= FILL_CHUNK or i == n_jobs - 1:
             with store.write_transaction(url) as conn:
@@ -136,22 +167,38 @@ def export_memory_step(feedback_dir: str, templates_path: str, out: str, shots: 
     return _export_info(result, seconds, path, len(reviews))
 
 
-def _validate(fn, path: str) -> dict:
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (validation workers)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _validate(fn, path: str, **kwargs) -> dict:
     from datapilot_pipeline.lib.pii import get_analyzer
 
     get_analyzer()
-    started, cpu = time.perf_counter(), time.process_time()
-    report = fn(path).report
+    started, cpu = time.perf_counter(), _cpu()
+    report = fn(path, **kwargs).report
     return {"records": report["n_examples"], "seconds": time.perf_counter() - started,
-            "cpu_seconds": time.process_time() - cpu, "bytes": Path(path).stat().st_size,
+            "cpu_seconds": _cpu() - cpu, "bytes": Path(path).stat().st_size, "workers": kwargs.get("workers", 1),
             "quality_score": report["quality_score"],
             "figures": json.dumps({k: v for k, v in report.items() if k != "created_at"}, sort_keys=True)}
 
 
-def validate_stream_step(path: str) -> dict:
-    from datapilot_pipeline.lib.validation.report import validate_dataset
+def validate_stream_step(path: str, workers: int | None = None) -> dict:
+    """`validate_dataset` with `workers` processes (None: its own choice, `worker_count`)."""
+    from datapilot_pipeline.lib.validation.report import validate_dataset, worker_count
 
-    return _validate(validate_dataset, path)
+    return _validate(validate_dataset, path, workers=worker_count(Path(path), workers))
+
+
+def _stream_peak(m) -> float:
+    """Peak RSS of a streaming step: its process plus, when it ran validation workers, each worker counted at the
+    largest worker's peak (an upper bound of what the processes held together)."""
+    workers = m.info.get("workers", 1)
+    return m.peak_mb + (workers * m.children_peak_mb if workers > 1 else 0.0)
 
 
 def validate_memory_step(path: str) -> dict:
@@ -181,6 +228,29 @@ def _table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def _final_notes(rows: list[dict], notes: list[str], load_start: tuple) -> list[str]:
+    out = list(notes)
+    for step in ("export", "validation"):
+        for side, key in (("stream", "stream"), ("in-memory", "memory")):
+            pts = [(r["jobs"], r[f"{key}_s"]) for r in rows if r["step"] == step and r.get(f"{key}_s")]
+            mem = [(r["jobs"], r[f"{key}_mb"]) for r in rows if r["step"] == step and r.get(f"{key}_mb")]
+            if len(pts) > 1:
+                out.append(f"growth exponent, {step} {side}: time {_exponent(pts)}, peak RSS {_exponent(mem)}")
+    load_end = os.getloadavg()
+    out.append(f"load average (1, 5, 15 min) at start {tuple(round(x, 2) for x in load_start)}, "
+               f"at end {tuple(round(x, 2) for x in load_end)}, on {os.cpu_count()} cores")
+    return out
+
+
+def _write(rows: list[dict], notes: list[str], load_start: tuple, shots: int, stamp: str) -> Path:
+    """bench/results/scale_<stamp>.json with the sizes done so far (rewritten after each size)."""
+    from datapilot_pipeline.lib.atomic import atomic_write_json
+
+    return atomic_write_json(RESULTS_DIR / f"scale_{stamp}.json", {
+        "created_at": stamp, "machine": machine(), "shots": shots, "rows": rows,
+        "notes": _final_notes(rows, notes, load_start)})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_scale", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -188,10 +258,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-max", type=int, default=100_000,
                         help="largest size the in-memory code runs at (its peak grows ~85 KB a job)")
     parser.add_argument("--work", help="folder for stores and files (default: a temp folder)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="validation processes (default: validate_dataset's choice; peak RSS counts them all)")
     parser.add_argument("--templates", help="a feedback JSONL (bench.workload format) to copy jobs from, instead of "
                         f"generating {TEMPLATES} jobs")
     args = parser.parse_args(argv)
     load_start = os.getloadavg()
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     rows, notes = [], []
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
         work = Path(tmp)
@@ -214,10 +287,11 @@ def main(argv: list[str] | None = None) -> int:
                 same = new.info["sha256"] == old.info["sha256"]
                 notes.append(f"{n} jobs: streamed and in-memory exports {'write the same bytes' if same else 'DIFFER'}"
                              f" (sha256 {new.info['sha256'][:16]})")
-            vnew = measure(validate_stream_step, str(new_out))
+            vnew = measure(validate_stream_step, str(new_out), args.workers)
             vold = measure(validate_memory_step, str(new_out)) if n <= args.baseline_max else None
             rows.append({"step": "validation", "jobs": n, "lines": vnew.info["records"],
-                         "stream_s": vnew.info["seconds"], "stream_mb": vnew.peak_mb,
+                         "stream_s": vnew.info["seconds"], "stream_mb": _stream_peak(vnew),
+                         "stream_workers": vnew.info["workers"], "stream_main_mb": vnew.peak_mb,
                          "memory_s": vold.info["seconds"] if vold else None, "memory_mb": vold.peak_mb if vold else None,
                          "stream_cpu_s": vnew.info["cpu_seconds"],
                          "memory_cpu_s": vold.info["cpu_seconds"] if vold else None})
@@ -228,22 +302,11 @@ def main(argv: list[str] | None = None) -> int:
             for p in work.glob(f"*_{n}*.jsonl"):
                 p.unlink()
             print(_table(rows), flush=True)
-    for step in ("export", "validation"):
-        for side, key in (("stream", "stream"), ("in-memory", "memory")):
-            pts = [(r["jobs"], r[f"{key}_s"]) for r in rows if r["step"] == step and r.get(f"{key}_s")]
-            mem = [(r["jobs"], r[f"{key}_mb"]) for r in rows if r["step"] == step and r.get(f"{key}_mb")]
-            if len(pts) > 1:
-                notes.append(f"growth exponent, {step} {side}: time {_exponent(pts)}, peak RSS {_exponent(mem)}")
-    load_end = os.getloadavg()
-    notes.append(f"load average (1, 5, 15 min) at start {tuple(round(x, 2) for x in load_start)}, "
-                 f"at end {tuple(round(x, 2) for x in load_end)}, on {os.cpu_count()} cores")
+            _write(rows, notes, load_start, args.shots, stamp)  # a run stopped later keeps the sizes done
+    path = _write(rows, notes, load_start, args.shots, stamp)
     print(_table(rows))
-    print("\n".join(notes))
-    from datapilot_pipeline.lib.atomic import atomic_write_json
-
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    atomic_write_json(RESULTS_DIR / f"scale_{stamp}.json", {"created_at": stamp, "machine": machine(),
-                                                            "shots": args.shots, "rows": rows, "notes": notes})
+    print("\n".join(_final_notes(rows, notes, load_start)))
+    print(f"results: {path}")
     return 0
 
 

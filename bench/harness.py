@@ -22,8 +22,9 @@ RESULTS_DIR = Path(__file__).parent / "results"
 @dataclass
 class Measurement:
     seconds: float
-    peak_mb: float
+    peak_mb: float  # the step's own process
     info: dict[str, Any] = field(default_factory=dict)
+    children_peak_mb: float = 0.0  # the largest of the processes the step started and waited for (0: none)
 
 
 @dataclass
@@ -56,9 +57,10 @@ def _child(fn: Callable[..., dict], args: tuple, queue: mp.Queue) -> None:
         info = fn(*args) or {}
         seconds = time.perf_counter() - started
         peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        queue.put(("ok", seconds, peak_kb / 1024.0, info))
+        children_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        queue.put(("ok", seconds, peak_kb / 1024.0, info, children_kb / 1024.0))
     except BaseException:  # reported to the parent, which raises it
-        queue.put(("error", 0.0, 0.0, {"traceback": traceback.format_exc()}))
+        queue.put(("error", 0.0, 0.0, {"traceback": traceback.format_exc()}, 0.0))
 
 
 def measure(fn: Callable[..., dict], *args: Any) -> Measurement:
@@ -67,11 +69,11 @@ def measure(fn: Callable[..., dict], *args: Any) -> Measurement:
     queue: mp.Queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(fn, args, queue))
     proc.start()
-    status, seconds, peak_mb, info = queue.get()
+    status, seconds, peak_mb, info, children_mb = queue.get()
     proc.join()
     if status != "ok":
         raise RuntimeError(f"benchmark step {getattr(fn, '__name__', fn)} failed:\n{info['traceback']}")
-    return Measurement(seconds, peak_mb, info)
+    return Measurement(seconds, peak_mb, info, children_mb)
 
 
 def machine() -> dict[str, Any]:

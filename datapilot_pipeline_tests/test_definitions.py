@@ -8,7 +8,8 @@ from pathlib import Path
 
 ASSETS = {"feedback_records", "reviewed_examples", "finetune_dataset", "validation_report", "training_dataset",
           "validation_shards", "sharded_validation_report", "fine_tuned_model", "evaluation_scores", "model_promotion",
-          "ab_test_report", "feedback_quality_trends"}
+          "ab_test_report", "feedback_quality_trends", "ab_test_by_month", "feedback_quality_by_month"}
+NOT_IN_DEMO = {"validation_shards", "sharded_validation_report", "ab_test_by_month", "feedback_quality_by_month"}
 DATASET_CHECKS = {"has_no_pii", "few_schema_errors", "few_duplicates", "fits_token_budget", "quality_score_ok"}
 CHECKS = {*(f"finetune_dataset:{name}" for name in DATASET_CHECKS), "model_promotion:fine_tuned_model_is_promoted",
           "feedback_quality_trends:feedback_quality_has_not_drifted", "ab_test_report:ab_test_guardrails_pass"}
@@ -26,10 +27,11 @@ def test_definitions_have_the_expected_objects() -> None:
                    for spec in getattr(d, "check_specs", [])}
     assert set(check_specs) == CHECKS  # the dataset's gates sit on the dataset (its Checks tab)
     assert {name for name, spec in check_specs.items() if spec.blocking} == BLOCKING
-    assert {j.name for j in defs.resolve_all_job_defs()} >= {"export_job", "retrain_job", "demo_job", "ab_test_job"}
+    assert {j.name for j in defs.resolve_all_job_defs()} >= {"export_job", "retrain_job", "demo_job", "ab_test_job",
+                                                              "monthly_reports_job"}
     assert {s.name for s in defs.sensors} == {"new_feedback_sensor"}
     assert {s.name for s in defs.schedules} == {"monthly_retrain_schedule", "quarterly_retrain_schedule",
-                                                 "ab_test_daily_schedule"}
+                                                 "ab_test_daily_schedule", "monthly_reports_schedule"}
     assert set(defs.resources) == {"workspace", "mlflow", "pipes_subprocess_client", "dedup_index", "automation",
                                    "io_manager"}
     for key in graph.get_all_asset_keys():
@@ -47,7 +49,7 @@ def test_every_check_job_sensor_and_schedule_says_what_it_does() -> None:
         **{f"sensor {s.name}": s.description for s in defs.sensors},
         **{f"schedule {s.name}": s.description for s in defs.schedules},
     }
-    assert len(described) == len(CHECKS) + 4 + 1 + 3  # jobs: export, retrain, demo, ab_test; schedules: 3
+    assert len(described) == len(CHECKS) + 5 + 1 + 4  # jobs: export, retrain, demo, ab_test, monthly_reports
     assert [name for name, text in described.items() if not text or len(text) < 30] == []
     names = [k.name for k in graph.asset_check_keys]
     assert max(map(len, names)) <= MAX_CHECK_NAME
@@ -60,7 +62,7 @@ def test_demo_runs_every_unpartitioned_asset() -> None:
 
     job, n_assets = _demo_job(defs)
     selected = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
-    assert selected == ASSETS - {"validation_shards", "sharded_validation_report"} and n_assets == len(selected)
+    assert selected == ASSETS - NOT_IN_DEMO and n_assets == len(selected)
 
 
 def test_dagster_cli_validates_the_workspace(home: Path) -> None:

@@ -36,13 +36,14 @@ def demo_run_config(base_model: str | None = None) -> dict:
 
 # Partitioned stages run per partition, not in one run with the rest; test_definitions pins that this leaves
 # every unpartitioned asset.
-PARTITIONED_ROOTS = ("validation_shards",)
+PARTITIONED_ROOTS = ("validation_shards", "ab_test_by_month", "feedback_quality_by_month")
 
 demo_job = dg.define_asset_job(
     "demo_job",
     selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*PARTITIONED_ROOTS).downstream(),
     config=DEMO_RUN_CONFIG,
-    description="`datapilot demo`: every asset and check except the partitioned validation shards, in one run, "
+    description="`datapilot demo`: every asset and check except the partitioned ones (validation shards, the "
+                "monthly views), in one run, "
                 "sized for a laptop (30 training steps, 8 holdout examples). Launch it again from "
                 "here with the same settings, or edit them in the launchpad.",
 )

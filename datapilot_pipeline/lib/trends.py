@@ -198,3 +198,32 @@ def trend_report(decisions: pd.DataFrame, feedback: pd.DataFrame, thresholds: di
         if len(series) and series.index[-1] == (monthly.index[-1] if len(monthly) else None):
             drift.append(detect_drift(series, category, thresholds, baseline_months, min_reviewed))
     return TrendReport(monthly, by_category, drift)
+
+
+def month_summary(decisions: pd.DataFrame, feedback: pd.DataFrame, month: str) -> dict:
+    """One month's figures (the rows of `monthly_trends` and `category_trends` for `month`, `YYYY-MM` UTC) from that
+    month's decisions and reviews; None for a metric that is undefined (no reviews, a single reviewer)."""
+    monthly = monthly_trends(decisions, feedback)
+    metrics = {name: None for name in METRIC_COLUMNS}
+    metrics.update(n_feedback=0, n_decisions=0, n_reviewed=0, n_multi_reviewed=0)
+    if month in monthly.index:
+        metrics.update({name: _plain(monthly.loc[month, name]) for name in METRIC_COLUMNS})
+    categories = {}
+    by_category = category_trends(decisions)
+    if len(by_category) and month in by_category.index.get_level_values("month"):
+        for category, row in by_category.xs(month, level="month").iterrows():
+            categories[category] = {name: _plain(row[name]) for name in by_category.columns}
+    return {"month": month, **metrics, "by_category": categories}
+
+
+def _plain(value):
+    """A JSON value: ints stay ints, floats floats, NaN and missing None."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, (bool,)):
+        return value
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value

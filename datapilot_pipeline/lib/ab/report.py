@@ -305,3 +305,17 @@ def summary_table(report: dict) -> str:
         lines.append(f"other experiment {x['id']} (fine_tuned {x['models']['fine_tuned']}): {x['verdict']}{p}; jobs "
                      f"{x['jobs']['few_shot']} / {x['jobs']['fine_tuned']} of {x['jobs_needed_per_variant']}")
     return "\n".join(lines)
+
+
+def month_report(table: JobTable, month: str, alpha: float = DEFAULTS["alpha"]) -> dict:
+    """The A/B figures of one month's reviews (`table` built from the reviews written in the UTC month `month`):
+    per-variant summaries, Welch's t on per-job approval rates, the guardrail tests and the per-day statistic. A
+    view for monitoring, month by month: no plan is fixed and no verdict decided here; the verdict is
+    `ab_report`'s, over the whole experiment, at its fixed horizon."""
+    t = [j for j in table.jobs if j.variant == TREATMENT]
+    c = [j for j in table.jobs if j.variant == CONTROL]
+    return {"month": month, "unit": UNIT, "method": METHOD, "alpha": alpha, "reviews": table.n_reviews,
+            "variants": {CONTROL: _variant_summary(c), TREATMENT: _variant_summary(t)},
+            "approval_test": _test(t, c, "approval_rate", alpha), "guardrails": guardrails(t, c, alpha),
+            "daily": daily_series(table.jobs, alpha) if table.jobs else [],
+            "excluded": {k: v for k, v in sorted(table.excluded.items()) if v}}

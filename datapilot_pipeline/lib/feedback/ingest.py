@@ -249,18 +249,32 @@ def _carry_out(move: _Move) -> None:
         _remove(move.supersedes)
 
 
-def feedback_table(feedback_dir: str | os.PathLike) -> pd.DataFrame:
-    """The stored reviews, one row per feedback_id, in ingestion order (columns of `FEEDBACK_COLUMNS`)."""
+def feedback_table(feedback_dir: str | os.PathLike, month: str | None = None) -> pd.DataFrame:
+    """The stored reviews, one row per feedback_id, in ingestion order (columns of `FEEDBACK_COLUMNS`); with
+    `month` (`YYYY-MM`) only those written in that UTC month, read through the store's month index."""
     from datapilot_pipeline.lib.feedback.tables import FEEDBACK_COLUMNS
 
-    return store.read_table(store.store_url_for(feedback_dir), "feedback", FEEDBACK_COLUMNS)
+    where = store.month_filter(month) if month is not None else None
+    return store.read_table(store.store_url_for(feedback_dir), "feedback", FEEDBACK_COLUMNS, where=where)
 
 
-def decisions_table(feedback_dir: str | os.PathLike) -> pd.DataFrame:
-    """The stored insight decisions, one row per reviewed insight (columns of `DECISION_COLUMNS`)."""
+def decisions_table(feedback_dir: str | os.PathLike, month: str | None = None) -> pd.DataFrame:
+    """The stored insight decisions, one row per reviewed insight (columns of `DECISION_COLUMNS`); with `month`
+    (`YYYY-MM`) only the decisions of reviews written in that UTC month."""
     from datapilot_pipeline.lib.feedback.tables import DECISION_COLUMNS
 
-    return store.read_table(store.store_url_for(feedback_dir), "decisions", DECISION_COLUMNS)
+    where = store.month_filter(month) if month is not None else None
+    return store.read_table(store.store_url_for(feedback_dir), "decisions", DECISION_COLUMNS, where=where)
+
+
+def stored_reviews_in_month(feedback_dir: str | os.PathLike, month: str) -> list[FeedbackFile]:
+    """The stored reviews written in the UTC month `YYYY-MM`, in ingestion order, read through the month index
+    (empty when no store exists yet; reading creates none)."""
+    url = store.store_url_for(feedback_dir)
+    if not store.exists(url):
+        return []
+    table = store.read_table(url, "feedback", ["raw_json"], where=store.month_filter(month))
+    return [FeedbackFile.model_validate_json(raw) for raw in table["raw_json"]]
 
 
 def quarantine_table(feedback_dir: str | os.PathLike) -> pd.DataFrame:

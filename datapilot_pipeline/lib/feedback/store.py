@@ -39,19 +39,61 @@ def _column(name: str) -> sa.Column:
     return sa.Column(name, kind, nullable=True)
 
 
+# The UTC month (`YYYY-MM`) of a row's `created_at`, kept beside it: the monthly partitions read one month's rows
+# through an index on it (`created_at` is any ISO-8601 time, offsets included, so its text does not sort by UTC).
+MONTH_COLUMN = "created_month"
+MONTH_TABLES = ("feedback", "decisions")
+
 METADATA = sa.MetaData()
 TABLES = {
     "feedback": sa.Table("feedback", METADATA, sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-                         *(_column(c) for c in FEEDBACK_COLUMNS), sa.UniqueConstraint("feedback_id"),
-                         # export streams the store job by job; the sensor reads what was ingested after a time
-                         sa.Index("feedback_by_job", "job_id", "seq"), sa.Index("feedback_by_ingested_at", "ingested_at")),
+                         *(_column(c) for c in FEEDBACK_COLUMNS), sa.Column(MONTH_COLUMN, sa.String(7)),
+                         sa.UniqueConstraint("feedback_id"),
+                         # export streams the store job by job; the sensor reads what was ingested after a time;
+                         # the monthly partitions read one month of reviews
+                         sa.Index("feedback_by_job", "job_id", "seq"), sa.Index("feedback_by_ingested_at", "ingested_at"),
+                         sa.Index("feedback_by_month", MONTH_COLUMN, "seq")),
     "decisions": sa.Table("decisions", METADATA, sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-                          *(_column(c) for c in DECISION_COLUMNS), sa.UniqueConstraint("feedback_id", "insight_id")),
+                          *(_column(c) for c in DECISION_COLUMNS), sa.Column(MONTH_COLUMN, sa.String(7)),
+                          sa.UniqueConstraint("feedback_id", "insight_id"),
+                          sa.Index("decisions_by_month", MONTH_COLUMN, "seq")),
     "inbox_files": sa.Table("inbox_files", METADATA,
                             sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
                             *(_column(c) for c in FILE_COLUMNS),
                             sa.Index("inbox_files_by_name", "name"), sa.Index("inbox_files_by_status", "status")),
 }
+
+
+def utc_month(created_at: str | None) -> str | None:
+    """`YYYY-MM` of an ISO-8601 time in UTC (a time without an offset is UTC, as `lib.trends` reads it)."""
+    if not created_at:
+        return None
+    from datetime import datetime, timezone
+
+    try:
+        moment = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m")
+
+
+def _add_month_column(conn: sa.Connection) -> None:
+    """Stores made before `MONTH_COLUMN` existed get it, filled from `created_at` (rows a writer of that older
+    version adds later are filled at the next writer's start)."""
+    inspector = sa.inspect(conn)
+    for name in MONTH_TABLES:
+        table = TABLES[name]
+        if MONTH_COLUMN not in {c["name"] for c in inspector.get_columns(name)}:
+            conn.execute(sa.text(f"ALTER TABLE {name} ADD COLUMN {MONTH_COLUMN} VARCHAR(7)"))
+        missing = conn.execute(sa.select(table.c.seq, table.c.created_at).where(
+            table.c[MONTH_COLUMN].is_(None), table.c.created_at.is_not(None))).all()
+        updates = [{"row_seq": seq, "month": month} for seq, created_at in missing
+                   if (month := utc_month(created_at)) is not None]
+        if updates:
+            conn.execute(sa.update(table).where(table.c.seq == sa.bindparam("row_seq"))
+                         .values({MONTH_COLUMN: sa.bindparam("month")}), updates)
 
 
 class StoreError(RuntimeError):
@@ -135,6 +177,7 @@ def engine_for(url: str, write: bool = False) -> sa.Engine:
                 with engine.begin() as conn:
                     _lock_writers(conn)
                     METADATA.create_all(conn)
+                    _add_month_column(conn)
                     for index in (i for t in METADATA.sorted_tables for i in t.indexes):
                         index.create(conn, checkfirst=True)  # create_all adds indexes to new tables only
             except sa.exc.OperationalError as exc:
@@ -164,8 +207,10 @@ def write_transaction(url: str) -> Iterator[sa.Connection]:
 
 
 def insert_rows(conn: sa.Connection, table: str, rows: list[dict[str, Any]]) -> None:
-    """Insert rows (missing columns are NULL) into one of `TABLES`."""
+    """Insert rows (missing columns are NULL) into one of `TABLES`; `MONTH_COLUMN` is derived from `created_at`."""
     if rows:
+        if table in MONTH_TABLES:
+            rows = [{**row, MONTH_COLUMN: utc_month(row.get("created_at"))} for row in rows]
         conn.execute(sa.insert(TABLES[table]), rows)
 
 
@@ -208,6 +253,11 @@ def read_table(url: str, table: str, columns: list[str] | None = None, where=Non
     with engine_for(url).connect() as conn:
         rows = conn.execute(query).all()
     return typed(pd.DataFrame([tuple(r) for r in rows], columns=columns))
+
+
+def month_filter(month: str):
+    """A `read_table` filter: the rows whose `created_at` falls in the UTC month `YYYY-MM` (an index lookup)."""
+    return lambda t: t.c[MONTH_COLUMN] == month
 
 
 def iter_by_job(url: str, columns: list[str], batch: int = 1000) -> Iterator[tuple]:

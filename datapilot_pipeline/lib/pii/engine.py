@@ -16,8 +16,11 @@ one Presidio call, joined by a separator no recognizer matches across.
 from __future__ import annotations
 
 import bisect
+import os
 import re
+import sys
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from datapilot_pipeline.lib.pii.checks import digits_of, gtin_valid, looks_like_business_number, weak_phone
@@ -103,6 +106,46 @@ _ANALYZERS: dict[PiiConfig, object] = {}
 _LOCK = threading.Lock()
 
 
+class _Unavailable:
+    """A meta-path finder that makes the named top-level packages unimportable."""
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in self.names:
+            raise ImportError(f"{name} is not imported by the PII analyzer")
+        return None
+
+
+@contextmanager
+def _without_unused_ml_imports():
+    """Import Presidio without torch and transformers when this process has not imported them yet.
+
+    `import presidio_analyzer` imports every NLP engine it ships: the transformers engine imports
+    `transformers.pipeline` and torch, its device detector imports torch, and spaCy's thinc imports torch; each
+    is optional there (`except ImportError`). The analyzer here runs on the no-op NLP engine and pattern
+    recognizers, which use none of them, and the imports cost 4-10 s of CPU per process (most of a 20,000-line
+    validation). A process that has already imported torch or transformers keeps them; after the import either
+    can be imported as usual (thinc then reports no torch support, which no code here uses)."""
+    blocked = {name for name in ("torch", "transformers") if name not in sys.modules}
+    if "presidio_analyzer" in sys.modules or not blocked:
+        yield
+        return
+    finder = _Unavailable(blocked)
+    device = os.environ.get("PRESIDIO_DEVICE")
+    os.environ["PRESIDIO_DEVICE"] = "cpu"  # its device detector then asks torch nothing
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+        if device is None:
+            os.environ.pop("PRESIDIO_DEVICE", None)
+        else:
+            os.environ["PRESIDIO_DEVICE"] = device
+
+
 def get_analyzer(config: PiiConfig = DEFAULT_CONFIG):
     """The process-wide Presidio analyzer for `config`, built on first use (well under a second)."""
     analyzer = _ANALYZERS.get(config)
@@ -110,9 +153,10 @@ def get_analyzer(config: PiiConfig = DEFAULT_CONFIG):
         with _LOCK:
             analyzer = _ANALYZERS.get(config)
             if analyzer is None:
-                from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
-                from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
-                from presidio_analyzer.nlp_engine import NoOpNlpEngine
+                with _without_unused_ml_imports():
+                    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+                    from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
+                    from presidio_analyzer.nlp_engine import NoOpNlpEngine
 
                 class NoContextEnhancer(ContextAwareEnhancer):
                     """Context is judged by the project's rules (`_keep`); without NLP tokens Presidio's

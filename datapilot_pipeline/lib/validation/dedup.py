@@ -196,6 +196,46 @@ def redis_storage_config(host: str, port: int, dataset_sha256: str) -> dict:
 _BAND_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
+@dataclass
+class ChunkSignatures:
+    """What `StreamingDuplicates` keeps of a chunk of lines: line numbers, 128 bits of each exact key, the MinHash
+    signatures (uint32) of the lines that have shingles, their LSH band hashes, and per line its row among the
+    chunk's signatures (-1: none). Small arrays, cheap to send between processes."""
+
+    lines: np.ndarray
+    keys: np.ndarray
+    sig_rows: np.ndarray
+    signatures: np.ndarray
+    bands: np.ndarray
+
+
+def chunk_signatures(items: list[tuple[int, str]], b: int, r: int,
+                     exact_keys: list[str] | None = None) -> ChunkSignatures | None:
+    """`ChunkSignatures` of (line, varying content) items for an LSH of `b` bands of `r` rows; None for no items.
+    `exact_keys`: the items' `exact_key`s when already computed."""
+    if not items:
+        return None
+    hasher = _ShingleHasher()
+    keys = np.empty((len(items), 2), dtype=np.uint64)
+    sig_rows = np.full(len(items), -1, dtype=np.int64)
+    sigs = []
+    for k, (_line, content) in enumerate(items):
+        key = exact_keys[k] if exact_keys is not None else exact_key(content)
+        keys[k] = (int(key[:16], 16), int(key[16:32], 16))
+        shingles = hasher(content)
+        if len(shingles):
+            sigs.append(signature_values(shingles))
+            sig_rows[k] = len(sigs) - 1
+    matrix = np.asarray(sigs, dtype=np.uint64).reshape(len(sigs), NUM_PERM)
+    bands = np.zeros((len(sigs), b), dtype=np.uint64)
+    for band in range(b):
+        for col in matrix[:, band * r:(band + 1) * r].T:
+            bands[:, band] = (bands[:, band] ^ col) * _BAND_MIX
+            bands[:, band] ^= bands[:, band] >> np.uint64(29)
+    lines = np.fromiter((line for line, _ in items), dtype=np.int64, count=len(items))
+    return ChunkSignatures(lines, keys, sig_rows, matrix.astype(np.uint32), bands)  # MinHash values < 2**32
+
+
 class StreamingDuplicates:
     """`find_duplicates` for a file read in chunks, in memory that does not grow with the lines' size.
 
@@ -212,7 +252,6 @@ class StreamingDuplicates:
         self._sig_path = Path(folder) / "minhash.u32"
         self._sig_file = self._sig_path.open("wb")
         self._rows = 0  # signatures written
-        self._hasher = _ShingleHasher()
         self._lines: list[np.ndarray] = []
         self._keys: list[np.ndarray] = []
         self._sig_rows: list[np.ndarray] = []
@@ -220,30 +259,19 @@ class StreamingDuplicates:
 
     def add(self, items: list[tuple[int, str]]) -> None:
         """(line, varying content) of a chunk of lines, in file order."""
-        if not items:
+        self.append(chunk_signatures(items, self.b, self.r))
+
+    def append(self, chunk: "ChunkSignatures | None") -> None:
+        """A chunk's `chunk_signatures` (computed here or in another process), chunks in file order."""
+        if chunk is None:
             return
-        keys = np.empty((len(items), 2), dtype=np.uint64)
-        sig_rows = np.full(len(items), -1, dtype=np.int64)
-        sigs = []
-        for k, (_line, content) in enumerate(items):
-            key = exact_key(content)
-            keys[k] = (int(key[:16], 16), int(key[16:32], 16))
-            shingles = self._hasher(content)
-            if len(shingles):
-                sigs.append(signature_values(shingles))
-                sig_rows[k] = self._rows + len(sigs) - 1
-        if sigs:
-            matrix = np.asarray(sigs, dtype=np.uint64)
-            self._sig_file.write(matrix.astype(np.uint32).tobytes())  # MinHash values are below 2**32
-            bands = np.zeros((len(sigs), self.b), dtype=np.uint64)
-            for band in range(self.b):
-                for col in matrix[:, band * self.r:(band + 1) * self.r].T:
-                    bands[:, band] = (bands[:, band] ^ col) * _BAND_MIX
-                    bands[:, band] ^= bands[:, band] >> np.uint64(29)
-            self._bands.append(bands)
-            self._rows += len(sigs)
-        self._lines.append(np.fromiter((line for line, _ in items), dtype=np.int64, count=len(items)))
-        self._keys.append(keys)
+        sig_rows = np.where(chunk.sig_rows >= 0, chunk.sig_rows + self._rows, -1)
+        if len(chunk.signatures):
+            self._sig_file.write(chunk.signatures.tobytes())
+            self._bands.append(chunk.bands)
+            self._rows += len(chunk.signatures)
+        self._lines.append(chunk.lines)
+        self._keys.append(chunk.keys)
         self._sig_rows.append(sig_rows)
 
     def _signature(self, fd: int, row: int) -> np.ndarray:
@@ -270,18 +298,11 @@ class StreamingDuplicates:
         is_exact = np.zeros(len(lines), dtype=bool)
         is_exact[exact_pos] = True
         eligible = np.flatnonzero((sig_rows >= 0) & ~is_exact)
-        candidates = self._band_candidates(lines[eligible], bands[sig_rows[eligible]])
         near: dict[int, int] = {}
-        if len(candidates):
-            row_of = dict(zip(lines[eligible].tolist(), sig_rows[eligible].tolist()))
+        if len(eligible):
             fd = os.open(self._sig_path, os.O_RDONLY)
             try:
-                for later, earlier in candidates.tolist():  # sorted by (later, earlier): the first kept is the min
-                    if later in near:
-                        continue
-                    a, b = self._signature(fd, row_of[later]), self._signature(fd, row_of[earlier])
-                    if np.count_nonzero(a == b) / NUM_PERM >= self.threshold:
-                        near[later] = earlier
+                near = self._near(lines[eligible], sig_rows[eligible], bands[sig_rows[eligible]], fd)
             finally:
                 os.close(fd)
         result.near = sorted(near)
@@ -289,20 +310,43 @@ class StreamingDuplicates:
         result.pairs = dict(sorted(pairs.items()))
         return result
 
-    def _band_candidates(self, lines: np.ndarray, bands: np.ndarray) -> np.ndarray:
-        """(later line, earlier line) pairs that share at least one band, unique, sorted."""
-        found = []
+    def _near(self, lines: np.ndarray, rows: np.ndarray, bands: np.ndarray, fd: int) -> dict[int, int]:
+        """later line -> the earliest earlier line sharing a band with it whose signature agrees on at least
+        `threshold` of its values, for `lines` (ascending) with their signature rows and band hashes.
+
+        What the LSH pass finds (the minimum over every band's bucket-mates), without listing every pair: a bucket of
+        k near-copies of one table holds k^2/2 pairs (10 million pairs and 1.3 GB at 100k jobs made from 300 tables).
+        Per band the lines are sorted by (hash, line), so each line's earlier bucket-mates are a sorted slice; a
+        line's candidates are those slices merged in line order, checked until one passes."""
+        import heapq
+
+        n = len(lines)
+        ordered, start_of = [], []
         for band in range(self.b):
-            order = np.lexsort((lines, bands[:, band]))
-            values, ordered = bands[order, band], lines[order]
-            same = np.flatnonzero(values[1:] == values[:-1]) + 1  # positions whose band equals the one before
-            if not len(same):
-                continue
-            group_start = np.where(np.r_[True, values[1:] != values[:-1]], np.arange(len(values)), 0)
-            group_start = np.maximum.accumulate(group_start)
-            for pos in same.tolist():  # each later member against every earlier member of its bucket
-                for earlier in ordered[group_start[pos]:pos].tolist():
-                    found.append((int(ordered[pos]), earlier))
-        if not found:
-            return np.zeros((0, 2), dtype=np.int64)
-        return np.unique(np.asarray(found, dtype=np.int64), axis=0)
+            order = np.lexsort((lines, bands[:, band])).astype(np.int32)
+            values = bands[order, band]
+            new_group = np.r_[True, values[1:] != values[:-1]]
+            group_start = np.maximum.accumulate(np.where(new_group, np.arange(n, dtype=np.int32), 0))
+            position = np.empty(n, dtype=np.int32)
+            position[order] = np.arange(n, dtype=np.int32)
+            ordered.append(lines[order])
+            start_of.append((group_start[position], position))  # per line: its bucket's first position, its own
+        has_mate = np.zeros(n, dtype=bool)
+        for first, own in start_of:
+            has_mate |= first < own
+        near: dict[int, int] = {}
+        for k in np.flatnonzero(has_mate).tolist():
+            slices = [ordered[band][start_of[band][0][k]:start_of[band][1][k]] for band in range(self.b)]
+            later, signature, tried = int(lines[k]), None, set()
+            for earlier in heapq.merge(*(iter(s.tolist()) if len(s) < 64 else iter(s) for s in slices if len(s))):
+                earlier = int(earlier)
+                if earlier in tried:
+                    continue
+                tried.add(earlier)
+                if signature is None:
+                    signature = self._signature(fd, int(rows[k]))
+                other = self._signature(fd, int(rows[np.searchsorted(lines, earlier)]))
+                if np.count_nonzero(signature == other) / NUM_PERM >= self.threshold:
+                    near[later] = earlier
+                    break
+        return near

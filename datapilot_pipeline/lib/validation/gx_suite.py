@@ -28,6 +28,12 @@ def _expectations(gx, max_tokens: int, min_rows: int) -> list:
     ]
 
 
+def preload() -> None:
+    """Import Great Expectations now (what `run_suite` would do first), e.g. while other processes work."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations  # noqa: F401
+
+
 def run_suite(rows: list[dict], max_tokens: int, min_rows: int) -> dict:
     """Validate `rows` (keys: line, is_object, format, prompt_chars, completion_chars, schema_ok,
     n_insights, total_tokens, content_key); returns a JSON-ready summary with per-expectation results."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -15,7 +17,7 @@ from datapilot_pipeline.lib.atomic import atomic_write_json
 from datapilot_pipeline.lib.batching import chunks
 from datapilot_pipeline.lib.validation import score as scoring
 from datapilot_pipeline.lib.validation.dedup import (
-    NEAR_THRESHOLD, DuplicateResult, StreamingDuplicates, find_duplicates,
+    NEAR_THRESHOLD, DuplicateResult, StreamingDuplicates, chunk_signatures, find_duplicates,
 )
 from datapilot_pipeline.lib.validation.facts import LineFacts, TokenMethod, analyze_records
 from datapilot_pipeline.lib.validation.pii_scan import PiiResult
@@ -308,19 +310,139 @@ class DatasetChangedError(ValueError):
 
 
 CHUNK_LINES = 2000  # lines parsed and checked at a time: memory holds a chunk, never the file
+PARALLEL_MIN_BYTES = 16 * 2**20  # below this a file is checked in this process (a worker takes ~2 s to start)
+WORKERS_ENV = "DATAPILOT_VALIDATE_WORKERS"
+
+
+def worker_count(path: Path, workers: int | None = None) -> int:
+    """How many processes check a file's chunks: `workers` when given, else `$DATAPILOT_VALIDATE_WORKERS`, else
+    one per CPU core (at most 4) for a file of `PARALLEL_MIN_BYTES` or more on a machine with a core to spare (its
+    1-minute load average at least one below its core count), and 1 (this process) otherwise: on a busy machine
+    workers only add their start-up (~2 s of CPU each) and memory (~430 MB each beside this process's ~470 MB).
+    A daemonic process (a multiprocessing pool's worker) may not start processes: always 1 there."""
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon or not _main_reimport_safe():
+        return 1
+    if workers is None and os.environ.get(WORKERS_ENV, "").strip():
+        workers = int(os.environ[WORKERS_ENV])
+    if workers is None:
+        cores = len(os.sched_getaffinity(0))
+        spare = os.getloadavg()[0] <= cores - 1
+        workers = min(cores, 4) if path.stat().st_size >= PARALLEL_MIN_BYTES and spare else 1
+    return max(1, workers)
+
+
+def _main_reimport_safe() -> bool:
+    """Whether a spawned process can start here: a spawned child imports the parent's main module again (as
+    `__mp_main__`), which only a module run with `-m`, no main file (an interactive interpreter) or a script that
+    guards its work with `if __name__ == "__main__"` (console scripts such as `datapilot` and `dagster` do)
+    survives. A script that validates at import time keeps working, in this process alone."""
+    main = sys.modules.get("__main__")
+    if getattr(main, "__spec__", None) is not None:
+        return True
+    main_path = getattr(main, "__file__", None)
+    if main_path is None:
+        return True
+    try:
+        source = Path(main_path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return "__name__" in source and "__main__" in source
+
+
+def _check_chunk(chunk: list[tuple[int, str]], counter: TokenCounter, cache, recipe, b: int, r: int):
+    """(facts, `dedup.chunk_signatures`, recipe problems) of a chunk of (line number, text)."""
+    from datapilot_pipeline.lib.validation.recipe import line_problems
+    from datapilot_pipeline.lib.validation.records import parse_record
+
+    records = [parse_record(n, raw) for n, raw in chunk]
+    facts, varying = analyze_records(records, counter, cache)
+    problems = line_problems(recipe, records) if recipe is not None else []
+    keys = {f.line: f.key for f in facts if f.key is not None}  # the exact keys analyze_records computed
+    items = list(varying.items())
+    return facts, chunk_signatures(items, b, r, [keys[line] for line, _ in items]), problems
+
+
+@dataclass(frozen=True)
+class _ChunkSpec:
+    """What a worker process needs to check chunks as `validate_dataset` does (the tokenizer by its folder)."""
+
+    max_tokens: int
+    budget: tuple | None  # TokenBudget.load arguments
+    recipe: object
+    b: int
+    r: int
+
+
+def _budget_spec(budget: "TokenBudget | None") -> tuple | None:
+    return None if budget is None else (budget.tokenizer_path, budget.max_length, budget.base_model)
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(spec: _ChunkSpec) -> None:
+    from datapilot_pipeline.lib.token_budget import TokenBudget
+    from datapilot_pipeline.lib.validation.pii_scan import ScanCache
+
+    budget = TokenBudget.load(*spec.budget) if spec.budget is not None else None
+    _WORKER.update(spec=spec, counter=TokenCounter(None, spec.max_tokens, budget), cache=ScanCache())
+
+
+def _worker_chunk(chunk: list[tuple[int, str]]):
+    spec = _WORKER["spec"]
+    return _check_chunk(chunk, _WORKER["counter"], _WORKER["cache"], spec.recipe, spec.b, spec.r)
+
+
+def parallel_chunks(chunk_iter: Iterable[list[tuple[int, str]]], spec: _ChunkSpec, workers: int,
+                    preload_gx: bool = False):
+    """`_check_chunk` of every chunk in `workers` spawned processes, results in file order, at most two chunks per
+    worker in flight (memory stays bounded). With `preload_gx` this process imports Great Expectations while the
+    workers check the first chunks (its import takes seconds of CPU, the suite runs at the end)."""
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+                               initargs=(spec,))
+    pending: deque = deque()
+    try:
+        preloaded = not preload_gx
+        for chunk in chunk_iter:
+            pending.append(pool.submit(_worker_chunk, chunk))
+            if len(pending) >= 2 * workers:
+                if not preloaded:
+                    from datapilot_pipeline.lib.validation.gx_suite import preload
+
+                    preload()
+                    preloaded = True
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:  # also when the caller stops early or reading the file failed: no work left running
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 
 
 def validate_dataset(path: str | Path, *, tokenizer_path: str | Path | None = None, max_tokens: int | None = None,
                      workspace: "Workspace | None" = None, expected_sha256: str | None = None,
-                     near_threshold: float = NEAR_THRESHOLD, run_gx: bool = True) -> Validation:
+                     near_threshold: float = NEAR_THRESHOLD, run_gx: bool = True,
+                     workers: int | None = None) -> Validation:
     """Validate a JSONL file against its recipe's token budget (`recipe.dataset_budget`); raises
     `records.DatasetReadError` when it cannot be read at all and `DatasetChangedError` when its bytes are not
     the ones with `expected_sha256`. The file is read once, `CHUNK_LINES` lines at a time, and hashed as it is
     read: the report covers exactly the bytes it names, in memory that does not grow with the file (the report's
-    fold, ~100 bytes a line for duplicates in arrays, MinHash signatures in a temp file)."""
+    fold, ~100 bytes a line for duplicates in arrays, MinHash signatures in a temp file).
+
+    `workers` processes check the chunks (`worker_count`: by default one per CPU core for a file of at least
+    `PARALLEL_MIN_BYTES`, else this process alone); the report is the same whatever the number."""
     from datapilot_pipeline.lib.validation.pii_scan import ScanCache
-    from datapilot_pipeline.lib.validation.recipe import dataset_budget, dataset_recipe, line_problems
-    from datapilot_pipeline.lib.validation.records import iter_lines, no_example_error, no_object_error, parse_record
+    from datapilot_pipeline.lib.validation.recipe import dataset_budget, dataset_recipe
+    from datapilot_pipeline.lib.validation.records import iter_lines, no_example_error, no_object_error
 
     path = Path(path)
     if not path.is_file():
@@ -339,14 +461,24 @@ def validate_dataset(path: str | Path, *, tokenizer_path: str | Path | None = No
 
     with tempfile.TemporaryDirectory(prefix="datapilot_validate_") as tmp:
         duplicates = StreamingDuplicates(tmp, near_threshold)
+        n_workers = worker_count(path, workers)
         try:
-            for chunk in chunks(iter_lines(path, digest), CHUNK_LINES):
-                records = [parse_record(n, raw) for n, raw in chunk]
-                facts, varying = analyze_records(records, counter, cache)
-                fold.add(facts, counter.max_tokens)
-                duplicates.add(list(varying.items()))
-                if recipe is not None and len(recipe_problems) < MAX_LISTED:
-                    recipe_problems += line_problems(recipe, records)
+            if n_workers > 1:
+                spec = _ChunkSpec(counter.max_tokens, _budget_spec(counter.budget), recipe, duplicates.b,
+                                  duplicates.r)
+                checked = parallel_chunks(chunks(iter_lines(path, digest), CHUNK_LINES), spec, n_workers,
+                                          preload_gx=run_gx)
+            else:
+                checked = (_check_chunk(chunk, counter, cache, recipe, duplicates.b, duplicates.r)
+                           for chunk in chunks(iter_lines(path, digest), CHUNK_LINES))
+            try:
+                for facts, signatures, problems in checked:
+                    fold.add(facts, counter.max_tokens)
+                    duplicates.append(signatures)
+                    if len(recipe_problems) < MAX_LISTED:
+                        recipe_problems += problems
+            finally:
+                checked.close()
         except DatasetReadError:
             unchanged()  # a replaced file is reported as such, not as the bad bytes it now holds
             raise

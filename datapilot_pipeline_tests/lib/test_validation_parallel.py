@@ -1,0 +1,106 @@
+"""Validation in worker processes gives the report of one process; the pieces that made validation cheaper
+(Presidio without torch, the unrolled JSON-string pattern) change no result."""
+
+from __future__ import annotations
+
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from datapilot_pipeline.lib.validation import report as report_mod
+from datapilot_pipeline.lib.validation.pii_scan import _JSON_STRING
+from datapilot_pipeline.lib.validation.report import validate_dataset, worker_count
+from datapilot_pipeline_tests.lib.test_validation_stream import _comparable, _lines
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("parallel") / "data.jsonl"
+    path.write_text("\n".join(_lines()) + "\n", encoding="utf-8")
+    return path
+
+
+def test_two_worker_processes_give_the_one_process_report(dataset: Path, monkeypatch) -> None:
+    monkeypatch.setattr(report_mod, "CHUNK_LINES", 17)  # 15 chunks over 2 workers, out of step with each other
+    one = validate_dataset(dataset, workers=1, run_gx=False)  # the suite's columns are the fold's, as shown below
+    two = validate_dataset(dataset, workers=2, run_gx=False)
+    assert _comparable(two.report) == _comparable(one.report)
+    assert two.duplicates == one.duplicates and two.pii.lines == one.pii.lines
+    assert one.report["duplicates"]["exact"] and one.report["pii"]["lines"]  # there was something to find
+
+
+def test_worker_count_defaults(dataset: Path, monkeypatch) -> None:
+    monkeypatch.delenv(report_mod.WORKERS_ENV, raising=False)
+    assert worker_count(dataset) == 1  # a small file: this process alone
+    assert worker_count(dataset, 3) == 3
+    monkeypatch.setattr(report_mod, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(report_mod.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(report_mod.os, "getloadavg", lambda: (0.4, 0.4, 0.4))
+    assert worker_count(dataset) == 2  # a big file, a core to spare
+    monkeypatch.setattr(report_mod.os, "getloadavg", lambda: (1.5, 0.4, 0.4))
+    assert worker_count(dataset) == 1  # a busy machine: workers would only add start-up and memory
+    monkeypatch.setenv(report_mod.WORKERS_ENV, "1")
+    assert worker_count(dataset) == 1
+
+
+_OLD_JSON_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"(?:\s*:\s*"((?:[^"\\]|\\.)*)")?', re.DOTALL)
+
+
+def test_the_unrolled_string_pattern_finds_what_the_plain_one_found() -> None:
+    rng = random.Random(3)
+    alphabet = ['"', "\\", ":", " ", "a", "b", "\n", "{", "}", ",", "é", "n", "u"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(40))) for _ in range(3000)]
+    texts += [line for line in _lines(60)]
+    for text in texts:
+        assert _JSON_STRING.findall(text) == _OLD_JSON_STRING.findall(text), text
+
+
+def test_the_analyzer_loads_without_torch_and_torch_still_imports_after() -> None:
+    code = ("import sys\nfrom datapilot_pipeline.lib.pii import scan_texts\n"
+            "found = scan_texts(['mail jane.doe@example.com'])[0]\n"
+            "assert [f.entity_type for f in found] == ['EMAIL_ADDRESS'], found\n"
+            "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
+            "import os; assert 'PRESIDIO_DEVICE' not in os.environ\n"
+            "import torch, transformers\nprint('ok')\n")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "PRESIDIO_DEVICE"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_a_trimmed_scan_cache_finds_what_an_untrimmed_one_finds() -> None:
+    from datapilot_pipeline.lib.validation.pii_scan import ScanCache, scan_records
+
+    records = [(n, True, line) for n, line in enumerate(_lines(120), start=1) if line.startswith("{")]
+    small, large = ScanCache(limit=5), ScanCache()
+    for start in range(0, len(records), 10):  # chunks, as validate_dataset reads them
+        chunk = records[start:start + 10]
+        a, b = scan_records(chunk, small), scan_records(chunk, large)
+        assert (a.by_line, a.by_entity, a.locales_by_line) == (b.by_line, b.by_entity, b.locales_by_line)
+    assert len(small.findings) < len(large.findings)
+
+
+def test_big_buckets_of_near_copies_give_what_the_lsh_pass_gives(tmp_path: Path) -> None:
+    """Hundreds of near copies of a few tables (every pair in one LSH bucket): the streaming duplicate pass gives
+    the line-by-line LSH pass's answer without listing every pair."""
+    from datapilot_pipeline.lib.validation.dedup import StreamingDuplicates, find_duplicates
+
+    rng = random.Random(11)
+    bases = [" ".join(f"w{rng.randrange(500)}" for _ in range(120)) for _ in range(3)]
+    items = []
+    for line in range(1, 451):
+        words = bases[line % 3].split()
+        for _ in range(rng.choice([1, 2, 6, 40])):  # a few words changed: near, or (at 40) not so near
+            words[rng.randrange(len(words))] = f"x{rng.randrange(10**6)}"
+        items.append((line, " ".join(words)))
+    items.append((451, items[7][1]))  # and one exact copy
+    streaming = StreamingDuplicates(tmp_path)
+    for start in range(0, len(items), 100):
+        streaming.add(items[start:start + 100])
+    got, want = streaming.result(), find_duplicates(items)
+    assert (got.exact, got.near, got.pairs) == (want.exact, want.near, want.pairs)
+    assert len(got.near) > 200 and got.exact == [451]
