@@ -383,7 +383,7 @@ _WORKER: dict = {}
 
 
 def _init_worker(spec: _ChunkSpec) -> None:
-    from datapilot_pipeline.lib.token_budget import TokenBudget
+    from datapilot_pipeline.lib.generation.token_budget import TokenBudget
     from datapilot_pipeline.lib.validation.pii_scan import ScanCache
 
     budget = TokenBudget.load(*spec.budget) if spec.budget is not None else None
