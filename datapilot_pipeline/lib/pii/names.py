@@ -74,13 +74,18 @@ def _rank_points(rank: int) -> float:
     return max(1.25, 5.0 - math.log10(rank)) if rank else 0.0
 
 
+def _parts(word: str) -> list[str]:
+    """The lower-case parts a capitalized word is looked up by: `Hans-Jürgen` -> hans, jürgen; `Smith's` -> smith."""
+    return word.replace("’", "'").lower().removesuffix("'s").split("-")
+
+
 @lru_cache(maxsize=65536)
 def word_points(word: str) -> tuple[float, float, float]:
     """(evidence as a given name, as a surname, wordiness) of one capitalized word, from the shipped data; the
     best reading of a hyphenated word's parts (`Hans-Jürgen`, `Garcia-Lopez`)."""
     lex = lexicon()
     best = (-math.inf, -math.inf, 0.0)
-    for part in word.replace("’", "'").lower().removesuffix("'s").split("-"):
+    for part in _parts(word):
         fr, lr, lower, cap = lex.usage(part)
         if fr or lr:
             as_first = _rank_points(fr) or _rank_points(lr) / 2
@@ -100,7 +105,7 @@ def word_points(word: str) -> tuple[float, float, float]:
 def listed(word: str) -> bool:
     """Whether any part of the word is a given name or surname of a configured country."""
     lex = lexicon()
-    return any(any(lex.usage(part)[:2]) for part in word.replace("’", "'").lower().removesuffix("'s").split("-"))
+    return any(any(lex.usage(part)[:2]) for part in _parts(word))
 
 
 def _context(text: str, start: int, end: int, last_word: str) -> float:
