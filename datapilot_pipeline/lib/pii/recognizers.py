@@ -16,6 +16,7 @@ from datapilot_pipeline.lib.pii.checks import (
 )
 from datapilot_pipeline.lib.pii.config import PiiConfig
 from datapilot_pipeline.lib.pii.context import has_context
+from datapilot_pipeline.lib.pii.phone_lengths import may_be_valid
 
 # Brand prefixes and lengths (ISO/IEC 7812 issuer ranges of Visa, Mastercard incl. 2221-2720, Amex,
 # Discover, Diners, JCB incl. the 15-digit 1800/2131 range, Maestro, UnionPay, Mir).
@@ -62,6 +63,8 @@ def _phone_region(candidate: str, regions: tuple[str, ...]) -> str | None:
         plausible = _TRUNK_ZERO if digits_of(number).startswith("0") else _NO_TRUNK
         tries = tuple(r for r in regions if r in plausible and not (r == "CA" and "US" in regions))
     for region in tries:
+        if not may_be_valid(number, region):  # no parse could make it valid there (~1 us against ~90 us)
+            continue
         try:
             parsed = phonenumbers.parse(number, region)
         except phonenumbers.NumberParseException:
