@@ -13,8 +13,9 @@ in-memory export over `stored_reviews`; validation runs on the exported file (`v
 included) against the in-memory validation. Both exports must write the same bytes (checked, in the notes). The
 growth exponent k of a step between two sizes is log(t2/t1) / log(n2/n1) (1 = linear), likewise for peak RSS.
 No token budget is applied (no tokenizer): the same for both sides. Streaming validation uses worker processes
-for files of 16 MB or more (`worker_count`; `--workers 1` for one process): its peak RSS is then its own plus each
-worker's at the largest worker's peak, and its CPU seconds include the workers'. Results:
+for files of 16 MB or more and streaming export for more than 2,000 examples, when a core is spare (`worker_count`;
+`--workers 1` / `--export-workers 1` for one process): peak RSS is then the step's own plus each worker's at the
+largest worker's peak, and CPU seconds include the workers'. Results:
 bench/results/scale_<stamp>.json.
 """
 
@@ -135,19 +136,24 @@ def _export_info(result, seconds: float, out: Path, n_reviews: int) -> dict:
             "sha256": result.sha256["prompt-completion"]}
 
 
-def export_stream_step(feedback_dir: str, templates_path: str, out: str, shots: int) -> dict:
-    """`export_reviews` over the store streamed job by job: what `datapilot export` runs."""
+def export_stream_step(feedback_dir: str, templates_path: str, out: str, shots: int, workers: int | None = None) -> dict:
+    """`export_reviews` over the store streamed job by job: what `datapilot export` runs, with `workers` processes
+    (None: its own choice, `worker_count` with `$DATAPILOT_EXPORT_WORKERS`)."""
     from datapilot_pipeline.lib.export import ExportOptions, export_reviews, holdout_path_for
+    from datapilot_pipeline.lib.export.pipeline import WORKERS_ENV
     from datapilot_pipeline.lib.feedback.ingest import iter_stored_groups
     from datapilot_pipeline.lib.pii import get_analyzer
+    from datapilot_pipeline.lib.workers import worker_count
 
     get_analyzer()  # built once per process (~1 s), as in bench_export
     seeds, path = _seeds(templates_path), Path(out)
-    started = time.perf_counter()
+    workers = worker_count(large=True, workers=workers, env=WORKERS_ENV)
+    started, cpu = time.perf_counter(), _cpu()
     result = export_reviews(lambda: iter_stored_groups(feedback_dir), seeds, ExportOptions(shot_count=shots),
-                            {"prompt-completion": path}, holdout_path_for(path))
+                            {"prompt-completion": path}, holdout_path_for(path), workers=workers)
     seconds = time.perf_counter() - started
-    return _export_info(result, seconds, path, result.review_stats["n_reviews"])
+    return {**_export_info(result, seconds, path, result.review_stats["n_reviews"]), "workers": workers,
+            "cpu_seconds": _cpu() - cpu}
 
 
 def export_memory_step(feedback_dir: str, templates_path: str, out: str, shots: int) -> dict:
@@ -195,7 +201,7 @@ def validate_stream_step(path: str, workers: int | None = None) -> dict:
 
 
 def _stream_peak(m) -> float:
-    """Peak RSS of a streaming step: its process plus, when it ran validation workers, each worker counted at the
+    """Peak RSS of a streaming step: its process plus, when it ran worker processes, each worker counted at the
     largest worker's peak (an upper bound of what the processes held together)."""
     workers = m.info.get("workers", 1)
     return m.peak_mb + (workers * m.children_peak_mb if workers > 1 else 0.0)
@@ -260,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", help="folder for stores and files (default: a temp folder)")
     parser.add_argument("--workers", type=int, default=None,
                         help="validation processes (default: validate_dataset's choice; peak RSS counts them all)")
+    parser.add_argument("--export-workers", type=int, default=None,
+                        help="export masking processes (default: the export's choice; peak RSS counts them all)")
     parser.add_argument("--templates", help="a feedback JSONL (bench.workload format) to copy jobs from, instead of "
                         f"generating {TEMPLATES} jobs")
     args = parser.parse_args(argv)
@@ -277,11 +285,13 @@ def main(argv: list[str] | None = None) -> int:
             notes.append(f"{n} jobs: store of {fill['records']} reviews, {fill['bytes'] / 1e6:.0f} MB, "
                          f"filled in {fill['seconds']:.0f} s")
             new_out, old_out = work / f"stream_{n}.jsonl", work / f"memory_{n}.jsonl"
-            new = measure(export_stream_step, str(store_dir), templates, str(new_out), args.shots)
+            new = measure(export_stream_step, str(store_dir), templates, str(new_out), args.shots, args.export_workers)
             old = measure(export_memory_step, str(store_dir), templates, str(old_out), args.shots) \
                 if n <= args.baseline_max else None
             rows.append({"step": "export", "jobs": n, "lines": new.info["exported"], "stream_s": new.info["seconds"],
-                         "stream_mb": new.peak_mb, "memory_s": old.info["seconds"] if old else None,
+                         "stream_mb": _stream_peak(new), "stream_workers": new.info["workers"],
+                         "stream_main_mb": new.peak_mb, "stream_cpu_s": new.info["cpu_seconds"],
+                         "memory_s": old.info["seconds"] if old else None,
                          "memory_mb": old.peak_mb if old else None, "out_mb": new.info["bytes"] / 1e6})
             if old:
                 same = new.info["sha256"] == old.info["sha256"]

@@ -7,6 +7,7 @@ rejected in insights so that a misspelt field is a schema failure rather than si
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StringConstraints,
@@ -195,6 +196,22 @@ class FeedbackFile(_Strict):
                 raise ValueError(f"items: insight_id {item.insight_id!r} is reviewed twice")
             seen.add(item.insight_id)
         return self
+
+
+@dataclass(frozen=True)
+class StoredReview:
+    """A review as the feedback store holds it: its job id and its validated JSON, parsed by `parse` where it is
+    used (a worker process of a large export parses its own chunk's reviews)."""
+
+    job_id: str
+    raw_json: str
+
+    def parse(self) -> FeedbackFile:
+        return FeedbackFile.model_validate_json(self.raw_json)
+
+
+def parsed(review: "FeedbackFile | StoredReview") -> FeedbackFile:
+    return review.parse() if isinstance(review, StoredReview) else review
 
 
 def first_error(exc: Exception) -> str:

@@ -22,6 +22,7 @@ from datapilot_pipeline.lib.feedback.inbox import drop_repeated_ids, feedback_fi
 from datapilot_pipeline.lib.feedback.ingest import ingest_inbox, iter_stored_groups, stored_reviews
 from datapilot_pipeline.lib.paths import Workspace
 from datapilot_pipeline.lib.synthetic import generate_feedback, write_feedback_files
+from datapilot_pipeline.lib.workers import ordered_map
 
 N_JOBS = 60
 
@@ -91,19 +92,33 @@ def test_the_cli_export_from_a_store_and_inbox_writes_the_in_memory_bytes(home, 
     assert f"{len(feedbacks) + 5} reviews kept" in printed  # 4 second opinions and the new job joined the store's
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("opts, formats", [
     ({}, ("prompt-completion", "openai-chat")),
     ({"sample": 25, "seed": 3, "shot_count": 2}, ("prompt-completion", "preference")),
 ])
-def test_the_api_export_writes_the_in_memory_bytes(tmp_path, feedbacks, opts, formats, monkeypatch):
+def test_the_api_export_writes_the_in_memory_bytes(tmp_path, feedbacks, opts, formats, workers, monkeypatch):
+    """With two worker processes too: reviews parsed, consensus taken and strings masked there (sampled: masked
+    there), chunk by chunk, give the same files, counts and discards."""
     monkeypatch.setattr(pipeline, "MASK_CHUNK", 7)  # many chunks: masking must not depend on what is masked with it
+    monkeypatch.setattr(pipeline, "INLINE_CHUNKS", 1)  # workers from the second chunk on
+    pooled = []
+
+    def counted_map(fn, items, n, *args, **kwargs):
+        pooled.append((getattr(fn, "func", fn).__name__, n))
+        return ordered_map(fn, items, n, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "ordered_map", counted_map)
     seeds = _seeds(feedbacks)
     results = {}
     for name, export in (("new", export_dataset), ("old", baseline.export_dataset)):
         folder = tmp_path / name
         targets = {fmt: folder / f"{fmt}.jsonl" for fmt in formats}
-        results[name] = export(feedbacks, seeds, ExportOptions(**opts), targets, folder / "holdout.jsonl")
+        kwargs = {"workers": workers} if name == "new" else {}
+        results[name] = export(feedbacks, seeds, ExportOptions(**opts), targets, folder / "holdout.jsonl", **kwargs)
     new, old = results["new"], results["old"]
+    expected_work = "_mask_chunk" if "sample" in opts else "_consensus_chunk"
+    assert pooled == ([(expected_work, 2)] if workers == 2 else [])
     assert new.summary() | {"paths": None} == old.summary() | {"paths": None}
     assert new.sha256 == old.sha256 and new.lines == old.lines and len(new.sha256) >= 3
     for role, path in old.paths.items():

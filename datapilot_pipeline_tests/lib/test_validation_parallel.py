@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import subprocess
@@ -38,10 +39,10 @@ def test_worker_count_defaults(dataset: Path, monkeypatch) -> None:
     assert worker_count(dataset) == 1  # a small file: this process alone
     assert worker_count(dataset, 3) == 3
     monkeypatch.setattr(report_mod, "PARALLEL_MIN_BYTES", 1)
-    monkeypatch.setattr(report_mod.os, "sched_getaffinity", lambda pid: {0, 1})
-    monkeypatch.setattr(report_mod.os, "getloadavg", lambda: (0.4, 0.4, 0.4))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.4, 0.4, 0.4))
     assert worker_count(dataset) == 2  # a big file, a core to spare
-    monkeypatch.setattr(report_mod.os, "getloadavg", lambda: (1.5, 0.4, 0.4))
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.5, 0.4, 0.4))
     assert worker_count(dataset) == 1  # a busy machine: workers would only add start-up and memory
     monkeypatch.setenv(report_mod.WORKERS_ENV, "1")
     assert worker_count(dataset) == 1

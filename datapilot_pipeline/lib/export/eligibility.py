@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from datapilot_pipeline.lib.contracts import FeedbackFile, FeedbackItem, Insight
+from datapilot_pipeline.lib.contracts import FeedbackFile, FeedbackItem, Insight, StoredReview, parsed
 from datapilot_pipeline.lib.evidence import evidence_problems
 
 DEFAULT_MIN_SCORE = 3  # the playbook's bar; CLI, ExportConfig and the sensor all default to it
@@ -135,6 +135,14 @@ class ReviewOutcome:
     def n_examples(self) -> int:
         return len(self.examples) + self.n_streamed
 
+    def add(self, other: "ReviewOutcome") -> None:
+        """Count `other`'s reviews, jobs, discards and actions here too (one chunk's outcome into the export's)."""
+        self.discarded.update(other.discarded)
+        self.actions.update(other.actions)
+        self.n_reviews += other.n_reviews
+        self.n_jobs += other.n_jobs
+        self.n_streamed += other.n_examples
+
     def stats(self) -> dict:
         reviewed = sum(self.actions[a] for a in ("approve", "edit", "reject"))
         kept = self.actions["approve"] + self.actions["edit"]
@@ -218,7 +226,7 @@ def consensus(reviews: list[FeedbackFile], min_score: int = DEFAULT_MIN_SCORE, c
         approved_output=approved, model=base.model, variant=base.variant)
 
 
-def iter_examples(groups: Iterable[list[FeedbackFile]], min_score: int = DEFAULT_MIN_SCORE,
+def iter_examples(groups: Iterable[list[FeedbackFile | StoredReview]], min_score: int = DEFAULT_MIN_SCORE,
                   check_evidence: bool = True, outcome: ReviewOutcome | None = None) -> Iterator[ReviewedExample]:
     """The consensus example of each group (every review of one job), in the groups' order, one job in memory at
     a time; reviews, jobs, discards and actions are counted in `outcome`. Groups in job-id order give examples
@@ -227,7 +235,7 @@ def iter_examples(groups: Iterable[list[FeedbackFile]], min_score: int = DEFAULT
     for reviews in groups:
         outcome.n_reviews += len(reviews)
         outcome.n_jobs += 1
-        example = consensus(reviews, min_score, check_evidence, outcome)
+        example = consensus([parsed(r) for r in reviews], min_score, check_evidence, outcome)
         if example is not None:
             outcome.n_streamed += 1
             yield example

@@ -52,6 +52,13 @@ def collect_strings(compact_edas: Iterable[dict], outputs: Iterable[dict]) -> li
     return list(dict.fromkeys(s for _, s in collect_cells(compact_edas, outputs)))
 
 
+def cell_mapping(cells: list[Cell]) -> dict[Cell, str]:
+    """(column hint, string) -> masked, for the cells masking changes (a plain function: worker processes run it)."""
+    from datapilot_pipeline.lib.pii import mask_cells
+
+    return {c: m for c, m in zip(cells, mask_cells(cells)) if m != c[1]}
+
+
 class Masker:
     """Masks compact EDAs and outputs with a mapping computed once for a batch of (column hint, string)."""
 
@@ -61,10 +68,7 @@ class Masker:
 
     @classmethod
     def for_content(cls, compact_edas: Iterable[dict], outputs: Iterable[dict]) -> "Masker":
-        from datapilot_pipeline.lib.pii import mask_cells
-
-        cells = collect_cells(compact_edas, outputs)
-        return cls({c: m for c, m in zip(cells, mask_cells(cells)) if m != c[1]})
+        return cls(cell_mapping(collect_cells(compact_edas, outputs)))
 
     def text(self, value: str, column: str | None = None) -> str:
         return self.mapping.get((column_hint(column), value), value)

@@ -6,28 +6,31 @@ depend only on the inputs and options (no clock in file content); files are writ
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import json
 import pickle
 import random
 import tempfile
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from datapilot_pipeline.lib.atomic import StagedFiles, dumps_compact
 from datapilot_pipeline.lib.batching import chunks
-from datapilot_pipeline.lib.contracts import FeedbackFile
+from datapilot_pipeline.lib.contracts import FeedbackFile, StoredReview
 from datapilot_pipeline.lib.export.eligibility import ReviewedExample, ReviewOutcome, group_by_job, iter_examples
 from datapilot_pipeline.lib.export.fitting import BudgetFactory
 from datapilot_pipeline.lib.export.formats import BUILDERS, FORMATS, PreparedExample, holdout_row
-from datapilot_pipeline.lib.export.masking import Masker
+from datapilot_pipeline.lib.export.masking import Masker, cell_mapping, collect_cells
 from datapilot_pipeline.lib.export.shots import select_shots
 from datapilot_pipeline.lib.export.splits import HoldoutRecord, SplitFractions, split_of, table_identity
 from datapilot_pipeline.lib.prompts import (
     PromptRecipe, build_prompt, fit_shots, format_completion, recipe_path_for, recipe_shots,
 )
+from datapilot_pipeline.lib.workers import ordered_map, worker_count
 
 
 FORMAT_PREFIX = {"prompt-completion": "finetune", "openai-chat": "finetune_chat",
@@ -110,6 +113,8 @@ def validation_path_for(output: Path) -> Path:
 
 ExampleSource = Callable[[], Iterable[ReviewedExample]]
 MASK_CHUNK = 500  # examples masked per `Masker.for_content` call: strings repeated across jobs are analyzed once
+INLINE_CHUNKS = 4  # chunks masked in this process before worker processes are considered (~2 s to start each)
+WORKERS_ENV = "DATAPILOT_EXPORT_WORKERS"
 
 
 def sampled_positions(n_examples: int, n: int | None, seed: int) -> set[int] | None:
@@ -139,6 +144,96 @@ def _prepare(e: ReviewedExample, split: str, identity: str, masker: Masker) -> P
     return PreparedExample(job_id=e.job_id, split=split, compact_eda=eda,
                            approved_output=masker.output(e.approved_output, renamed),
                            original_output=masker.output(e.original_output, renamed), shots=[], metadata=metadata)
+
+
+def _chunk_cells(chunk: list[ReviewedExample]):
+    return collect_cells([e.compact_eda for e in chunk], [o for e in chunk for o in (e.approved_output, e.original_output)])
+
+
+def _mask_chunk(chunk: list[ReviewedExample]) -> dict:
+    return cell_mapping(_chunk_cells(chunk))
+
+
+def _consensus_chunk(groups: list[list], min_score: int, check_evidence: bool):
+    """(examples, outcome, masks) of a chunk of jobs' reviews: what a worker process returns."""
+    outcome = ReviewOutcome()
+    examples = list(iter_examples(groups, min_score, check_evidence, outcome))
+    return examples, outcome, _mask_chunk(examples)
+
+
+def _chunk_map(fn: Callable, chunk_iter: Iterable[list], workers: int | None) -> Iterator[tuple[list, object]]:
+    """(chunk, `fn(chunk)`) for each chunk, in order. The first `INLINE_CHUNKS` run in this process; an export with
+    more runs the rest in `worker_count` processes (`workers`, else `$DATAPILOT_EXPORT_WORKERS`, else one per core
+    when a core is spare) while this process prepares and parks what comes back. Each chunk's strings are masked
+    together either way, so the bytes written do not depend on the processes."""
+    it = iter(chunk_iter)
+    for chunk in itertools.islice(it, INLINE_CHUNKS):
+        yield chunk, fn(chunk)
+    following = next(it, None)
+    if following is None:
+        return
+    it = itertools.chain([following], it)
+    n = worker_count(large=True, workers=workers, env=WORKERS_ENV)
+    if n <= 1:
+        for chunk in it:
+            yield chunk, fn(chunk)
+        return
+    waiting: deque[list] = deque()
+
+    def submitted():
+        for chunk in it:
+            waiting.append(chunk)
+            yield chunk
+
+    for result in ordered_map(fn, submitted(), n):
+        yield waiting.popleft(), result
+
+
+class ReviewChunks:
+    """Jobs' reviews to export (`groups()`: a fresh iterator of one job's reviews at a time, in job-id order, e.g. a
+    store cursor) with the consensus rule's counts of the last complete read in `outcome`. Unsampled, parsing,
+    consensus and masking run a chunk of `MASK_CHUNK` jobs at a time, in worker processes for a large export
+    (`_chunk_map`): they are most of an export's work."""
+
+    def __init__(self, groups: Callable[[], Iterable[list]], options: ExportOptions) -> None:
+        self.groups, self.options, self.outcome = groups, options, ReviewOutcome()
+
+    def examples(self) -> Iterator[ReviewedExample]:
+        self.outcome = ReviewOutcome()
+        return iter_examples(self.groups(), self.options.min_score, self.options.check_evidence, self.outcome)
+
+    def masked(self, workers: int | None) -> Iterator[tuple[list[ReviewedExample], Masker]]:
+        self.outcome = ReviewOutcome()
+        work = functools.partial(_consensus_chunk, min_score=self.options.min_score,
+                                 check_evidence=self.options.check_evidence)
+        for _groups, (examples, outcome, masks) in _chunk_map(work, chunks(self.groups(), MASK_CHUNK), workers):
+            self.outcome.add(outcome)
+            yield examples, Masker(masks)
+
+
+def _chosen(source: ExampleSource, options: ExportOptions, state: _Pass1) -> Iterator[ReviewedExample]:
+    """The examples `options.sample` keeps (all without it), each counted in `state.n_examples`."""
+    positions = None
+    if options.sample is not None:
+        positions = sampled_positions(sum(1 for _ in source()), options.sample, options.seed)
+    for position, example in enumerate(source()):
+        state.n_examples += 1
+        if positions is None or position in positions:
+            yield example
+
+
+def _masked_examples(examples: ExampleSource | Iterable[ReviewedExample] | ReviewChunks, options: ExportOptions,
+                     state: _Pass1, workers: int | None) -> Iterator[tuple[list[ReviewedExample], Masker]]:
+    """Chunks of the examples to export, each with the Masker of its strings."""
+    if isinstance(examples, ReviewChunks) and options.sample is None:
+        for chunk, masker in examples.masked(workers):
+            state.n_examples += len(chunk)
+            yield chunk, masker
+        return
+    source = examples.examples if isinstance(examples, ReviewChunks) else \
+        examples if callable(examples) else _once(examples)
+    for chunk, masks in _chunk_map(_mask_chunk, chunks(_chosen(source, options, state), MASK_CHUNK), workers):
+        yield chunk, Masker(masks)
 
 
 class _Spill:
@@ -186,27 +281,15 @@ class _LazyBudget:
         return self.budget
 
 
-def _first_pass(source: ExampleSource, seeds: list[dict], options: ExportOptions, forced: frozenset[str],
-                lazy: _LazyBudget, staged: StagedFiles, holdout_path: Path, spills: dict[str, _Spill]) -> _Pass1:
-    """Stream the examples once: split by table identity, mask (a chunk at a time), measure the 0-shot line against
-    the budget, write holdout rows, park train / validation examples in their spill files."""
-    state = _Pass1()
-    positions = None
-    if options.sample is not None:
-        positions = sampled_positions(sum(1 for _ in source()), options.sample, options.seed)
+def _first_pass(masked: Iterator[tuple[list[ReviewedExample], Masker]], state: _Pass1, seeds: list[dict],
+                forced: frozenset[str], options: ExportOptions, lazy: _LazyBudget, staged: StagedFiles,
+                holdout_path: Path, spills: dict[str, _Spill]) -> None:
+    """Stream the masked examples once: split by table identity, measure the 0-shot line against the budget, write
+    holdout rows, park train / validation examples in their spill files."""
     seed_ids = {str(s["example_id"]) for s in seeds}
     seed_tables = {((s.get("compact_eda") or {}).get("dataset") or {}).get("name") for s in seeds}
     holdout_fh = None
-
-    def chosen() -> Iterator[ReviewedExample]:
-        for position, example in enumerate(source()):
-            state.n_examples += 1
-            if positions is None or position in positions:
-                yield example
-
-    for chunk in chunks(chosen(), MASK_CHUNK):
-        masker = Masker.for_content([e.compact_eda for e in chunk],
-                                    [o for e in chunk for o in (e.approved_output, e.original_output)])
+    for chunk, masker in masked:
         for e in chunk:
             identity = table_identity(e.compact_eda)
             split = "holdout" if identity in forced else split_of(identity, options.fractions)
@@ -232,7 +315,6 @@ def _first_pass(source: ExampleSource, seeds: list[dict], options: ExportOptions
                 spills[split].add((p, measured))
             state.n_kept += 1
             state.per_category[split][p.metadata["dominant_category"]] += 1
-    return state
 
 
 def _targets_parts(targets: dict[str, Path]) -> list[tuple[str, str, Path, tuple[str, ...]]]:
@@ -249,10 +331,11 @@ def _targets_parts(targets: dict[str, Path]) -> list[tuple[str, str, Path, tuple
     return parts
 
 
-def write_export(examples: ExampleSource | Iterable[ReviewedExample], seeds: list[dict], options: ExportOptions,
+def write_export(examples: ExampleSource | Iterable[ReviewedExample] | ReviewChunks, seeds: list[dict],
+                 options: ExportOptions,
                  targets: dict[str, Path], holdout_path: Path, result: ExportResult | None = None, *,
                  budget_for: BudgetFactory | None = None, holdout_record: HoldoutRecord | None = None,
-                 forced_holdout: Iterable[str] = ()) -> ExportResult:
+                 forced_holdout: Iterable[str] = (), workers: int | None = None) -> ExportResult:
     """Write each format in `targets` (format -> file), the holdout file and the recipe; returns what was written.
 
     `examples` in job-id order: a callable returning a fresh iterator (read twice with `options.sample`: once to
@@ -262,18 +345,20 @@ def write_export(examples: ExampleSource | Iterable[ReviewedExample], seeds: lis
     then validation, each in job-id order). Files are staged beside their targets and published together at the
     end (the dataset last); on any error nothing is published. The holdout (seed-example format) is written only
     when it has examples. `holdout_record` is updated with this export's holdout tables before any dataset file
-    is published, and its tables are held out here."""
+    is published, and its tables are held out here. `workers`: processes that mask (`_masked_chunks`), which
+    never change the bytes written."""
     unknown = set(targets) - set(FORMATS)
     if unknown:
         raise ValueError(f"unknown export format(s): {', '.join(sorted(unknown))}")
-    source: ExampleSource = examples if callable(examples) else _once(examples)
     result = result or ExportResult()
     forced = frozenset(forced_holdout) | (frozenset(holdout_record.tables()) if holdout_record else frozenset())
     main = next(iter(targets.values()))
     with StagedFiles() as staged, tempfile.TemporaryDirectory(prefix=f".{main.name}.", dir=_mkdir(main.parent)) as tmp:
         spills = {split: _Spill(Path(tmp), split) for split in ("train", "validation")}
         lazy = _LazyBudget(budget_for)
-        state = _first_pass(source, seeds, options, forced, lazy, staged, holdout_path, spills)
+        state = _Pass1()
+        masked = _masked_examples(examples, options, state, workers)
+        _first_pass(masked, state, seeds, forced, options, lazy, staged, holdout_path, spills)
         if not state.n_examples:
             raise NoEligibleExamples("no eligible examples to export", result.discarded)
         chosen_count = state.n_examples if options.sample is None else min(options.sample, state.n_examples)
@@ -370,28 +455,22 @@ def _file_digest(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), n
 
 
-def export_reviews(groups: Callable[[], Iterable[list[FeedbackFile]]], seeds: list[dict], options: ExportOptions,
-                   targets: dict[str, Path], holdout_path: Path, **kwargs) -> ExportResult:
+def export_reviews(groups: Callable[[], Iterable[list[FeedbackFile | StoredReview]]], seeds: list[dict],
+                   options: ExportOptions, targets: dict[str, Path], holdout_path: Path, **kwargs) -> ExportResult:
     """Reviews grouped by job, in job-id order (`groups()` a fresh iterator each call, e.g. a store cursor) ->
-    consensus -> files, one job's reviews in memory at a time (kwargs: `write_export`'s)."""
-    outcomes: list[ReviewOutcome] = []
-
-    def examples() -> Iterator[ReviewedExample]:
-        outcomes.append(ReviewOutcome())
-        return iter_examples(groups(), options.min_score, options.check_evidence, outcomes[-1])
-
+    consensus -> files, one chunk of jobs' reviews in memory at a time (kwargs: `write_export`'s)."""
+    source = ReviewChunks(groups, options)
     result = ExportResult()
     try:
-        return write_export(examples, seeds, options, targets, holdout_path, result, **kwargs)
+        return write_export(source, seeds, options, targets, holdout_path, result, **kwargs)
     except NoEligibleExamples as exc:
-        exc.discarded = dict(sorted(outcomes[-1].discarded.items())) if outcomes else {}
+        exc.discarded = dict(sorted(source.outcome.discarded.items()))
         raise
     finally:  # counts of the last complete read (a sampled export reads twice)
-        if outcomes:
-            result.discarded = {**dict(sorted(outcomes[-1].discarded.items())),
-                                **({"over_token_budget": result.discarded["over_token_budget"]}
-                                   if "over_token_budget" in result.discarded else {})}
-            result.review_stats = outcomes[-1].stats()
+        result.discarded = {**dict(sorted(source.outcome.discarded.items())),
+                            **({"over_token_budget": result.discarded["over_token_budget"]}
+                               if "over_token_budget" in result.discarded else {})}
+        result.review_stats = source.outcome.stats()
 
 
 def export_dataset(feedbacks: Iterable[FeedbackFile], seeds: list[dict], options: ExportOptions,

@@ -30,7 +30,7 @@ import pandas as pd
 
 from datapilot_pipeline.lib.feedback import store
 from datapilot_pipeline.lib.atomic import atomic_write_text, dumps_compact
-from datapilot_pipeline.lib.contracts import FeedbackFile
+from datapilot_pipeline.lib.contracts import FeedbackFile, StoredReview
 from datapilot_pipeline.lib.hashing import file_sha256
 from datapilot_pipeline.lib.feedback.inbox import (
     MAX_FEEDBACK_BYTES, FeedbackFileError, list_inbox, parse_feedback_bytes, read_feedback_file,
@@ -302,19 +302,20 @@ def load_feedback_files(feedback_dir: str | os.PathLike) -> list[FeedbackFile]:
 GROUP_BATCH = 1000  # rows fetched per round trip when streaming the store
 
 
-def iter_stored_groups(feedback_dir: str | os.PathLike, batch: int = GROUP_BATCH) -> Iterator[list[FeedbackFile]]:
+def iter_stored_groups(feedback_dir: str | os.PathLike, batch: int = GROUP_BATCH) -> Iterator[list[StoredReview]]:
     """Every stored review grouped by job, in job-id order (code-point order on both backends), read through a
-    server-side cursor `batch` rows at a time: one job's reviews in memory, not the store. Nothing when no store
-    exists yet (reading creates none)."""
+    server-side cursor `batch` rows at a time: one job's reviews in memory, not the store. Reviews come as stored
+    (`StoredReview`: job id and JSON), parsed where they are used. Nothing when no store exists yet (reading
+    creates none)."""
     url = store.store_url_for(feedback_dir)
     if not store.exists(url):
         return
-    group: list[FeedbackFile] = []
+    group: list[StoredReview] = []
     for job_id, raw in store.iter_by_job(url, ["job_id", "raw_json"], batch):
         if group and group[0].job_id != job_id:
             yield group
             group = []
-        group.append(FeedbackFile.model_validate_json(raw))
+        group.append(StoredReview(job_id, raw))
     if group:
         yield group
 
@@ -334,7 +335,8 @@ def stored_reviews_with_ids(feedback_dir: str | os.PathLike, ids: list[str]) -> 
     return found
 
 
-def merge_groups(stored: Iterable[list[FeedbackFile]], extra: Iterable[FeedbackFile]) -> Iterator[list[FeedbackFile]]:
+def merge_groups(stored: Iterable[list[StoredReview]],
+                 extra: Iterable[FeedbackFile]) -> Iterator[list[StoredReview | FeedbackFile]]:
     """The stored groups (job-id order) with `extra` reviews (the inbox's, not yet ingested) joined to their job's
     group, or as groups of their own at their place in job-id order."""
     from datapilot_pipeline.lib.export.eligibility import group_by_job

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -315,40 +313,13 @@ WORKERS_ENV = "DATAPILOT_VALIDATE_WORKERS"
 
 
 def worker_count(path: Path, workers: int | None = None) -> int:
-    """How many processes check a file's chunks: `workers` when given, else `$DATAPILOT_VALIDATE_WORKERS`, else
-    one per CPU core (at most 4) for a file of `PARALLEL_MIN_BYTES` or more on a machine with a core to spare (its
-    1-minute load average at least one below its core count), and 1 (this process) otherwise: on a busy machine
-    workers only add their start-up (~2 s of CPU each) and memory (~430 MB each beside this process's ~470 MB).
-    A daemonic process (a multiprocessing pool's worker) may not start processes: always 1 there."""
-    import multiprocessing
+    """How many processes check a file's chunks (`lib.workers.worker_count`): `workers` when given, else
+    `$DATAPILOT_VALIDATE_WORKERS`, else one per CPU core (at most 4) for a file of `PARALLEL_MIN_BYTES` or more on a
+    machine with a core to spare, and 1 (this process) otherwise: on a busy machine workers only add their start-up
+    (~2 s of CPU each) and memory (~430 MB each beside this process's ~470 MB)."""
+    from datapilot_pipeline.lib import workers as processes
 
-    if multiprocessing.current_process().daemon or not _main_reimport_safe():
-        return 1
-    if workers is None and os.environ.get(WORKERS_ENV, "").strip():
-        workers = int(os.environ[WORKERS_ENV])
-    if workers is None:
-        cores = len(os.sched_getaffinity(0))
-        spare = os.getloadavg()[0] <= cores - 1
-        workers = min(cores, 4) if path.stat().st_size >= PARALLEL_MIN_BYTES and spare else 1
-    return max(1, workers)
-
-
-def _main_reimport_safe() -> bool:
-    """Whether a spawned process can start here: a spawned child imports the parent's main module again (as
-    `__mp_main__`), which only a module run with `-m`, no main file (an interactive interpreter) or a script that
-    guards its work with `if __name__ == "__main__"` (console scripts such as `datapilot` and `dagster` do)
-    survives. A script that validates at import time keeps working, in this process alone."""
-    main = sys.modules.get("__main__")
-    if getattr(main, "__spec__", None) is not None:
-        return True
-    main_path = getattr(main, "__file__", None)
-    if main_path is None:
-        return True
-    try:
-        source = Path(main_path).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    return "__name__" in source and "__main__" in source
+    return processes.worker_count(path.stat().st_size >= PARALLEL_MIN_BYTES, workers, WORKERS_ENV)
 
 
 def _check_chunk(chunk: list[tuple[int, str]], counter: TokenCounter, cache, recipe, b: int, r: int):
@@ -400,32 +371,14 @@ def parallel_chunks(chunk_iter: Iterable[list[tuple[int, str]]], spec: _ChunkSpe
     """`_check_chunk` of every chunk in `workers` spawned processes, results in file order, at most two chunks per
     worker in flight (memory stays bounded). With `preload_gx` this process imports Great Expectations while the
     workers check the first chunks (its import takes seconds of CPU, the suite runs at the end)."""
-    import multiprocessing
-    from collections import deque
-    from concurrent.futures import ProcessPoolExecutor
+    from datapilot_pipeline.lib.workers import ordered_map
 
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
-                               initargs=(spec,))
-    pending: deque = deque()
-    try:
-        preloaded = not preload_gx
-        for chunk in chunk_iter:
-            pending.append(pool.submit(_worker_chunk, chunk))
-            if len(pending) >= 2 * workers:
-                if not preloaded:
-                    from datapilot_pipeline.lib.validation.gx_suite import preload
+    def preload() -> None:
+        from datapilot_pipeline.lib.validation.gx_suite import preload as import_gx
 
-                    preload()
-                    preloaded = True
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:  # also when the caller stops early or reading the file failed: no work left running
-        for future in pending:
-            future.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        import_gx()
 
-
+    return ordered_map(_worker_chunk, chunk_iter, workers, _init_worker, (spec,), preload if preload_gx else None)
 
 
 def validate_dataset(path: str | Path, *, tokenizer_path: str | Path | None = None, max_tokens: int | None = None,

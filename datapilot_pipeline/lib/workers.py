@@ -1,0 +1,82 @@
+"""Worker processes for the stages that stream a large input a chunk at a time (export masking, validation).
+
+`worker_count` decides how many processes (a spawned worker imports the project again: ~2 s of CPU and a few
+hundred MB, worth it only for a large input on a machine with a core to spare); `ordered_map` runs a function over
+a stream of chunks in that many spawned processes and gives the results back in input order, with at most two
+chunks per worker in flight, so memory stays bounded whatever the input's size.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def main_reimport_safe() -> bool:
+    """Whether a spawned process can start here: a spawned child imports the parent's main module again (as
+    `__mp_main__`), which only a module run with `-m`, no main file (an interactive interpreter) or a script that
+    guards its work with `if __name__ == "__main__"` (console scripts such as `datapilot` and `dagster` do)
+    survives. A script that does the work at import time keeps working, in this process alone."""
+    main = sys.modules.get("__main__")
+    if getattr(main, "__spec__", None) is not None:
+        return True
+    main_path = getattr(main, "__file__", None)
+    if main_path is None:
+        return True
+    try:
+        source = Path(main_path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return "__name__" in source and "__main__" in source
+
+
+def worker_count(large: bool, workers: int | None = None, env: str | None = None, most: int = 4) -> int:
+    """How many processes share a stage's chunks: `workers` when given, else the integer in `$env` when set, else one
+    per CPU core (at most `most`) for a `large` input on a machine with a core to spare (its 1-minute load average at
+    least one below its core count), and 1 (this process alone) otherwise. A daemonic process (a multiprocessing
+    pool's worker) may not start processes, and a main script that would redo its work when imported again cannot:
+    always 1 there."""
+    if multiprocessing.current_process().daemon or not main_reimport_safe():
+        return 1
+    if workers is None and env and os.environ.get(env, "").strip():
+        workers = int(os.environ[env])
+    if workers is None:
+        cores = len(os.sched_getaffinity(0))
+        spare = os.getloadavg()[0] <= cores - 1
+        workers = min(cores, most) if large and spare else 1
+    return max(1, workers)
+
+
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int, initializer: Callable | None = None,
+                initargs: tuple = (), while_first: Callable[[], None] | None = None) -> Iterator[R]:
+    """`fn(item)` for each item, computed in `workers` spawned processes (each runs `initializer(*initargs)` once),
+    yielded in the items' order. `items` is read ahead by at most two per worker. `while_first`, when given, runs in
+    this process once the first items are submitted (work to overlap with the workers' start-up). Stopping early or
+    an error cancels what is left and shuts the processes down."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=initializer,
+                               initargs=initargs)
+    pending: deque = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= 2 * workers:
+                if while_first is not None:
+                    while_first()
+                    while_first = None
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:  # also when the caller stops early or reading the input failed: no work left running
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
