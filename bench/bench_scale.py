@@ -4,6 +4,8 @@ code it replaced (`bench.baseline`), each step in a fresh process, and how both 
     .venv/bin/python -m bench.bench_scale [--sizes 10000 100000] [--shots 1] [--baseline-max 100000]
     .venv/bin/python -m bench.bench_scale --sizes 1000000 --baseline-max 0     # the 1M run (no in-memory baseline)
     make bench-scale; make bench-scale-1m                                     # the same two runs
+    .venv/bin/python -m bench.bench_scale --sizes 1000000 --baseline-max 0 --keep /tmp/scale1m --steps export
+                                           # keep the store and the export: validation can run on them later
 
 The store is a SQLite feedback store of N jobs (1.2 reviews a job), filled in bulk from `TEMPLATES` synthetic jobs
 (generating a million jobs with `lib.synthetic` would take hours of CPU): copy i of a template gets its own job id,
@@ -22,10 +24,12 @@ bench/results/scale_<stamp>.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import random
+import shutil
 import tempfile
 import time
 import uuid
@@ -257,6 +261,44 @@ def _write(rows: list[dict], notes: list[str], load_start: tuple, shots: int, st
         "notes": _final_notes(rows, notes, load_start)})
 
 
+def _work_folder(keep: str | None, parent: str | None):
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        return contextlib.nullcontext(keep)
+    return tempfile.TemporaryDirectory(dir=parent)
+
+
+def _export_rows(n: int, args, store_dir: Path, templates: str, new_out: Path, old_out: Path, rows: list[dict],
+                 notes: list[str]) -> None:
+    new = measure(export_stream_step, str(store_dir), templates, str(new_out), args.shots, args.export_workers)
+    old = measure(export_memory_step, str(store_dir), templates, str(old_out), args.shots) \
+        if n <= args.baseline_max else None
+    rows.append({"step": "export", "jobs": n, "lines": new.info["exported"], "stream_s": new.info["seconds"],
+                 "stream_mb": _stream_peak(new), "stream_workers": new.info["workers"],
+                 "stream_main_mb": new.peak_mb, "stream_cpu_s": new.info["cpu_seconds"],
+                 "memory_s": old.info["seconds"] if old else None,
+                 "memory_mb": old.peak_mb if old else None, "out_mb": new.info["bytes"] / 1e6})
+    if old:
+        same = new.info["sha256"] == old.info["sha256"]
+        notes.append(f"{n} jobs: streamed and in-memory exports {'write the same bytes' if same else 'DIFFER'}"
+                     f" (sha256 {new.info['sha256'][:16]})")
+
+
+def _validation_rows(n: int, args, new_out: Path, rows: list[dict], notes: list[str]) -> None:
+    vnew = measure(validate_stream_step, str(new_out), args.workers)
+    vold = measure(validate_memory_step, str(new_out)) if n <= args.baseline_max else None
+    rows.append({"step": "validation", "jobs": n, "lines": vnew.info["records"],
+                 "stream_s": vnew.info["seconds"], "stream_mb": _stream_peak(vnew),
+                 "stream_workers": vnew.info["workers"], "stream_main_mb": vnew.peak_mb,
+                 "memory_s": vold.info["seconds"] if vold else None, "memory_mb": vold.peak_mb if vold else None,
+                 "stream_cpu_s": vnew.info["cpu_seconds"],
+                 "memory_cpu_s": vold.info["cpu_seconds"] if vold else None})
+    if vold:
+        same = vnew.info["figures"] == vold.info["figures"]
+        notes.append(f"{n} jobs: streamed and in-memory validation reports are "
+                     f"{'equal' if same else 'DIFFERENT'} (quality {vnew.info['quality_score']})")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_scale", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -270,47 +312,39 @@ def main(argv: list[str] | None = None) -> int:
                         help="export masking processes (default: the export's choice; peak RSS counts them all)")
     parser.add_argument("--templates", help="a feedback JSONL (bench.workload format) to copy jobs from, instead of "
                         f"generating {TEMPLATES} jobs")
+    parser.add_argument("--keep", help="a folder where stores and exported files stay (a store of the same size "
+                        "found there is used again); default: a temp folder, removed")
+    parser.add_argument("--steps", nargs="+", choices=("export", "validation"), default=["export", "validation"],
+                        help="validation alone reads the export a kept folder holds")
     args = parser.parse_args(argv)
     load_start = os.getloadavg()
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     rows, notes = [], []
-    with tempfile.TemporaryDirectory(dir=args.work) as tmp:
+    with _work_folder(args.keep, args.work) as tmp:
         work = Path(tmp)
         templates = args.templates or str(work / "templates.jsonl")
-        if not args.templates:
+        if not args.templates and not Path(templates).exists():
             measure(templates_step, templates)
         for n in sorted(args.sizes):
             store_dir = work / f"store_{n}"
-            fill = measure(fill_step, n, templates, str(store_dir)).info
-            notes.append(f"{n} jobs: store of {fill['records']} reviews, {fill['bytes'] / 1e6:.0f} MB, "
-                         f"filled in {fill['seconds']:.0f} s")
+            filled = store_dir / "filled.json"  # written once the store is complete
+            if args.keep and filled.exists():
+                fill = json.loads(filled.read_text())
+                notes.append(f"{n} jobs: the store kept in {store_dir}, {fill['records']} reviews")
+            else:
+                shutil.rmtree(store_dir, ignore_errors=True)
+                fill = measure(fill_step, n, templates, str(store_dir)).info
+                filled.write_text(json.dumps(fill))
+                notes.append(f"{n} jobs: store of {fill['records']} reviews, {fill['bytes'] / 1e6:.0f} MB, "
+                             f"filled in {fill['seconds']:.0f} s")
             new_out, old_out = work / f"stream_{n}.jsonl", work / f"memory_{n}.jsonl"
-            new = measure(export_stream_step, str(store_dir), templates, str(new_out), args.shots, args.export_workers)
-            old = measure(export_memory_step, str(store_dir), templates, str(old_out), args.shots) \
-                if n <= args.baseline_max else None
-            rows.append({"step": "export", "jobs": n, "lines": new.info["exported"], "stream_s": new.info["seconds"],
-                         "stream_mb": _stream_peak(new), "stream_workers": new.info["workers"],
-                         "stream_main_mb": new.peak_mb, "stream_cpu_s": new.info["cpu_seconds"],
-                         "memory_s": old.info["seconds"] if old else None,
-                         "memory_mb": old.peak_mb if old else None, "out_mb": new.info["bytes"] / 1e6})
-            if old:
-                same = new.info["sha256"] == old.info["sha256"]
-                notes.append(f"{n} jobs: streamed and in-memory exports {'write the same bytes' if same else 'DIFFER'}"
-                             f" (sha256 {new.info['sha256'][:16]})")
-            vnew = measure(validate_stream_step, str(new_out), args.workers)
-            vold = measure(validate_memory_step, str(new_out)) if n <= args.baseline_max else None
-            rows.append({"step": "validation", "jobs": n, "lines": vnew.info["records"],
-                         "stream_s": vnew.info["seconds"], "stream_mb": _stream_peak(vnew),
-                         "stream_workers": vnew.info["workers"], "stream_main_mb": vnew.peak_mb,
-                         "memory_s": vold.info["seconds"] if vold else None, "memory_mb": vold.peak_mb if vold else None,
-                         "stream_cpu_s": vnew.info["cpu_seconds"],
-                         "memory_cpu_s": vold.info["cpu_seconds"] if vold else None})
-            if vold:
-                same = vnew.info["figures"] == vold.info["figures"]
-                notes.append(f"{n} jobs: streamed and in-memory validation reports are "
-                             f"{'equal' if same else 'DIFFERENT'} (quality {vnew.info['quality_score']})")
-            for p in work.glob(f"*_{n}*.jsonl"):
-                p.unlink()
+            if "export" in args.steps:
+                _export_rows(n, args, store_dir, templates, new_out, old_out, rows, notes)
+            if "validation" in args.steps:
+                _validation_rows(n, args, new_out, rows, notes)
+            if not args.keep:
+                for p in work.glob(f"*_{n}*.jsonl"):
+                    p.unlink()
             print(_table(rows), flush=True)
             _write(rows, notes, load_start, args.shots, stamp)  # a run stopped later keeps the sizes done
     path = _write(rows, notes, load_start, args.shots, stamp)
