@@ -1,0 +1,70 @@
+"""`lib.workers`: results come back in input order whatever finishes first, an error in a worker reaches the caller,
+stopping early leaves no process behind, and the worker count follows its rules."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+
+import pytest
+
+from datapilot_pipeline.lib import workers
+from datapilot_pipeline.lib.workers import ordered_map, worker_count
+
+
+def slow_square(item: tuple[int, float]) -> tuple[int, int]:
+    n, delay = item
+    time.sleep(delay)
+    return n, n * n
+
+
+def fails_on_three(n: int) -> int:
+    if n == 3:
+        raise ValueError("three is not allowed")
+    return n
+
+
+def test_results_come_in_input_order_when_later_items_finish_first():
+    items = [(n, 0.3 if n % 3 == 0 else 0.0) for n in range(12)]  # every third item is the slow one
+    read = []
+
+    def source():
+        for item in items:
+            read.append(item[0])
+            yield item
+
+    got = []
+    for result in ordered_map(slow_square, source(), 2):
+        got.append(result)
+        assert len(read) <= len(got) + 4  # read ahead by at most two items a worker
+    assert got == [(n, n * n) for n in range(12)]
+
+
+def test_an_error_in_a_worker_reaches_the_caller():
+    with pytest.raises(ValueError, match="three is not allowed"):
+        list(ordered_map(fails_on_three, range(8), 2))
+
+
+def test_stopping_early_shuts_the_workers_down():
+    before = {p.pid for p in multiprocessing.active_children()}
+    results = ordered_map(slow_square, ((n, 0.05) for n in range(1000)), 2)
+    assert [next(results) for _ in range(3)] == [(0, 0), (1, 1), (2, 4)]
+    results.close()  # the caller stops: what is queued is cancelled, the processes end
+    assert {p.pid for p in multiprocessing.active_children()} - before == set()
+
+
+def test_worker_count_rules(monkeypatch):
+    monkeypatch.delenv("DATAPILOT_TEST_WORKERS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5})
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.5, 0.5, 0.5))
+    assert worker_count(False, None, "DATAPILOT_TEST_WORKERS") == 1  # a small input: this process alone
+    assert worker_count(True, None, "DATAPILOT_TEST_WORKERS") == 4  # one per core, at most `most`
+    assert worker_count(True, None, "DATAPILOT_TEST_WORKERS", most=8) == 6
+    monkeypatch.setattr(os, "getloadavg", lambda: (5.5, 0.5, 0.5))
+    assert worker_count(True, None, "DATAPILOT_TEST_WORKERS") == 1  # no core to spare
+    monkeypatch.setenv("DATAPILOT_TEST_WORKERS", "3")
+    assert worker_count(True, None, "DATAPILOT_TEST_WORKERS") == 3  # the setting wins over the load
+    assert worker_count(True, 2, "DATAPILOT_TEST_WORKERS") == 2  # and the argument over the setting
+    monkeypatch.setattr(workers, "main_reimport_safe", lambda: False)
+    assert worker_count(True, 2, "DATAPILOT_TEST_WORKERS") == 1  # a main script that would run again when imported
