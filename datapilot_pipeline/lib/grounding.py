@@ -82,18 +82,23 @@ def eda_numbers(compact_eda: dict) -> list[float]:
 
 
 def _collect_numbers(node: Any, found: set[float]) -> None:
-    # `_walk` without the pointers it builds for every leaf: validation calls this once per line
-    if isinstance(node, dict):
-        node = node.values()
-    elif not isinstance(node, list):
+    # `_walk` without the pointers it builds for every leaf, and without recursion: validation calls this once per
+    # line. Values parsed from JSON are tested by their exact type first, anything else as `_is_number` tests it.
+    if not isinstance(node, (dict, list)):
         if _is_number(node):
             found.add(float(node))
         return
-    for value in node:
-        if isinstance(value, (dict, list)):
-            _collect_numbers(value, found)
-        elif _is_number(value):
-            found.add(float(value))
+    add, stack = found.add, [node]
+    while stack:
+        node = stack.pop()
+        for value in node.values() if isinstance(node, dict) else node:
+            kind = type(value)
+            if kind is float or kind is int:
+                add(float(value))
+            elif kind is dict or kind is list or isinstance(value, (dict, list)):
+                stack.append(value)
+            elif kind is not str and _is_number(value):
+                add(float(value))
 
 
 def stated_numbers(text: str) -> list[StatedNumber]:

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import sys
 import tempfile
 import time
+from array import array
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from datapilot_pipeline.lib.atomic import atomic_write_json
 from datapilot_pipeline.lib.batching import chunks
 from datapilot_pipeline.lib.validation import score as scoring
+from datapilot_pipeline.lib.validation.collector import objects_alive_now_frozen
 from datapilot_pipeline.lib.validation.dedup import (
     NEAR_THRESHOLD, DuplicateResult, StreamingDuplicates, chunk_signatures, find_duplicates,
 )
@@ -64,9 +68,9 @@ class ReportFold:
         self.prompt_tokens = _Stats()
         self.completion_tokens = _Stats()
         self.total_tokens = _Stats()
-        self.over: list[int] = []
+        self.over = array("q")  # lines the trainer drops (arrays: on a long file every line may be one)
         self.fits_known = True  # every usable line carries a verdict of the trainer's count
-        self._totals_over: list[int] = []  # lines whose total exceeds max length, for when a verdict is missing
+        self._totals_over = array("q")  # lines whose total exceeds max length, for when a verdict is missing
         self.categories: Counter = Counter()
         self.grounded_lines = self.without_eda = self.checked = self.valid = self.numbers = self.stated = 0
         self.evidence_problems: list[dict] = []
@@ -171,7 +175,7 @@ class ReportFold:
             "pii": {"by_entity": pii.by_entity, "by_locale": pii.by_locale, "lines": pii.lines,
                     "lines_count": len(pii.lines), "by_line": {str(k): v for k, v in pii.by_line.items()}},
             "duplicates": {"exact": dups.exact, "near": dups.near,
-                           "pairs": {str(k): v for k, v in list(dups.pairs.items())[:MAX_LISTED]},
+                           "pairs": {str(k): v for k, v in islice(dups.pairs.items(), MAX_LISTED)},
                            "rate": round((len(dups.exact) + len(dups.near)) / n, 4), "near_threshold": near_threshold,
                            "compared": "task block of the prompt + completion (shared system prompt and shots excluded)"},
             "tokens": tokens, "evidence": evidence,
@@ -185,8 +189,8 @@ class ReportFold:
         if run_gx:
             from datapilot_pipeline.lib.validation.gx_suite import run_suite
 
-            report["great_expectations"] = run_suite(self.gx.frame(), max_tokens=max_tokens,
-                                                     min_rows=scoring.MIN_EXAMPLES)
+            frame, self.gx = self.gx.frame(), None  # the columns are the frame's now: not kept twice
+            report["great_expectations"] = run_suite(frame, max_tokens=max_tokens, min_rows=scoring.MIN_EXAMPLES)
         return report
 
 
@@ -212,8 +216,6 @@ class _GxColumns:
     FORMATS = ("unknown", "prompt-completion", "openai-chat", "bedrock", "preference", "seed-example")
 
     def __init__(self) -> None:
-        from array import array
-
         self.cols = {"line": array("q"), "is_object": array("b"), "format": array("b"), "prompt_chars": array("q"),
                      "completion_chars": array("q"), "schema_ok": array("b"), "n_insights": array("q"),
                      "total_tokens": array("q"), "content_key": array("q")}
@@ -387,12 +389,17 @@ def _init_worker(spec: _ChunkSpec) -> None:
     from datapilot_pipeline.lib.validation.pii_scan import ScanCache
 
     budget = TokenBudget.load(*spec.budget) if spec.budget is not None else None
-    _WORKER.update(spec=spec, counter=TokenCounter(None, spec.max_tokens, budget), cache=ScanCache())
+    _WORKER.update(spec=spec, counter=TokenCounter(None, spec.max_tokens, budget), cache=ScanCache(), chunks=0)
+    gc.freeze()  # this process lives for one validation: what it holds now, it holds to the end (`collector`)
 
 
 def _worker_chunk(chunk: list[tuple[int, str]]):
     spec = _WORKER["spec"]
-    return _check_chunk(chunk, _WORKER["counter"], _WORKER["cache"], spec.recipe, spec.b, spec.r)
+    checked = _check_chunk(chunk, _WORKER["counter"], _WORKER["cache"], spec.recipe, spec.b, spec.r)
+    _WORKER["chunks"] += 1
+    if _WORKER["chunks"] == 1:
+        gc.freeze()  # and the modules its first chunk imported (Presidio, the lexicon)
+    return checked
 
 
 def parallel_chunks(chunk_iter: Iterable[list[tuple[int, str]]], spec: _ChunkSpec, workers: int,
@@ -459,7 +466,7 @@ def validate_dataset(path: str | Path, *, tokenizer_path: str | Path | None = No
             raise DatasetChangedError(f"{path} changed after validation: sha256 {sha256} != {expected_sha256}")
         return sha256
 
-    with tempfile.TemporaryDirectory(prefix="datapilot_validate_") as tmp:
+    with tempfile.TemporaryDirectory(prefix="datapilot_validate_") as tmp, objects_alive_now_frozen() as freeze:
         duplicates = StreamingDuplicates(tmp, near_threshold)
         n_workers = worker_count(path, workers)
         try:
@@ -472,7 +479,9 @@ def validate_dataset(path: str | Path, *, tokenizer_path: str | Path | None = No
                 checked = (_check_chunk(chunk, counter, cache, recipe, duplicates.b, duplicates.r)
                            for chunk in chunks(iter_lines(path, digest), CHUNK_LINES))
             try:
-                for facts, signatures, problems in checked:
+                for n_chunk, (facts, signatures, problems) in enumerate(checked):
+                    if n_chunk == 0:
+                        freeze()  # the modules the first chunk imported
                     fold.add(facts, counter.max_tokens)
                     duplicates.append(signatures)
                     if len(recipe_problems) < MAX_LISTED:
