@@ -209,7 +209,7 @@ class ChunkSignatures:
     bands: np.ndarray
 
 
-_SHINGLES_PER_BLOCK = 2048
+_SHINGLES_PER_BLOCK = 2048  # shingles permuted at a time: 128 x 2,048 uint32 (1 MB) stay in cache; 64k ran slower
 
 
 def _word_hashes(contents: list[str]) -> tuple[np.ndarray, np.ndarray]:
