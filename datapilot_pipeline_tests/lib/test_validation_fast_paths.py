@@ -25,8 +25,10 @@ from datapilot_pipeline_tests.lib.test_validation_stream import _lines
 _TRICKY = [
     '{"prompt": "a", "prompt": "Call Maria Gonzalez", "completion": "x"}',  # a key written twice
     '{"customer_name": "Maria Gonzalez", "mobile": "4155552671", "note": "ok", "n": 3, "e": ""}',
-    '{"prompt": "sys\\n{\\"customer_name\\": \\"Ana Ruiz\\", \\"k\\": [\\"x\\", 1]}\\nInsights:\\n", "completion": "c"}',
-    '{"prompt": "sys\\n{\\"say\\": \\"a \\\\\\"quoted\\\\\\" word\\", \\"mobile\\": \\"4155552671\\"}\\n", "completion": "{}"}',
+    '{"prompt": "sys\\n{\\"customer_name\\": \\"Ana Ruiz\\", \\"k\\": [\\"x\\", 1]}\\nInsights:\\n", '
+    '"completion": "c"}',
+    '{"prompt": "sys\\n{\\"say\\": \\"a \\\\\\"quoted\\\\\\" word\\", \\"mobile\\": \\"4155552671\\"}\\n", '
+    '"completion": "{}"}',
     '{"prompt": "line\\n{not json\\n[1, \\"two\\"]\\n", "completion": "d\\u00e9j\\u00e0 vu, jane@example.com"}',
     '["a string in an array", {"name": "Maria Gonzalez"}, [["deep"]]]',
     '"just a string with\\nfour lines\\n{\\"mobile\\": \\"4155552671\\"}\\nend"',
