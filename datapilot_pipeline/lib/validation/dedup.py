@@ -7,8 +7,9 @@ compact EDA) plus the completion.
 - exact: SHA-256 of that content, lower-cased with whitespace collapsed.
 - near: MinHash (datasketch, `NUM_PERM` permutations) of word 3-gram shingles, indexed in a MinHash
   LSH at Jaccard `NEAR_THRESHOLD`; an LSH candidate counts only when the estimated Jaccard of the two
-  signatures reaches the threshold too. Shingles are hashed once per distinct word (CRC-32) and
-  combined with numpy, then fed to the MinHash in one batch.
+  signatures reaches the threshold too. Every word is hashed (CRC-32) and word triples are mixed
+  with numpy; the minimum of datasketch's permutations over a line's shingles is computed in numpy
+  (`signature_values`), and for the lines of a chunk in blocks (`signature_matrix`).
 A line is reported once: as exact when it repeats an earlier line exactly, else as near.
 """
 
