@@ -82,18 +82,23 @@ def eda_numbers(compact_eda: dict) -> list[float]:
 
 
 def _collect_numbers(node: Any, found: set[float]) -> None:
-    # `_walk` without the pointers it builds for every leaf: validation calls this once per line
-    if isinstance(node, dict):
-        node = node.values()
-    elif not isinstance(node, list):
+    # `_walk` without the pointers it builds for every leaf, and without recursion: validation calls this once per
+    # line. Values parsed from JSON are tested by their exact type first, anything else as `_is_number` tests it.
+    if not isinstance(node, (dict, list)):
         if _is_number(node):
             found.add(float(node))
         return
-    for value in node:
-        if isinstance(value, (dict, list)):
-            _collect_numbers(value, found)
-        elif _is_number(value):
-            found.add(float(value))
+    add, stack = found.add, [node]
+    while stack:
+        node = stack.pop()
+        for value in node.values() if isinstance(node, dict) else node:
+            kind = type(value)
+            if kind is float or kind is int:
+                add(float(value))
+            elif kind is dict or kind is list or isinstance(value, (dict, list)):
+                stack.append(value)
+            elif kind is not str and _is_number(value):
+                add(float(value))
 
 
 def stated_numbers(text: str) -> list[StatedNumber]:
@@ -125,7 +130,7 @@ def is_grounded(number: StatedNumber, values: list[float], n_rows: int | None,
         return 0 <= number.value < n_rows
     # a text states magnitudes ("1.53% below the first half" for a growth of -1.53)
     if number.unit not in ("%", "x"):
-        return _near_any(abs(number.value), number.decimals, _ordered(values) if ordered is None else ordered)
+        return _near_any(abs(number.value), number.decimals, sorted_magnitudes(values) if ordered is None else ordered)
     import numpy as np
 
     # Every ratio of two EDA values, a block of pairs at a time in numpy (a compact EDA holds ~100 numbers: 10,000
@@ -169,7 +174,8 @@ def _any_close(stated: float, decimals: int, candidates) -> bool:
     return any(_close(stated, decimals, float(v)) for v in candidates[near])
 
 
-def _ordered(values: list[float]) -> list[float]:
+def sorted_magnitudes(values: list[float]) -> list[float]:
+    """The finite magnitudes of `values`, deduplicated and sorted (what `is_grounded` bisects)."""
     return sorted({abs(v) for v in values if math.isfinite(v)})
 
 
@@ -185,16 +191,17 @@ def _near_any(stated: float, decimals: int, ordered: list[float]) -> bool:
     return False
 
 
-def ground_text(text: str, compact_eda: dict, values: list[float] | None = None) -> TextGrounding:
-    """How many numbers the text states and how many of them the compact EDA holds."""
+def ground_text(text: str, compact_eda: dict, values: list[float] | None = None,
+                ordered: list[float] | None = None) -> TextGrounding:
+    """How many numbers the text states and how many of them the compact EDA holds (`values`: its `eda_numbers`,
+    `ordered`: their `sorted_magnitudes`, when already computed for another text of the same EDA)."""
     values = eda_numbers(compact_eda) if values is None else values
     n_rows = (compact_eda.get("dataset") or {}).get("n_rows") if isinstance(compact_eda, dict) else None
     result = TextGrounding()
-    ordered = None
     for number in stated_numbers(text):
         result.n_numbers += 1
         if ordered is None:
-            ordered = _ordered(values)
+            ordered = sorted_magnitudes(values)
         if is_grounded(number, values, n_rows if isinstance(n_rows, int) else None, ordered):
             result.n_grounded += 1
         else:
@@ -213,9 +220,10 @@ def ground_text(text: str, compact_eda: dict, values: list[float] | None = None)
 def ground_texts(texts: Iterable[str], compact_eda: dict) -> TextGrounding:
     """The grounding of several texts against one compact EDA, summed."""
     values = eda_numbers(compact_eda)
+    ordered = sorted_magnitudes(values)
     total = TextGrounding()
     for text in texts:
-        one = ground_text(text, compact_eda, values)
+        one = ground_text(text, compact_eda, values, ordered)
         total.n_numbers += one.n_numbers
         total.n_grounded += one.n_grounded
         total.ungrounded.extend(one.ungrounded)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from datapilot_pipeline.lib.evidence import check_output
-from datapilot_pipeline.lib.grounding import eda_numbers, ground_text
+from datapilot_pipeline.lib.grounding import eda_numbers, ground_text, sorted_magnitudes
 from datapilot_pipeline.lib.prompts import extract_task_eda
 from datapilot_pipeline.lib.validation.records import Record
 
@@ -41,8 +41,9 @@ def check_record(rec: Record) -> ContentResult:
         result.n_valid_evidence = check.n_valid_evidence
         result.evidence_problems = [f"{iid}: {p[0]}" for iid, p in sorted(check.insight_problems.items())]
         values = eda_numbers(eda)  # once per line, not once per insight
+        ordered = sorted_magnitudes(values)
         for insight in check.output.insights:
-            grounding = ground_text(insight.text, eda, values)
+            grounding = ground_text(insight.text, eda, values, ordered)
             result.n_numbers += grounding.n_numbers
             result.n_grounded += grounding.n_grounded
             result.ungrounded.extend(f"{insight.id}: {number}" for number in grounding.ungrounded)

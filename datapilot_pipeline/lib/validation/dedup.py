@@ -7,8 +7,9 @@ compact EDA) plus the completion.
 - exact: SHA-256 of that content, lower-cased with whitespace collapsed.
 - near: MinHash (datasketch, `NUM_PERM` permutations) of word 3-gram shingles, indexed in a MinHash
   LSH at Jaccard `NEAR_THRESHOLD`; an LSH candidate counts only when the estimated Jaccard of the two
-  signatures reaches the threshold too. Shingles are hashed once per distinct word (CRC-32) and
-  combined with numpy, then fed to the MinHash in one batch.
+  signatures reaches the threshold too. Every word is hashed (CRC-32) and word triples are mixed
+  with numpy; the minimum of datasketch's permutations over a line's shingles is computed in numpy
+  (`signature_values`), and for the lines of a chunk in blocks (`signature_matrix`).
 A line is reported once: as exact when it repeats an earlier line exactly, else as near.
 """
 
@@ -209,53 +210,109 @@ class ChunkSignatures:
     bands: np.ndarray
 
 
+_SHINGLES_PER_BLOCK = 2048  # shingles permuted at a time: 128 x 2,048 uint32 (1 MB) stay in cache; 64k ran slower
+
+
+def _word_hashes(contents: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(CRC-32 of every word of every content, made odd, in order; each content's word count): what
+    `_ShingleHasher` computes per content, in one pass over all of them."""
+    words = [_WORD.findall(content.lower()) for content in contents]
+    counts = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    flat = (w for line_words in words for w in line_words)
+    ids = np.fromiter(map(zlib.crc32, map(str.encode, flat)), dtype=np.uint64, count=int(counts.sum()))
+    return ids | np.uint64(1), counts
+
+
+def signature_matrix(contents: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(`signature_values` of each content's shingles, one uint32 row per content that has shingles; which contents
+    have them): the same values as hashing each content on its own (`_ShingleHasher`, `signature_values`), with
+    the words of all contents hashed in one pass and the permutations applied to blocks of many contents' shingles
+    at once (the minimum over a content's shingles is the same whatever their order or repeats)."""
+    ids, counts = _word_hashes(contents)
+    has = counts > 0
+    rows = np.zeros((int(has.sum()), NUM_PERM), dtype=np.uint32)
+    if not len(rows):
+        return rows, has
+    template = _template()
+    if template.scheme != "affine32":  # another datasketch default: its own code, content by content
+        hasher = _ShingleHasher()
+        for row, k in enumerate(np.flatnonzero(has)):
+            rows[row] = signature_values(hasher(contents[k]))
+        return rows, has
+    # A content's shingles: its word triples mixed into 32 bits, or its words when it has fewer than three.
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    line_of = np.repeat(np.arange(len(counts)), counts)
+    mixed = ids[:-2] * _MIX[0] + ids[1:-1] * _MIX[1] + ids[2:] * _MIX[2]
+    triples = np.flatnonzero(line_of[:-2] == line_of[2:]) if len(ids) >= SHINGLE else np.zeros(0, dtype=np.int64)
+    short = np.flatnonzero(has & (counts < SHINGLE))
+    short_words = np.concatenate([np.arange(starts[k], ends[k]) for k in short]) if len(short) else triples[:0]
+    values = np.concatenate([(mixed[triples] ^ (mixed[triples] >> np.uint64(32))) & _MASK32, ids[short_words]])
+    owner = np.concatenate([line_of[triples], line_of[short_words]])
+    order = np.argsort(owner, kind="stable")
+    values, owner = values[order].astype(np.uint32), owner[order]
+    from datasketch.minhash import _fmix
+
+    a, b = template.permutations
+    row_of = np.cumsum(has) - 1  # content -> its row
+    bounds = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])  # first shingle of each content with shingles
+    block_start = 0
+    while block_start < len(bounds):
+        first = bounds[block_start]
+        block_end = int(np.searchsorted(bounds, first + _SHINGLES_PER_BLOCK, side="right"))
+        block_end = max(block_end, block_start + 1)  # a content with more shingles than a block: a block of its own
+        last = bounds[block_end] if block_end < len(bounds) else len(values)
+        permuted = _fmix(values[first:last].reshape(-1, 1), 32) * a + b
+        mins = np.minimum.reduceat(permuted, bounds[block_start:block_end] - first, axis=0)
+        rows[row_of[owner[bounds[block_start:block_end]]]] = np.minimum(template.hashvalues, mins)
+        block_start = block_end
+    return rows, has
+
+
 def chunk_signatures(items: list[tuple[int, str]], b: int, r: int,
                      exact_keys: list[str] | None = None) -> ChunkSignatures | None:
     """`ChunkSignatures` of (line, varying content) items for an LSH of `b` bands of `r` rows; None for no items.
     `exact_keys`: the items' `exact_key`s when already computed."""
     if not items:
         return None
-    hasher = _ShingleHasher()
-    keys = np.empty((len(items), 2), dtype=np.uint64)
-    sig_rows = np.full(len(items), -1, dtype=np.int64)
-    sigs = []
-    for k, (_line, content) in enumerate(items):
-        key = exact_keys[k] if exact_keys is not None else exact_key(content)
-        keys[k] = (int(key[:16], 16), int(key[16:32], 16))
-        shingles = hasher(content)
-        if len(shingles):
-            sigs.append(signature_values(shingles))
-            sig_rows[k] = len(sigs) - 1
-    matrix = np.asarray(sigs, dtype=np.uint64).reshape(len(sigs), NUM_PERM)
-    bands = np.zeros((len(sigs), b), dtype=np.uint64)
+    contents = [content for _line, content in items]
+    if exact_keys is None:
+        exact_keys = [exact_key(content) for content in contents]
+    keys = np.array([(int(key[:16], 16), int(key[16:32], 16)) for key in exact_keys], dtype=np.uint64).reshape(-1, 2)
+    signatures, has = signature_matrix(contents)
+    sig_rows = np.where(has, np.cumsum(has) - 1, -1).astype(np.int64)
+    matrix = signatures.astype(np.uint64)
+    bands = np.zeros((len(signatures), b), dtype=np.uint64)
     for band in range(b):
         for col in matrix[:, band * r:(band + 1) * r].T:
             bands[:, band] = (bands[:, band] ^ col) * _BAND_MIX
             bands[:, band] ^= bands[:, band] >> np.uint64(29)
     lines = np.fromiter((line for line, _ in items), dtype=np.int64, count=len(items))
-    return ChunkSignatures(lines, keys, sig_rows, matrix.astype(np.uint32), bands)  # MinHash values < 2**32
+    return ChunkSignatures(lines, keys, sig_rows, signatures, bands)  # MinHash values < 2**32
 
 
 class StreamingDuplicates:
     """`find_duplicates` for a file read in chunks, in memory that does not grow with the lines' size.
 
-    Per usable line it keeps the line number, 128 bits of the exact key and one 64-bit hash per LSH band (the
-    bands of `lsh_index(threshold)`: datasketch's own b x r split), about 100 bytes a line; the MinHash signatures
-    go to a temp file. `result` then finds what the line-by-line LSH pass finds: exact duplicates by sorting the
-    keys; near-duplicate candidates as the earlier lines sharing a band (what an LSH query returns), each kept when
-    the two signatures agree on at least `threshold` of their values. Exact duplicates take no part in the near
-    pass, as they never reach the index there."""
+    Per usable line it keeps the line number, 128 bits of the exact key and its row among the signatures, 32 bytes a
+    line; the MinHash signatures and their LSH band hashes (the bands of `lsh_index(threshold)`: datasketch's own
+    b x r split, one 64-bit hash per band) go to temp files, a file per band. `result` then finds what the
+    line-by-line LSH pass finds: exact duplicates by sorting the keys; near-duplicate candidates as the earlier lines
+    sharing a band (what an LSH query returns), each kept when the two signatures agree on at least `threshold` of
+    their values. Exact duplicates take no part in the near pass, as they never reach the index there."""
 
     def __init__(self, folder: str | Path, threshold: float = NEAR_THRESHOLD) -> None:
         index = lsh_index(threshold)
         self.threshold, self.b, self.r = threshold, index.b, index.r
-        self._sig_path = Path(folder) / "minhash.u32"
+        folder = Path(folder)
+        self._sig_path = folder / "minhash.u32"
         self._sig_file = self._sig_path.open("wb")
+        self._band_paths = [folder / f"band_{band}.u64" for band in range(self.b)]
+        self._band_files = [path.open("wb") for path in self._band_paths]
         self._rows = 0  # signatures written
         self._lines: list[np.ndarray] = []
         self._keys: list[np.ndarray] = []
         self._sig_rows: list[np.ndarray] = []
-        self._bands: list[np.ndarray] = []
 
     def add(self, items: list[tuple[int, str]]) -> None:
         """(line, varying content) of a chunk of lines, in file order."""
@@ -268,31 +325,39 @@ class StreamingDuplicates:
         sig_rows = np.where(chunk.sig_rows >= 0, chunk.sig_rows + self._rows, -1)
         if len(chunk.signatures):
             self._sig_file.write(chunk.signatures.tobytes())
-            self._bands.append(chunk.bands)
+            for band, file in enumerate(self._band_files):
+                file.write(np.ascontiguousarray(chunk.bands[:, band]).tobytes())
             self._rows += len(chunk.signatures)
         self._lines.append(chunk.lines)
         self._keys.append(chunk.keys)
         self._sig_rows.append(sig_rows)
+
+    def _close(self) -> None:
+        for file in (self._sig_file, *self._band_files):
+            file.close()
 
     def _signature(self, fd: int, row: int) -> np.ndarray:
         width = NUM_PERM * 4
         return np.frombuffer(os.pread(fd, width, row * width), dtype=np.uint32)
 
     def result(self) -> DuplicateResult:
-        self._sig_file.close()
+        self._close()
         result = DuplicateResult()
         if not self._lines:
             return result
         lines, keys = np.concatenate(self._lines), np.concatenate(self._keys)
         sig_rows = np.concatenate(self._sig_rows)
-        bands = np.concatenate(self._bands) if self._bands else np.zeros((0, self.b), dtype=np.uint64)
+        self._lines, self._keys, self._sig_rows = [], [], []  # the chunks' arrays are now copied
         order = np.lexsort((lines, keys[:, 1], keys[:, 0]))
         sorted_keys = keys[order]
+        del keys
         starts = np.ones(len(order), dtype=bool)
         starts[1:] = np.any(sorted_keys[1:] != sorted_keys[:-1], axis=1)
+        del sorted_keys
         first_of_group = lines[order][np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
         exact_pos = order[~starts]
         pairs = {int(lines[p]): int(f) for p, f in zip(exact_pos, first_of_group[~starts])}
+        del order, starts, first_of_group
         result.exact = sorted(pairs)
         # near: rows with a signature that are not exact duplicates
         is_exact = np.zeros(len(lines), dtype=bool)
@@ -302,7 +367,7 @@ class StreamingDuplicates:
         if len(eligible):
             fd = os.open(self._sig_path, os.O_RDONLY)
             try:
-                near = self._near(lines[eligible], sig_rows[eligible], bands[sig_rows[eligible]], fd)
+                near = self._near(lines[eligible], sig_rows[eligible], fd)
             finally:
                 os.close(fd)
         result.near = sorted(near)
@@ -310,34 +375,39 @@ class StreamingDuplicates:
         result.pairs = dict(sorted(pairs.items()))
         return result
 
-    def _near(self, lines: np.ndarray, rows: np.ndarray, bands: np.ndarray, fd: int) -> dict[int, int]:
+    def _band_order(self, band: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For one band: the positions 0..n-1 of the eligible lines sorted by (band hash, line), and per line the
+        place in that order where its bucket starts and its own place (int32: 12 bytes a line)."""
+        n = len(rows)
+        values = np.fromfile(self._band_paths[band], dtype=np.uint64)[rows]
+        order = np.argsort(values, kind="stable").astype(np.int32)  # lines ascend: ties stay in line order
+        values = values[order]
+        new_group = np.r_[True, values[1:] != values[:-1]]
+        del values
+        group_start = np.maximum.accumulate(np.where(new_group, np.arange(n, dtype=np.int32), 0)).astype(np.int32)
+        position = np.empty(n, dtype=np.int32)
+        position[order] = np.arange(n, dtype=np.int32)
+        return order, group_start[position], position
+
+    def _near(self, lines: np.ndarray, rows: np.ndarray, fd: int) -> dict[int, int]:
         """later line -> the earliest earlier line sharing a band with it whose signature agrees on at least
-        `threshold` of its values, for `lines` (ascending) with their signature rows and band hashes.
+        `threshold` of its values, for `lines` (ascending) with their signature rows.
 
         What the LSH pass finds (the minimum over every band's bucket-mates), without listing every pair: a bucket of
         k near-copies of one table holds k^2/2 pairs (10 million pairs and 1.3 GB at 100k jobs made from 300 tables).
         Per band the lines are sorted by (hash, line), so each line's earlier bucket-mates are a sorted slice; a
-        line's candidates are those slices merged in line order, checked until one passes."""
+        line's candidates are those slices merged in line order, checked until one passes. Lines are handled by
+        their position in `lines`, which orders them as their numbers do."""
         import heapq
 
-        n = len(lines)
-        ordered, start_of = [], []
-        for band in range(self.b):
-            order = np.lexsort((lines, bands[:, band])).astype(np.int32)
-            values = bands[order, band]
-            new_group = np.r_[True, values[1:] != values[:-1]]
-            group_start = np.maximum.accumulate(np.where(new_group, np.arange(n, dtype=np.int32), 0))
-            position = np.empty(n, dtype=np.int32)
-            position[order] = np.arange(n, dtype=np.int32)
-            ordered.append(lines[order])
-            start_of.append((group_start[position], position))  # per line: its bucket's first position, its own
-        has_mate = np.zeros(n, dtype=bool)
-        for first, own in start_of:
+        bands = [self._band_order(band, rows) for band in range(self.b)]
+        has_mate = np.zeros(len(lines), dtype=bool)
+        for _order, first, own in bands:
             has_mate |= first < own
         near: dict[int, int] = {}
         for k in np.flatnonzero(has_mate).tolist():
-            slices = [ordered[band][start_of[band][0][k]:start_of[band][1][k]] for band in range(self.b)]
-            later, signature, tried = int(lines[k]), None, set()
+            slices = [order[first[k]:own[k]] for order, first, own in bands]
+            signature, tried = None, set()
             for earlier in heapq.merge(*(iter(s.tolist()) if len(s) < 64 else iter(s) for s in slices if len(s))):
                 earlier = int(earlier)
                 if earlier in tried:
@@ -345,8 +415,7 @@ class StreamingDuplicates:
                 tried.add(earlier)
                 if signature is None:
                     signature = self._signature(fd, int(rows[k]))
-                other = self._signature(fd, int(rows[np.searchsorted(lines, earlier)]))
-                if np.count_nonzero(signature == other) / NUM_PERM >= self.threshold:
-                    near[later] = earlier
+                if np.count_nonzero(signature == self._signature(fd, int(rows[earlier]))) / NUM_PERM >= self.threshold:
+                    near[int(lines[k])] = int(lines[earlier])
                     break
         return near

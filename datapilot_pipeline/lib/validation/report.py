@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import tempfile
 import time
+from array import array
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from datapilot_pipeline.lib.atomic import atomic_write_json
 from datapilot_pipeline.lib.batching import chunks
 from datapilot_pipeline.lib.validation import score as scoring
+from datapilot_pipeline.lib.validation.collector import objects_alive_now_frozen
 from datapilot_pipeline.lib.validation.dedup import (
     NEAR_THRESHOLD, DuplicateResult, StreamingDuplicates, chunk_signatures, find_duplicates,
 )
@@ -62,9 +66,9 @@ class ReportFold:
         self.prompt_tokens = _Stats()
         self.completion_tokens = _Stats()
         self.total_tokens = _Stats()
-        self.over: list[int] = []
+        self.over = array("q")  # lines the trainer drops (arrays: on a long file every line may be one)
         self.fits_known = True  # every usable line carries a verdict of the trainer's count
-        self._totals_over: list[int] = []  # lines whose total exceeds max length, for when a verdict is missing
+        self._totals_over = array("q")  # lines whose total exceeds max length, for when a verdict is missing
         self.categories: Counter = Counter()
         self.grounded_lines = self.without_eda = self.checked = self.valid = self.numbers = self.stated = 0
         self.evidence_problems: list[dict] = []
@@ -169,7 +173,7 @@ class ReportFold:
             "pii": {"by_entity": pii.by_entity, "by_locale": pii.by_locale, "lines": pii.lines,
                     "lines_count": len(pii.lines), "by_line": {str(k): v for k, v in pii.by_line.items()}},
             "duplicates": {"exact": dups.exact, "near": dups.near,
-                           "pairs": {str(k): v for k, v in list(dups.pairs.items())[:MAX_LISTED]},
+                           "pairs": {str(k): v for k, v in islice(dups.pairs.items(), MAX_LISTED)},
                            "rate": round((len(dups.exact) + len(dups.near)) / n, 4), "near_threshold": near_threshold,
                            "compared": "task block of the prompt + completion (shared system prompt and shots excluded)"},
             "tokens": tokens, "evidence": evidence,
@@ -183,8 +187,8 @@ class ReportFold:
         if run_gx:
             from datapilot_pipeline.lib.validation.gx_suite import run_suite
 
-            report["great_expectations"] = run_suite(self.gx.frame(), max_tokens=max_tokens,
-                                                     min_rows=scoring.MIN_EXAMPLES)
+            frame, self.gx = self.gx.frame(), None  # the columns are the frame's now: not kept twice
+            report["great_expectations"] = run_suite(frame, max_tokens=max_tokens, min_rows=scoring.MIN_EXAMPLES)
         return report
 
 
@@ -210,8 +214,6 @@ class _GxColumns:
     FORMATS = ("unknown", "prompt-completion", "openai-chat", "bedrock", "preference", "seed-example")
 
     def __init__(self) -> None:
-        from array import array
-
         self.cols = {"line": array("q"), "is_object": array("b"), "format": array("b"), "prompt_chars": array("q"),
                      "completion_chars": array("q"), "schema_ok": array("b"), "n_insights": array("q"),
                      "total_tokens": array("q"), "content_key": array("q")}
@@ -307,7 +309,7 @@ class DatasetChangedError(ValueError):
     """The file is not the one whose sha256 was expected (another run replaced it)."""
 
 
-CHUNK_LINES = 2000  # lines parsed and checked at a time: memory holds a chunk, never the file
+CHUNK_LINES = 1000  # lines parsed and checked at a time: memory holds a chunk (~45 MB of 12.8 KB lines), never the file
 PARALLEL_MIN_BYTES = 16 * 2**20  # below this a file is checked in this process (a worker takes ~2 s to start)
 WORKERS_ENV = "DATAPILOT_VALIDATE_WORKERS"
 
@@ -358,12 +360,17 @@ def _init_worker(spec: _ChunkSpec) -> None:
     from datapilot_pipeline.lib.validation.pii_scan import ScanCache
 
     budget = TokenBudget.load(*spec.budget) if spec.budget is not None else None
-    _WORKER.update(spec=spec, counter=TokenCounter(None, spec.max_tokens, budget), cache=ScanCache())
+    _WORKER.update(spec=spec, counter=TokenCounter(None, spec.max_tokens, budget), cache=ScanCache(), chunks=0)
+    gc.freeze()  # this process lives for one validation: what it holds now, it holds to the end (`collector`)
 
 
 def _worker_chunk(chunk: list[tuple[int, str]]):
     spec = _WORKER["spec"]
-    return _check_chunk(chunk, _WORKER["counter"], _WORKER["cache"], spec.recipe, spec.b, spec.r)
+    checked = _check_chunk(chunk, _WORKER["counter"], _WORKER["cache"], spec.recipe, spec.b, spec.r)
+    _WORKER["chunks"] += 1
+    if _WORKER["chunks"] == 1:
+        gc.freeze()  # and the modules its first chunk imported (Presidio, the lexicon)
+    return checked
 
 
 def parallel_chunks(chunk_iter: Iterable[list[tuple[int, str]]], spec: _ChunkSpec, workers: int,
@@ -412,7 +419,7 @@ def validate_dataset(path: str | Path, *, tokenizer_path: str | Path | None = No
             raise DatasetChangedError(f"{path} changed after validation: sha256 {sha256} != {expected_sha256}")
         return sha256
 
-    with tempfile.TemporaryDirectory(prefix="datapilot_validate_") as tmp:
+    with tempfile.TemporaryDirectory(prefix="datapilot_validate_") as tmp, objects_alive_now_frozen() as freeze:
         duplicates = StreamingDuplicates(tmp, near_threshold)
         n_workers = worker_count(path, workers)
         try:
@@ -425,7 +432,9 @@ def validate_dataset(path: str | Path, *, tokenizer_path: str | Path | None = No
                 checked = (_check_chunk(chunk, counter, cache, recipe, duplicates.b, duplicates.r)
                            for chunk in chunks(iter_lines(path, digest), CHUNK_LINES))
             try:
-                for facts, signatures, problems in checked:
+                for n_chunk, (facts, signatures, problems) in enumerate(checked):
+                    if n_chunk == 0:
+                        freeze()  # the modules the first chunk imported
                     fold.add(facts, counter.max_tokens)
                     duplicates.append(signatures)
                     if len(recipe_problems) < MAX_LISTED:

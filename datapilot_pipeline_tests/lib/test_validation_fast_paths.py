@@ -1,0 +1,152 @@
+"""The shortcuts of the validation benchmark round change no result: the PII cells a line is cut into and the cache
+of what is clean, the MinHash signatures of a chunk computed in blocks, the duplicate pass with its bands on disk,
+`eda_numbers` without recursion, and the collector frozen during a run."""
+
+from __future__ import annotations
+
+import gc
+import random
+from collections import Counter
+
+import numpy as np
+
+from datapilot_pipeline.lib.atomic import dumps_compact
+from datapilot_pipeline.lib.grounding import eda_numbers
+from datapilot_pipeline.lib.pii.cells import column_hint
+from datapilot_pipeline.lib.validation.collector import objects_alive_now_frozen
+from datapilot_pipeline.lib.validation.dedup import (
+    StreamingDuplicates, _ShingleHasher, find_duplicates, signature_matrix, signature_values,
+)
+from datapilot_pipeline.lib.validation.pii_scan import (
+    _JSON_STRING, ScanCache, _decode, _is_json, line_parts, scan_records,
+)
+from datapilot_pipeline_tests.lib.test_validation_stream import _lines
+
+_TRICKY = [
+    '{"prompt": "a", "prompt": "Call Maria Gonzalez", "completion": "x"}',  # a key written twice
+    '{"customer_name": "Maria Gonzalez", "mobile": "4155552671", "note": "ok", "n": 3, "e": ""}',
+    '{"prompt": "sys\\n{\\"customer_name\\": \\"Ana Ruiz\\", \\"k\\": [\\"x\\", 1]}\\nInsights:\\n", '
+    '"completion": "c"}',
+    '{"prompt": "sys\\n{\\"say\\": \\"a \\\\\\"quoted\\\\\\" word\\", \\"mobile\\": \\"4155552671\\"}\\n", '
+    '"completion": "{}"}',
+    '{"prompt": "line\\n{not json\\n[1, \\"two\\"]\\n", "completion": "d\\u00e9j\\u00e0 vu, jane@example.com"}',
+    '["a string in an array", {"name": "Maria Gonzalez"}, [["deep"]]]',
+    '"just a string with\\nfour lines\\n{\\"mobile\\": \\"4155552671\\"}\\nend"',
+    '{"prompt": "x", "completion": "y"',  # said to be JSON by a caller, but cut short
+    'not json: call 415-555-2671',
+]
+
+
+def _reference_cells(raw: str, is_json: bool) -> Counter:
+    """The cells the earlier code cut a line into: every string literal the pattern finds, a string value with its
+    key as the column, strings holding text lines cut into those lines (JSON ones by the pattern again)."""
+    out: Counter = Counter()
+
+    def json_text(text: str, nested: bool) -> None:
+        for key_literal, value_literal in _JSON_STRING.findall(text):
+            key = _decode(key_literal)
+            cells = [(None, key)] + ([(column_hint(key), _decode(value_literal))] if value_literal else [])
+            for column, value in cells:
+                if nested and ("\n" in value or value[:1] in ("{", "[")):
+                    text_lines(value)
+                else:
+                    out[(column, value)] += 1
+
+    def text_lines(text: str) -> None:
+        for line in text.split("\n"):
+            if line[:1] in ("{", "[") and _is_json(line):
+                json_text(line, nested=False)
+            else:
+                out[(None, line)] += 1
+
+    json_text(raw, nested=True) if is_json else text_lines(raw)
+    return Counter({c: n for c, n in out.items() if c[1]})
+
+
+def _cells_of(raw: str, is_json: bool, cache: ScanCache) -> Counter:
+    return Counter(c for *_, cells in line_parts(raw, is_json, cache) for c in cells if c[1])
+
+
+def test_a_line_is_cut_into_the_cells_the_string_pattern_finds() -> None:
+    for raw in _TRICKY + _lines(60):
+        is_json = raw.startswith(("{", "[", '"'))
+        assert _cells_of(raw, is_json, ScanCache()) == _reference_cells(raw, is_json), raw[:80]
+
+
+def test_what_the_cache_knows_clean_leaves_no_finding_out() -> None:
+    """Line by line with one cache (its clean parts skipped) or a fresh one each time: the same findings."""
+    records = [(n, raw.startswith(("{", "[", '"')), raw) for n, raw in enumerate(_TRICKY + _lines(240) + _TRICKY, 1)]
+    warm = ScanCache()
+    for start in range(0, len(records), 37):
+        chunk = records[start:start + 37]
+        a = scan_records(chunk, warm)
+        b = scan_records(chunk, ScanCache())
+        assert (a.by_line, a.by_entity, a.locales_by_line, a.by_locale) == \
+            (b.by_line, b.by_entity, b.locales_by_line, b.by_locale)
+    assert warm.clean_lines and warm.clean_literals  # the shared prompt and the EDA keys were learned
+    assert {n for n, *_ in records if n > len(records) - len(_TRICKY)} & set(a.lines)  # the PII was still found
+
+
+def test_the_scan_cache_stays_bounded_on_lines_that_never_repeat() -> None:
+    cache = ScanCache(limit=300, char_limit=20_000)
+    rng = random.Random(3)
+    for start in range(0, 3000, 100):
+        lines = [dumps_compact({"prompt": f"head\n{dumps_compact({'v': rng.random(), 'k': f'w{rng.random()}'})}",
+                                "completion": f"text {rng.random()}"}) for _ in range(100)]
+        scan_records([(start + k, True, line) for k, line in enumerate(lines)], cache)
+        held = len(cache.findings) + len(cache.clean_lines) + len(cache.clean_literals) + len(cache._seen_once)
+        assert held < 4 * 300 + 2000  # a trim at the start of each batch of 250 lines keeps it near the limit
+        assert cache._clean_chars <= 20_000 + 250 * 200
+
+
+def test_signatures_in_blocks_are_those_of_each_content_alone(monkeypatch) -> None:
+    from datapilot_pipeline.lib.validation import dedup
+
+    rng = random.Random(9)
+    contents = ["", "one", "two words", "!!!", "Déjà vu: ÉTÉ été", "a b c"] + \
+        [" ".join(f"w{rng.randrange(300)}" for _ in range(rng.randrange(0, 400))) for _ in range(60)]
+    monkeypatch.setattr(dedup, "_SHINGLES_PER_BLOCK", 97)  # many blocks, and contents longer than a block
+    rows, has = signature_matrix(contents)
+    hasher = _ShingleHasher()
+    want = [signature_values(hasher(c)) for c in contents if len(hasher(c))]
+    assert has.tolist() == [len(hasher(c)) > 0 for c in contents]
+    assert rows.dtype == np.uint32 and np.array_equal(rows, np.array(want, dtype=np.uint32))
+
+
+def test_the_streaming_duplicate_pass_finds_the_lsh_pairs_on_random_text(tmp_path) -> None:
+    rng = random.Random(21)
+    items = []
+    for line in range(1, 701):
+        if line > 20 and rng.random() < 0.3:  # a near copy of an earlier line: a few words changed
+            words = items[rng.randrange(len(items))][1].split()
+            for _ in range(rng.choice([1, 3, 8, 25])):
+                words[rng.randrange(len(words))] = f"z{rng.randrange(10**6)}"
+            items.append((line, " ".join(words)))
+        elif line > 20 and rng.random() < 0.05:
+            items.append((line, items[rng.randrange(len(items))][1]))  # an exact copy
+        else:
+            items.append((line, " ".join(f"w{rng.randrange(2000)}" for _ in range(rng.randrange(2, 150)))))
+    items += [(701, ""), (702, "x"), (703, "x")]
+    streaming = StreamingDuplicates(tmp_path)
+    for start in range(0, len(items), 61):
+        streaming.add(items[start:start + 61])
+    got, want = streaming.result(), find_duplicates(items)
+    assert (got.exact, got.near, got.pairs) == (want.exact, want.near, want.pairs)
+    assert len(got.near) > 50 and len(got.exact) > 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["minhash.u32"] +
+                                                                [f"band_{b}.u64" for b in range(streaming.b)])
+
+
+def test_eda_numbers_reads_every_number_once() -> None:
+    eda = {"a": [1, True, None, "7", 2.5, {"b": np.float64(3.5), "c": [np.int64(4), -0.0, 0]}],
+           "d": float("inf"), "e": {"f": {"g": [[1e300]]}}, "h": False}
+    assert eda_numbers(eda) == [0.0, 1.0, 2.5, 3.5, 1e300, float("inf")]  # numpy int64 is no int; -0.0 == 0
+    assert eda_numbers(7) == [7.0] and eda_numbers("x") == [] and eda_numbers([1, [2, [3.0]]]) == [1.0, 2.0, 3.0]
+
+
+def test_the_collector_is_frozen_inside_the_block_only() -> None:
+    before = gc.get_freeze_count()
+    with objects_alive_now_frozen() as freeze:
+        assert gc.get_freeze_count() >= before
+        freeze()
+    assert gc.get_freeze_count() == 0
