@@ -45,7 +45,8 @@ run-plan:
 	  bash scripts/run_plan.sh "$$installed" "$(VENV)"
 
 # One worker per core, a file per worker at a time (module fixtures stay in one process), the long-running files
-# first (conftest); one torch thread per worker, so two workers do not fight over two cores.
+# first, longest first, on different workers (datapilot_pipeline_tests/scheduling.py, which conftest installs for
+# --dist loadfile); one torch thread per worker, so two workers do not fight over two cores.
 test: $(STAMP) test-services
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n auto --dist loadfile
 

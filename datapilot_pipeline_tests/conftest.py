@@ -91,8 +91,13 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """In parallel workers (`make test`: pytest-xdist, one file per worker at a time), the long-running files go
-    first, so that no worker is left alone with one of them at the end."""
-    if hasattr(config, "workerinput"):
-        items.sort(key=lambda item: item.get_closest_marker("long_running") is None)
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`make test` (`--dist loadfile`): a whole file per worker at a time as xdist's loadfile, but the files marked
+    `long_running` start first, longest first, on different workers, and the rest fill in around them (see
+    scheduling.py; xdist's own order put them last, as files with the fewest tests)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from datapilot_pipeline_tests.scheduling import LongFirstFileScheduling
+
+    return LongFirstFileScheduling(config, log)

@@ -20,7 +20,7 @@ from datapilot_pipeline.cli import main
 from datapilot_pipeline.lib.generation import packaged_models
 from datapilot_pipeline.lib.generation.packaged_models import SMOLLM2_135M
 
-pytestmark = pytest.mark.long_running
+pytestmark = pytest.mark.long_running(seconds=370)  # about, in `make test` (scheduling.py)
 
 
 def _installed() -> bool:

@@ -13,7 +13,7 @@ import pytest
 
 from datapilot_pipeline.lib.synthetic import write_feedback_files
 
-pytestmark = pytest.mark.long_running
+pytestmark = pytest.mark.long_running(seconds=190)  # about, in `make test` (scheduling.py)
 
 
 def test_retrain_job_runs_end_to_end_on_its_defaults(home: Path, monkeypatch) -> None:

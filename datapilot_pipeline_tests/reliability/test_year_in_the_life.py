@@ -32,7 +32,7 @@ from datapilot_pipeline.lib.export.splits import table_identity
 from datapilot_pipeline.lib.synthetic import write_feedback_files
 from datapilot_pipeline_tests.reliability.ingest_kill import WRITE_POINTS, run_ingestion
 
-pytestmark = pytest.mark.long_running
+pytestmark = pytest.mark.long_running(seconds=460)  # about, in `make test` (scheduling.py)
 
 YEAR = 2027
 # Jobs reviewed at each weekly delivery (four a month), month by month (a job can get a second review, so

@@ -24,7 +24,7 @@ import pytest
 from datapilot_pipeline_tests.defs.test_display import assert_readable
 from datapilot_pipeline_tests.ui.test_browser import STARTUP_TIMEOUT_S, _chromium, _dismiss_welcome, _serve
 
-pytestmark = pytest.mark.long_running
+pytestmark = pytest.mark.long_running(seconds=360)  # about, in `make test` (scheduling.py)
 
 DATASET_CHECKS = ("has_no_pii", "few_schema_errors", "few_duplicates", "fits_token_budget", "quality_score_ok")
 DEMO_TIMEOUT_S = 2400  # the whole demo on 2 CPU cores, generation included; CI machines vary
