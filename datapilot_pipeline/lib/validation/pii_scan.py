@@ -4,9 +4,11 @@ Each line is cut into the strings it is made of: every JSON key and string value
 line of the prompt or completion, with their JSON lines (compact EDAs, outputs) cut the same way.
 A string value is scanned with its key as the column (`"customer_name": "Maria Gonzalez"` is a name,
 `"mobile": "4155552671"` a phone), as export masking does. Numbers stay numbers and are never scanned.
-Strings are found with one regex over the JSON text rather than by building and walking objects;
-repeated strings (the shared system prompt and few-shot block, column names) are analyzed once across
-the whole file.
+A JSON line's strings are found by parsing it with its objects as (key, value) pairs (a key written
+twice is scanned twice, as it stands in the text); a JSON text line without escapes is cut at its
+quotes. Every distinct cell is analyzed once across the whole file, and the text lines and strings
+found clean twice (the shared system prompt and few-shot block, column names) are skipped after that
+(`ScanCache`).
 """
 
 from __future__ import annotations
