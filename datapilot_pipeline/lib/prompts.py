@@ -61,9 +61,25 @@ def _block(title: str, compact_eda: dict, output: dict | None) -> str:
     return f"### {title}\nCompact EDA:\n{dumps_compact(without_nulls(compact_eda))}{ANSWER_CUE}{answer}"
 
 
+class WorkedExample(dict):
+    """A worked example (`{"example_id", "compact_eda", "output"}`) whose prompt block is rendered once per title:
+    an export puts the same few in every line. Read-only once rendered."""
+
+    def block(self, title: str) -> str:
+        blocks = self.__dict__.setdefault("_blocks", {})
+        if title not in blocks:
+            blocks[title] = _block(title, self["compact_eda"], self["output"])
+        return blocks[title]
+
+
+def _example_block(n: int, shot: dict) -> str:
+    title = f"Example {n}"
+    return shot.block(title) if isinstance(shot, WorkedExample) else _block(title, shot["compact_eda"], shot["output"])
+
+
 def build_user_message(compact_eda: dict, shots: list[dict]) -> str:
     """Few-shot blocks (each `{"compact_eda", "output"}`) followed by the task block."""
-    blocks = [_block(f"Example {n}", s["compact_eda"], s["output"]) for n, s in enumerate(shots, start=1)]
+    blocks = [_example_block(n, s) for n, s in enumerate(shots, start=1)]
     blocks.append(_block("Task", compact_eda, None))
     return "\n\n".join(blocks)
 

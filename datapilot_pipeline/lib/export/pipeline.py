@@ -28,7 +28,7 @@ from datapilot_pipeline.lib.export.masking import Masker, cell_mapping, collect_
 from datapilot_pipeline.lib.export.shots import select_shots
 from datapilot_pipeline.lib.export.splits import HoldoutRecord, SplitFractions, split_of, table_identity
 from datapilot_pipeline.lib.prompts import (
-    PromptRecipe, build_prompt, fit_shots, format_completion, recipe_path_for, recipe_shots,
+    PromptRecipe, WorkedExample, build_prompt, fit_shots, format_completion, recipe_path_for, recipe_shots,
 )
 from datapilot_pipeline.lib.workers import ordered_map, worker_count
 
@@ -129,7 +129,7 @@ def _masked_seeds(masker: Masker, pool: list[dict]) -> list[dict]:
     for s in pool:
         renamed: dict = {}
         eda = masker.compact_eda(s["compact_eda"], renamed=renamed)
-        out.append({"example_id": s["example_id"], "compact_eda": eda, "output": masker.output(s["output"], renamed)})
+        out.append(WorkedExample(example_id=s["example_id"], compact_eda=eda, output=masker.output(s["output"], renamed)))
     return out
 
 

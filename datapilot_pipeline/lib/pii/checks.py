@@ -17,7 +17,7 @@ _ZIP4 = re.compile(r"\d{5}-\d{4}")
 
 
 def digits_of(text: str) -> str:
-    return "".join(c for c in text if c.isdigit())
+    return "".join(filter(str.isdigit, text))
 
 
 def luhn_valid(digits: str) -> bool:

@@ -20,6 +20,7 @@ import os
 import re
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -38,6 +39,10 @@ _TWO_COLONS = re.compile(r"[0-9A-Fa-f]*:[0-9A-Fa-f]*:")  # every IPv6 form has t
 _ID_SHAPE = re.compile(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b|\b[A-Z]{5}\d{4}[A-Z]\b|\b[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]",
                        re.IGNORECASE)
 _MIN_CLUSTER_DIGITS = 7
+# Something each way `could_contain_pii` says True needs: an "@", two colons with hex digits between, a dotted quad,
+# an identifier shape, or 7 digits joined by the digit cluster's separators only (so in one cluster).
+_MAYBE_PII = re.compile("|".join(("@", ":[0-9A-Fa-f]*:", r"\d(?:[ ()+\-./]*\d){6}", _IPV4_LIKE.pattern, _ID_SHAPE.pattern)),
+                       re.IGNORECASE)
 # Every address shape has a number, or a street name (capitalized) after its street type.
 _ADDRESS_HINT = re.compile(r"\d|\w \w{1,3} [A-ZÀ-Þ]|\w [A-ZÀ-Þ]")
 _TRUNK_PREFIXED = re.compile(r"0[1-9]\d{8,9}")  # a national number written with its trunk zero
@@ -58,20 +63,20 @@ class PiiFinding:
 
 def is_plain_number(text: str) -> bool:
     stripped = text.strip()
-    return bool(stripped) and any(c.isdigit() for c in stripped) and _PLAIN_NUMBER.fullmatch(stripped) is not None
+    return bool(stripped) and any(map(str.isdigit, stripped)) and _PLAIN_NUMBER.fullmatch(stripped) is not None
 
 
 def could_contain_pii(text: str) -> bool:
     """Cheap superset test: False only when no Presidio recognizer here can match the string."""
+    if _MAYBE_PII.search(text) is None:  # one regex scan settles most strings
+        return False
     if "@" in text or (":" in text and _TWO_COLONS.search(text)):
         return True
-    if not any(c.isdigit() for c in text):
-        return False
-    if is_plain_number(text) and sum(c.isdigit() for c in text) < 12 and not text.lstrip().startswith(("+", "0")):
+    if is_plain_number(text) and sum(map(str.isdigit, text)) < 12 and not text.lstrip().startswith(("+", "0")):
         return False
     if _IPV4_LIKE.search(text) or _ID_SHAPE.search(text):
         return True
-    return any(sum(c.isdigit() for c in m.group()) >= _MIN_CLUSTER_DIGITS
+    return any(sum(map(str.isdigit, m.group())) >= _MIN_CLUSTER_DIGITS
                and not looks_like_business_number(m.group().strip(" ()-./")) for m in _DIGIT_CLUSTER.finditer(text))
 
 
@@ -175,8 +180,8 @@ def get_analyzer(config: PiiConfig = DEFAULT_CONFIG):
     return analyzer
 
 
-def _analyze(text: str, config: PiiConfig) -> list[PiiFinding]:
-    wanted = [e for e in config.entities if e not in ("PERSON", "STREET_ADDRESS")]
+def _analyze(text: str, config: PiiConfig, skipped: frozenset[str] = frozenset()) -> list[PiiFinding]:
+    wanted = [e for e in config.entities if e not in ("PERSON", "STREET_ADDRESS") and e not in skipped]
     results = get_analyzer(config).analyze(text=text, language="en", entities=wanted,
                                            score_threshold=min([config.min_score, *config.thresholds.values()]))
     out = []
@@ -210,39 +215,55 @@ def resolve_overlaps(findings: list[PiiFinding]) -> list[PiiFinding]:
     return sorted(kept, key=lambda f: f.start)
 
 
+def _impossible(text: str) -> frozenset[str]:
+    """Entities no recognizer can find in `text`: an email address needs an "@"; every IP pattern Presidio has needs
+    three dots (IPv4, IPv4-mapped) or two colons (IPv6)."""
+    skipped = set()
+    if "@" not in text:
+        skipped.add("EMAIL_ADDRESS")
+    if text.count(".") < 3 and text.count(":") < 2:
+        skipped.add("IP_ADDRESS")
+    return frozenset(skipped)
+
+
 def _presidio_findings(texts: list[str], config: PiiConfig) -> dict[str, list[PiiFinding]]:
-    """Findings per distinct text, analyzing many texts per Presidio call."""
+    """Findings per distinct text, analyzing many texts per Presidio call; texts that cannot hold an email or an
+    IP address go in calls that skip those recognizers (which would find nothing in them)."""
     out: dict[str, list[PiiFinding]] = {t: [] for t in texts}
-    recheck: list[str] = []
+    groups: dict[frozenset[str], list[str]] = {}
+    for text in texts:
+        groups.setdefault(_impossible(text), []).append(text)
+    recheck: list[tuple[str, frozenset[str]]] = []
+    for skipped, group in groups.items():
+        for batch in _batches(group):
+            starts, pos = [], 0
+            for t in batch:
+                starts.append(pos)
+                pos += len(t) + len(_SEP)
+            for f in _analyze(_SEP.join(batch), config, skipped):
+                i = bisect.bisect_right(starts, f.start) - 1
+                local = PiiFinding(f.entity_type, f.start - starts[i], f.end - starts[i], f.score, f.locale)
+                if local.end > len(batch[i]):
+                    recheck.append((batch[i], skipped))
+                else:
+                    out[batch[i]].append(local)
+    for text, skipped in dict.fromkeys(recheck):
+        out[text] = _analyze(text, config, skipped)
+    return out
+
+
+def _batches(texts: list[str]) -> Iterator[list[str]]:
+    """Consecutive runs of `texts` of about `_BATCH_CHARS` characters, separators included."""
     batch: list[str] = []
     size = 0
-
-    def flush() -> None:
-        nonlocal batch, size
-        if not batch:
-            return
-        starts, pos = [], 0
-        for t in batch:
-            starts.append(pos)
-            pos += len(t) + len(_SEP)
-        for f in _analyze(_SEP.join(batch), config):
-            i = bisect.bisect_right(starts, f.start) - 1
-            local = PiiFinding(f.entity_type, f.start - starts[i], f.end - starts[i], f.score, f.locale)
-            if local.end > len(batch[i]):
-                recheck.append(batch[i])
-            else:
-                out[batch[i]].append(local)
-        batch, size = [], 0
-
     for text in texts:
         batch.append(text)
         size += len(text) + len(_SEP)
         if size >= _BATCH_CHARS:
-            flush()
-    flush()
-    for text in dict.fromkeys(recheck):
-        out[text] = _analyze(text, config)
-    return out
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def _text_findings(text: str, config: PiiConfig) -> list[PiiFinding]:

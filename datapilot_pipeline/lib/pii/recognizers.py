@@ -121,7 +121,7 @@ def build_recognizers(config: PiiConfig) -> list:
                     if (i, j) == (0, len(parts)):
                         continue
                     sub = cand[parts[i][0]:parts[j - 1][1]].rstrip(" ()-./")
-                    region = self._region(text, start + parts[i][0], sub) if sum(c.isdigit() for c in sub) >= 7 else None
+                    region = self._region(text, start + parts[i][0], sub) if sum(map(str.isdigit, sub)) >= 7 else None
                     if region:
                         yield start + parts[i][0], start + parts[i][0] + len(sub), region
                         i = j
