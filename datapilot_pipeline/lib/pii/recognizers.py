@@ -40,6 +40,13 @@ _NOT_PHONE = re.compile(r"\d{3}-\d{2}-\d{4}|\d{1,3}(?:\.\d{1,3}){3}")
 _EXTENSION = re.compile(r"[ \t]*(?:x|ext\.?|#)[ \t]*\d{1,6}$")
 
 
+def _context_before(text: str, start: int, width: int = 40) -> str:
+    """Up to `width` characters before `start`, not reaching back over a blank line: the engine analyzes many
+    texts in one call, joined by blank lines, and one text's words are no context for the next one's number."""
+    window = text[max(0, start - width):start]
+    return window[window.rfind("\n\n") + 2:] if "\n\n" in window else window
+
+
 def card_brand_ok(digits: str) -> bool:
     return any(p.match(digits) and len(digits) in lengths for p, lengths in _CARD_BRANDS) and luhn_valid(digits)
 
@@ -103,7 +110,7 @@ def build_recognizers(config: PiiConfig) -> list:
             n_digits = len(digits_of(_EXTENSION.sub("", cand)))
             if not 7 <= n_digits <= 15 or looks_like_business_number(cand) or _NOT_PHONE.fullmatch(cand):
                 return None
-            if weak_phone(cand) and not has_context("PHONE_NUMBER", text[max(0, start - 40):start]):
+            if weak_phone(cand) and not has_context("PHONE_NUMBER", _context_before(text, start)):
                 return None
             return _phone_region(cand, config.regions)
 

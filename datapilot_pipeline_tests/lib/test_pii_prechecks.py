@@ -1,0 +1,91 @@
+"""The PII scan's cheap prechecks skip only work that would find nothing.
+
+Three prechecks, each compared with the same code with the precheck letting everything through:
+- `could_contain_pii`'s first regex (`_MAYBE_PII`);
+- `addresses.may_hold_address` before the three address patterns;
+- `engine._impossible`: Presidio calls without the email recognizer for texts with no "@", without the IP recognizer
+  for texts with fewer than three dots and two colons.
+Texts: what Faker writes in 18 locales (addresses, street names with numbers, phones, IPv4/IPv6, emails, IBANs, card
+numbers, SSNs, sentences, ISO timestamps) and random strings over digits, separators and letters; each test also
+checks that its precheck really skipped something, so it cannot pass by never being asked.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+from faker import Faker
+
+from datapilot_pipeline.lib.pii import addresses, engine
+from datapilot_pipeline.lib.pii.config import DEFAULT_CONFIG
+
+LOCALES = ("en_US", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR", "en_GB", "en_IN", "en_AU", "en_CA", "ja_JP",
+           "pl_PL", "sv_SE", "tr_TR", "da_DK", "fi_FI", "cs_CZ")
+
+
+@pytest.fixture(scope="module")
+def corpus() -> list[str]:
+    texts = []
+    for locale in LOCALES:
+        fake = Faker(locale)
+        fake.seed_instance(7)
+        for _ in range(60):
+            texts += [fake.address(), fake.street_address(), f"{fake.street_name()} {fake.building_number()}",
+                      fake.phone_number(), f"Call {fake.phone_number()} today", fake.ipv4(), fake.ipv6(),
+                      f"from {fake.ipv4()}:{fake.port_number()}", fake.email(), fake.iban(), fake.credit_card_number(),
+                      fake.ssn(), fake.sentence(), fake.name(), fake.date_time().isoformat()]
+    rng = random.Random(3)
+    texts += ["".join(rng.choice("0123456789 .-:()+/@abcABXİıſ") for _ in range(rng.randint(1, 30)))
+              for _ in range(4000)]
+    texts += ["HAUPTSTRASSE 4", "Hauptſtraße 12", "Kaiserrıng 7", "Rİng 5", "12 Main St.", "Calle Mayor 3"]
+    return texts
+
+
+def test_could_contain_pii_says_what_it_said_without_its_first_regex(corpus, monkeypatch):
+    fast = [engine.could_contain_pii(t) for t in corpus]
+    settled = sum(engine._MAYBE_PII.search(t) is None for t in corpus)
+    with monkeypatch.context() as patched:
+        patched.setattr(engine, "_MAYBE_PII", re.compile(""))  # matches every string: the old path decides
+        slow = [engine.could_contain_pii(t) for t in corpus]
+    assert [t for t, a, b in zip(corpus, fast, slow) if a != b] == []
+    assert settled > len(corpus) // 4 and sum(fast) > 1000
+
+
+def test_address_precheck_skips_only_texts_no_pattern_matches(corpus, monkeypatch):
+    fast = [addresses.find_address_spans(t) for t in corpus]
+    skipped = sum(not addresses.may_hold_address(t) for t in corpus)
+    with monkeypatch.context() as patched:
+        patched.setattr(addresses, "may_hold_address", lambda text: True)
+        slow = [addresses.find_address_spans(t) for t in corpus]
+    assert [t for t, a, b in zip(corpus, fast, slow) if a != b] == []
+    assert sum(map(bool, fast)) > 500 and skipped > len(corpus) // 2
+    assert all(fast[corpus.index(t)] for t in ("HAUPTSTRASSE 4", "Hauptſtraße 12", "Kaiserrıng 7", "Rİng 5"))
+
+
+def test_presidio_calls_without_email_or_ip_recognizers_find_the_same(corpus, monkeypatch):
+    candidates = [t for t in dict.fromkeys(corpus) if engine.could_contain_pii(t)]
+    asked = []
+    routed = engine._presidio_findings(candidates, DEFAULT_CONFIG)
+    with monkeypatch.context() as patched:
+        real = engine._analyze
+        patched.setattr(engine, "_analyze", lambda text, config, skipped=frozenset(): asked.append(skipped)
+                        or real(text, config, skipped))
+        engine._presidio_findings(candidates, DEFAULT_CONFIG)
+        patched.setattr(engine, "_impossible", lambda text: frozenset())
+        every = engine._presidio_findings(candidates, DEFAULT_CONFIG)
+    assert {t: sorted(map(repr, fs)) for t, fs in routed.items()} == {t: sorted(map(repr, fs)) for t, fs in every.items()}
+    assert frozenset({"EMAIL_ADDRESS", "IP_ADDRESS"}) in asked and frozenset() in asked
+    found = {f.entity_type for fs in routed.values() for f in fs}
+    assert {"EMAIL_ADDRESS", "IP_ADDRESS", "PHONE_NUMBER"} <= found
+
+
+def test_a_number_takes_no_context_from_the_text_analyzed_before_it():
+    """Texts share Presidio calls; a phone word ending one text is no context for a bare number in the next (before,
+    the recognizer read it as a phone there and not when analyzed alone)."""
+    number = "571211-2357"  # one separator, no trunk zero: a phone only after a phone word
+    assert engine._presidio_findings([f"phone: {number}"], DEFAULT_CONFIG)[f"phone: {number}"] != []
+    assert engine._presidio_findings([number], DEFAULT_CONFIG)[number] == []
+    assert engine._presidio_findings(["call my phone", number], DEFAULT_CONFIG)[number] == []
+    assert engine.scan_texts(["call my phone", number]) == [[], []]
