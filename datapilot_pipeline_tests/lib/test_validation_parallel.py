@@ -34,6 +34,24 @@ def test_two_worker_processes_give_the_one_process_report(dataset: Path, monkeyp
     assert one.report["duplicates"]["exact"] and one.report["pii"]["lines"]  # there was something to find
 
 
+@pytest.mark.parametrize("large", [False, True])
+def test_great_expectations_is_imported_beside_the_workers_only_for_a_small_file(dataset: Path, monkeypatch,
+                                                                                large: bool) -> None:
+    """Its import holds ~230 MB: for a large file it waits until the workers have exited (same report either way)."""
+    asked = []
+    real = report_mod.parallel_chunks
+
+    def recording(chunk_iter, spec, workers, preload_gx=False):
+        asked.append(preload_gx)
+        return real(chunk_iter, spec, workers, preload_gx)
+
+    monkeypatch.setattr(report_mod, "parallel_chunks", recording)
+    monkeypatch.setattr(report_mod, "GX_BESIDE_WORKERS_MAX_BYTES", 1 if large else 2**40)
+    two = validate_dataset(dataset, workers=2)
+    assert asked == [not large]
+    assert two.report["great_expectations"]["success"] is not None
+
+
 def test_worker_count_defaults(dataset: Path, monkeypatch) -> None:
     monkeypatch.delenv(report_mod.WORKERS_ENV, raising=False)
     assert worker_count(dataset) == 1  # a small file: this process alone

@@ -309,7 +309,11 @@ class DatasetChangedError(ValueError):
     """The file is not the one whose sha256 was expected (another run replaced it)."""
 
 
-CHUNK_LINES = 1000  # lines parsed and checked at a time: memory holds a chunk (~45 MB of 12.8 KB lines), never the file
+CHUNK_LINES = 250  # lines parsed and checked at a time: memory holds a chunk (~12 MB of 12.8 KB lines), never the file
+# Great Expectations' import holds ~230 MB (pandas, pyarrow, SQLAlchemy, SciPy). For a file below this size this process
+# imports it while the workers check the first chunks; for a larger one, after the workers have exited, so the
+# import never sits beside them (2 workers x ~290 MB + this process's fold, growing ~0.15 KB a line).
+GX_BESIDE_WORKERS_MAX_BYTES = 256 * 2**20
 PARALLEL_MIN_BYTES = 16 * 2**20  # below this a file is checked in this process (a worker takes ~2 s to start)
 WORKERS_ENV = "DATAPILOT_VALIDATE_WORKERS"
 
@@ -318,7 +322,7 @@ def worker_count(path: Path, workers: int | None = None) -> int:
     """How many processes check a file's chunks (`lib.workers.worker_count`): `workers` when given, else
     `$DATAPILOT_VALIDATE_WORKERS`, else one per CPU core (at most 4) for a file of `PARALLEL_MIN_BYTES` or more on a
     machine with a core to spare, and 1 (this process) otherwise: on a busy machine workers only add their start-up
-    (~2 s of CPU each) and memory (~430 MB each beside this process's ~470 MB)."""
+    (~2 s of CPU each) and memory (~290 MB each beside this process's ~300 MB)."""
     from datapilot_pipeline.lib import workers as processes
 
     return processes.worker_count(path.stat().st_size >= PARALLEL_MIN_BYTES, workers, WORKERS_ENV)
@@ -427,7 +431,7 @@ def validate_dataset(path: str | Path, *, tokenizer_path: str | Path | None = No
                 spec = _ChunkSpec(counter.max_tokens, _budget_spec(counter.budget), recipe, duplicates.b,
                                   duplicates.r)
                 checked = parallel_chunks(chunks(iter_lines(path, digest), CHUNK_LINES), spec, n_workers,
-                                          preload_gx=run_gx)
+                                          preload_gx=run_gx and path.stat().st_size < GX_BESIDE_WORKERS_MAX_BYTES)
             else:
                 checked = (_check_chunk(chunk, counter, cache, recipe, duplicates.b, duplicates.r)
                            for chunk in chunks(iter_lines(path, digest), CHUNK_LINES))
