@@ -49,6 +49,7 @@ def measure(fn, *args):
     m = _measure(fn, *args)
     print(f"[scale] {time.strftime('%H:%M:%S')} {fn.__name__}: {m.seconds:.1f} s, peak {m.peak_mb:.0f} MB"
           f"{f' (+ workers {m.children_peak_mb:.0f} MB each)' if m.children_peak_mb else ''}, "
+          f"at most {m.sampled_total_mb:.0f} MB at once (sampled), "
           f"load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
     return m
 
@@ -206,7 +207,8 @@ def validate_stream_step(path: str, workers: int | None = None) -> dict:
 
 def _stream_peak(m) -> float:
     """Peak RSS of a streaming step: its process plus, when it ran worker processes, each worker counted at the
-    largest worker's peak (an upper bound of what the processes held together)."""
+    largest worker's peak (an upper bound of what the processes held together; `stream_sampled_mb`, the table's "at
+    once", is the largest sum sampled every 0.2 s)."""
     workers = m.info.get("workers", 1)
     return m.peak_mb + (workers * m.children_peak_mb if workers > 1 else 0.0)
 
@@ -225,7 +227,8 @@ def _exponent(points: list[tuple[int, float]]) -> str:
 
 
 def _table(rows: list[dict]) -> str:
-    head = (f"{'step':<12}{'jobs':>9}{'lines':>9}{'stream s':>10}{'peak MB':>9}{'in-mem s':>10}{'peak MB':>9}"
+    head = (f"{'step':<12}{'jobs':>9}{'lines':>9}{'stream s':>10}{'peak MB':>9}{'at once':>9}{'in-mem s':>10}"
+            f"{'peak MB':>9}"
             f"{'time x':>8}{'mem x':>8}")
     out = [head, "-" * len(head)]
     for r in rows:
@@ -233,7 +236,8 @@ def _table(rows: list[dict]) -> str:
         old_mb = f"{r['memory_mb']:9.0f}" if r.get("memory_mb") is not None else f"{'-':>9}"
         tx = f"{r['memory_s'] / r['stream_s']:7.2f}x" if r.get("memory_s") else f"{'-':>8}"
         mx = f"{r['memory_mb'] / r['stream_mb']:7.1f}x" if r.get("memory_mb") else f"{'-':>8}"
-        out.append(f"{r['step']:<12}{r['jobs']:>9}{r['lines']:>9}{r['stream_s']:10.1f}{r['stream_mb']:9.0f}"
+        at_once = f"{r['stream_sampled_mb']:9.0f}" if r.get("stream_sampled_mb") else f"{'-':>9}"
+        out.append(f"{r['step']:<12}{r['jobs']:>9}{r['lines']:>9}{r['stream_s']:10.1f}{r['stream_mb']:9.0f}{at_once}"
                    f"{old_s}{old_mb}{tx}{mx}")
     return "\n".join(out)
 
@@ -274,7 +278,8 @@ def _export_rows(n: int, args, store_dir: Path, templates: str, new_out: Path, o
     old = measure(export_memory_step, str(store_dir), templates, str(old_out), args.shots) \
         if n <= args.baseline_max else None
     rows.append({"step": "export", "jobs": n, "lines": new.info["exported"], "stream_s": new.info["seconds"],
-                 "stream_mb": _stream_peak(new), "stream_workers": new.info["workers"],
+                 "stream_mb": _stream_peak(new), "stream_sampled_mb": new.sampled_total_mb,
+                 "stream_workers": new.info["workers"],
                  "stream_main_mb": new.peak_mb, "stream_cpu_s": new.info["cpu_seconds"],
                  "memory_s": old.info["seconds"] if old else None,
                  "memory_mb": old.peak_mb if old else None, "out_mb": new.info["bytes"] / 1e6})
@@ -289,6 +294,7 @@ def _validation_rows(n: int, args, new_out: Path, rows: list[dict], notes: list[
     vold = measure(validate_memory_step, str(new_out)) if n <= args.baseline_max else None
     rows.append({"step": "validation", "jobs": n, "lines": vnew.info["records"],
                  "stream_s": vnew.info["seconds"], "stream_mb": _stream_peak(vnew),
+                 "stream_sampled_mb": vnew.sampled_total_mb,
                  "stream_workers": vnew.info["workers"], "stream_main_mb": vnew.peak_mb,
                  "memory_s": vold.info["seconds"] if vold else None, "memory_mb": vold.peak_mb if vold else None,
                  "stream_cpu_s": vnew.info["cpu_seconds"],

@@ -25,6 +25,7 @@ class Measurement:
     peak_mb: float  # the step's own process
     info: dict[str, Any] = field(default_factory=dict)
     children_peak_mb: float = 0.0  # the largest of the processes the step started and waited for (0: none)
+    sampled_total_mb: float = 0.0  # the most the step's process and its children held at once, sampled every 0.2 s
 
 
 @dataclass
@@ -69,11 +70,53 @@ def measure(fn: Callable[..., dict], *args: Any) -> Measurement:
     queue: mp.Queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(fn, args, queue))
     proc.start()
-    status, seconds, peak_mb, info, children_mb = queue.get()
+    sampler = _TreeSampler(proc.pid)
+    try:
+        status, seconds, peak_mb, info, children_mb = queue.get()
+    finally:
+        sampled_mb = sampler.stop()
     proc.join()
     if status != "ok":
         raise RuntimeError(f"benchmark step {getattr(fn, '__name__', fn)} failed:\n{info['traceback']}")
-    return Measurement(seconds, peak_mb, info, children_mb)
+    return Measurement(seconds, peak_mb, info, children_mb, sampled_mb)
+
+
+class _TreeSampler:
+    """The largest sum of resident memory of a process and its descendants, sampled every `interval` seconds in a
+    thread: what they held together (peaks of different processes at different times do not add up here)."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        import threading
+
+        self.pid, self.interval, self.peak_bytes = pid, interval, 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self._done.is_set():
+            total = 0
+            try:
+                for p in [root, *root.children(recursive=True)]:
+                    try:
+                        total += p.memory_info().rss
+                    except psutil.NoSuchProcess:  # a worker that just exited holds nothing
+                        pass
+            except psutil.NoSuchProcess:
+                return
+            self.peak_bytes = max(self.peak_bytes, total)
+            self._done.wait(self.interval)
+
+    def stop(self) -> float:
+        self._done.set()
+        self._thread.join()
+        return self.peak_bytes / 2**20
 
 
 def machine() -> dict[str, Any]:

@@ -75,7 +75,10 @@ def test_presidio_calls_without_email_or_ip_recognizers_find_the_same(corpus, mo
         engine._presidio_findings(candidates, DEFAULT_CONFIG)
         patched.setattr(engine, "_impossible", lambda text: frozenset())
         every = engine._presidio_findings(candidates, DEFAULT_CONFIG)
-    assert {t: sorted(map(repr, fs)) for t, fs in routed.items()} == {t: sorted(map(repr, fs)) for t, fs in every.items()}
+    def comparable(found):
+        return {t: sorted(map(repr, fs)) for t, fs in found.items()}
+
+    assert comparable(routed) == comparable(every)
     assert frozenset({"EMAIL_ADDRESS", "IP_ADDRESS"}) in asked and frozenset() in asked
     found = {f.entity_type for fs in routed.values() for f in fs}
     assert {"EMAIL_ADDRESS", "IP_ADDRESS", "PHONE_NUMBER"} <= found

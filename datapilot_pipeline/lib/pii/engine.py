@@ -41,8 +41,8 @@ _ID_SHAPE = re.compile(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b|\b[A-Z]{5}\d{4
 _MIN_CLUSTER_DIGITS = 7
 # Something each way `could_contain_pii` says True needs: an "@", two colons with hex digits between, a dotted quad,
 # an identifier shape, or 7 digits joined by the digit cluster's separators only (so in one cluster).
-_MAYBE_PII = re.compile("|".join(("@", ":[0-9A-Fa-f]*:", r"\d(?:[ ()+\-./]*\d){6}", _IPV4_LIKE.pattern, _ID_SHAPE.pattern)),
-                       re.IGNORECASE)
+_MAYBE_PII = re.compile("|".join(("@", ":[0-9A-Fa-f]*:", r"\d(?:[ ()+\-./]*\d){6}", _IPV4_LIKE.pattern,
+                                  _ID_SHAPE.pattern)), re.IGNORECASE)
 # Every address shape has a number, or a street name (capitalized) after its street type.
 _ADDRESS_HINT = re.compile(r"\d|\w \w{1,3} [A-ZÀ-Þ]|\w [A-ZÀ-Þ]")
 _TRUNK_PREFIXED = re.compile(r"0[1-9]\d{8,9}")  # a national number written with its trunk zero
