@@ -23,3 +23,14 @@ VERSION_WORDS = ("version", "ver", "v", "release", "build", "rev", "firmware", "
 def has_context(entity: str, before: str) -> bool:
     tail = before[-40:].lower()
     return any(word in tail for word in CONTEXT.get(entity, ()))
+
+# Texts analyzed in one Presidio call are joined by a blank line: no pattern here matches across one, and no text
+# takes context from the one before it (`text_before`).
+TEXT_SEPARATOR = "\n\n"
+
+
+def text_before(text: str, start: int, width: int = 40) -> str:
+    """Up to `width` characters before `start`, not reaching back over a `TEXT_SEPARATOR`."""
+    window = text[max(0, start - width):start]
+    cut = window.rfind(TEXT_SEPARATOR)
+    return window if cut < 0 else window[cut + len(TEXT_SEPARATOR):]

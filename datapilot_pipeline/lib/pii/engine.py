@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 from datapilot_pipeline.lib.pii.checks import digits_of, gtin_valid, looks_like_business_number, weak_phone
 from datapilot_pipeline.lib.pii.config import DEFAULT_CONFIG, PiiConfig, locale_of
-from datapilot_pipeline.lib.pii.context import VERSION_WORDS, has_context
+from datapilot_pipeline.lib.pii.context import TEXT_SEPARATOR, VERSION_WORDS, has_context
 
-_SEP = "\n\n"  # blank lines break every pattern used here; findings crossing one are re-checked
+_SEP = TEXT_SEPARATOR  # findings crossing one are re-checked
 _BATCH_CHARS = 200_000
 
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][+-]?\d+)?")

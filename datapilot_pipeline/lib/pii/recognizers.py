@@ -15,7 +15,7 @@ from datapilot_pipeline.lib.pii.checks import (
     bsn_valid, cpf_valid, digits_of, looks_like_business_number, luhn_valid, nir_valid, weak_phone,
 )
 from datapilot_pipeline.lib.pii.config import PiiConfig
-from datapilot_pipeline.lib.pii.context import has_context
+from datapilot_pipeline.lib.pii.context import has_context, text_before
 from datapilot_pipeline.lib.pii.phone_lengths import may_be_valid
 
 # Brand prefixes and lengths (ISO/IEC 7812 issuer ranges of Visa, Mastercard incl. 2221-2720, Amex,
@@ -38,13 +38,6 @@ PHONE_CANDIDATE = re.compile(
 # Layouts of other entities, never read as phones: the US SSN's 3-2-4 and the IPv4 dotted quad.
 _NOT_PHONE = re.compile(r"\d{3}-\d{2}-\d{4}|\d{1,3}(?:\.\d{1,3}){3}")
 _EXTENSION = re.compile(r"[ \t]*(?:x|ext\.?|#)[ \t]*\d{1,6}$")
-
-
-def _context_before(text: str, start: int, width: int = 40) -> str:
-    """Up to `width` characters before `start`, not reaching back over a blank line: the engine analyzes many
-    texts in one call, joined by blank lines, and one text's words are no context for the next one's number."""
-    window = text[max(0, start - width):start]
-    return window[window.rfind("\n\n") + 2:] if "\n\n" in window else window
 
 
 def card_brand_ok(digits: str) -> bool:
@@ -110,7 +103,7 @@ def build_recognizers(config: PiiConfig) -> list:
             n_digits = len(digits_of(_EXTENSION.sub("", cand)))
             if not 7 <= n_digits <= 15 or looks_like_business_number(cand) or _NOT_PHONE.fullmatch(cand):
                 return None
-            if weak_phone(cand) and not has_context("PHONE_NUMBER", _context_before(text, start)):
+            if weak_phone(cand) and not has_context("PHONE_NUMBER", text_before(text, start)):
                 return None
             return _phone_region(cand, config.regions)
 
