@@ -1,7 +1,7 @@
 """Worker processes for the stages that stream a large input a chunk at a time (export masking, validation).
 
 `worker_count` decides how many processes (a spawned worker imports the project again: ~2 s of CPU and a few
-hundred MB, worth it only for a large input on a machine with a core to spare); `ordered_map` runs a function over
+hundred MB, worth it only for a large input on a machine with a core to spare, which `busy_cores` measures); `ordered_map` runs a function over
 a stream of chunks in that many spawned processes and gives the results back in input order, with at most two
 chunks per worker in flight, so memory stays bounded whatever the input's size.
 """
@@ -38,10 +38,23 @@ def main_reimport_safe() -> bool:
     return "__name__" in source and "__main__" in source
 
 
+BUSY_SAMPLE_SECONDS = 0.25
+
+
+def busy_cores(cores: set[int], interval: float = BUSY_SAMPLE_SECONDS) -> float:
+    """How many of `cores` (CPU numbers) other work keeps busy now: their use over `interval` seconds, sampled while
+    this thread sleeps. The 1-minute load average would not do: it counts this process's own work of the last
+    minute, so a stage that had just read its input found no core to spare on an otherwise idle 2-core machine."""
+    import psutil
+
+    per_cpu = psutil.cpu_percent(interval=interval, percpu=True)
+    return sum(per_cpu[c] for c in cores if c < len(per_cpu)) / 100
+
+
 def worker_count(large: bool, workers: int | None = None, env: str | None = None, most: int = 4) -> int:
     """How many processes share a stage's chunks: `workers` when given, else the integer in `$env` when set, else one
-    per CPU core (at most `most`) for a `large` input on a machine with a core to spare (its 1-minute load average at
-    least one below its core count), and 1 (this process alone) otherwise. A daemonic process (a multiprocessing
+    per CPU core (at most `most`) for a `large` input on a machine with a core to spare (`busy_cores` at most its
+    core count less one), and 1 (this process alone) otherwise. A daemonic process (a multiprocessing
     pool's worker) may not start processes, and a main script that would redo its work when imported again cannot:
     always 1 there."""
     if multiprocessing.current_process().daemon or not main_reimport_safe():
@@ -49,9 +62,8 @@ def worker_count(large: bool, workers: int | None = None, env: str | None = None
     if workers is None and env and os.environ.get(env, "").strip():
         workers = int(os.environ[env])
     if workers is None:
-        cores = len(os.sched_getaffinity(0))
-        spare = os.getloadavg()[0] <= cores - 1
-        workers = min(cores, most) if large and spare else 1
+        cores = os.sched_getaffinity(0)
+        workers = min(len(cores), most) if large and busy_cores(cores) <= len(cores) - 1 else 1
     return max(1, workers)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from datapilot_pipeline.lib import workers
 from datapilot_pipeline.lib.validation import report as report_mod
 from datapilot_pipeline.lib.validation.pii_scan import _JSON_STRING
 from datapilot_pipeline.lib.validation.report import validate_dataset, worker_count
@@ -58,9 +59,9 @@ def test_worker_count_defaults(dataset: Path, monkeypatch) -> None:
     assert worker_count(dataset, 3) == 3
     monkeypatch.setattr(report_mod, "PARALLEL_MIN_BYTES", 1)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.4, 0.4, 0.4))
+    monkeypatch.setattr(workers, "busy_cores", lambda cores: 0.6)
     assert worker_count(dataset) == 2  # a big file, a core to spare
-    monkeypatch.setattr(os, "getloadavg", lambda: (1.5, 0.4, 0.4))
+    monkeypatch.setattr(workers, "busy_cores", lambda cores: 1.5)
     assert worker_count(dataset) == 1  # a busy machine: workers would only add start-up and memory
     monkeypatch.setenv(report_mod.WORKERS_ENV, "1")
     assert worker_count(dataset) == 1

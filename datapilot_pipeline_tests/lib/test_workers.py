@@ -57,14 +57,39 @@ def test_stopping_early_shuts_the_workers_down():
 def test_worker_count_rules(monkeypatch):
     monkeypatch.delenv("DATAPILOT_TEST_WORKERS", raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5})
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.5, 0.5, 0.5))
+    monkeypatch.setattr(workers, "busy_cores", lambda cores: 0.6)
     assert worker_count(False, None, "DATAPILOT_TEST_WORKERS") == 1  # a small input: this process alone
     assert worker_count(True, None, "DATAPILOT_TEST_WORKERS") == 4  # one per core, at most `most`
     assert worker_count(True, None, "DATAPILOT_TEST_WORKERS", most=8) == 6
-    monkeypatch.setattr(os, "getloadavg", lambda: (5.5, 0.5, 0.5))
+    monkeypatch.setattr(workers, "busy_cores", lambda cores: 5.5)
     assert worker_count(True, None, "DATAPILOT_TEST_WORKERS") == 1  # no core to spare
     monkeypatch.setenv("DATAPILOT_TEST_WORKERS", "3")
     assert worker_count(True, None, "DATAPILOT_TEST_WORKERS") == 3  # the setting wins over the load
     assert worker_count(True, 2, "DATAPILOT_TEST_WORKERS") == 2  # and the argument over the setting
     monkeypatch.setattr(workers, "main_reimport_safe", lambda: False)
     assert worker_count(True, 2, "DATAPILOT_TEST_WORKERS") == 1  # a main script that would run again when imported
+
+
+def _spin(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def test_busy_cores_sees_a_process_that_keeps_a_core_busy():
+    cpu = min(os.sched_getaffinity(0))
+    ctx = multiprocessing.get_context("spawn")
+    spinner = ctx.Process(target=_pinned_spin, args=(cpu, 6.0))
+    spinner.start()
+    try:
+        time.sleep(1.0)  # the child is up and spinning on `cpu`
+        assert spinner.is_alive()
+        assert workers.busy_cores({cpu}) >= 0.7
+    finally:
+        spinner.terminate()
+        spinner.join()
+
+
+def _pinned_spin(cpu: int, seconds: float) -> None:
+    os.sched_setaffinity(0, {cpu})
+    _spin(seconds)
