@@ -1,9 +1,9 @@
 """Worker processes for the stages that stream a large input a chunk at a time (export masking, validation).
 
 `worker_count` decides how many processes (a spawned worker imports the project again: ~2 s of CPU and a few
-hundred MB, worth it only for a large input on a machine with a core to spare, which `busy_cores` measures); `ordered_map` runs a function over
-a stream of chunks in that many spawned processes and gives the results back in input order, with at most two
-chunks per worker in flight, so memory stays bounded whatever the input's size.
+hundred MB, worth it only for a large input on a machine with a core to spare, which `busy_cores` measures);
+`ordered_map` runs a function over a stream of chunks in that many spawned processes and gives the results back in
+input order, with at most two chunks per worker in flight, so memory stays bounded whatever the input's size.
 """
 
 from __future__ import annotations
@@ -54,9 +54,8 @@ def busy_cores(cores: set[int], interval: float = BUSY_SAMPLE_SECONDS) -> float:
 def worker_count(large: bool, workers: int | None = None, env: str | None = None, most: int = 4) -> int:
     """How many processes share a stage's chunks: `workers` when given, else the integer in `$env` when set, else one
     per CPU core (at most `most`) for a `large` input on a machine with a core to spare (`busy_cores` at most its
-    core count less one), and 1 (this process alone) otherwise. A daemonic process (a multiprocessing
-    pool's worker) may not start processes, and a main script that would redo its work when imported again cannot:
-    always 1 there."""
+    core count less one), and 1 (this process alone) otherwise. A daemonic process (a multiprocessing pool's worker)
+    may not start processes, and a main script that would redo its work when imported again cannot: always 1 there."""
     if multiprocessing.current_process().daemon or not main_reimport_safe():
         return 1
     if workers is None and env and os.environ.get(env, "").strip():
