@@ -70,26 +70,24 @@ def test_worker_count_rules(monkeypatch):
     assert worker_count(True, 2, "DATAPILOT_TEST_WORKERS") == 1  # a main script that would run again when imported
 
 
-def _spin(seconds: float) -> None:
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        pass
-
-
 def test_busy_cores_sees_a_process_that_keeps_a_core_busy():
     cpu = min(os.sched_getaffinity(0))
     ctx = multiprocessing.get_context("spawn")
-    spinner = ctx.Process(target=_pinned_spin, args=(cpu, 6.0))
+    spinning = ctx.Event()
+    spinner = ctx.Process(target=_pinned_spin, args=(cpu, 30.0, spinning))
     spinner.start()
     try:
-        time.sleep(1.0)  # the child is up and spinning on `cpu`
-        assert spinner.is_alive()
+        assert spinning.wait(timeout=60)  # the child is up, pinned to `cpu` and spinning
         assert workers.busy_cores({cpu}) >= 0.7
+        assert spinner.is_alive()  # it spun through the whole sample
     finally:
         spinner.terminate()
         spinner.join()
 
 
-def _pinned_spin(cpu: int, seconds: float) -> None:
+def _pinned_spin(cpu: int, seconds: float, spinning) -> None:
     os.sched_setaffinity(0, {cpu})
-    _spin(seconds)
+    end = time.perf_counter() + seconds
+    spinning.set()
+    while time.perf_counter() < end:
+        pass
