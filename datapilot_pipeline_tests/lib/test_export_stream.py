@@ -99,8 +99,9 @@ def test_the_cli_export_from_a_store_and_inbox_writes_the_in_memory_bytes(home, 
 ])
 def test_the_api_export_writes_the_in_memory_bytes(tmp_path, feedbacks, opts, formats, workers, monkeypatch):
     """With two worker processes too: reviews parsed, consensus taken and strings masked there (sampled: masked
-    there), chunk by chunk, give the same files, counts and discards."""
+    there), then the lines written there, chunk by chunk, give the same files, counts and discards."""
     monkeypatch.setattr(pipeline, "MASK_CHUNK", 7)  # many chunks: masking must not depend on what is masked with it
+    monkeypatch.setattr(pipeline, "LINES_CHUNK", 5)
     monkeypatch.setattr(pipeline, "INLINE_CHUNKS", 1)  # workers from the second chunk on
     pooled = []
 
@@ -118,7 +119,7 @@ def test_the_api_export_writes_the_in_memory_bytes(tmp_path, feedbacks, opts, fo
         results[name] = export(feedbacks, seeds, ExportOptions(**opts), targets, folder / "holdout.jsonl", **kwargs)
     new, old = results["new"], results["old"]
     expected_work = "_mask_chunk" if "sample" in opts else "_consensus_chunk"
-    assert pooled == ([(expected_work, 2)] if workers == 2 else [])
+    assert pooled == ([(expected_work, 2), ("_lines_chunk", 2)] if workers == 2 else [])
     assert new.summary() | {"paths": None} == old.summary() | {"paths": None}
     assert new.sha256 == old.sha256 and new.lines == old.lines and len(new.sha256) >= 3
     for role, path in old.paths.items():

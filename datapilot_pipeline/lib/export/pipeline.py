@@ -13,6 +13,7 @@ import json
 import pickle
 import random
 import tempfile
+from array import array
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -113,6 +114,7 @@ def validation_path_for(output: Path) -> Path:
 
 ExampleSource = Callable[[], Iterable[ReviewedExample]]
 MASK_CHUNK = 500  # examples masked per `Masker.for_content` call: strings repeated across jobs are analyzed once
+LINES_CHUNK = 500  # examples whose lines are written per `_lines_chunk` call (in a worker for a large export)
 INLINE_CHUNKS = 4  # chunks masked in this process before worker processes are considered (~2 s to start each)
 WORKERS_ENV = "DATAPILOT_EXPORT_WORKERS"
 
@@ -237,22 +239,28 @@ def _masked_examples(examples: ExampleSource | Iterable[ReviewedExample] | Revie
 
 
 class _Spill:
-    """Prepared examples of one split parked in a temp file (pickled, in job-id order) until the recipe is known."""
+    """Prepared examples of one split parked in a temp file (pickled, in job-id order) until the recipe is known.
+    Read back as each item's pickled bytes (`raw`), which a worker process unpickles."""
 
     def __init__(self, folder: Path, name: str) -> None:
         self.path = folder / f"{name}.pickle"
         self._fh = self.path.open("wb")
-        self.count = 0
+        self._sizes = array("q")
+
+    @property
+    def count(self) -> int:
+        return len(self._sizes)
 
     def add(self, item: tuple) -> None:
-        pickle.dump(item, self._fh, protocol=pickle.HIGHEST_PROTOCOL)
-        self.count += 1
+        data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+        self._fh.write(data)
+        self._sizes.append(len(data))
 
-    def __iter__(self) -> Iterator[tuple]:
+    def raw(self) -> Iterator[bytes]:
         self._fh.close()
         with self.path.open("rb") as fh:
-            for _ in range(self.count):
-                yield pickle.load(fh)
+            for size in self._sizes:
+                yield fh.read(size)
 
 
 @dataclass
@@ -386,21 +394,15 @@ def write_export(examples: ExampleSource | Iterable[ReviewedExample] | ReviewChu
         digests = {role: hashlib.sha256() for role in handles}
         lines = Counter()
         shots, pairs = Counter(), 0
-        for split in ("train", "validation"):
-            for p, measured in spills[split]:
-                p.shots = recipe_shots(shot_ids, masked_pool, p.compact_eda)
-                if budget is not None:
-                    _fit(p, measured, budget, recipe.completion_reserve)
-                shots[len(p.shots)] += 1
-                pairs += p.changed
-                for role, fmt, _path, splits in parts:
-                    if split in splits:
-                        row = BUILDERS[fmt](p)
-                        if row is not None:
-                            data = (dumps_compact(row) + "\n").encode("utf-8")
-                            handles[role].write(data)
-                            digests[role].update(data)
-                            lines[role] += 1
+        spec = _LineSpec(tuple(shot_ids), tuple(masked_pool), None, recipe.completion_reserve,
+                         tuple((role, fmt, splits) for role, fmt, _path, splits in parts))
+        for n_shots, changed, written in _second_pass(spills, spec, budget, workers):
+            shots[n_shots] += 1
+            pairs += changed
+            for role, data in written:
+                handles[role].write(data)
+                digests[role].update(data)
+                lines[role] += 1
         if holdout_record is not None:
             holdout_record.add(state.holdout_tables, main.stem)
         recipe_path = recipe_path_for(main)
@@ -421,6 +423,84 @@ def write_export(examples: ExampleSource | Iterable[ReviewedExample] | ReviewChu
     result.n_preference_pairs = pairs
     result.shots_per_prompt = {str(n): shots[n] for n in sorted(shots, reverse=True)}
     return result
+
+
+@dataclass(frozen=True)
+class _LineSpec:
+    """What writing an export's lines needs besides the examples: the recipe's worked examples (masked), the token
+    budget (`TokenBudget.load` arguments and the tokenizer's sha256; None without a budget) and the files' parts."""
+
+    shot_ids: tuple[str, ...]
+    pool: tuple[dict, ...]
+    budget: tuple | None
+    reserve: int
+    parts: tuple[tuple[str, str, tuple[str, ...]], ...]  # (role, format, splits it holds)
+
+
+_BUDGETS: dict[tuple, object] = {}  # budget key -> the budget loaded, while an export writes its lines
+
+
+def _budget_args(budget) -> tuple | None:
+    """How a worker process loads the same budget: a `TokenBudget`'s folder, max length, base model and sha256."""
+    if budget is None:
+        return None
+    from datapilot_pipeline.lib.generation.token_budget import TokenBudget
+
+    if not isinstance(budget, TokenBudget):
+        return None
+    return (budget.tokenizer_path, budget.max_length, budget.base_model, budget.tokenizer_hash)
+
+
+def _second_pass(spills: dict[str, _Spill], spec: _LineSpec, budget, workers: int | None) -> Iterator[tuple]:
+    """`_lines_chunk`'s results for every spilled example, train then validation, in order: `LINES_CHUNK` examples at
+    a time, in worker processes for a large export (`_chunk_map`) when they can load the budget themselves (from a
+    `TokenBudget`'s tokenizer folder), else in this process."""
+    loadable = _budget_args(budget)
+    key = loadable or (None if budget is None else ("this process",))
+    spec = replace(spec, budget=key)
+    items = ((split, raw) for split in ("train", "validation") for raw in spills[split].raw())
+    if key is not None:
+        _BUDGETS[key] = budget  # what this process loaded serves the chunks written here
+    try:
+        work = functools.partial(_lines_chunk, spec=spec)
+        for _items, results in _chunk_map(work, chunks(items, LINES_CHUNK), workers if key == loadable else 1):
+            yield from results
+    finally:
+        _BUDGETS.pop(key, None)  # a later export loads its own
+
+
+def _spec_budget(spec: _LineSpec):
+    if spec.budget is None:
+        return None
+    budget = _BUDGETS.get(spec.budget)
+    if budget is None:  # a worker process: the tokenizer the recipe names, checked by its sha256
+        from datapilot_pipeline.lib.generation.token_budget import TokenBudget
+
+        path, max_length, base_model, sha256 = spec.budget
+        budget = TokenBudget.load(path, max_length, base_model)
+        budget.check(sha256)  # the folder changed since this export counted its first pass: refuse, write nothing
+        _BUDGETS[spec.budget] = budget
+    return budget
+
+
+def _lines_chunk(items: list[tuple[str, bytes]], spec: _LineSpec) -> list[tuple[int, bool, list[tuple[str, bytes]]]]:
+    """Each spilled example of a chunk ((split, pickled (example, 0-shot measure))) as (worked examples its prompt
+    holds, whether it has a preference pair, the lines it adds to each file): what a worker process returns."""
+    budget = _spec_budget(spec)
+    out = []
+    for split, raw in items:
+        p, measured = pickle.loads(raw)
+        p.shots = recipe_shots(spec.shot_ids, spec.pool, p.compact_eda)
+        if budget is not None:
+            _fit(p, measured, budget, spec.reserve)
+        written = []
+        for role, fmt, splits in spec.parts:
+            if split in splits:
+                row = BUILDERS[fmt](p)
+                if row is not None:
+                    written.append((role, (dumps_compact(row) + "\n").encode("utf-8")))
+        out.append((len(p.shots), p.changed, written))
+    return out
 
 
 def _fit(p: PreparedExample, measured: tuple[int, int], budget, reserve: int) -> None:
