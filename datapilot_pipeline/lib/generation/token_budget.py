@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from datapilot_pipeline.lib.generation.line_tokens import text_ids
+
 if TYPE_CHECKING:
     from datapilot_pipeline.lib.paths import Workspace
 
@@ -58,8 +60,8 @@ def sequence_tokens(tokenizer: Any, prompt: str, completion: str) -> tuple[int, 
     else:
         eos = tokenizer.eos_token or ""
         completion = completion if completion.endswith(eos) else completion + eos
-        prompt_ids = tokenizer(prompt)["input_ids"]
-        full_ids = tokenizer(prompt + completion)["input_ids"]
+        prompt_ids = text_ids(tokenizer, prompt)
+        full_ids = text_ids(tokenizer, prompt + completion)
     prefix = 0
     for a, b in zip(prompt_ids, full_ids):
         if a != b:
@@ -81,7 +83,7 @@ def prompt_token_count(tokenizer: Any, prompt: str) -> int:
 
     if has_chat_template(tokenizer):
         return len(_template_ids(tokenizer, prompt_to_messages(prompt), add_generation_prompt=True))
-    return len(tokenizer(prompt)["input_ids"])
+    return len(text_ids(tokenizer, prompt))
 
 
 @dataclass

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from datapilot_pipeline.lib.generation.line_tokens import line_ids
 from datapilot_pipeline.lib.generation.token_budget import DEFAULT_MAX_LENGTH, TokenBudget
 
 CHARS_PER_TOKEN = 4.0
@@ -44,6 +45,9 @@ class TokenCounter:
     def count(self, texts: list[str]) -> list[int]:
         if self.budget is None or not texts:  # a tokenizer called on no text raises IndexError
             return [math.ceil(len(t) / CHARS_PER_TOKEN) for t in texts]
+        cutter = line_ids(self.budget.tokenizer)
+        if cutter is not None:  # no special tokens are added there: the same ids as add_special_tokens=False
+            return [len(cutter(t)) for t in texts]
         encoded = self.budget.tokenizer(texts, add_special_tokens=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
