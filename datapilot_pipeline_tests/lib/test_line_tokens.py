@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.bench_tokens import WholeText
 from datapilot_pipeline.lib.contracts import FeedbackFile
 from datapilot_pipeline.lib.export import ExportOptions, export_dataset, load_seeds
 from datapilot_pipeline.lib.export.pipeline import default_output, holdout_path_for
@@ -77,21 +78,7 @@ def test_lines_give_the_whole_texts_ids_on_exported_lines_and_text_nobody_here_w
 def test_the_budgets_counts_are_the_whole_text_counts(budget, exported):
     from datapilot_pipeline.lib.generation.token_budget import sequence_tokens
 
-    class Whole:
-        """The same tokenizer, which `line_ids` does not know: tokenized whole, as before."""
-
-        def __init__(self, tokenizer):
-            self.tokenizer = tokenizer
-
-        def __getattr__(self, name):
-            if name == "backend_tokenizer":
-                raise AttributeError(name)
-            return getattr(self.tokenizer, name)
-
-        def __call__(self, *args, **kwargs):
-            return self.tokenizer(*args, **kwargs)
-
-    whole = Whole(budget.tokenizer)
+    whole = WholeText(budget.tokenizer)  # the same tokenizer, which `line_ids` does not know: tokenized whole
     assert line_ids(whole) is None  # no backend of its own: never cut
     for row in exported[:40]:
         assert budget.measure(row["prompt"], row["completion"]) == sequence_tokens(whole, row["prompt"],
