@@ -147,24 +147,3 @@ def test_the_shipped_holdout_tables_are_never_trained_on(tmp_path, feedbacks):
     result, out, _ = _export(tmp_path, [*feedbacks, job], fractions=SplitFractions(1.0, 0.0, 0.0))
     assert "shipped_table_job" not in {r["metadata"]["job_id"] for r in _rows(out)}
     assert "shipped_table_job" in {r["example_id"] for r in _rows(result.paths["holdout"])}
-
-
-def test_a_worker_writing_lines_loads_the_recipes_tokenizer_and_refuses_another(default_export):
-    """A large export's lines are written in worker processes, which load the budget from the recipe's tokenizer
-    folder: the same tokenizer (by sha256) gives the same counts; one whose files changed since is refused."""
-    from datapilot_pipeline.lib.export import pipeline
-    from datapilot_pipeline.lib.generation.token_budget import TokenizerMismatchError
-
-    _result, out, _seeds = default_export
-    recipe = read_recipe(out)
-    same = pipeline._LineSpec((), (), (recipe.tokenizer, recipe.max_length, None, recipe.tokenizer_sha256), 0, ())
-    try:
-        budget = pipeline._spec_budget(same)
-        assert budget.tokenizer_hash == recipe.tokenizer_sha256 and budget.max_length == recipe.max_length
-        assert pipeline._BUDGETS[same.budget] is budget  # loaded once per worker process
-    finally:
-        pipeline._BUDGETS.clear()
-    other = pipeline._LineSpec((), (), (recipe.tokenizer, recipe.max_length, None, "0" * 64), 0, ())
-    with pytest.raises(TokenizerMismatchError):
-        pipeline._spec_budget(other)
-    assert pipeline._BUDGETS == {}

@@ -394,7 +394,7 @@ def write_export(examples: ExampleSource | Iterable[ReviewedExample] | ReviewChu
         digests = {role: hashlib.sha256() for role in handles}
         lines = Counter()
         shots, pairs = Counter(), 0
-        spec = _LineSpec(tuple(shot_ids), tuple(masked_pool), None, recipe.completion_reserve,
+        spec = _LineSpec(tuple(shot_ids), tuple(masked_pool), recipe.completion_reserve,
                          tuple((role, fmt, splits) for role, fmt, _path, splits in parts))
         for n_shots, changed, written in _second_pass(spills, spec, budget, workers):
             shots[n_shots] += 1
@@ -427,66 +427,30 @@ def write_export(examples: ExampleSource | Iterable[ReviewedExample] | ReviewChu
 
 @dataclass(frozen=True)
 class _LineSpec:
-    """What writing an export's lines needs besides the examples: the recipe's worked examples (masked), the token
-    budget (`TokenBudget.load` arguments and the tokenizer's sha256; None without a budget) and the files' parts."""
+    """What writing an export's lines needs besides the examples and the budget: the recipe's worked examples
+    (masked), the completion reserve and the files' parts."""
 
     shot_ids: tuple[str, ...]
     pool: tuple[dict, ...]
-    budget: tuple | None
     reserve: int
     parts: tuple[tuple[str, str, tuple[str, ...]], ...]  # (role, format, splits it holds)
 
 
-_BUDGETS: dict[tuple, object] = {}  # budget key -> the budget loaded, while an export writes its lines
-
-
-def _budget_args(budget) -> tuple | None:
-    """How a worker process loads the same budget: a `TokenBudget`'s folder, max length, base model and sha256."""
-    if budget is None:
-        return None
-    from datapilot_pipeline.lib.generation.token_budget import TokenBudget
-
-    if not isinstance(budget, TokenBudget):
-        return None
-    return (budget.tokenizer_path, budget.max_length, budget.base_model, budget.tokenizer_hash)
-
-
 def _second_pass(spills: dict[str, _Spill], spec: _LineSpec, budget, workers: int | None) -> Iterator[tuple]:
-    """`_lines_chunk`'s results for every spilled example, train then validation, in order: `LINES_CHUNK` examples at
-    a time, in worker processes for a large export (`_chunk_map`) when they can load the budget themselves (from a
-    `TokenBudget`'s tokenizer folder), else in this process."""
-    loadable = _budget_args(budget)
-    key = loadable or (None if budget is None else ("this process",))
-    spec = replace(spec, budget=key)
+    """`_lines_chunk`'s results for every spilled example, train then validation, in order, `LINES_CHUNK` examples at
+    a time: in worker processes for a large export without a token budget (`_chunk_map`); with one, in this process,
+    which holds the tokenizer already (a worker would import transformers and torch again: ~300 MB each, which would
+    take an export past 1 GB at once)."""
     items = ((split, raw) for split in ("train", "validation") for raw in spills[split].raw())
-    if key is not None:
-        _BUDGETS[key] = budget  # what this process loaded serves the chunks written here
-    try:
-        work = functools.partial(_lines_chunk, spec=spec)
-        for _items, results in _chunk_map(work, chunks(items, LINES_CHUNK), workers if key == loadable else 1):
-            yield from results
-    finally:
-        _BUDGETS.pop(key, None)  # a later export loads its own
+    work = functools.partial(_lines_chunk, spec=spec, budget=budget)
+    for _items, results in _chunk_map(work, chunks(items, LINES_CHUNK), workers if budget is None else 1):
+        yield from results
 
 
-def _spec_budget(spec: _LineSpec):
-    if spec.budget is None:
-        return None
-    budget = _BUDGETS.get(spec.budget)
-    if budget is None:  # a worker process: the tokenizer the recipe names, checked by its sha256
-        from datapilot_pipeline.lib.generation.token_budget import TokenBudget
-
-        path, max_length, base_model, sha256 = spec.budget
-        budget = TokenBudget.load(path, max_length, base_model)
-        budget.check(sha256)  # the folder changed since this export counted its first pass: refuse, write nothing
-        _BUDGETS[spec.budget] = budget
-    return budget
-
-
-def _lines_chunk(items: list[tuple[str, bytes]], spec: _LineSpec) -> list[tuple[int, bool, list[tuple[str, bytes]]]]:
+def _lines_chunk(items: list[tuple[str, bytes]], spec: _LineSpec,
+                 budget=None) -> list[tuple[int, bool, list[tuple[str, bytes]]]]:
     """Each spilled example of a chunk ((split, pickled (example, 0-shot measure))) as (worked examples its prompt
     holds, whether it has a preference pair, the lines it adds to each file): what a worker process returns."""
-    budget = _spec_budget(spec)
     out = []
     for split, raw in items:
         p, measured = pickle.loads(raw)
