@@ -14,7 +14,8 @@ Export streams the store (`export_reviews` over `iter_stored_groups`, what `data
 in-memory export over `stored_reviews`; validation runs on the exported file (`validate_dataset`, Great Expectations
 included) against the in-memory validation. Both exports must write the same bytes (checked, in the notes). The
 growth exponent k of a step between two sizes is log(t2/t1) / log(n2/n1) (1 = linear), likewise for peak RSS.
-No token budget is applied (no tokenizer): the same for both sides. Streaming validation uses worker processes
+No token budget is applied (no tokenizer): the same for both sides (`datapilot export` applies the target model's, whose
+counting `bench_tokens` measures). Streaming validation uses worker processes
 for files of 16 MB or more and streaming export for more than 2,000 examples, when a core is spare (`worker_count`;
 `--workers 1` / `--export-workers 1` for one process): peak RSS is then the step's own plus each worker's at the
 largest worker's peak, and CPU seconds include the workers'. Results:
