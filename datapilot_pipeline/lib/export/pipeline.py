@@ -353,8 +353,8 @@ def write_export(examples: ExampleSource | Iterable[ReviewedExample] | ReviewChu
     then validation, each in job-id order). Files are staged beside their targets and published together at the
     end (the dataset last); on any error nothing is published. The holdout (seed-example format) is written only
     when it has examples. `holdout_record` is updated with this export's holdout tables before any dataset file
-    is published, and its tables are held out here. `workers`: processes that mask (`_masked_chunks`), which
-    never change the bytes written."""
+    is published, and its tables are held out here. `workers`: processes that mask (`_masked_examples`) and,
+    without a token budget, write the lines (`_second_pass`); they never change the bytes written."""
     unknown = set(targets) - set(FORMATS)
     if unknown:
         raise ValueError(f"unknown export format(s): {', '.join(sorted(unknown))}")
