@@ -78,6 +78,7 @@ def test_lines_give_the_whole_texts_ids_on_exported_lines_and_text_nobody_here_w
 def test_the_budgets_counts_are_the_whole_text_counts(budget, exported):
     from datapilot_pipeline.lib.generation.token_budget import sequence_tokens
 
+    assert line_ids(budget.tokenizer) is not None  # the budget counts line by line
     whole = WholeText(budget.tokenizer)  # the same tokenizer, which `line_ids` does not know: tokenized whole
     assert line_ids(whole) is None  # no backend of its own: never cut
     for row in exported[:40]:

@@ -14,16 +14,16 @@ what lines share is tokenized once per process, what is new once per line.
 
 The cut applies only where that argument holds: a fast tokenizer whose backend has no normalizer, a `ByteLevel`
 pre-tokenizer with the regex and no prefix space, a BPE model, no special tokens added around a sequence, and no
-added token that strips the whitespace beside it, matches only as a whole word or holds a newline. It is also checked once per tokenizer on a text
-with every kind of cut; any other tokenizer is called on the whole text, as before.
+added token that strips the whitespace beside it, matches only as a whole word or holds a newline. It is also checked
+once per tokenizer on a text with every kind of cut; any other tokenizer is called on the whole text, as before.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from array import array
 import weakref
+from array import array
 from typing import Any
 
 # A newline between two printable ASCII characters (not spaces): where the byte-level regex always cuts. The pattern
