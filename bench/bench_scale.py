@@ -6,6 +6,7 @@ code it replaced (`bench.baseline`), each step in a fresh process, and how both 
     make bench-scale; make bench-scale-1m                                     # the same two runs
     .venv/bin/python -m bench.bench_scale --sizes 1000000 --baseline-max 0 --keep /tmp/scale1m --steps export
                                            # keep the store and the export: validation can run on them later
+    .venv/bin/python -m bench.bench_scale --sizes 10000 100000 --baseline-max 0 --budget   # the product path
 
 The store is a SQLite feedback store of N jobs (1.2 reviews a job), filled in bulk from `TEMPLATES` synthetic jobs
 (generating a million jobs with `lib.synthetic` would take hours of CPU): copy i of a template gets its own job id,
@@ -14,8 +15,9 @@ Export streams the store (`export_reviews` over `iter_stored_groups`, what `data
 in-memory export over `stored_reviews`; validation runs on the exported file (`validate_dataset`, Great Expectations
 included) against the in-memory validation. Both exports must write the same bytes (checked, in the notes). The
 growth exponent k of a step between two sizes is log(t2/t1) / log(n2/n1) (1 = linear), likewise for peak RSS.
-No token budget is applied (no tokenizer): the same for both sides (`datapilot export` applies the target model's, whose
-counting `bench_tokens` measures). Streaming validation uses worker processes
+No token budget is applied by default (no tokenizer), the same for both sides; `--budget` applies the demo base model's,
+as `datapilot export` does (then validation counts with it too, through the export's recipe; `bench_tokens` measures
+the counting alone). Streaming validation uses worker processes
 for files of 16 MB or more and streaming export for more than 2,000 examples, when a core is spare (`worker_count`;
 `--workers 1` / `--export-workers 1` for one process): peak RSS is then the step's own plus each worker's at the
 largest worker's peak, and CPU seconds include the workers'. Results:
@@ -142,9 +144,11 @@ def _export_info(result, seconds: float, out: Path, n_reviews: int) -> dict:
             "sha256": result.sha256["prompt-completion"]}
 
 
-def export_stream_step(feedback_dir: str, templates_path: str, out: str, shots: int, workers: int | None = None) -> dict:
+def export_stream_step(feedback_dir: str, templates_path: str, out: str, shots: int, workers: int | None = None,
+                       tokenizer: str | None = None) -> dict:
     """`export_reviews` over the store streamed job by job: what `datapilot export` runs, with `workers` processes
-    (None: its own choice, `worker_count` with `$DATAPILOT_EXPORT_WORKERS`)."""
+    (None: its own choice, `worker_count` with `$DATAPILOT_EXPORT_WORKERS`) and the token budget of the tokenizer in
+    the folder `tokenizer` (loaded as `datapilot export` loads it; None: no budget)."""
     from datapilot_pipeline.lib.export import ExportOptions, export_reviews, holdout_path_for
     from datapilot_pipeline.lib.export.pipeline import WORKERS_ENV
     from datapilot_pipeline.lib.feedback.ingest import iter_stored_groups
@@ -155,8 +159,13 @@ def export_stream_step(feedback_dir: str, templates_path: str, out: str, shots: 
     seeds, path = _seeds(templates_path), Path(out)
     workers = worker_count(large=True, workers=workers, env=WORKERS_ENV)
     started, cpu = time.perf_counter(), _cpu()
+    budget = {}
+    if tokenizer is not None:
+        from datapilot_pipeline.lib.generation.token_budget import TokenBudget
+
+        budget["budget_for"] = lambda: TokenBudget.load_for_counting(tokenizer)
     result = export_reviews(lambda: iter_stored_groups(feedback_dir), seeds, ExportOptions(shot_count=shots),
-                            {"prompt-completion": path}, holdout_path_for(path), workers=workers)
+                            {"prompt-completion": path}, holdout_path_for(path), workers=workers, **budget)
     seconds = time.perf_counter() - started
     return {**_export_info(result, seconds, path, result.review_stats["n_reviews"]), "workers": workers,
             "cpu_seconds": _cpu() - cpu}
@@ -274,11 +283,13 @@ def _work_folder(keep: str | None, parent: str | None):
 
 
 def _export_rows(n: int, args, store_dir: Path, templates: str, new_out: Path, old_out: Path, rows: list[dict],
-                 notes: list[str]) -> None:
-    new = measure(export_stream_step, str(store_dir), templates, str(new_out), args.shots, args.export_workers)
+                 notes: list[str], tokenizer: str | None) -> None:
+    new = measure(export_stream_step, str(store_dir), templates, str(new_out), args.shots, args.export_workers,
+                  tokenizer)
     old = measure(export_memory_step, str(store_dir), templates, str(old_out), args.shots) \
-        if n <= args.baseline_max else None
-    rows.append({"step": "export", "jobs": n, "lines": new.info["exported"], "stream_s": new.info["seconds"],
+        if n <= args.baseline_max and tokenizer is None else None
+    rows.append({"step": "export", "jobs": n, "budget": tokenizer is not None, "lines": new.info["exported"],
+                 "stream_s": new.info["seconds"],
                  "stream_mb": _stream_peak(new), "stream_sampled_mb": new.sampled_total_mb,
                  "stream_workers": new.info["workers"],
                  "stream_main_mb": new.peak_mb, "stream_cpu_s": new.info["cpu_seconds"],
@@ -293,7 +304,7 @@ def _export_rows(n: int, args, store_dir: Path, templates: str, new_out: Path, o
 def _validation_rows(n: int, args, new_out: Path, rows: list[dict], notes: list[str]) -> None:
     vnew = measure(validate_stream_step, str(new_out), args.workers)
     vold = measure(validate_memory_step, str(new_out)) if n <= args.baseline_max else None
-    rows.append({"step": "validation", "jobs": n, "lines": vnew.info["records"],
+    rows.append({"step": "validation", "jobs": n, "budget": args.budget, "lines": vnew.info["records"],
                  "stream_s": vnew.info["seconds"], "stream_mb": _stream_peak(vnew),
                  "stream_sampled_mb": vnew.sampled_total_mb,
                  "stream_workers": vnew.info["workers"], "stream_main_mb": vnew.peak_mb,
@@ -321,6 +332,9 @@ def main(argv: list[str] | None = None) -> int:
                         f"generating {TEMPLATES} jobs")
     parser.add_argument("--keep", help="a folder where stores and exported files stay (a store of the same size "
                         "found there is used again); default: a temp folder, removed")
+    parser.add_argument("--budget", action="store_true",
+                        help="apply the demo base model's token budget, as `datapilot export` does (no in-memory "
+                        "baseline then)")
     parser.add_argument("--steps", nargs="+", choices=("export", "validation"), default=["export", "validation"],
                         help="validation alone reads the export a kept folder holds")
     args = parser.parse_args(argv)
@@ -332,6 +346,11 @@ def main(argv: list[str] | None = None) -> int:
         templates = args.templates or str(work / "templates.jsonl")
         if not args.templates and not Path(templates).exists():
             measure(templates_step, templates)
+        tokenizer = None
+        if args.budget:
+            from datapilot_pipeline.lib.generation.modeling import install_demo_base
+
+            tokenizer = str(install_demo_base(work / "demo_base"))
         for n in sorted(args.sizes):
             store_dir = work / f"store_{n}"
             filled = store_dir / "filled.json"  # written once the store is complete
@@ -344,9 +363,10 @@ def main(argv: list[str] | None = None) -> int:
                 filled.write_text(json.dumps(fill))
                 notes.append(f"{n} jobs: store of {fill['records']} reviews, {fill['bytes'] / 1e6:.0f} MB, "
                              f"filled in {fill['seconds']:.0f} s")
-            new_out, old_out = work / f"stream_{n}.jsonl", work / f"memory_{n}.jsonl"
+            budgeted = "_budget" if args.budget else ""
+            new_out, old_out = work / f"stream{budgeted}_{n}.jsonl", work / f"memory_{n}.jsonl"
             if "export" in args.steps:
-                _export_rows(n, args, store_dir, templates, new_out, old_out, rows, notes)
+                _export_rows(n, args, store_dir, templates, new_out, old_out, rows, notes, tokenizer)
             if "validation" in args.steps:
                 _validation_rows(n, args, new_out, rows, notes)
             if not args.keep:

@@ -70,10 +70,10 @@ def test_export_job_starts_workers_on_an_idle_machine_and_writes_what_one_proces
     idle_dataset, idle_report, idle_clean, idle_asked = _export_job_run(tmp_path / "idle", monkeypatch, busy=0.1)
     busy_dataset, busy_report, busy_clean, busy_asked = _export_job_run(tmp_path / "busy", monkeypatch, busy=1.9)
 
-    # finetune_dataset's masking (its lines are written in the run's process, which holds the token budget's
-    # tokenizer), validation_report's chunks and training_dataset's (the clean file is made from a second validation
-    # of the same bytes): two worker processes each
-    assert idle_asked == [("_mask_chunk", 2), ("_worker_chunk", 2), ("_worker_chunk", 2)]
+    # finetune_dataset's masking and measuring, then its lines (the token budget goes to the workers as its portable
+    # form), validation_report's chunks and training_dataset's (the clean file is made from a second validation of
+    # the same bytes): two worker processes each
+    assert idle_asked == [("_mask_chunk", 2), ("_lines_chunk", 2), ("_worker_chunk", 2), ("_worker_chunk", 2)]
     assert busy_asked == []  # one process: ordered_map never called
     assert idle_report["source"]["sha256"] == idle_dataset["sha256"]
     assert idle_dataset["sha256_by_file"] == busy_dataset["sha256_by_file"]  # the same bytes in every file

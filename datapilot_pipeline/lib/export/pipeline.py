@@ -152,15 +152,64 @@ def _chunk_cells(chunk: list[ReviewedExample]):
     return collect_cells([e.compact_eda for e in chunk], [o for e in chunk for o in (e.approved_output, e.original_output)])
 
 
-def _mask_chunk(chunk: list[ReviewedExample]) -> dict:
-    return cell_mapping(_chunk_cells(chunk))
+@dataclass
+class _Item:
+    """One example as the first pass gets it from a chunk: where it goes, and for a trainable split its pickled
+    (PreparedExample, 0-shot measure), the bytes its spill file holds."""
+
+    job_id: str
+    dataset_name: str
+    identity: str
+    split: str  # by the table identity alone (the export's forced holdout tables are applied by the first pass)
+    category: str
+    measured: tuple[int, int] | None  # None: no budget, or one this process did not have (`_LazyBudget`)
+    example: PreparedExample | None = None  # holdout split: the example itself
+    raw: bytes | None = None  # other splits
+
+    def prepared(self) -> PreparedExample:
+        return self.example if self.example is not None else pickle.loads(self.raw)[0]
 
 
-def _consensus_chunk(groups: list[list], min_score: int, check_evidence: bool):
-    """(examples, outcome, masks) of a chunk of jobs' reviews: what a worker process returns."""
+def _spilled(p: PreparedExample, measured: tuple[int, int] | None) -> bytes:
+    return pickle.dumps((p, measured), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _zero_shot(p: PreparedExample, budget) -> tuple[int, int]:
+    return budget.measure(build_prompt(p.compact_eda, []), format_completion(p.approved_output))
+
+
+def _prepared_chunk(examples: list[ReviewedExample], masks: dict, fractions: SplitFractions,
+                    lazy: "_LazyBudget") -> list[_Item]:
+    """Each example of a chunk masked, split by its table and (trainable) measured without worked examples."""
+    masker = Masker(masks)
+    items = []
+    for e in examples:
+        identity = table_identity(e.compact_eda)
+        split = split_of(identity, fractions)
+        p = _prepare(e, split, identity, masker)
+        item = _Item(e.job_id, e.dataset_name, identity, split, p.metadata["dominant_category"], None)
+        if split == "holdout":
+            item.example = p
+        else:
+            budget = lazy.get()
+            item.measured = _zero_shot(p, budget) if budget is not None else None
+            item.raw = _spilled(p, item.measured)
+        items.append(item)
+    return items
+
+
+def _mask_chunk(chunk: list[ReviewedExample], fractions: SplitFractions, lazy: "_LazyBudget") -> list[_Item]:
+    """`_prepared_chunk` of examples: what a worker process returns."""
+    return _prepared_chunk(chunk, cell_mapping(_chunk_cells(chunk)), fractions, lazy)
+
+
+def _consensus_chunk(groups: list[list], min_score: int, check_evidence: bool, fractions: SplitFractions,
+                     lazy: "_LazyBudget") -> tuple[list[_Item], ReviewOutcome]:
+    """(`_prepared_chunk` of the eligible examples, the consensus outcome) of a chunk of jobs' reviews: what a worker
+    process returns."""
     outcome = ReviewOutcome()
     examples = list(iter_examples(groups, min_score, check_evidence, outcome))
-    return examples, outcome, _mask_chunk(examples)
+    return _mask_chunk(examples, fractions, lazy), outcome
 
 
 def _chunk_map(fn: Callable, chunk_iter: Iterable[list], workers: int | None) -> Iterator[tuple[list, object]]:
@@ -204,13 +253,14 @@ class ReviewChunks:
         self.outcome = ReviewOutcome()
         return iter_examples(self.groups(), self.options.min_score, self.options.check_evidence, self.outcome)
 
-    def masked(self, workers: int | None) -> Iterator[tuple[list[ReviewedExample], Masker]]:
+    def prepared(self, workers: int | None, lazy: "_LazyBudget") -> Iterator[list[_Item]]:
         self.outcome = ReviewOutcome()
         work = functools.partial(_consensus_chunk, min_score=self.options.min_score,
-                                 check_evidence=self.options.check_evidence)
-        for _groups, (examples, outcome, masks) in _chunk_map(work, chunks(self.groups(), MASK_CHUNK), workers):
+                                 check_evidence=self.options.check_evidence, fractions=self.options.fractions,
+                                 lazy=lazy)
+        for _groups, (items, outcome) in _chunk_map(work, chunks(self.groups(), MASK_CHUNK), workers):
             self.outcome.add(outcome)
-            yield examples, Masker(masks)
+            yield items
 
 
 def _chosen(source: ExampleSource, options: ExportOptions, state: _Pass1) -> Iterator[ReviewedExample]:
@@ -224,18 +274,19 @@ def _chosen(source: ExampleSource, options: ExportOptions, state: _Pass1) -> Ite
             yield example
 
 
-def _masked_examples(examples: ExampleSource | Iterable[ReviewedExample] | ReviewChunks, options: ExportOptions,
-                     state: _Pass1, workers: int | None) -> Iterator[tuple[list[ReviewedExample], Masker]]:
-    """Chunks of the examples to export, each with the Masker of its strings."""
+def _prepared_examples(examples: ExampleSource | Iterable[ReviewedExample] | ReviewChunks, options: ExportOptions,
+                       state: _Pass1, workers: int | None, lazy: "_LazyBudget") -> Iterator[list[_Item]]:
+    """Chunks of the examples to export, masked, split and measured (`_prepared_chunk`)."""
     if isinstance(examples, ReviewChunks) and options.sample is None:
-        for chunk, masker in examples.masked(workers):
-            state.n_examples += len(chunk)
-            yield chunk, masker
+        for items in examples.prepared(workers, lazy):
+            state.n_examples += len(items)
+            yield items
         return
     source = examples.examples if isinstance(examples, ReviewChunks) else \
         examples if callable(examples) else _once(examples)
-    for chunk, masks in _chunk_map(_mask_chunk, chunks(_chosen(source, options, state), MASK_CHUNK), workers):
-        yield chunk, Masker(masks)
+    work = functools.partial(_mask_chunk, fractions=options.fractions, lazy=lazy)
+    for _chunk, items in _chunk_map(work, chunks(_chosen(source, options, state), MASK_CHUNK), workers):
+        yield items
 
 
 class _Spill:
@@ -251,8 +302,8 @@ class _Spill:
     def count(self) -> int:
         return len(self._sizes)
 
-    def add(self, item: tuple) -> None:
-        data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+    def add_raw(self, data: bytes) -> None:
+        """Park one item given as its pickle."""
         self._fh.write(data)
         self._sizes.append(len(data))
 
@@ -278,51 +329,61 @@ class _Pass1:
 
 
 class _LazyBudget:
-    """The target model's budget, loaded at the first line that needs it (an export of nothing loads no tokenizer)."""
+    """The target model's budget, loaded at the first line that needs it (an export of nothing loads no tokenizer).
+    Sent to a worker process, it is the budget's `TokenBudget.portable` form; where there is none (a chat template),
+    the worker measures nothing and the first pass measures in this process."""
 
-    def __init__(self, factory: BudgetFactory | None) -> None:
-        self.factory, self.budget = factory, None
+    def __init__(self, factory: BudgetFactory | None, budget=None) -> None:
+        self.factory, self.budget = factory, budget
 
     def get(self):
         if self.budget is None and self.factory is not None:
             self.budget = self.factory()
         return self.budget
 
+    def __reduce__(self):
+        budget = self.get()
+        return _LazyBudget, (None, budget.portable() if budget is not None else None)
 
-def _first_pass(masked: Iterator[tuple[list[ReviewedExample], Masker]], state: _Pass1, seeds: list[dict],
-                forced: frozenset[str], options: ExportOptions, lazy: _LazyBudget, staged: StagedFiles,
-                holdout_path: Path, spills: dict[str, _Spill]) -> None:
-    """Stream the masked examples once: split by table identity, measure the 0-shot line against the budget, write
-    holdout rows, park train / validation examples in their spill files."""
+
+def _first_pass(prepared: Iterator[list[_Item]], state: _Pass1, seeds: list[dict], forced: frozenset[str],
+                lazy: _LazyBudget, staged: StagedFiles, holdout_path: Path, spills: dict[str, _Spill]) -> None:
+    """Stream the prepared examples once: the export's forced holdout tables on top of the split by table identity,
+    write holdout rows, leave out the lines over budget even without worked examples, park train / validation
+    examples in their spill files."""
     seed_ids = {str(s["example_id"]) for s in seeds}
     seed_tables = {((s.get("compact_eda") or {}).get("dataset") or {}).get("name") for s in seeds}
     holdout_fh = None
-    for chunk, masker in masked:
-        for e in chunk:
-            identity = table_identity(e.compact_eda)
-            split = "holdout" if identity in forced else split_of(identity, options.fractions)
-            p = _prepare(e, split, identity, masker)
+    for items in prepared:
+        for item in items:
+            split = "holdout" if item.identity in forced else item.split
             if split == "holdout":
-                if e.job_id in seed_ids:
-                    state.banned_ids.add(e.job_id)
-                if e.dataset_name in seed_tables:
-                    state.banned_tables.add(e.dataset_name)
-                state.holdout_tables.add(identity)
+                p = item.prepared()
+                p.split = "holdout"
+                if item.job_id in seed_ids:
+                    state.banned_ids.add(item.job_id)
+                if item.dataset_name in seed_tables:
+                    state.banned_tables.add(item.dataset_name)
+                state.holdout_tables.add(item.identity)
                 if holdout_fh is None:
                     holdout_fh = staged.open(holdout_path)
                 holdout_fh.write((dumps_compact(holdout_row(p)) + "\n").encode("utf-8"))
             else:
-                measured, budget = None, lazy.get()
-                if budget is not None:
-                    measured = budget.measure(build_prompt(p.compact_eda, []), format_completion(p.approved_output))
+                measured, raw = item.measured, item.raw
+                budget = lazy.get() if measured is None else None
+                if budget is not None:  # a worker without this budget's portable form
+                    p = item.prepared()
+                    measured = _zero_shot(p, budget)
+                    raw = _spilled(p, measured)
+                if measured is not None:
                     total, completion = measured
-                    if total > budget.max_length or completion == 0:
+                    if total > lazy.get().max_length or completion == 0:
                         state.over_budget += 1
                         continue
                     state.reserve = max(state.reserve, completion)
-                spills[split].add((p, measured))
+                spills[split].add_raw(raw)
             state.n_kept += 1
-            state.per_category[split][p.metadata["dominant_category"]] += 1
+            state.per_category[split][item.category] += 1
 
 
 def _targets_parts(targets: dict[str, Path]) -> list[tuple[str, str, Path, tuple[str, ...]]]:
@@ -353,8 +414,8 @@ def write_export(examples: ExampleSource | Iterable[ReviewedExample] | ReviewChu
     then validation, each in job-id order). Files are staged beside their targets and published together at the
     end (the dataset last); on any error nothing is published. The holdout (seed-example format) is written only
     when it has examples. `holdout_record` is updated with this export's holdout tables before any dataset file
-    is published, and its tables are held out here. `workers`: processes that mask (`_masked_examples`) and,
-    without a token budget, write the lines (`_second_pass`); they never change the bytes written."""
+    is published, and its tables are held out here. `workers`: processes that mask and measure (`_prepared_examples`) and
+    write the lines (`_second_pass`, with a budget where it is `portable`); they never change the bytes written."""
     unknown = set(targets) - set(FORMATS)
     if unknown:
         raise ValueError(f"unknown export format(s): {', '.join(sorted(unknown))}")
@@ -365,8 +426,8 @@ def write_export(examples: ExampleSource | Iterable[ReviewedExample] | ReviewChu
         spills = {split: _Spill(Path(tmp), split) for split in ("train", "validation")}
         lazy = _LazyBudget(budget_for)
         state = _Pass1()
-        masked = _masked_examples(examples, options, state, workers)
-        _first_pass(masked, state, seeds, forced, options, lazy, staged, holdout_path, spills)
+        prepared = _prepared_examples(examples, options, state, workers, lazy)
+        _first_pass(prepared, state, seeds, forced, lazy, staged, holdout_path, spills)
         if not state.n_examples:
             raise NoEligibleExamples("no eligible examples to export", result.discarded)
         chosen_count = state.n_examples if options.sample is None else min(options.sample, state.n_examples)
@@ -438,12 +499,14 @@ class _LineSpec:
 
 def _second_pass(spills: dict[str, _Spill], spec: _LineSpec, budget, workers: int | None) -> Iterator[tuple]:
     """`_lines_chunk`'s results for every spilled example, train then validation, in order, `LINES_CHUNK` examples at
-    a time: in worker processes for a large export without a token budget (`_chunk_map`); with one, in this process,
-    which holds the tokenizer already (a worker would import transformers and torch again: ~300 MB each, which would
-    take an export past 1 GB at once)."""
+    a time, in worker processes for a large export (`_chunk_map`). A token budget goes to the workers as its
+    `TokenBudget.portable` form (`tokenizers` alone); one that has none (a chat template) stays in this process, which
+    holds the tokenizer already (a worker would import transformers and torch again: ~300 MB each, which would take an
+    export past 1 GB at once)."""
     items = ((split, raw) for split in ("train", "validation") for raw in spills[split].raw())
     work = functools.partial(_lines_chunk, spec=spec, budget=budget)
-    for _items, results in _chunk_map(work, chunks(items, LINES_CHUNK), workers if budget is None else 1):
+    n = workers if budget is None or budget.portable() is not None else 1
+    for _items, results in _chunk_map(work, chunks(items, LINES_CHUNK), n):
         yield from results
 
 

@@ -8,12 +8,18 @@ training drops the same lines: all three call `TokenBudget.measure`.
 The target tokenizer is the base model's (a local directory or cached hub id) or, when no base model is
 named, the workspace's `models/base/`: the shipped demo base model, installed there on first use
 (`lib.generation.modeling.install_demo_base`).
+
+Export and validation only count: they load the budget with `TokenBudget.load_for_counting`, and send it to their
+worker processes as its `portable` form (the tokenizer's Rust backend, checked to give the same ids), so neither they
+nor their workers import transformers and torch for it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import json
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +101,7 @@ class TokenBudget:
     tokenizer_path: str
     tokenizer_hash: str
     base_model: str | None = None  # the model the budget is for; None: the demo base model
+    _rebuilt: Any = field(default=None, init=False, repr=False, compare=False)  # `portable`'s, once checked
 
     @classmethod
     def load(cls, tokenizer_dir: str | Path, max_length: int = DEFAULT_MAX_LENGTH,
@@ -107,6 +114,26 @@ class TokenBudget:
         tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True)
         return cls(tokenizer, max_length, str(tokenizer_dir), tokenizer_sha256(tokenizer_dir), base_model)
 
+    @classmethod
+    def load_for_counting(cls, tokenizer_dir: str | Path, max_length: int = DEFAULT_MAX_LENGTH,
+                          base_model: str | None = None) -> "TokenBudget":
+        """`load` for a process that only counts tokens (export, validation). Where transformers is not imported
+        yet, the tokenizer is loaded and rebuilt on `tokenizers` in a child interpreter (`portable`,
+        `backend_tokenizer.rebuilt_in_child`): this process never holds transformers and torch (~300 MB, ~4 CPU-s).
+        Once per tokenizer (by its files' sha256) and process. A tokenizer that cannot be rebuilt is loaded here."""
+        from datapilot_pipeline.lib.generation.backend_tokenizer import rebuilt_in_child
+
+        tokenizer_dir = Path(tokenizer_dir)
+        if not tokenizer_dir.is_dir():
+            raise ValueError(f"no tokenizer folder at {tokenizer_dir}")
+        sha256 = tokenizer_sha256(tokenizer_dir)
+        if "transformers" not in sys.modules and not _has_chat_template(tokenizer_dir):
+            if sha256 not in _REBUILT:
+                _REBUILT[sha256] = rebuilt_in_child(tokenizer_dir)
+            if _REBUILT[sha256] is not None:
+                return cls(_REBUILT[sha256], max_length, str(tokenizer_dir), sha256, base_model)
+        return cls.load(tokenizer_dir, max_length, base_model)
+
     def measure(self, prompt: str, completion: str) -> tuple[int, int]:
         """(sequence tokens, completion tokens) as the trainer counts them (`sequence_tokens`)."""
         return sequence_tokens(self.tokenizer, prompt, completion)
@@ -118,12 +145,71 @@ class TokenBudget:
     def prompt_tokens(self, prompt: str) -> int:
         return prompt_token_count(self.tokenizer, prompt)
 
+    def portable(self) -> "TokenBudget | None":
+        """This budget with its tokenizer rebuilt on `tokenizers` alone (`backend_tokenizer.rebuilt`: checked to give
+        the same ids), or None where it cannot be (a chat template, a slow tokenizer). A worker process that gets it
+        counts without importing transformers and torch."""
+        from datapilot_pipeline.lib.generation.backend_tokenizer import BackendTokenizer, rebuilt
+
+        if isinstance(self.tokenizer, BackendTokenizer):
+            return self
+        if self._rebuilt is None:
+            self._rebuilt = rebuilt(self.tokenizer) or False
+        if self._rebuilt is False:
+            return None
+        return TokenBudget(self._rebuilt, self.max_length, self.tokenizer_path, self.tokenizer_hash, self.base_model)
+
+    def __reduce__(self):
+        """Sent to a worker process as its `portable` form (the backend's JSON: ~100 KB for the demo base model), else as the folder to
+        load again (checked against this tokenizer's sha256 there). One budget per process for each: its line cache
+        (`line_tokens`) lasts across the chunks a worker is given."""
+        light = self.portable()
+        if light is not None:
+            return _received, (light.tokenizer.backend_json, light.tokenizer.eos_token, self.max_length,
+                               self.tokenizer_path, self.tokenizer_hash, self.base_model)
+        return _reloaded, (self.tokenizer_path, self.max_length, self.base_model, self.tokenizer_hash)
+
     def check(self, expected_sha256: str | None) -> None:
         """Raise `TokenizerMismatchError` unless this tokenizer is the one with `expected_sha256`."""
         if expected_sha256 and expected_sha256 != self.tokenizer_hash:
             raise TokenizerMismatchError(
                 f"tokenizer {self.tokenizer_path} (sha256 {self.tokenizer_hash[:12]}) is not the one the dataset's "
                 f"token budget was counted with (sha256 {expected_sha256[:12]}); export again for this model")
+
+
+_REBUILT: dict[str, Any] = {}  # tokenizer files' sha256 -> `load_for_counting`'s BackendTokenizer (None: cannot be)
+_RECEIVED: dict[tuple, TokenBudget] = {}
+
+
+def _has_chat_template(tokenizer_dir: Path) -> bool:
+    """Whether the folder names a chat template (then the tokenizer is never rebuilt: no child is worth starting)."""
+    if any((tokenizer_dir / name).is_file() for name in ("chat_template.jinja", "chat_template.json")):
+        return True
+    config = tokenizer_dir / "tokenizer_config.json"
+    try:
+        return bool(config.is_file() and json.loads(config.read_text(encoding="utf-8")).get("chat_template"))
+    except (ValueError, AttributeError):
+        return True  # unreadable here: loaded the usual way, which reports it
+
+
+def _received(backend_json: str, eos_token: str | None, max_length: int, path: str, sha256: str,
+              base_model: str | None) -> TokenBudget:
+    from datapilot_pipeline.lib.generation.backend_tokenizer import BackendTokenizer
+
+    key = ("portable", hashlib.sha256(backend_json.encode()).hexdigest(), eos_token, max_length, path, sha256,
+           base_model)
+    if key not in _RECEIVED:
+        _RECEIVED[key] = TokenBudget(BackendTokenizer(backend_json, eos_token), max_length, path, sha256, base_model)
+    return _RECEIVED[key]
+
+
+def _reloaded(path: str, max_length: int, base_model: str | None, sha256: str) -> TokenBudget:
+    key = ("folder", max_length, path, sha256, base_model)
+    if key not in _RECEIVED:
+        budget = TokenBudget.load(path, max_length, base_model)
+        budget.check(sha256)
+        _RECEIVED[key] = budget
+    return _RECEIVED[key]
 
 
 def target_tokenizer_dir(base_model: str | None, workspace: "Workspace") -> Path:
@@ -136,5 +222,5 @@ def target_tokenizer_dir(base_model: str | None, workspace: "Workspace") -> Path
 
 
 def target_budget(base_model: str | None, workspace: "Workspace", max_length: int = DEFAULT_MAX_LENGTH) -> TokenBudget:
-    """The token budget of the model a dataset is for (see `target_tokenizer_dir`)."""
-    return TokenBudget.load(target_tokenizer_dir(base_model, workspace), max_length, base_model)
+    """The token budget of the model a dataset is for (see `target_tokenizer_dir`), loaded for counting."""
+    return TokenBudget.load_for_counting(target_tokenizer_dir(base_model, workspace), max_length, base_model)

@@ -54,17 +54,17 @@ def dataset_budget(dataset: Path, tokenizer_path: str | Path | None, max_tokens:
     length = max_tokens or (recipe.max_length if recipe and recipe.max_length else DEFAULT_MAX_LENGTH)
     budget = None
     if tokenizer_path is not None:
-        budget = TokenBudget.load(tokenizer_path, length)
+        budget = TokenBudget.load_for_counting(tokenizer_path, length)
     elif recipe is not None and recipe.tokenizer:
         if Path(recipe.tokenizer).is_dir():
-            budget = TokenBudget.load(recipe.tokenizer, length, recipe.base_model)
+            budget = TokenBudget.load_for_counting(recipe.tokenizer, length, recipe.base_model)
         else:
             problems.append(f"the recipe's tokenizer {recipe.tokenizer} is missing: lengths are estimated")
     elif workspace is not None:
         from datapilot_pipeline.lib.generation.modeling import default_tiny_model_dir, tiny_tokenizer_exists
 
         tiny = default_tiny_model_dir(workspace)
-        budget = TokenBudget.load(tiny, length) if tiny_tokenizer_exists(tiny) else None
+        budget = TokenBudget.load_for_counting(tiny, length) if tiny_tokenizer_exists(tiny) else None
     if budget is not None and recipe is not None and recipe.tokenizer_sha256 \
             and budget.tokenizer_hash != recipe.tokenizer_sha256:
         problems.append(f"tokenizer {budget.tokenizer_path} is not the one the recipe counted with "

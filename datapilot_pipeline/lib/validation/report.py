@@ -346,25 +346,19 @@ class _ChunkSpec:
     """What a worker process needs to check chunks as `validate_dataset` does (the tokenizer by its folder)."""
 
     max_tokens: int
-    budget: tuple | None  # TokenBudget.load arguments
+    budget: "TokenBudget | None"  # sent as its `portable` form where it has one (no transformers in the worker)
     recipe: object
     b: int
     r: int
-
-
-def _budget_spec(budget: "TokenBudget | None") -> tuple | None:
-    return None if budget is None else (budget.tokenizer_path, budget.max_length, budget.base_model)
 
 
 _WORKER: dict = {}
 
 
 def _init_worker(spec: _ChunkSpec) -> None:
-    from datapilot_pipeline.lib.generation.token_budget import TokenBudget
     from datapilot_pipeline.lib.validation.pii_scan import ScanCache
 
-    budget = TokenBudget.load(*spec.budget) if spec.budget is not None else None
-    _WORKER.update(spec=spec, counter=TokenCounter(None, spec.max_tokens, budget), cache=ScanCache(), chunks=0)
+    _WORKER.update(spec=spec, counter=TokenCounter(None, spec.max_tokens, spec.budget), cache=ScanCache(), chunks=0)
     gc.freeze()  # this process lives for one validation: what it holds now, it holds to the end (`collector`)
 
 
@@ -428,7 +422,7 @@ def validate_dataset(path: str | Path, *, tokenizer_path: str | Path | None = No
         n_workers = worker_count(path, workers)
         try:
             if n_workers > 1:
-                spec = _ChunkSpec(counter.max_tokens, _budget_spec(counter.budget), recipe, duplicates.b,
+                spec = _ChunkSpec(counter.max_tokens, counter.budget, recipe, duplicates.b,
                                   duplicates.r)
                 checked = parallel_chunks(chunks(iter_lines(path, digest), CHUNK_LINES), spec, n_workers,
                                           preload_gx=run_gx and path.stat().st_size < GX_BESIDE_WORKERS_MAX_BYTES)
