@@ -174,11 +174,16 @@ def test_the_child_rebuilds_the_tokenizer_or_says_in_one_line_why_it_cannot(budg
     assert "\n" not in str(exc.value)
 
 
-def _export(workspace, feedbacks, folder: Path, workers: int, base_model: str | None = None) -> dict:
+def _export(workspace, feedbacks, folder: Path, workers: int | None, base_model: str | None = None) -> dict:
+    """`export_dataset` with `workers` processes; None: the in-memory export before streaming (`bench.baseline`),
+    which fits each line in one pass, with no worker and no ids carried between passes."""
+    from bench.baseline.export_in_memory import export_dataset as in_memory
+
     out = folder / "finetune.jsonl"
     settings = export_settings(workspace, base_model, 4096)
-    result = export_dataset(feedbacks, load_seeds(workspace.seed_examples_path()), ExportOptions(),
-                            {"prompt-completion": out}, holdout_path_for(out), workers=workers, **settings)
+    export, kwargs = (in_memory, {}) if workers is None else (export_dataset, {"workers": workers})
+    result = export(feedbacks, load_seeds(workspace.seed_examples_path()), ExportOptions(),
+                    {"prompt-completion": out}, holdout_path_for(out), **kwargs, **settings)
     return {"sha256": result.sha256, "exported": result.n_exported, "per_split": result.per_split,
             "shots": result.shots_per_prompt, "recipe": result.recipe}
 
@@ -186,8 +191,9 @@ def _export(workspace, feedbacks, folder: Path, workers: int, base_model: str | 
 @pytest.mark.parametrize("chat", [False, True])
 def test_workers_measure_and_fit_with_the_budget_and_write_what_one_process_writes(workspace, feedbacks, budget,
                                                                                   tmp_path, monkeypatch, chat):
-    """The demo budget is measured in the workers (pass 1) and fitted there (pass 2); one with a chat template is
-    measured and fitted in this process. Either way the bytes are those of one process."""
+    """The demo budget is measured in the workers (pass 1) and fitted there (pass 2, with the first pass's ids of each
+    line); one with a chat template is measured and fitted in this process. Either way the bytes are those of one
+    process, and of the in-memory export."""
     base = None
     if chat:
         base = str(_with_chat_template(target_tokenizer_dir(None, workspace), tmp_path / "chat_base"))
@@ -195,6 +201,7 @@ def test_workers_measure_and_fit_with_the_budget_and_write_what_one_process_writ
     monkeypatch.setattr(pipeline, "LINES_CHUNK", 5)
     monkeypatch.setattr(pipeline, "INLINE_CHUNKS", 1)
     alone = _export(workspace, feedbacks, tmp_path / "one", workers=1, base_model=base)
+    assert alone == _export(workspace, feedbacks, tmp_path / "in_memory", workers=None, base_model=base)
     pooled, here = [], []
     real_zero_shot = pipeline._zero_shot
 

@@ -109,3 +109,23 @@ def test_a_tokenizer_the_cut_does_not_hold_for_is_tokenized_whole(budget, tmp_pa
         assert text_ids(tokenizer, text) == list(tokenizer(text)["input_ids"])
     pieces = [prefixed(p, add_special_tokens=False)["input_ids"] for p in ("alpha", "\n", "Beta")]
     assert sum(pieces, []) != prefixed("alpha\nBeta")["input_ids"]  # the cut would have been wrong for it
+
+
+def test_a_lines_ids_handed_to_another_cutter_are_not_tokenized_again_and_count_the_same(budget, exported):
+    first, second = LineIds(budget.tokenizer), LineIds(budget.tokenizer)  # as in two processes
+    eos = budget.tokenizer.eos_token
+    tokenized: list[str] = []
+    real = second._tokenize
+    second._tokenize = lambda part: tokenized.append(part) or real(part)
+    for row in exported[:20]:
+        text = row["prompt"] + row["completion"] + eos
+        hints = first.own_pieces([text])
+        assert hints and all(len(k) == 2 for k in hints)
+        second.hinted(hints)
+        tokenized.clear()
+        assert second(text) == list(budget.tokenizer(text)["input_ids"])
+        assert not any(len(part) >= 256 for part in tokenized)  # the line's own pieces came from the hints
+        assert second(row["completion"] + "\n" + row["prompt"]) == list(
+            budget.tokenizer(row["completion"] + "\n" + row["prompt"])["input_ids"])  # other texts: unaffected
+    second.hinted({})
+    assert second._hints == {}

@@ -155,7 +155,7 @@ def _chunk_cells(chunk: list[ReviewedExample]):
 @dataclass
 class _Item:
     """One example as the first pass gets it from a chunk: where it goes, and for a trainable split its pickled
-    (PreparedExample, 0-shot measure), the bytes its spill file holds."""
+    (PreparedExample, 0-shot measure, `line_hints`), the bytes its spill file holds."""
 
     job_id: str
     dataset_name: str
@@ -170,12 +170,14 @@ class _Item:
         return self.example if self.example is not None else pickle.loads(self.raw)[0]
 
 
-def _spilled(p: PreparedExample, measured: tuple[int, int] | None) -> bytes:
-    return pickle.dumps((p, measured), protocol=pickle.HIGHEST_PROTOCOL)
+def _spilled(p: PreparedExample, measured: tuple[int, int] | None, hints: dict) -> bytes:
+    return pickle.dumps((p, measured, hints), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _zero_shot(p: PreparedExample, budget) -> tuple[int, int]:
-    return budget.measure(build_prompt(p.compact_eda, []), format_completion(p.approved_output))
+def _zero_shot(p: PreparedExample, budget) -> tuple[tuple[int, int], dict]:
+    """The line's measure without worked examples, and the ids the second pass can reuse (`line_hints`)."""
+    prompt, completion = build_prompt(p.compact_eda, []), format_completion(p.approved_output)
+    return budget.measure(prompt, completion), budget.line_hints(prompt, completion)
 
 
 def _prepared_chunk(examples: list[ReviewedExample], masks: dict, fractions: SplitFractions,
@@ -191,9 +193,10 @@ def _prepared_chunk(examples: list[ReviewedExample], masks: dict, fractions: Spl
         if split == "holdout":
             item.example = p
         else:
-            budget = lazy.get()
-            item.measured = _zero_shot(p, budget) if budget is not None else None
-            item.raw = _spilled(p, item.measured)
+            budget, hints = lazy.get(), {}
+            if budget is not None:
+                item.measured, hints = _zero_shot(p, budget)
+            item.raw = _spilled(p, item.measured, hints)
         items.append(item)
     return items
 
@@ -373,8 +376,8 @@ def _first_pass(prepared: Iterator[list[_Item]], state: _Pass1, seeds: list[dict
                 budget = lazy.get() if measured is None else None
                 if budget is not None:  # a worker without this budget's portable form
                     p = item.prepared()
-                    measured = _zero_shot(p, budget)
-                    raw = _spilled(p, measured)
+                    measured, hints = _zero_shot(p, budget)
+                    raw = _spilled(p, measured, hints)
                 if measured is not None:
                     total, completion = measured
                     if total > lazy.get().max_length or completion == 0:
@@ -512,13 +515,14 @@ def _second_pass(spills: dict[str, _Spill], spec: _LineSpec, budget, workers: in
 
 def _lines_chunk(items: list[tuple[str, bytes]], spec: _LineSpec,
                  budget=None) -> list[tuple[int, bool, list[tuple[str, bytes]]]]:
-    """Each spilled example of a chunk ((split, pickled (example, 0-shot measure))) as (worked examples its prompt
+    """Each spilled example of a chunk ((split, pickled (example, 0-shot measure, hints))) as (worked examples its prompt
     holds, whether it has a preference pair, the lines it adds to each file): what a worker process returns."""
     out = []
     for split, raw in items:
-        p, measured = pickle.loads(raw)
+        p, measured, hints = pickle.loads(raw)
         p.shots = recipe_shots(spec.shot_ids, spec.pool, p.compact_eda)
         if budget is not None:
+            budget.hinted(hints)  # the first pass's ids of this line: not tokenized again
             _fit(p, measured, budget, spec.reserve)
         written = []
         for role, fmt, splits in spec.parts:
@@ -527,6 +531,8 @@ def _lines_chunk(items: list[tuple[str, bytes]], spec: _LineSpec,
                 if row is not None:
                     written.append((role, (dumps_compact(row) + "\n").encode("utf-8")))
         out.append((len(p.shots), p.changed, written))
+    if budget is not None:
+        budget.hinted({})
     return out
 
 

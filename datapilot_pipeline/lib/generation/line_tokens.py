@@ -21,6 +21,7 @@ once per tokenizer on a text with every kind of cut; any other tokenizer is call
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import weakref
 from array import array
@@ -39,6 +40,13 @@ _SELF_CHECK = ("You are a data analyst.\nReturn JSON only.\n\n### Example 1\nCom
                "a'\n's\n\"x\"\n{\n}\n1\n2\nÉté\n- item\n  indented\nend \n next\n\t\ntab\n<|eos|>")
 
 
+HINT_MIN_CHARS = 256  # pieces this long are a line's own (the shared ones are short lines or cached anyway)
+
+
+def _piece_key(piece: str) -> tuple[int, bytes]:
+    return len(piece), hashlib.blake2b(piece.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
 class LineIds:
     """`tokenizer(text)["input_ids"]` computed as the ids of the text's pieces (see the module). A piece not seen
     before is also cut around its added tokens (an end-of-sequence marker after a completion): the tokenizer takes
@@ -50,11 +58,37 @@ class LineIds:
         added = sorted({t.content for t in _added_tokens(tokenizer) if t.content}, key=len, reverse=True)
         self._added = re.compile("(" + "|".join(map(re.escape, added)) + ")") if added else None
         self._piece = functools.lru_cache(maxsize=cached)(self._piece_ids)
+        self._hints: dict[tuple[int, bytes], array] = {}
 
     def _tokenize(self, part: str) -> array:
         return array("i", self.tokenizer(part, add_special_tokens=False)["input_ids"])
 
+    def own_pieces(self, texts: list[str], min_chars: int = HINT_MIN_CHARS) -> dict[tuple[int, bytes], bytes]:
+        """The ids of the texts' pieces of `min_chars` or more (a line's own: its compact EDA, its completion), keyed
+        by each piece's length and digest: what `hinted` takes in another process, so the same line is not tokenized
+        there again. Ids as 16-bit values where the vocabulary allows (half the bytes)."""
+        out = {}
+        for text in texts:
+            for piece in _CUT.split(text):
+                if len(piece) >= min_chars:
+                    ids = self._piece(piece)
+                    packed = array("H", ids) if max(ids, default=0) < 2 ** 16 else ids
+                    out[_piece_key(piece)] = packed.typecode.encode() + packed.tobytes()
+        return out
+
+    def hinted(self, hints: dict[tuple[int, bytes], bytes]) -> None:
+        """Take `own_pieces` from another process as the ids of those pieces until the next call (`{}`: none)."""
+        self._hints = {}
+        for key, data in hints.items():
+            ids = array(data[:1].decode())
+            ids.frombytes(data[1:])
+            self._hints[key] = ids if ids.typecode == "i" else array("i", ids)
+
     def _piece_ids(self, piece: str) -> array:
+        if self._hints and len(piece) >= HINT_MIN_CHARS:
+            hinted = self._hints.get(_piece_key(piece))
+            if hinted is not None:
+                return hinted
         parts = [p for p in self._added.split(piece) if p] if self._added is not None else [piece]
         if len(parts) == 1:  # plain text, or one added token
             return self._tokenize(piece)

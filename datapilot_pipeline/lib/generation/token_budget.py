@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datapilot_pipeline.lib.generation.line_tokens import text_ids
+from datapilot_pipeline.lib.generation.line_tokens import line_ids, text_ids
 
 if TYPE_CHECKING:
     from datapilot_pipeline.lib.paths import Workspace
@@ -64,8 +64,7 @@ def sequence_tokens(tokenizer: Any, prompt: str, completion: str) -> tuple[int, 
         prompt_ids = _template_ids(tokenizer, row["prompt"], add_generation_prompt=True)
         full_ids = _template_ids(tokenizer, row["prompt"] + row["completion"])
     else:
-        eos = tokenizer.eos_token or ""
-        completion = completion if completion.endswith(eos) else completion + eos
+        completion = _with_eos(tokenizer, completion)
         prompt_ids = text_ids(tokenizer, prompt)
         full_ids = text_ids(tokenizer, prompt + completion)
     prefix = 0
@@ -74,6 +73,11 @@ def sequence_tokens(tokenizer: Any, prompt: str, completion: str) -> tuple[int, 
             break
         prefix += 1
     return len(full_ids), len(full_ids) - prefix
+
+
+def _with_eos(tokenizer: Any, completion: str) -> str:
+    eos = tokenizer.eos_token or ""
+    return completion if completion.endswith(eos) else completion + eos
 
 
 def _template_ids(tokenizer: Any, messages: list[dict], add_generation_prompt: bool = False) -> list[int]:
@@ -144,6 +148,21 @@ class TokenBudget:
 
     def prompt_tokens(self, prompt: str) -> int:
         return prompt_token_count(self.tokenizer, prompt)
+
+    def line_hints(self, prompt: str, completion: str) -> dict:
+        """The ids of the line's own pieces that `measure(prompt, completion)` tokenized (`LineIds.own_pieces`; {}
+        where counts are not made line by line). Given to `hinted` in another process, they spare it tokenizing the
+        same line again (export measures a line in its first pass and fits its worked examples in the second)."""
+        from datapilot_pipeline.lib.chat_format import has_chat_template
+
+        cutter = None if has_chat_template(self.tokenizer) else line_ids(self.tokenizer)
+        return cutter.own_pieces([prompt + _with_eos(self.tokenizer, completion)]) if cutter is not None else {}
+
+    def hinted(self, hints: dict) -> None:
+        """Count with `line_hints` made elsewhere, until the next call (`{}`: none)."""
+        cutter = line_ids(self.tokenizer)
+        if cutter is not None:
+            cutter.hinted(hints)
 
     def portable(self) -> "TokenBudget | None":
         """This budget with its tokenizer rebuilt on `tokenizers` alone (`backend_tokenizer.rebuilt`: checked to give
