@@ -417,8 +417,9 @@ def write_export(examples: ExampleSource | Iterable[ReviewedExample] | ReviewChu
     then validation, each in job-id order). Files are staged beside their targets and published together at the
     end (the dataset last); on any error nothing is published. The holdout (seed-example format) is written only
     when it has examples. `holdout_record` is updated with this export's holdout tables before any dataset file
-    is published, and its tables are held out here. `workers`: processes that mask and measure (`_prepared_examples`) and
-    write the lines (`_second_pass`, with a budget where it is `portable`); they never change the bytes written."""
+    is published, and its tables are held out here. `workers`: processes that mask and measure
+    (`_prepared_examples`) and write the lines (`_second_pass`, with a budget where it is `portable`); they never
+    change the bytes written."""
     unknown = set(targets) - set(FORMATS)
     if unknown:
         raise ValueError(f"unknown export format(s): {', '.join(sorted(unknown))}")
@@ -515,8 +516,8 @@ def _second_pass(spills: dict[str, _Spill], spec: _LineSpec, budget, workers: in
 
 def _lines_chunk(items: list[tuple[str, bytes]], spec: _LineSpec,
                  budget=None) -> list[tuple[int, bool, list[tuple[str, bytes]]]]:
-    """Each spilled example of a chunk ((split, pickled (example, 0-shot measure, hints))) as (worked examples its prompt
-    holds, whether it has a preference pair, the lines it adds to each file): what a worker process returns."""
+    """Each spilled example of a chunk ((split, pickled (example, 0-shot measure, hints))) as (worked examples its
+    prompt holds, whether it has a preference pair, the lines it adds to each file): what a worker process returns."""
     out = []
     for split, raw in items:
         p, measured, hints = pickle.loads(raw)

@@ -179,9 +179,9 @@ class TokenBudget:
         return TokenBudget(self._rebuilt, self.max_length, self.tokenizer_path, self.tokenizer_hash, self.base_model)
 
     def __reduce__(self):
-        """Sent to a worker process as its `portable` form (the backend's JSON: ~100 KB for the demo base model), else as the folder to
-        load again (checked against this tokenizer's sha256 there). One budget per process for each: its line cache
-        (`line_tokens`) lasts across the chunks a worker is given."""
+        """Sent to a worker process as its `portable` form (the backend's JSON: ~100 KB for the demo base model),
+        else as the folder to load again (checked against this tokenizer's sha256 there). One budget per process for
+        each: its line cache (`line_tokens`) lasts across the chunks a worker is given."""
         light = self.portable()
         if light is not None:
             return _received, (light.tokenizer.backend_json, light.tokenizer.eos_token, self.max_length,

@@ -343,7 +343,7 @@ def _check_chunk(chunk: list[tuple[int, str]], counter: TokenCounter, cache, rec
 
 @dataclass(frozen=True)
 class _ChunkSpec:
-    """What a worker process needs to check chunks as `validate_dataset` does (the tokenizer by its folder)."""
+    """What a worker process needs to check chunks as `validate_dataset` does (the budget as `TokenBudget` sends it)."""
 
     max_tokens: int
     budget: "TokenBudget | None"  # sent as its `portable` form where it has one (no transformers in the worker)
