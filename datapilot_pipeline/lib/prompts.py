@@ -50,9 +50,9 @@ ANSWER_CUE = "\nInsights:\n"
 def without_nulls(value: Any) -> Any:
     """A copy without the keys whose value is null, at every depth (a compact EDA's absent sections)."""
     if isinstance(value, dict):
-        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+        return {k: (without_nulls(v) if isinstance(v, (dict, list)) else v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
-        return [without_nulls(v) for v in value]
+        return [without_nulls(v) if isinstance(v, (dict, list)) else v for v in value]
     return value
 
 

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import gc
 import random
+import subprocess
+import sys
 from collections import Counter
 
 import numpy as np
 
 from datapilot_pipeline.lib.atomic import dumps_compact
+from datapilot_pipeline.lib.collector import YOUNG_THRESHOLD, objects_alive_now_frozen
 from datapilot_pipeline.lib.grounding import eda_numbers
 from datapilot_pipeline.lib.pii.cells import column_hint
-from datapilot_pipeline.lib.validation.collector import objects_alive_now_frozen
 from datapilot_pipeline.lib.validation.dedup import (
     StreamingDuplicates, _ShingleHasher, find_duplicates, signature_matrix, signature_values,
 )
@@ -145,8 +147,15 @@ def test_eda_numbers_reads_every_number_once() -> None:
 
 
 def test_the_collector_is_frozen_inside_the_block_only() -> None:
-    before = gc.get_freeze_count()
+    before, thresholds = gc.get_freeze_count(), gc.get_threshold()
     with objects_alive_now_frozen() as freeze:
         assert gc.get_freeze_count() >= before
+        assert gc.get_threshold() == (max(thresholds[0], YOUNG_THRESHOLD), *thresholds[1:])
         freeze()
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == thresholds
+
+
+def test_a_worker_process_keeps_its_settled_collector() -> None:
+    code = ("import gc; from datapilot_pipeline.lib.collector import settle_worker_process as s, YOUNG_THRESHOLD as y; "
+            "t = gc.get_threshold(); s(); assert gc.get_freeze_count() > 0 and gc.get_threshold() == (y, *t[1:])")
+    subprocess.run([sys.executable, "-c", code], check=True)

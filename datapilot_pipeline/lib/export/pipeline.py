@@ -21,6 +21,7 @@ from pathlib import Path
 
 from datapilot_pipeline.lib.atomic import StagedFiles, dumps_compact
 from datapilot_pipeline.lib.batching import chunks
+from datapilot_pipeline.lib.collector import objects_alive_now_frozen, settle_worker_process
 from datapilot_pipeline.lib.contracts import FeedbackFile, StoredReview
 from datapilot_pipeline.lib.export.eligibility import ReviewedExample, ReviewOutcome, group_by_job, iter_examples
 from datapilot_pipeline.lib.export.fitting import BudgetFactory
@@ -239,7 +240,7 @@ def _chunk_map(fn: Callable, chunk_iter: Iterable[list], workers: int | None) ->
             waiting.append(chunk)
             yield chunk
 
-    for result in ordered_map(fn, submitted(), n):
+    for result in ordered_map(fn, submitted(), n, initializer=settle_worker_process):
         yield waiting.popleft(), result
 
 
@@ -426,7 +427,8 @@ def write_export(examples: ExampleSource | Iterable[ReviewedExample] | ReviewChu
     result = result or ExportResult()
     forced = frozenset(forced_holdout) | (frozenset(holdout_record.tables()) if holdout_record else frozenset())
     main = next(iter(targets.values()))
-    with StagedFiles() as staged, tempfile.TemporaryDirectory(prefix=f".{main.name}.", dir=_mkdir(main.parent)) as tmp:
+    with StagedFiles() as staged, tempfile.TemporaryDirectory(prefix=f".{main.name}.", dir=_mkdir(main.parent)) as tmp, \
+            objects_alive_now_frozen():
         spills = {split: _Spill(Path(tmp), split) for split in ("train", "validation")}
         lazy = _LazyBudget(budget_for)
         state = _Pass1()

@@ -53,10 +53,11 @@ def scan_cells(cells: list[Cell], config: PiiConfig = DEFAULT_CONFIG) -> list[li
     results = scan_texts([text for text, _ in scanned], config)
     out = []
     for (column, value), (_, offset), findings in zip(cells, scanned, results):
-        local = [PiiFinding(f.entity_type, f.start - offset, f.end - offset, f.score, f.locale)
-                 for f in findings if f.end > offset]
-        local = [PiiFinding(f.entity_type, max(f.start, 0), f.end, f.score, f.locale) for f in local]
-        entity = column_entity(column)
+        if offset or any(f.end <= 0 for f in findings):
+            findings = [PiiFinding(f.entity_type, max(f.start - offset, 0), f.end - offset, f.score, f.locale)
+                        for f in findings if f.end > offset]
+        local = findings
+        entity = column_entity(column) if column else None
         whole = value.strip()
         if (entity and config.wants(entity) and _looks_like(entity, whole)
                 and not any(f.end - f.start >= len(whole) for f in local)):
@@ -76,17 +77,19 @@ def mask_cells(cells: list[Cell], config: PiiConfig = DEFAULT_CONFIG) -> list[st
 def walk_strings(obj: Any, fn, keys: bool, column: str | None = None, role: str | None = None) -> Any:
     """Rebuild `obj` with `fn(column, string)` applied to every string value (and key when `keys`). The column
     is passed for sample-row values (`sample_rows[*].values[col]` or `sample_rows[*][col]`) and `top_values`
-    keys (`columns[col].top_values`); every other string gets None (a dataset `name` is not a person)."""
+    keys (`columns[col].top_values`); every other string gets None (a dataset `name` is not a person).
+    String and scalar leaves are handled where they are met, without a call of their own (most nodes are leaves)."""
     if isinstance(obj, str):
         return fn(column if role == "value" else None, obj)
     if isinstance(obj, dict):
         out = {}
         for k, v in obj.items():
-            if v.__class__ in _SCALARS and k.__class__ is str and not keys:  # numbers: nothing to walk
-                out[k] = v
-                continue
-            if not isinstance(k, str):
+            cls = v.__class__
+            if k.__class__ is not str:
                 out[k] = walk_strings(v, fn, keys, column, None)
+                continue
+            if cls in _SCALARS and not keys:  # numbers: nothing to walk
+                out[k] = v
                 continue
             child_column, child_role = column, None
             if role == "columns":
@@ -104,11 +107,18 @@ def walk_strings(obj: Any, fn, keys: bool, column: str | None = None, role: str 
             while new_key in out:  # two labels masked alike stay two entries
                 n += 1
                 new_key = f"{base} #{n}"
-            out[new_key] = walk_strings(v, fn, keys, child_column, child_role)
+            if cls is str:
+                out[new_key] = fn(child_column if child_role == "value" else None, v)
+            elif cls in _SCALARS:
+                out[new_key] = v
+            else:
+                out[new_key] = walk_strings(v, fn, keys, child_column, child_role)
         return out
     if isinstance(obj, (list, tuple)):
         inner = "row" if role == "rows" else role
-        items = [v if v.__class__ in _SCALARS else walk_strings(v, fn, keys, column, inner) for v in obj]
+        leaf_column = column if inner == "value" else None
+        items = [v if v.__class__ in _SCALARS else fn(leaf_column, v) if v.__class__ is str
+                 else walk_strings(v, fn, keys, column, inner) for v in obj]
         return items if isinstance(obj, list) else tuple(items)
     return obj
 

@@ -285,8 +285,8 @@ def scan_texts(texts: list[str], config: PiiConfig = DEFAULT_CONFIG) -> list[lis
     found = _presidio_findings(candidates, config) if candidates else {}
     result: dict[str, list[PiiFinding]] = {}
     for text in unique:
-        findings = [f for f in found.get(text, []) if _keep(f, text)] + _text_findings(text, config)
-        result[text] = resolve_overlaps(findings)
+        findings = [f for f in found.get(text, ()) if _keep(f, text)] + _text_findings(text, config)
+        result[text] = resolve_overlaps(findings) if findings else findings
     return [list(result.get(t, [])) if isinstance(t, str) else [] for t in texts]
 
 

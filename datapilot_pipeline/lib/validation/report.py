@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from datapilot_pipeline.lib.atomic import atomic_write_json
 from datapilot_pipeline.lib.batching import chunks
 from datapilot_pipeline.lib.validation import score as scoring
-from datapilot_pipeline.lib.validation.collector import objects_alive_now_frozen
+from datapilot_pipeline.lib.collector import objects_alive_now_frozen, settle_worker_process
 from datapilot_pipeline.lib.validation.dedup import (
     NEAR_THRESHOLD, DuplicateResult, StreamingDuplicates, chunk_signatures, find_duplicates,
 )
@@ -359,7 +359,7 @@ def _init_worker(spec: _ChunkSpec) -> None:
     from datapilot_pipeline.lib.validation.pii_scan import ScanCache
 
     _WORKER.update(spec=spec, counter=TokenCounter(None, spec.max_tokens, spec.budget), cache=ScanCache(), chunks=0)
-    gc.freeze()  # this process lives for one validation: what it holds now, it holds to the end (`collector`)
+    settle_worker_process()  # it lives for one validation: what it holds now, it holds to the end (`collector`)
 
 
 def _worker_chunk(chunk: list[tuple[int, str]]):
