@@ -115,6 +115,45 @@ def test_signatures_in_blocks_are_those_of_each_content_alone(monkeypatch) -> No
     assert rows.dtype == np.uint32 and np.array_equal(rows, np.array(want, dtype=np.uint32))
 
 
+def test_the_finalizer_is_datasketchs() -> None:
+    from datasketch.minhash import _fmix
+
+    from datapilot_pipeline.lib.validation.dedup import _fmix32
+
+    rng = np.random.default_rng(4)
+    values = np.concatenate([np.array([0, 1, 2**31, 2**32 - 1], dtype=np.uint32),
+                             rng.integers(0, 2**32, 5000, dtype=np.uint64).astype(np.uint32)]).reshape(-1, 1)
+    assert np.array_equal(_fmix32(values), _fmix(values, 32)) and _fmix32(values).dtype == np.uint32
+
+
+def test_a_worker_checks_a_chunk_without_datasketch_and_as_this_process_does(tmp_path) -> None:
+    """A validation worker gets the MinHash permutations with its spec: it never imports datasketch (or SciPy), and
+    its chunk results (signatures, LSH bands, facts) are this process's."""
+    import pickle
+
+    from datapilot_pipeline.lib.validation import report
+
+    lines = [line for line in _lines(60) if line.startswith("{")]
+    chunk = list(enumerate(lines, start=1))
+    duplicates = StreamingDuplicates(str(tmp_path), 0.85)
+    spec = report._ChunkSpec(8192, None, None, duplicates.b, duplicates.r)
+    here = report._check_chunk(chunk, report.TokenCounter(None, 8192, None), None, None, spec.b, spec.r)
+    (tmp_path / "spec.pickle").write_bytes(pickle.dumps((spec, chunk)))
+    code = ("import pickle, sys\n"
+            f"spec, chunk = pickle.loads(open({str(tmp_path / 'spec.pickle')!r}, 'rb').read())\n"
+            "from datapilot_pipeline.lib.validation import report\n"
+            "report._init_worker(spec)\nout = report._worker_chunk(chunk)\n"
+            "assert 'datasketch' not in sys.modules and 'scipy' not in sys.modules, 'datasketch imported'\n"
+            f"open({str(tmp_path / 'out.pickle')!r}, 'wb').write(pickle.dumps(out))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    facts, signatures, problems = pickle.loads((tmp_path / "out.pickle").read_bytes())
+    assert signatures.signatures.shape[1] == 128 and len(signatures.signatures) > len(lines) // 2
+    for name in ("lines", "keys", "sig_rows", "signatures", "bands"):
+        assert np.array_equal(getattr(signatures, name), getattr(here[1], name)), name
+    assert facts == here[0] and problems == here[2]
+
+
 def test_the_streaming_duplicate_pass_finds_the_lsh_pairs_on_random_text(tmp_path) -> None:
     rng = random.Random(21)
     items = []

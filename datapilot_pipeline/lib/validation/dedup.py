@@ -79,6 +79,49 @@ def _template():
     return _TEMPLATE
 
 
+@dataclass(frozen=True)
+class Permutations:
+    """What hashing a line with the template's permutations needs (`signature_values`, `signature_matrix`): its
+    scheme, its (a, b) arrays and its initial hash values. Small and plain, so a worker process gets them with its
+    spec and never imports datasketch (~0.75 s of CPU per process: its package imports SciPy's integrators)."""
+
+    scheme: str
+    permutations: tuple[np.ndarray, np.ndarray]
+    hashvalues: np.ndarray
+
+
+_PERMUTATIONS: Permutations | None = None
+
+
+def template_permutations() -> Permutations:
+    """This process's `Permutations`: given by `use_permutations`, else read from the datasketch template."""
+    global _PERMUTATIONS
+    if _PERMUTATIONS is None:
+        t = _template()
+        _PERMUTATIONS = Permutations(t.scheme, tuple(t.permutations), t.hashvalues)
+    return _PERMUTATIONS
+
+
+def use_permutations(permutations: Permutations) -> None:
+    """Hash with `permutations` in this process (a worker gets the parent's)."""
+    global _PERMUTATIONS
+    _PERMUTATIONS = permutations
+
+
+_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
+
+
+def _fmix32(hv: np.ndarray) -> np.ndarray:
+    """The MurmurHash3 32-bit finalizer on uint32 arrays, as datasketch's `minhash._fmix(hv, 32)` computes it
+    (`test_the_finalizer_is_datasketchs`)."""
+    s1, m1, s2, m2, s3 = _FMIX32
+    hv = hv ^ (hv >> s1)
+    hv = hv * m1
+    hv = hv ^ (hv >> s2)
+    hv = hv * m2
+    return hv ^ (hv >> s3)
+
+
 def signature(shingles: np.ndarray):
     """The MinHash of pre-hashed 32-bit shingles."""
     from datasketch import MinHash
@@ -94,13 +137,11 @@ def signature(shingles: np.ndarray):
 def signature_values(shingles: np.ndarray) -> np.ndarray:
     """`signature(shingles).hashvalues` without building a MinHash: datasketch's affine32 scheme (MurmurHash3
     finalizer, then a * h + b mod 2**32 per permutation, the minimum over shingles) as one numpy expression."""
-    template = _template()
+    template = template_permutations()
     if template.scheme != "affine32":  # another datasketch default: its own code
         return signature(shingles).hashvalues
-    from datasketch.minhash import _fmix
-
     a, b = template.permutations
-    mixed = _fmix(shingles.astype(np.uint32).reshape(-1, 1), 32)
+    mixed = _fmix32(shingles.astype(np.uint32).reshape(-1, 1))
     return np.minimum(template.hashvalues, (mixed * a + b).min(axis=0))
 
 
@@ -233,7 +274,7 @@ def signature_matrix(contents: list[str]) -> tuple[np.ndarray, np.ndarray]:
     rows = np.zeros((int(has.sum()), NUM_PERM), dtype=np.uint32)
     if not len(rows):
         return rows, has
-    template = _template()
+    template = template_permutations()
     if template.scheme != "affine32":  # another datasketch default: its own code, content by content
         hasher = _ShingleHasher()
         for row, k in enumerate(np.flatnonzero(has)):
@@ -251,8 +292,6 @@ def signature_matrix(contents: list[str]) -> tuple[np.ndarray, np.ndarray]:
     owner = np.concatenate([line_of[triples], line_of[short_words]])
     order = np.argsort(owner, kind="stable")
     values, owner = values[order].astype(np.uint32), owner[order]
-    from datasketch.minhash import _fmix
-
     a, b = template.permutations
     row_of = np.cumsum(has) - 1  # content -> its row
     bounds = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])  # first shingle of each content with shingles
@@ -262,7 +301,7 @@ def signature_matrix(contents: list[str]) -> tuple[np.ndarray, np.ndarray]:
         block_end = int(np.searchsorted(bounds, first + _SHINGLES_PER_BLOCK, side="right"))
         block_end = max(block_end, block_start + 1)  # a content with more shingles than a block: a block of its own
         last = bounds[block_end] if block_end < len(bounds) else len(values)
-        permuted = _fmix(values[first:last].reshape(-1, 1), 32) * a + b
+        permuted = _fmix32(values[first:last].reshape(-1, 1)) * a + b
         mins = np.minimum.reduceat(permuted, bounds[block_start:block_end] - first, axis=0)
         rows[row_of[owner[bounds[block_start:block_end]]]] = np.minimum(template.hashvalues, mins)
         block_start = block_end

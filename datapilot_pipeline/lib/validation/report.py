@@ -9,17 +9,18 @@ import time
 from array import array
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from datapilot_pipeline.lib.atomic import atomic_write_json
 from datapilot_pipeline.lib.batching import chunks
-from datapilot_pipeline.lib.validation import score as scoring
 from datapilot_pipeline.lib.collector import objects_alive_now_frozen, settle_worker_process
+from datapilot_pipeline.lib.validation import score as scoring
 from datapilot_pipeline.lib.validation.dedup import (
-    NEAR_THRESHOLD, DuplicateResult, StreamingDuplicates, chunk_signatures, find_duplicates,
+    NEAR_THRESHOLD, DuplicateResult, Permutations, StreamingDuplicates, chunk_signatures, find_duplicates,
+    template_permutations, use_permutations,
 )
 from datapilot_pipeline.lib.validation.facts import LineFacts, TokenMethod, analyze_records
 from datapilot_pipeline.lib.validation.pii_scan import PiiResult
@@ -350,6 +351,7 @@ class _ChunkSpec:
     recipe: object
     b: int
     r: int
+    permutations: Permutations = field(default_factory=template_permutations)
 
 
 _WORKER: dict = {}
@@ -358,6 +360,7 @@ _WORKER: dict = {}
 def _init_worker(spec: _ChunkSpec) -> None:
     from datapilot_pipeline.lib.validation.pii_scan import ScanCache
 
+    use_permutations(spec.permutations)
     _WORKER.update(spec=spec, counter=TokenCounter(None, spec.max_tokens, spec.budget), cache=ScanCache(), chunks=0)
     settle_worker_process()  # it lives for one validation: what it holds now, it holds to the end (`collector`)
 
