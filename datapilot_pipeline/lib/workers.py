@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -70,19 +71,22 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int, initiali
                 initargs: tuple = (), while_first: Callable[[], None] | None = None) -> Iterator[R]:
     """`fn(item)` for each item, computed in `workers` spawned processes (each runs `initializer(*initargs)` once),
     yielded in the items' order. `items` is read ahead by at most two per worker. `while_first`, when given, runs in
-    this process once the first items are submitted (work to overlap with the workers' start-up). Stopping early or
-    an error cancels what is left and shuts the processes down."""
+    a thread of this process once the first items are submitted (work to overlap with the workers' start-up), while
+    this thread goes on taking results and submitting items, so the workers never wait for it; it is joined before
+    this returns. Stopping early or an error cancels what is left and shuts the processes down."""
     from concurrent.futures import ProcessPoolExecutor
 
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=initializer,
                                initargs=initargs)
     pending: deque = deque()
+    side = None
     try:
         for item in items:
             pending.append(pool.submit(fn, item))
             if len(pending) >= 2 * workers:
                 if while_first is not None:
-                    while_first()
+                    side = threading.Thread(target=while_first, name="while-first", daemon=True)
+                    side.start()
                     while_first = None
                 yield pending.popleft().result()
         while pending:
@@ -91,3 +95,5 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int, initiali
         for future in pending:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+        if side is not None:
+            side.join()

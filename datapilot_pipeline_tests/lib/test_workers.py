@@ -41,6 +41,26 @@ def test_results_come_in_input_order_when_later_items_finish_first():
     assert got == [(n, n * n) for n in range(12)]
 
 
+def test_the_first_side_work_runs_while_results_keep_coming():
+    """`while_first` (validation imports Great Expectations there) runs beside the loop: results are taken, and new
+    items submitted, while it runs, so the workers never wait for it."""
+    import threading
+
+    enough = threading.Event()
+    seen: list = []
+
+    def side() -> None:
+        seen.append((threading.current_thread() is threading.main_thread(), enough.wait(timeout=60)))
+
+    got = []
+    for result in ordered_map(slow_square, [(n, 0.01) for n in range(12)], 2, while_first=side):
+        got.append(result)
+        if len(got) == 6:  # past the 2 x 2 items in flight when the side work started
+            enough.set()
+    assert got == [(n, n * n) for n in range(12)]
+    assert seen == [(False, True)]
+
+
 def test_an_error_in_a_worker_reaches_the_caller():
     with pytest.raises(ValueError, match="three is not allowed"):
         list(ordered_map(fails_on_three, range(8), 2))

@@ -377,8 +377,9 @@ def _worker_chunk(chunk: list[tuple[int, str]]):
 def parallel_chunks(chunk_iter: Iterable[list[tuple[int, str]]], spec: _ChunkSpec, workers: int,
                     preload_gx: bool = False):
     """`_check_chunk` of every chunk in `workers` spawned processes, results in file order, at most two chunks per
-    worker in flight (memory stays bounded). With `preload_gx` this process imports Great Expectations while the
-    workers check the first chunks (its import takes seconds of CPU, the suite runs at the end)."""
+    worker in flight (memory stays bounded). With `preload_gx` a thread of this process imports Great Expectations
+    while the workers check the first chunks and this thread folds them (the import takes seconds of CPU, the suite
+    runs at the end)."""
     from datapilot_pipeline.lib.workers import ordered_map
 
     def preload() -> None:
