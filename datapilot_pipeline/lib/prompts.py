@@ -58,7 +58,19 @@ def without_nulls(value: Any) -> Any:
 
 def _block(title: str, compact_eda: dict, output: dict | None) -> str:
     answer = dumps_compact(output) if output is not None else ""
-    return f"### {title}\nCompact EDA:\n{dumps_compact(without_nulls(compact_eda))}{ANSWER_CUE}{answer}"
+    eda = compact_eda.json() if isinstance(compact_eda, RenderedEda) else dumps_compact(without_nulls(compact_eda))
+    return f"### {title}\nCompact EDA:\n{eda}{ANSWER_CUE}{answer}"
+
+
+class RenderedEda(dict):
+    """A compact EDA whose prompt JSON (nulls left out) is rendered once: an export builds one line's prompt several
+    times (fitting its worked examples, measuring it, writing it). Read-only once rendered."""
+
+    def json(self) -> str:
+        text = self.__dict__.get("_json")
+        if text is None:
+            text = self.__dict__["_json"] = dumps_compact(without_nulls(self))
+        return text
 
 
 class WorkedExample(dict):

@@ -147,3 +147,40 @@ def test_the_shipped_holdout_tables_are_never_trained_on(tmp_path, feedbacks):
     result, out, _ = _export(tmp_path, [*feedbacks, job], fractions=SplitFractions(1.0, 0.0, 0.0))
     assert "shipped_table_job" not in {r["metadata"]["job_id"] for r in _rows(out)}
     assert "shipped_table_job" in {r["example_id"] for r in _rows(result.paths["holdout"])}
+
+
+def test_the_common_prefix_is_the_one_a_walk_over_both_finds() -> None:
+    import random
+
+    from datapilot_pipeline.lib.generation.token_budget import _common_prefix
+
+    def walked(a: list[int], b: list[int]) -> int:
+        n = 0
+        for x, y in zip(a, b):
+            if x != y:
+                break
+            n += 1
+        return n
+
+    rng = random.Random(3)
+    cases = [([], []), ([], [1]), ([1], []), ([1, 2], [1, 2]), ([1, 2, 3], [1, 2]), ([5], [6])]
+    for _ in range(3000):
+        b = [rng.randrange(4) for _ in range(rng.randrange(0, 60))]
+        a = b[:rng.randrange(0, len(b) + 1)] + [rng.randrange(4) for _ in range(rng.randrange(0, 5))]
+        cases.append((a, b))
+    for a, b in cases:
+        assert _common_prefix(a, b) == walked(a, b), (a, b)
+    assert sum(0 < walked(a, b) < min(len(a), len(b)) for a, b in cases) > 500  # the halving branch ran
+
+
+def test_a_rendered_eda_builds_the_prompt_a_plain_one_builds(feedbacks) -> None:
+    from datapilot_pipeline.lib.prompts import RenderedEda, build_messages, build_prompt
+
+    shots = [{"compact_eda": f.compact_eda.model_dump(), "output": f.llm_output.model_dump()} for f in feedbacks[:2]]
+    for f in feedbacks[2:12]:
+        eda = f.compact_eda.model_dump()
+        rendered = RenderedEda(eda)
+        assert build_prompt(rendered, shots) == build_prompt(eda, shots)
+        assert build_prompt(rendered, []) == build_prompt(eda, []) and "_json" in rendered.__dict__
+        assert build_messages(rendered, shots) == build_messages(eda, shots)
+        assert json.dumps(rendered) == json.dumps(eda)

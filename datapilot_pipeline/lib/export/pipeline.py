@@ -30,7 +30,7 @@ from datapilot_pipeline.lib.export.masking import Masker, cell_mapping, collect_
 from datapilot_pipeline.lib.export.shots import select_shots
 from datapilot_pipeline.lib.export.splits import HoldoutRecord, SplitFractions, split_of, table_identity
 from datapilot_pipeline.lib.prompts import (
-    PromptRecipe, WorkedExample, build_prompt, fit_shots, format_completion, recipe_path_for, recipe_shots,
+    PromptRecipe, RenderedEda, WorkedExample, build_prompt, fit_shots, format_completion, recipe_path_for, recipe_shots,
 )
 from datapilot_pipeline.lib.workers import ordered_map, worker_count
 
@@ -523,6 +523,7 @@ def _lines_chunk(items: list[tuple[str, bytes]], spec: _LineSpec,
     out = []
     for split, raw in items:
         p, measured, hints = pickle.loads(raw)
+        p.compact_eda = RenderedEda(p.compact_eda)  # its prompt JSON made once for the builds below
         p.shots = recipe_shots(spec.shot_ids, spec.pool, p.compact_eda)
         if budget is not None:
             budget.hinted(hints)  # the first pass's ids of this line: not tokenized again

@@ -67,12 +67,23 @@ def sequence_tokens(tokenizer: Any, prompt: str, completion: str) -> tuple[int, 
         completion = _with_eos(tokenizer, completion)
         prompt_ids = text_ids(tokenizer, prompt)
         full_ids = text_ids(tokenizer, prompt + completion)
-    prefix = 0
-    for a, b in zip(prompt_ids, full_ids):
-        if a != b:
-            break
-        prefix += 1
-    return len(full_ids), len(full_ids) - prefix
+    return len(full_ids), len(full_ids) - _common_prefix(prompt_ids, full_ids)
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    """How many leading ids `a` and `b` share. Mostly `a` is a prefix of `b` (a prompt's ids within the whole
+    line's), settled by one list comparison; otherwise the first difference is found by halving."""
+    n = min(len(a), len(b))
+    if a[:n] == b[:n]:
+        return n
+    lo, hi = 0, n  # a[:lo] == b[:lo], a[:hi] != b[:hi]
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 def _with_eos(tokenizer: Any, completion: str) -> str:
