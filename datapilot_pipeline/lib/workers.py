@@ -73,24 +73,36 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int, initiali
     yielded in the items' order. `items` is read ahead by at most two per worker. `while_first`, when given, runs in
     a thread of this process once the first items are submitted (work to overlap with the workers' start-up), while
     this thread goes on taking results and submitting items, so the workers never wait for it; it is joined before
-    this returns. Stopping early or an error cancels what is left and shuts the processes down."""
+    this returns, and its error, if any, is raised after the last result. Stopping early or an error cancels what
+    is left and shuts the processes down."""
     from concurrent.futures import ProcessPoolExecutor
 
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=initializer,
                                initargs=initargs)
     pending: deque = deque()
-    side = None
+    side, side_errors = None, []
+
+    def side_work(work: Callable[[], None]) -> None:
+        try:
+            work()
+        except BaseException as exc:  # raised to the caller once the results are in
+            side_errors.append(exc)
+
     try:
         for item in items:
             pending.append(pool.submit(fn, item))
             if len(pending) >= 2 * workers:
                 if while_first is not None:
-                    side = threading.Thread(target=while_first, name="while-first", daemon=True)
+                    side = threading.Thread(target=side_work, args=(while_first,), name="while-first", daemon=True)
                     side.start()
                     while_first = None
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+        if side is not None:
+            side.join()
+        if side_errors:
+            raise side_errors[0]
     finally:  # also when the caller stops early or reading the input failed: no work left running
         for future in pending:
             future.cancel()

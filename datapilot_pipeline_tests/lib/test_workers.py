@@ -61,6 +61,17 @@ def test_the_first_side_work_runs_while_results_keep_coming():
     assert seen == [(False, True)]
 
 
+def test_an_error_in_the_side_work_reaches_the_caller():
+    def side() -> None:
+        raise ValueError("side work failed")
+
+    got = []
+    with pytest.raises(ValueError, match="side work failed"):
+        for result in ordered_map(slow_square, [(n, 0.0) for n in range(8)], 2, while_first=side):
+            got.append(result)
+    assert got == [(n, n * n) for n in range(8)]  # every result first, then the error
+
+
 def test_an_error_in_a_worker_reaches_the_caller():
     with pytest.raises(ValueError, match="three is not allowed"):
         list(ordered_map(fails_on_three, range(8), 2))
