@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
 
+from datapilot_pipeline.lib.json_codec import dumps_compact
+
 
 def process_umask() -> int:
     """The process umask, read without changing it where the system allows (Linux), else set and restored."""
@@ -62,11 +64,6 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     with atomic_open(path, "wb") as fh:
         fh.write(data)
     return Path(path)
-
-
-def dumps_compact(obj) -> str:
-    """Deterministic compact JSON: sorted keys, no spaces, UTF-8 kept as is."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def atomic_write_json(path: str | os.PathLike, obj, indent: int | None = 2) -> Path:

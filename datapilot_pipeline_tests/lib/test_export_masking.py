@@ -109,3 +109,34 @@ def test_masked_edits_and_preference_pair(exported):
     rejected = json.loads(pair["rejected"])
     assert rejected["summary"] == "Escalate to <EMAIL_ADDRESS>."
     assert rejected["insights"][2]["text"] != chosen[2]["text"]
+
+
+def test_repeated_cells_mask_as_a_fresh_scan_and_skip_what_came_before(monkeypatch):
+    """Over many chunks that share some cells (labels, a worked example's text) and hold new ones, the mapping is
+    the one a fresh scan of each chunk gives; a cell met in two chunks is not scanned a third time, and the memo
+    forgets everything past its limit (then scans again)."""
+    from datapilot_pipeline.lib.export import masking
+    from datapilot_pipeline.lib.pii import mask_cells
+
+    shared = [(None, "Enterprise"), ("customer_email", EMAIL), (None, f"Call {PHONE} today."), (None, "float")]
+    chunks = [shared + [(None, f"order {n} from {name}"), ("phone", f"{415_555_0100 + n}")]
+              for n, name in enumerate(["Ana Souza", "Wei Chen", "plain text", "Kofi Mensah", "Olga Ivanova"] * 4)]
+    scanned: list = []
+
+    def counting(cells, *args):
+        scanned.extend(cells)
+        return mask_cells(cells, *args)
+
+    monkeypatch.setattr("datapilot_pipeline.lib.pii.mask_cells", counting)
+    memo = masking.RepeatedCells(limit=100)
+    for chunk in chunks:
+        fresh = {c: m for c, m in zip(chunk, mask_cells(chunk)) if m != c[1]}
+        assert memo.mapping(chunk) == fresh
+    assert all(scanned.count(cell) == 2 for cell in shared)  # the first two chunks; never again
+    assert len(memo.masked) == len(shared)  # the new cells of each chunk cost a hash, not an entry
+    assert memo.mapping(shared)[("customer_email", EMAIL)] == "<EMAIL_ADDRESS>"
+
+    small, scanned[:] = masking.RepeatedCells(limit=2), []
+    for chunk in chunks:
+        small.mapping(chunk)
+    assert scanned.count(shared[0]) > 2 and len(small.masked) <= 4

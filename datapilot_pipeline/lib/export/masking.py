@@ -52,11 +52,50 @@ def collect_strings(compact_edas: Iterable[dict], outputs: Iterable[dict]) -> li
     return list(dict.fromkeys(s for _, s in collect_cells(compact_edas, outputs)))
 
 
-def cell_mapping(cells: list[Cell]) -> dict[Cell, str]:
-    """(column hint, string) -> masked, for the cells masking changes (a plain function: worker processes run it)."""
-    from datapilot_pipeline.lib.pii import mask_cells
+class RepeatedCells:
+    """The masked value of each cell met in more than one chunk of an export: dtypes, category labels, the
+    worked examples' texts, a table's values shared by many jobs (about a quarter of a chunk's cells), so a process
+    masks them once rather than once per chunk. A cell's masking depends on the cell alone, so this changes no
+    result. A cell is kept the second time it is masked (what is new in every job costs a hash, not its text), and
+    all is forgotten past `limit` cells or hashes or `char_limit` characters, so memory stays bounded whatever the
+    size of the store."""
 
-    return {c: m for c, m in zip(cells, mask_cells(cells)) if m != c[1]}
+    def __init__(self, limit: int = 50_000, char_limit: int = 4_000_000) -> None:
+        self.limit, self.char_limit = limit, char_limit
+        self.masked: dict[Cell, str] = {}
+        self._seen_once: set[int] = set()
+        self._chars = 0
+
+    def mapping(self, cells: list[Cell]) -> dict[Cell, str]:
+        """(column hint, string) -> masked, for the cells masking changes."""
+        from datapilot_pipeline.lib.pii import mask_cells
+
+        known = self.masked
+        new = [c for c in cells if c not in known]
+        fresh = dict(zip(new, mask_cells(new))) if new else {}
+        self._learn(fresh)
+        return {c: m for c in cells if (m := known[c] if c in known else fresh[c]) != c[1]}
+
+    def _learn(self, fresh: dict[Cell, str]) -> None:
+        if len(self.masked) > self.limit or len(self._seen_once) > 4 * self.limit or self._chars > self.char_limit:
+            self.masked, self._seen_once, self._chars = {}, set(), 0
+        seen_once = self._seen_once
+        for cell, masked in fresh.items():
+            digest = hash(cell)
+            if digest not in seen_once:
+                seen_once.add(digest)
+            else:
+                self.masked[cell] = masked
+                self._chars += len(cell[1]) + len(masked)
+
+
+_REPEATED = RepeatedCells()  # this process's (a worker's, or the exporting process's)
+
+
+def cell_mapping(cells: list[Cell]) -> dict[Cell, str]:
+    """(column hint, string) -> masked, for the cells masking changes (a plain function: worker processes run it).
+    Cells met before in this process are looked up (`RepeatedCells`)."""
+    return _REPEATED.mapping(cells)
 
 
 class Masker:

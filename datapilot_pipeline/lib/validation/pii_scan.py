@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from datapilot_pipeline.lib.json_codec import loads
 from datapilot_pipeline.lib.pii import scan_cells
 from datapilot_pipeline.lib.pii.cells import Cell, column_hint
 
@@ -51,7 +52,7 @@ def _decode(literal: str) -> str:
 
 def _is_json(line: str) -> bool:
     try:
-        json.loads(line)
+        loads(line)
     except json.JSONDecodeError:
         return False
     return True
