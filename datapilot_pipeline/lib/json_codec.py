@@ -19,18 +19,22 @@ Both are tested equal to `json` on generated values and texts (`datapilot_pipeli
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
 
 _DUMPS_OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS
                   | orjson.OPT_PASSTHROUGH_DATETIME)
-# Where orjson's text may differ from json's: null (NaN, infinities), a float below 1e-4 written as a decimal with
-# four zeros or with a one-digit negative exponent. Strings holding these only cost the slower path.
-_MAY_DIFFER = re.compile(r"null|0\.0000|e-\d(?!\d)")
-_LONG_DIGITS = re.compile(r"\d{19}")
-_LONG_DIGITS_BYTES = re.compile(rb"\d{19}")
+_DIGITS_AS_ZERO = bytes(48 if 48 <= i <= 57 else i for i in range(256))
+_ONLY_DIGITS_AS_ZERO = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
+_LONG_NUMBER = b"0" * 19  # orjson reads an integer beyond 64 bits (19 digits or more) as a float
+
+
+def _may_differ(data: bytes) -> bool:
+    """Whether orjson's text may differ from json's: a null (NaN and infinities are written as null), or a float
+    below 1e-4 (`0.00001` or `1e-7`, where json writes `1e-05` and `1e-07`). Strings holding these only cost the
+    slower path. Byte searches: a regular expression would cost more than the encoding it guards."""
+    return b"null" in data or b"0.0000" in data or (b"e-" in data and b"0e-" in data.translate(_DIGITS_AS_ZERO))
 
 
 def _json_dumps_compact(obj: Any) -> str:
@@ -40,15 +44,16 @@ def _json_dumps_compact(obj: Any) -> str:
 def dumps_compact(obj: Any) -> str:
     """Deterministic compact JSON: sorted keys, no spaces, UTF-8 kept as is (`json.dumps`' exact text)."""
     try:
-        text = orjson.dumps(obj, option=_DUMPS_OPTIONS).decode("utf-8")
+        data = orjson.dumps(obj, option=_DUMPS_OPTIONS)
     except orjson.JSONEncodeError:
         return _json_dumps_compact(obj)
-    return _json_dumps_compact(obj) if _MAY_DIFFER.search(text) else text
+    return _json_dumps_compact(obj) if _may_differ(data) else data.decode("utf-8")
 
 
 def loads(text: str | bytes) -> Any:
     """`json.loads(text)`: the same value, or the same `json.JSONDecodeError`."""
-    if (_LONG_DIGITS if isinstance(text, str) else _LONG_DIGITS_BYTES).search(text) is None:
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if _LONG_NUMBER not in data.translate(_ONLY_DIGITS_AS_ZERO):
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:
