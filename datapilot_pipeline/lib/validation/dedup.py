@@ -16,6 +16,7 @@ A line is reported once: as exact when it repeats an earlier line exactly, else 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 import zlib
@@ -259,7 +260,7 @@ def _word_hashes(contents: list[str]) -> tuple[np.ndarray, np.ndarray]:
     `_ShingleHasher` computes per content, in one pass over all of them."""
     words = [_WORD.findall(content.lower()) for content in contents]
     counts = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-    flat = (w for line_words in words for w in line_words)
+    flat = itertools.chain.from_iterable(words)
     ids = np.fromiter(map(zlib.crc32, map(str.encode, flat)), dtype=np.uint64, count=int(counts.sum()))
     return ids | np.uint64(1), counts
 
