@@ -57,10 +57,10 @@ class RepeatedCells:
     worked examples' texts, a table's values shared by many jobs (about a quarter of a chunk's cells), so a process
     masks them once rather than once per chunk. A cell's masking depends on the cell alone, so this changes no
     result. A cell is kept the second time it is masked (what is new in every job costs a hash, not its text), and
-    all is forgotten past `limit` cells or hashes or `char_limit` characters, so memory stays bounded whatever the
-    size of the store."""
+    all is forgotten past `limit` cells, three times as many hashes or `char_limit` characters: about 10 MB a
+    process whatever the size of the store."""
 
-    def __init__(self, limit: int = 50_000, char_limit: int = 4_000_000) -> None:
+    def __init__(self, limit: int = 20_000, char_limit: int = 2_000_000) -> None:
         self.limit, self.char_limit = limit, char_limit
         self.masked: dict[Cell, str] = {}
         self._seen_once: set[int] = set()
@@ -77,7 +77,7 @@ class RepeatedCells:
         return {c: m for c in cells if (m := known[c] if c in known else fresh[c]) != c[1]}
 
     def _learn(self, fresh: dict[Cell, str]) -> None:
-        if len(self.masked) > self.limit or len(self._seen_once) > 4 * self.limit or self._chars > self.char_limit:
+        if len(self.masked) > self.limit or len(self._seen_once) > 3 * self.limit or self._chars > self.char_limit:
             self.masked, self._seen_once, self._chars = {}, set(), 0
         seen_once = self._seen_once
         for cell, masked in fresh.items():

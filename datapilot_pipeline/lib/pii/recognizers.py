@@ -51,7 +51,7 @@ _TRUNK_ZERO = {"GB", "DE", "FR", "NL", "AU", "IN", "BR", "IT"}
 _NO_TRUNK = {"US", "CA", "ES", "IT", "IN", "BR"}
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 14)  # ~5 MB
 def _phone_region(candidate: str, regions: tuple[str, ...]) -> str | None:
     """The first configured region in which libphonenumber calls `candidate` a valid number (remembered: a third of
     the candidates of an export repeat one seen before, the same number in several rows or cut at another place)."""
