@@ -8,8 +8,6 @@ import math
 import re
 from typing import Any
 
-from datapilot_pipeline.lib.json_codec import loads
-
 CATEGORY_SYNONYMS = {
     "anomaly": "outlier", "anomalies": "outlier", "outliers": "outlier", "anomalous": "outlier",
     "data quality": "quality", "data_quality": "quality", "data-quality": "quality", "dq": "quality",
@@ -134,6 +132,6 @@ def parse_output_text(text: str) -> Any:
     if fenced:
         stripped = fenced.group(1).strip()
     try:
-        return loads(stripped)
+        return json.loads(stripped)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datapilot_pipeline.lib.json_codec import dumps_compact, loads
+from datapilot_pipeline.lib.atomic import dumps_compact
 
 PROMPT_VERSION = "v1"
 SYSTEM_PROMPT = (
@@ -125,7 +125,7 @@ def extract_task_eda(prompt: str) -> dict[str, Any] | None:
     if end < 0:
         return None
     try:
-        value = loads(body[:end])
+        value = json.loads(body[:end])
     except json.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None

@@ -1,17 +1,16 @@
-"""`json_codec`: orjson's speed with the standard library's exact text, values and errors."""
+"""`json_codec`: orjson's speed with the standard library's exact text and errors."""
 
 from __future__ import annotations
 
 import enum
 import json
-import math
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datapilot_pipeline.lib import json_codec
-from datapilot_pipeline.lib.json_codec import dumps_compact, loads
+from datapilot_pipeline.lib.json_codec import dumps_compact
 
 
 def _stdlib(obj) -> str:
@@ -28,26 +27,6 @@ _values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4)
 @given(_values)
 def test_dumps_equals_the_standard_library(value):
     assert dumps_compact(value) == _stdlib(value)
-
-
-@settings(max_examples=1500, deadline=None)
-@given(_values, st.sampled_from([None, 0, 2]))
-def test_loads_equals_the_standard_library(value, indent):
-    text = json.dumps(value, indent=indent, ensure_ascii=indent == 0)
-    expected, got = json.loads(text), loads(text)
-    assert _stdlib(got) == _stdlib(expected)
-    assert loads(text.encode("utf-8")) == got or any(isinstance(x, float) and math.isnan(x) for x in _leaves(got))
-
-
-def _leaves(value):
-    if isinstance(value, dict):
-        for v in value.values():
-            yield from _leaves(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _leaves(v)
-    else:
-        yield value
 
 
 class Color(enum.IntEnum):
@@ -77,33 +56,12 @@ def test_dumps_refuses_what_json_refuses(value):
     assert str(got.value) == str(expected.value)
 
 
-@pytest.mark.parametrize("text", [
-    "NaN", "[Infinity, -Infinity]", "1e400", "-1e400", "18446744073709551616", "-9223372036854775809",
-    "[123456789012345678901234567890]", '"\\ud800"', '{"a":1,"a":2}', "-0", "1.0", " 1 ", '"\\u00e9\\ud83d\\ude00"',
-])
-def test_loads_edge_texts(text):
-    expected, got = json.loads(text), loads(text)
-    assert repr(got) == repr(expected) and type(got) is type(expected)
-
-
-@pytest.mark.parametrize("text", ["", "[1,]", '{"a":1}x', "\ufeff1", '"a\x00b"', "{'a': 1}", "[1 2]", "tru"])
-def test_loads_errors_are_the_standard_librarys(text):
-    with pytest.raises(json.JSONDecodeError) as expected:
-        json.loads(text)
-    with pytest.raises(json.JSONDecodeError) as got:
-        loads(text)
-    assert (got.value.msg, got.value.pos, got.value.colno) == (expected.value.msg, expected.value.pos,
-                                                               expected.value.colno)
-
-
-def test_the_fast_paths_are_taken_for_plain_lines(monkeypatch):
-    """A line of an export and its parse never reach the standard library; a float below 1e-4 does."""
+def test_the_fast_path_is_taken_for_plain_lines(monkeypatch):
+    """A line of an export never reaches the standard library; a float below 1e-4 or a null does."""
     calls = []
     monkeypatch.setattr(json_codec, "_json_dumps_compact", lambda obj: calls.append(obj) or _stdlib(obj))
-    real_loads = json.loads
-    monkeypatch.setattr(json_codec.json, "loads", lambda text: calls.append(text) or real_loads(text))
     row = {"prompt": "System.\n\nTask:\n{\"rows\":549}", "completion": '{"insights":[]}',
            "metadata": {"job_id": "j-1", "overall_score": 4.5, "reviewer_ids": ["r1", "r2"], "share": 0.113}}
-    text = dumps_compact(row)
-    assert loads(text) == row and calls == []
+    assert dumps_compact(row) == _stdlib(row) and calls == []
     assert dumps_compact({"p": 1e-05}) == '{"p":1e-05}' and calls == [{"p": 1e-05}]
+    assert dumps_compact({"p": float("nan")}) == '{"p":NaN}' and len(calls) == 2

@@ -19,7 +19,6 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from datapilot_pipeline.lib.json_codec import loads
 from datapilot_pipeline.lib.pii import scan_cells
 from datapilot_pipeline.lib.pii.cells import Cell, column_hint
 
@@ -52,7 +51,7 @@ def _decode(literal: str) -> str:
 
 def _is_json(line: str) -> bool:
     try:
-        loads(line)
+        json.loads(line)
     except json.JSONDecodeError:
         return False
     return True

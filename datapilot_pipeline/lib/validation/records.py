@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datapilot_pipeline.lib.json_codec import loads
-
 
 class DatasetReadError(ValueError):
     """The file cannot be validated at all: missing, binary, no line is a JSON object, or no line is an example."""
@@ -93,7 +91,7 @@ def parse_record(line: int, raw: str) -> Record:
     """Parse one line and view it as prompt/completion/metadata, recording structural problems."""
     rec = Record(line=line, raw=raw)
     try:
-        rec.data = loads(raw)
+        rec.data = json.loads(raw)
     except json.JSONDecodeError as exc:
         rec.problems.append(f"not JSON: {exc.msg} at column {exc.colno}")
         return rec
