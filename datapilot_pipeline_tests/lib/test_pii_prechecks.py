@@ -4,7 +4,8 @@ Three prechecks, each compared with the same code with the precheck letting ever
 - `could_contain_pii`'s first regex (`_MAYBE_PII`);
 - `addresses.may_hold_address` before the three address patterns;
 - `engine._impossible`: Presidio calls without the email recognizer for texts with no "@", without the IP recognizer
-  for texts with fewer than three dots and two colons.
+  for texts with fewer than three dots and two colons, without the recognizers of identifiers that need a longer run
+  of digits than the text holds (a card 12, an SSN 9, ...).
 Texts: what Faker writes in 18 locales (addresses, street names with numbers, phones, IPv4/IPv6, emails, IBANs, card
 numbers, SSNs, sentences, ISO timestamps) and random strings over digits, separators and letters; each test also
 checks that its precheck really skipped something, so it cannot pass by never being asked.
@@ -79,9 +80,20 @@ def test_presidio_calls_without_email_or_ip_recognizers_find_the_same(corpus, mo
         return {t: sorted(map(repr, fs)) for t, fs in found.items()}
 
     assert comparable(routed) == comparable(every)
-    assert frozenset({"EMAIL_ADDRESS", "IP_ADDRESS"}) in asked and frozenset() in asked
+    assert any({"EMAIL_ADDRESS", "IP_ADDRESS"} <= s for s in asked) and frozenset() in asked
+    by_run = [s for s in asked if "CREDIT_CARD" in s and "US_SSN" in s]  # texts without a long run of digits
+    assert by_run and any("US_SSN" not in s and "CREDIT_CARD" in s for s in asked)
     found = {f.entity_type for fs in routed.values() for f in fs}
-    assert {"EMAIL_ADDRESS", "IP_ADDRESS", "PHONE_NUMBER"} <= found
+    assert {"EMAIL_ADDRESS", "IP_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE"} <= found
+
+
+@pytest.mark.parametrize("text, longest", [
+    ("4111 1111 1111 1111", 16), ("536-22-8726", 9), ("123.456.789-09", 11), ("1234:5678:9012", 12),
+    ("1 85 05 2A 123 456 78", 8), ("12--34", 2), ("1 -2", 1), ("no digits", 0), ("12 345\t678\u00a0901", 11),
+    ("٣٤٥-٦٧٨-٩٠١", 9), ("(415) 555-0132", 7), ("2019-01-05T0 153113", 8),
+])
+def test_the_longest_run_of_digits(text, longest):
+    assert engine._longest_digit_run(text) == longest
 
 
 def test_a_number_takes_no_context_from_the_text_analyzed_before_it():

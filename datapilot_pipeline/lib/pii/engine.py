@@ -215,14 +215,34 @@ def resolve_overlaps(findings: list[PiiFinding]) -> list[PiiFinding]:
     return sorted(kept, key=lambda f: f.start)
 
 
+# A run of digits each apart from the next by at most one whitespace, dot, dash, slash or colon, and the fewest
+# digits in one such run that every pattern of these recognizers needs (`recognizers.build_recognizers` and
+# Presidio's): an NIF/NIE has 7 or 8 digits before its letter, a Corsican NIR 8 after its "2A"/"2B", an SSN, BSN,
+# SIN or TFN 9, a CPF or German tax id 11, a card or Aadhaar number 12.
+_DIGIT_RUN = re.compile(r"\d(?:[\s./:-]?\d)*")
+_DIGITS_IN_A_RUN = (("ES_NIF", 7), ("ES_NIE", 7), ("FR_NIR", 8), ("US_SSN", 9), ("NL_BSN", 9), ("CA_SIN", 9),
+                    ("AU_TFN", 9), ("BR_CPF", 11), ("DE_TAX_ID", 11), ("CREDIT_CARD", 12), ("IN_AADHAAR", 12))
+
+
+def _longest_digit_run(text: str) -> int:
+    longest = 0
+    for run in _DIGIT_RUN.findall(text):
+        if len(run) > longest:  # a run holds at most as many digits as characters
+            longest = max(longest, sum(map(str.isdigit, run)))
+    return longest
+
+
 def _impossible(text: str) -> frozenset[str]:
     """Entities no recognizer can find in `text`: an email address needs an "@"; every IP pattern Presidio has needs
-    three dots (IPv4, IPv4-mapped) or two colons (IPv6)."""
+    three dots (IPv4, IPv4-mapped) or two colons (IPv6); the identifiers of `_DIGITS_IN_A_RUN` need a run of that
+    many digits."""
     skipped = set()
     if "@" not in text:
         skipped.add("EMAIL_ADDRESS")
     if text.count(".") < 3 and text.count(":") < 2:
         skipped.add("IP_ADDRESS")
+    longest = _longest_digit_run(text)
+    skipped.update(entity for entity, digits in _DIGITS_IN_A_RUN if longest < digits)
     return frozenset(skipped)
 
 
