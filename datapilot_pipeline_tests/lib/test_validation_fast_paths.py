@@ -126,6 +126,38 @@ def test_the_finalizer_is_datasketchs() -> None:
     assert np.array_equal(_fmix32(values), _fmix(values, 32)) and _fmix32(values).dtype == np.uint32
 
 
+def test_permutations_and_bands_are_datasketchs() -> None:
+    """The permutations and LSH bands validation computes itself are datasketch's: its template MinHash's arrays, and
+    `MinHashLSH`'s (b, r) from 0.05 to 0.95 (bands and rows change a dozen times over that range)."""
+    from datasketch import MinHash, MinHashLSH
+
+    from datapilot_pipeline.lib.validation.dedup import NUM_PERM, SEED, _affine32_permutations, band_params
+
+    template, ours = MinHash(num_perm=NUM_PERM, seed=SEED), _affine32_permutations()
+    assert template.scheme == ours.scheme == "affine32"
+    assert all(np.array_equal(x, y) and x.dtype == y.dtype for x, y in zip(template.permutations, ours.permutations))
+    assert np.array_equal(template.hashvalues, ours.hashvalues) and template.hashvalues.dtype == ours.hashvalues.dtype
+    chosen = {}
+    for threshold in [n / 100 for n in range(5, 96, 5)] + [0.8, 0.85]:
+        index = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+        chosen[threshold] = band_params(threshold)
+        assert chosen[threshold] == (index.b, index.r), threshold
+    assert len(set(chosen.values())) > 10
+
+
+def test_a_validation_in_one_process_never_imports_datasketch(tmp_path) -> None:
+    """The main process of a validation computes its bands and permutations without datasketch (and SciPy's
+    integrators), so it starts its workers without that import."""
+    path = tmp_path / "lines.jsonl"
+    path.write_text("\n".join(_lines(60)) + "\n", encoding="utf-8")
+    code = ("import sys\nfrom datapilot_pipeline.lib.validation.report import validate_dataset\n"
+            f"v = validate_dataset({str(path)!r}, run_gx=False, workers=1)\n"
+            "assert v.report['duplicates']['exact'], v.report['duplicates']  # the pass ran: a copy is planted\n"
+            "assert 'datasketch' not in sys.modules and 'scipy.integrate' not in sys.modules, 'datasketch imported'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 def test_a_worker_checks_a_chunk_without_datasketch_and_as_this_process_does(tmp_path) -> None:
     """A validation worker gets the MinHash permutations with its spec: it never imports datasketch (or SciPy), and
     its chunk results (signatures, LSH bands, facts) are this process's."""

@@ -69,6 +69,7 @@ def _identity(value: int) -> int:
 
 
 _TEMPLATE = None
+_SCHEME = "affine32"  # datasketch's default since 2.0: a * fmix32(h) + b mod 2**32 per permutation
 
 
 def _template():
@@ -76,7 +77,7 @@ def _template():
     from datasketch import MinHash
 
     if _TEMPLATE is None:
-        _TEMPLATE = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=_identity)
+        _TEMPLATE = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=_identity, scheme=_SCHEME)
     return _TEMPLATE
 
 
@@ -94,13 +95,43 @@ class Permutations:
 _PERMUTATIONS: Permutations | None = None
 
 
+def _affine32_permutations(num_perm: int = NUM_PERM, seed: int = SEED) -> Permutations:
+    """The permutations and initial values of datasketch's `MinHash(num_perm, seed, scheme="affine32")`, drawn as
+    its `_init_permutations` draws them (odd `a` below 2**32, `b` below 2**32, from `RandomState(seed)`), without
+    importing datasketch (`test_permutations_and_bands_are_datasketchs` holds them to its template)."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return Permutations(_SCHEME, (a, b), np.full(num_perm, (1 << 32) - 1, dtype=np.uint32))
+
+
 def template_permutations() -> Permutations:
-    """This process's `Permutations`: given by `use_permutations`, else read from the datasketch template."""
+    """This process's `Permutations`: given by `use_permutations`, else those of the datasketch template."""
     global _PERMUTATIONS
     if _PERMUTATIONS is None:
-        t = _template()
-        _PERMUTATIONS = Permutations(t.scheme, tuple(t.permutations), t.hashvalues)
+        _PERMUTATIONS = _affine32_permutations()
     return _PERMUTATIONS
+
+
+def band_params(threshold: float = NEAR_THRESHOLD, num_perm: int = NUM_PERM) -> tuple[int, int]:
+    """(bands, rows per band) of `lsh_index(threshold)`: datasketch's `_optimal_param`, the (b, r) with b * r <=
+    num_perm that minimizes the false positive plus false negative probability mass around the threshold, computed
+    without importing datasketch, which imports SciPy's integrators: ~0.5 s before a validation could start its
+    workers. Both integrands are polynomials of degree b * r <= num_perm, so Gauss-Legendre quadrature with
+    num_perm // 2 + 1 nodes integrates them exactly (datasketch uses `scipy.integrate.quad`); tested equal to
+    datasketch's choice from 0.05 to 0.95."""
+    nodes, weights = np.polynomial.legendre.leggauss(num_perm // 2 + 1)
+    below = threshold / 2 * (nodes + 1)  # the nodes mapped to [0, threshold] and [threshold, 1]
+    above = threshold + (1 - threshold) / 2 * (nodes + 1)
+    best, chosen = float("inf"), (0, 0)
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            false_positive = threshold / 2 * weights @ (1 - (1 - below ** r) ** b)
+            false_negative = (1 - threshold) / 2 * weights @ ((1 - above ** r) ** b)
+            error = 0.5 * false_positive + 0.5 * false_negative
+            if error < best:
+                best, chosen = error, (b, r)
+    return chosen
 
 
 def use_permutations(permutations: Permutations) -> None:
@@ -342,8 +373,8 @@ class StreamingDuplicates:
     their values. Exact duplicates take no part in the near pass, as they never reach the index there."""
 
     def __init__(self, folder: str | Path, threshold: float = NEAR_THRESHOLD) -> None:
-        index = lsh_index(threshold)
-        self.threshold, self.b, self.r = threshold, index.b, index.r
+        self.threshold = threshold
+        self.b, self.r = band_params(threshold)
         folder = Path(folder)
         self._sig_path = folder / "minhash.u32"
         self._sig_file = self._sig_path.open("wb")
