@@ -134,7 +134,7 @@ def test_permutations_and_bands_are_datasketchs() -> None:
     from datapilot_pipeline.lib.validation.dedup import NUM_PERM, SEED, _affine32_permutations, band_params
 
     template, ours = MinHash(num_perm=NUM_PERM, seed=SEED), _affine32_permutations()
-    assert template.scheme == ours.scheme == "affine32"
+    assert template.scheme == "affine32"  # datasketch's default, which `dedup._template` also names
     assert all(np.array_equal(x, y) and x.dtype == y.dtype for x, y in zip(template.permutations, ours.permutations))
     assert np.array_equal(template.hashvalues, ours.hashvalues) and template.hashvalues.dtype == ours.hashvalues.dtype
     chosen = {}
@@ -143,6 +143,20 @@ def test_permutations_and_bands_are_datasketchs() -> None:
         chosen[threshold] = band_params(threshold)
         assert chosen[threshold] == (index.b, index.r), threshold
     assert len(set(chosen.values())) > 10
+
+
+def test_signature_values_are_datasketchs() -> None:
+    """A line's MinHash values equal datasketch's MinHash with the same permutations updated with its shingles."""
+    from datasketch import MinHash
+
+    from datapilot_pipeline.lib.validation.dedup import NUM_PERM, SEED, _identity, signature_values
+
+    rng = np.random.default_rng(9)
+    for size in (1, 2, 3, 40, 700):
+        shingles = rng.integers(0, 2**32, size, dtype=np.uint64)
+        reference = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=_identity, scheme="affine32")
+        reference.update_batch(shingles.tolist())
+        assert np.array_equal(signature_values(shingles), reference.hashvalues), size
 
 
 def test_a_validation_in_one_process_never_imports_datasketch(tmp_path) -> None:

@@ -83,11 +83,11 @@ def _template():
 
 @dataclass(frozen=True)
 class Permutations:
-    """What hashing a line with the template's permutations needs (`signature_values`, `signature_matrix`): its
-    scheme, its (a, b) arrays and its initial hash values. Small and plain, so a worker process gets them with its
-    spec and never imports datasketch (~0.75 s of CPU per process: its package imports SciPy's integrators)."""
+    """What hashing a line with the template's permutations (datasketch's affine32 scheme) needs (`signature_values`,
+    `signature_matrix`): its (a, b) arrays and its initial hash values. Small and plain, so a worker process gets
+    them with its spec and never imports datasketch (~0.75 s of CPU per process: its package imports SciPy's
+    integrators)."""
 
-    scheme: str
     permutations: tuple[np.ndarray, np.ndarray]
     hashvalues: np.ndarray
 
@@ -102,7 +102,7 @@ def _affine32_permutations(num_perm: int = NUM_PERM, seed: int = SEED) -> Permut
     gen = np.random.RandomState(seed)
     a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
     b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
-    return Permutations(_SCHEME, (a, b), np.full(num_perm, (1 << 32) - 1, dtype=np.uint32))
+    return Permutations((a, b), np.full(num_perm, (1 << 32) - 1, dtype=np.uint32))
 
 
 def template_permutations() -> Permutations:
@@ -154,24 +154,11 @@ def _fmix32(hv: np.ndarray) -> np.ndarray:
     return hv ^ (hv >> s3)
 
 
-def signature(shingles: np.ndarray):
-    """The MinHash of pre-hashed 32-bit shingles."""
-    from datasketch import MinHash
-
-    template = _template()
-    # Reusing the permutations: drawing them anew per MinHash costs more than hashing a line.
-    m = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=_identity, permutations=template.permutations,
-                scheme=template.scheme)
-    m.update_batch(shingles.tolist())
-    return m
-
-
 def signature_values(shingles: np.ndarray) -> np.ndarray:
-    """`signature(shingles).hashvalues` without building a MinHash: datasketch's affine32 scheme (MurmurHash3
-    finalizer, then a * h + b mod 2**32 per permutation, the minimum over shingles) as one numpy expression."""
+    """The hash values of the template's datasketch MinHash updated with pre-hashed 32-bit `shingles`, without
+    building one: its affine32 scheme (MurmurHash3 finalizer, then a * h + b mod 2**32 per permutation, the minimum
+    over shingles) as one numpy expression (`test_signature_values_are_datasketchs`)."""
     template = template_permutations()
-    if template.scheme != "affine32":  # another datasketch default: its own code
-        return signature(shingles).hashvalues
     a, b = template.permutations
     mixed = _fmix32(shingles.astype(np.uint32).reshape(-1, 1))
     return np.minimum(template.hashvalues, (mixed * a + b).min(axis=0))
@@ -307,11 +294,6 @@ def signature_matrix(contents: list[str]) -> tuple[np.ndarray, np.ndarray]:
     if not len(rows):
         return rows, has
     template = template_permutations()
-    if template.scheme != "affine32":  # another datasketch default: its own code, content by content
-        hasher = _ShingleHasher()
-        for row, k in enumerate(np.flatnonzero(has)):
-            rows[row] = signature_values(hasher(contents[k]))
-        return rows, has
     # A content's shingles: its word triples mixed into 32 bits, or its words when it has fewer than three.
     ends = np.cumsum(counts)
     starts = ends - counts
