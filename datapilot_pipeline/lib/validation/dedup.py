@@ -270,7 +270,10 @@ class ChunkSignatures:
     bands: np.ndarray
 
 
-_SHINGLES_PER_BLOCK = 2048  # shingles permuted at a time: 128 x 2,048 uint32 (1 MB) stay in cache; 64k ran slower
+# Shingles permuted at a time, as a (128 permutations x shingles) block: each permutation's values of a content are
+# then contiguous, and `np.minimum.reduceat` along them runs 8x faster than across the rows of the transposed block
+# (2.3 against 19 ms for a 250-line chunk); 8,192 (4 MB) was the fastest of 2k-16k.
+_SHINGLES_PER_BLOCK = 8192
 
 
 def _word_hashes(contents: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -305,18 +308,25 @@ def signature_matrix(contents: list[str]) -> tuple[np.ndarray, np.ndarray]:
     values = np.concatenate([(mixed[triples] ^ (mixed[triples] >> np.uint64(32))) & _MASK32, ids[short_words]])
     owner = np.concatenate([line_of[triples], line_of[short_words]])
     order = np.argsort(owner, kind="stable")
-    values, owner = values[order].astype(np.uint32), owner[order]
-    a, b = template.permutations
+    owner = owner[order]
+    hashed = _fmix32(values[order].astype(np.uint32))
+    a, b = (column.reshape(-1, 1) for column in template.permutations)
     row_of = np.cumsum(has) - 1  # content -> its row
     bounds = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])  # first shingle of each content with shingles
+    buffer = np.empty((NUM_PERM, min(_SHINGLES_PER_BLOCK, len(hashed))), dtype=np.uint32)  # reused: no page faults
     block_start = 0
     while block_start < len(bounds):
         first = bounds[block_start]
-        block_end = int(np.searchsorted(bounds, first + _SHINGLES_PER_BLOCK, side="right"))
-        block_end = max(block_end, block_start + 1)  # a content with more shingles than a block: a block of its own
+        if len(values) - first <= _SHINGLES_PER_BLOCK:  # the contents left fit in one block
+            block_end = len(bounds)
+        else:  # the contents that end within a block; one longer than a block alone
+            block_end = max(int(np.searchsorted(bounds, first + _SHINGLES_PER_BLOCK, side="right")) - 1, block_start + 1)
         last = bounds[block_end] if block_end < len(bounds) else len(values)
-        permuted = _fmix32(values[first:last].reshape(-1, 1)) * a + b
-        mins = np.minimum.reduceat(permuted, bounds[block_start:block_end] - first, axis=0)
+        if last - first > buffer.shape[1]:
+            buffer = np.empty((NUM_PERM, last - first), dtype=np.uint32)
+        permuted = np.multiply(hashed[first:last], a, out=buffer[:, :last - first])  # permutation k's values in row k
+        permuted += b  # (uint32 arithmetic wraps as datasketch's)
+        mins = np.minimum.reduceat(permuted, bounds[block_start:block_end] - first, axis=1).T
         rows[row_of[owner[bounds[block_start:block_end]]]] = np.minimum(template.hashvalues, mins)
         block_start = block_end
     return rows, has
