@@ -65,3 +65,39 @@ def test_the_fast_path_is_taken_for_plain_lines(monkeypatch):
     assert dumps_compact(row) == _stdlib(row) and calls == []
     assert dumps_compact({"p": 1e-05}) == '{"p":1e-05}' and calls == [{"p": 1e-05}]
     assert dumps_compact({"p": float("nan")}) == '{"p":NaN}' and len(calls) == 2
+
+
+_JSONISH = st.lists(st.sampled_from(list('{}[]",:0123456789.eE+- \t\nabtrufalsnNIy\\u\x00\x1f\x7f') +
+                                     ["\ud800", "\udc80", "é", "NaN", "Infinity", "1e400", "\\ud800", "true", "null"]),
+                     max_size=24).map("".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(_JSONISH, _values.map(_stdlib), _values.map(lambda v: _stdlib(v)[:-1]),
+                 st.tuples(_values.map(_stdlib), _JSONISH).map("".join)))
+def test_is_json_agrees_with_the_standard_library(text):
+    try:
+        json.loads(text)
+        expected = True
+    except json.JSONDecodeError:
+        expected = False
+    assert json_codec.is_json_text(text) is expected
+
+
+@pytest.mark.parametrize("text", ["[NaN]", "[Infinity]", "[-Infinity]", '["\\ud800"]', "[1e400]", '["\udc80"]',
+                                  "[" * 2000 + "]" * 2000])
+def test_is_json_asks_the_standard_library_what_orjson_refuses(text):
+    import orjson
+
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(text)
+    try:
+        json.loads(text)
+        expected = True
+    except (json.JSONDecodeError, RecursionError):
+        expected = None  # json's own error, raised by is_json_text as by json.loads
+    if expected is None:
+        with pytest.raises(RecursionError):
+            json_codec.is_json_text(text)
+    else:
+        assert json_codec.is_json_text(text) is True

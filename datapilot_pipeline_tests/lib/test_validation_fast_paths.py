@@ -5,6 +5,7 @@ of what is clean, the MinHash signatures of a chunk computed in blocks, the dupl
 from __future__ import annotations
 
 import gc
+import json
 import random
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from datapilot_pipeline.lib.validation.dedup import (
     StreamingDuplicates, _ShingleHasher, find_duplicates, signature_matrix, signature_values,
 )
 from datapilot_pipeline.lib.validation.pii_scan import (
-    _JSON_STRING, ScanCache, _decode, _is_json, line_parts, scan_records,
+    _JSON_STRING, ScanCache, _decode, line_parts, scan_records,
 )
 from datapilot_pipeline_tests.lib.test_validation_stream import _lines
 
@@ -37,6 +38,14 @@ _TRICKY = [
     '{"prompt": "x", "completion": "y"',  # said to be JSON by a caller, but cut short
     'not json: call 415-555-2671',
 ]
+
+
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return True
 
 
 def _reference_cells(raw: str, is_json: bool) -> Counter:
@@ -56,7 +65,7 @@ def _reference_cells(raw: str, is_json: bool) -> Counter:
 
     def text_lines(text: str) -> None:
         for line in text.split("\n"):
-            if line[:1] in ("{", "[") and _is_json(line):
+            if line[:1] in ("{", "[") and _parses(line):
                 json_text(line, nested=False)
             else:
                 out[(None, line)] += 1

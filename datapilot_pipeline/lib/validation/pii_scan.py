@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from datapilot_pipeline.lib.json_codec import is_json_text
 from datapilot_pipeline.lib.pii import scan_cells
 from datapilot_pipeline.lib.pii.cells import Cell, column_hint
 
@@ -47,14 +48,6 @@ def _decode(literal: str) -> str:
         return json.loads(f'"{literal}"')
     except json.JSONDecodeError:
         return literal
-
-
-def _is_json(line: str) -> bool:
-    try:
-        json.loads(line)
-    except json.JSONDecodeError:
-        return False
-    return True
 
 
 def _expands(value: str) -> bool:
@@ -103,7 +96,7 @@ def _text_parts(text: str, cache: "ScanCache", out: list[_Part]) -> None:
     for line in text.split("\n"):
         if line in cache.clean_lines:
             continue
-        if line[:1] in ("{", "[") and _is_json(line):
+        if line[:1] in ("{", "[") and is_json_text(line):
             if "\\" not in line:
                 _plain_json_parts(line, cache, out)
             else:
