@@ -7,11 +7,15 @@ from __future__ import annotations
 import gc
 import json
 import random
+import re
 import subprocess
 import sys
 from collections import Counter
 
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from datapilot_pipeline.lib.atomic import dumps_compact
 from datapilot_pipeline.lib.collector import YOUNG_THRESHOLD, objects_alive_now_frozen
@@ -253,3 +257,58 @@ def test_a_worker_process_keeps_its_settled_collector() -> None:
     code = ("import gc; from datapilot_pipeline.lib.collector import settle_worker_process as s, YOUNG_THRESHOLD as y; "
             "t = gc.get_threshold(); s(); assert gc.get_freeze_count() > 0 and gc.get_threshold() == (y, *t[1:])")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _reference_word_hashes(content: str) -> list[int]:
+    """`dedup.SHINGLE_HASH` word by word in Python: each `\\w+` of the lowercased text as the polynomial in its code
+    points with base `_WORD_BASE` mod 2**64, the MurmurHash3 64-bit finalizer, made odd."""
+    from datapilot_pipeline.lib.validation import dedup
+
+    out, mask = [], (1 << 64) - 1
+    for word in re.findall(r"\w+", content.lower()):
+        h = 0
+        for char in word:
+            h = (h * dedup._WORD_BASE + ord(char)) & mask
+        for multiplier in (0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53):
+            h = ((h ^ (h >> 33)) * multiplier) & mask
+        out.append((h ^ (h >> 33)) | 1)
+    return out
+
+
+_TEXTS = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=60) | st.lists(
+    st.sampled_from(["ab", "_", "Ünï", "İ", "ß", "٣", "²", "x1", "\x00", " ", "\n", "-", "\ud800", "日本", "ǅ", "Ⅻ"]),
+    max_size=20).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_TEXTS, max_size=6), st.integers(min_value=1, max_value=40))
+def test_word_hashes_are_the_reference_over_python_words(contents, table) -> None:
+    """The numpy word hash finds the words `re`'s `\\w+` finds (Unicode letters, digits, numerics, "_"; NUL,
+    surrogates and punctuation split) and hashes each as the reference does, whatever the batches."""
+    from datapilot_pipeline.lib.validation import dedup
+
+    want = [_reference_word_hashes(c) for c in contents]
+    for size in (table, dedup._WORD_TABLE):  # tiny batches and tables made per long content, then the usual
+        original = dedup._WORD_TABLE
+        dedup._WORD_TABLE = size
+        try:
+            ids, counts = dedup._word_hashes(contents)
+        finally:
+            dedup._WORD_TABLE = original
+        assert counts.tolist() == [len(w) for w in want]
+        assert ids.dtype == np.uint64 and ids.tolist() == [h for w in want for h in w]
+
+
+def test_a_shard_hashed_another_way_is_not_merged(tmp_path) -> None:
+    from datapilot_pipeline.lib.validation.shards import (
+        ShardMismatchError, load_shard, merge_shard_results, save_shard, validate_shard,
+    )
+
+    dataset = tmp_path / "d.jsonl"
+    dataset.write_text("\n".join(dumps_compact({"prompt": f"p {k}", "completion": "c"}) for k in range(6)) + "\n")
+    paths = [save_shard(validate_shard(dataset, k, 2), tmp_path) for k in range(2)]
+    meta = json.loads(paths[1].read_text())
+    del meta["shingle_hash"]  # as a shard saved before the field was
+    paths[1].write_text(json.dumps(meta))
+    with pytest.raises(ShardMismatchError, match="crc32"):
+        merge_shard_results([load_shard(p) for p in paths], run_gx=False)

@@ -7,8 +7,8 @@ compact EDA) plus the completion.
 - exact: SHA-256 of that content, lower-cased with whitespace collapsed.
 - near: MinHash (datasketch, `NUM_PERM` permutations) of word 3-gram shingles, indexed in a MinHash
   LSH at Jaccard `NEAR_THRESHOLD`; an LSH candidate counts only when the estimated Jaccard of the two
-  signatures reaches the threshold too. Every word is hashed (CRC-32) and word triples are mixed
-  with numpy; the minimum of datasketch's permutations over a line's shingles is computed in numpy
+  signatures reaches the threshold too. Every word is hashed (`SHINGLE_HASH`: a polynomial over its code
+  points, all words of a chunk at once in numpy) and word triples are mixed with numpy; the minimum of datasketch's permutations over a line's shingles is computed in numpy
   (`signature_values`), and for the lines of a chunk in blocks (`signature_matrix`).
 A line is reported once: as exact when it repeats an earlier line exactly, else as near.
 """
@@ -16,10 +16,8 @@ A line is reported once: as exact when it repeats an earlier line exactly, else 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import os
 import re
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +29,6 @@ NEAR_THRESHOLD = 0.8
 NUM_PERM = 128
 SHINGLE = 3
 SEED = 1
-_WORD = re.compile(r"\w+")
 _SPACE = re.compile(r"\s+")
 _MASK32 = np.uint64(0xFFFFFFFF)
 # Odd 32-bit multipliers that mix the three word hashes of a shingle into one 32-bit value.
@@ -53,11 +50,95 @@ def exact_key(content: str) -> str:
     return hashlib.sha256(_SPACE.sub(" ", content).strip().lower().encode("utf-8")).hexdigest()
 
 
+# How words are hashed, recorded with stored signatures (shard files, the Redis key prefix): signatures made with
+# another word hash are not comparable. A word is a run of `\w` (Python's: `str.isalnum()` or "_") in the
+# lowercased text; its hash is the polynomial in its code points with base `_WORD_BASE` mod 2**64, then the
+# MurmurHash3 64-bit finalizer, made odd.
+SHINGLE_HASH = "poly64-fmix64"
+_WORD_BASE = 0x9E3779B97F4A7C15
+_WORD_BASE_INVERSE = pow(_WORD_BASE, -1, 1 << 64)
+_WORD_TABLE = 1 << 19  # code points hashed at a time: the power tables (2 x 4 MB) are made once per process
+_ASCII_WORD = np.array([chr(i).isalnum() or chr(i) == "_" for i in range(128)] + [False])
+_FMIX64 = (np.uint64(33), np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
+_POWER_TABLES: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def _powers(base: int, n: int) -> np.ndarray:
+    steps = np.full(n, base, dtype=np.uint64)
+    steps[:1] = 1
+    return np.cumprod(steps)  # uint64 products wrap: the powers mod 2**64
+
+
+def _power_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(base**k, base**-k mod 2**64) for k < n at least: this process's tables, or made for a longer text."""
+    global _POWER_TABLES
+    if n > _WORD_TABLE:
+        return _powers(_WORD_BASE, n), _powers(_WORD_BASE_INVERSE, n)
+    if _POWER_TABLES is None:
+        _POWER_TABLES = _powers(_WORD_BASE, _WORD_TABLE), _powers(_WORD_BASE_INVERSE, _WORD_TABLE)
+    return _POWER_TABLES
+
+
+def _is_word(codes: np.ndarray) -> np.ndarray:
+    """`\w` of Python's `re` for each code point: a table for ASCII, `str.isalnum` once per other distinct one."""
+    word = _ASCII_WORD[np.minimum(codes, 128)]
+    wide = np.flatnonzero(codes >= 128)
+    if len(wide):
+        distinct, where = np.unique(codes[wide], return_inverse=True)
+        word[wide] = np.array([chr(c).isalnum() for c in distinct.tolist()], dtype=bool)[where]
+    return word
+
+
+def _batch_word_hashes(lowered: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """`_word_hashes` of lowercased contents, joined by NUL (no word character) into one array of code points. A
+    word [s, e) hashes to sum(c[j] * base**(e-1-j)): the prefix sums of c[j] * base**-j give every word's sum at
+    once, times base**(e-1). Few large temporaries: each would cost its page faults again (glibc returns them)."""
+    counts = np.zeros(len(lowered), dtype=np.int64)
+    text = "\x00".join(lowered)
+    if not text:
+        return np.zeros(0, dtype=np.uint64), counts
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    n = len(codes)
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], _is_word(codes), [False])).view(np.int8)))
+    starts, ends = edges[0::2], edges[1::2]
+    powers, inverse = _power_tables(n)
+    prefix = np.empty(n + 1, dtype=np.uint64)
+    prefix[0] = 0
+    np.multiply(codes, inverse[:n], out=prefix[1:])
+    np.cumsum(prefix[1:], out=prefix[1:])  # uint64 sums wrap: mod 2**64
+    hashes = (prefix[ends] - prefix[starts]) * powers[ends - 1]
+    shift, m1, m2 = _FMIX64
+    hashes ^= hashes >> shift
+    hashes *= m1
+    hashes ^= hashes >> shift
+    hashes *= m2
+    hashes ^= hashes >> shift
+    lengths = np.fromiter(map(len, lowered), dtype=np.int64, count=len(lowered))
+    offsets = np.concatenate(([0], np.cumsum(lengths + 1)))  # where each content starts in the joined text
+    counts[:] = np.diff(np.searchsorted(starts, offsets))
+    return hashes | np.uint64(1), counts
+
+
+def _word_hashes(contents: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(the hash of every word of every content (`SHINGLE_HASH`), in order; each content's word count), contents
+    taken in batches of about `_WORD_TABLE` code points (a longer content alone)."""
+    lowered = [content.lower() for content in contents]
+    parts, batch, size = [], [], 0
+    for text in lowered:
+        if batch and size + len(text) + 1 > _WORD_TABLE:
+            parts.append(_batch_word_hashes(batch))
+            batch, size = [], 0
+        batch.append(text)
+        size += len(text) + 1
+    parts.append(_batch_word_hashes(batch))
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate([ids for ids, _ in parts]), np.concatenate([counts for _, counts in parts])
+
+
 class _ShingleHasher:
     def __call__(self, content: str) -> np.ndarray:
-        words = _WORD.findall(content.lower())
-        # CRC-32 of every word, odd, computed in C (map) rather than a Python loop
-        ids = np.fromiter(map(zlib.crc32, map(str.encode, words)), dtype=np.uint64, count=len(words)) | np.uint64(1)
+        ids, _counts = _word_hashes([content])
         if len(ids) < SHINGLE:
             return ids
         mixed = ids[:-2] * _MIX[0] + ids[1:-1] * _MIX[1] + ids[2:] * _MIX[2]
@@ -251,7 +332,7 @@ def redis_storage_config(host: str, port: int, dataset_sha256: str) -> dict:
     """datasketch storage for an LSH index in Redis, one key prefix per dataset (its content hash), so shards
     of one dataset share an index and two datasets never see each other's lines."""
     return {"type": "redis", "redis": {"host": host, "port": int(port)},
-            "basename": f"datapilot:dedup:{dataset_sha256[:32]}".encode()}
+            "basename": f"datapilot:dedup:{SHINGLE_HASH}:{dataset_sha256[:32]}".encode()}
 
 
 _BAND_MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -274,16 +355,6 @@ class ChunkSignatures:
 # then contiguous, and `np.minimum.reduceat` along them runs 8x faster than across the rows of the transposed block
 # (2.3 against 19 ms for a 250-line chunk); 8,192 (4 MB) was the fastest of 2k-16k.
 _SHINGLES_PER_BLOCK = 8192
-
-
-def _word_hashes(contents: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(CRC-32 of every word of every content, made odd, in order; each content's word count): what
-    `_ShingleHasher` computes per content, in one pass over all of them."""
-    words = [_WORD.findall(content.lower()) for content in contents]
-    counts = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-    flat = itertools.chain.from_iterable(words)
-    ids = np.fromiter(map(zlib.crc32, map(str.encode, flat)), dtype=np.uint64, count=int(counts.sum()))
-    return ids | np.uint64(1), counts
 
 
 def signature_matrix(contents: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ import numpy as np
 
 from datapilot_pipeline.lib.atomic import atomic_write_bytes, atomic_write_json
 from datapilot_pipeline.lib.validation.dedup import (
-    NEAR_THRESHOLD, NUM_PERM, dedup_signatures, index_signatures, line_signatures, lsh_index,
+    NEAR_THRESHOLD, NUM_PERM, SHINGLE_HASH, dedup_signatures, index_signatures, line_signatures, lsh_index,
 )
 from datapilot_pipeline.lib.validation.facts import LineFacts, TokenMethod, analyze_records
 from datapilot_pipeline.lib.validation.recipe import dataset_budget
@@ -44,6 +44,7 @@ class ShardResult:
     facts: list[LineFacts]
     signatures: dict[int, np.ndarray] = field(default_factory=dict)  # line -> MinHash hash values
     recipe: dict | None = None  # the report's `recipe` section (the dataset's prompt recipe, if any)
+    shingle_hash: str = SHINGLE_HASH  # how its signatures' words were hashed (`dedup.SHINGLE_HASH`)
 
     def entries(self) -> list[tuple[int, str, np.ndarray | None]]:
         return [(f.line, f.key, self.signatures.get(f.line)) for f in self.facts if f.usable]
@@ -83,6 +84,9 @@ def _check_complete(shards: list[ShardResult]) -> None:
         raise ShardMismatchError("no shard results to merge")
     first = shards[0]
     for s in shards:
+        if s.shingle_hash != SHINGLE_HASH:
+            raise ShardMismatchError(f"shard {s.shard} hashed its words with {s.shingle_hash}, not {SHINGLE_HASH}: "
+                                     f"validate its shards again")
         same = (s.n_shards, s.source_sha256, s.token_method, s.max_tokens)
         if same != (first.n_shards, first.source_sha256, first.token_method, first.max_tokens):
             raise ShardMismatchError(f"shard {s.shard} was made from another dataset or with other options")
@@ -129,7 +133,7 @@ def save_shard(result: ShardResult, folder: str | Path) -> Path:
     meta = {"shard": result.shard, "n_shards": result.n_shards, "source_sha256": result.source_sha256,
             "token_method": {"method": result.token_method.method, "exact": result.token_method.exact},
             "max_tokens": result.max_tokens, "signature_lines": lines, "facts": [f.as_dict() for f in result.facts],
-            "recipe": result.recipe}
+            "recipe": result.recipe, "shingle_hash": result.shingle_hash}
     return atomic_write_json(folder / f"shard_{result.shard}.json", meta)
 
 
@@ -143,4 +147,5 @@ def load_shard(path: str | Path) -> ShardResult:
     return ShardResult(shard=meta["shard"], n_shards=meta["n_shards"], source_sha256=meta["source_sha256"],
                        token_method=TokenMethod(**meta["token_method"]), max_tokens=meta["max_tokens"],
                        facts=[LineFacts.from_dict(f) for f in meta["facts"]],
-                       signatures=dict(zip(meta["signature_lines"], matrix)), recipe=meta.get("recipe"))
+                       signatures=dict(zip(meta["signature_lines"], matrix)), recipe=meta.get("recipe"),
+                       shingle_hash=meta.get("shingle_hash", "crc32"))  # shards saved before the field: CRC-32
