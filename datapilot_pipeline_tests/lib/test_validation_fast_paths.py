@@ -312,3 +312,18 @@ def test_a_shard_hashed_another_way_is_not_merged(tmp_path) -> None:
     paths[1].write_text(json.dumps(meta))
     with pytest.raises(ShardMismatchError, match="crc32"):
         merge_shard_results([load_shard(p) for p in paths], run_gx=False)
+
+
+def test_exact_key_collapses_whitespace_as_re_does() -> None:
+    import hashlib
+
+    from datapilot_pipeline.lib.validation.dedup import exact_key
+
+    spaces = [chr(c) for c in range(0x110000) if re.fullmatch(r"\s", chr(c))]
+    assert spaces == [chr(c) for c in range(0x110000) if chr(c).isspace()]  # what str.split splits on
+    rng = random.Random(5)
+    pieces = ["Word", "x", "ÉTÉ", "1.5", *spaces, *spaces]
+    for _ in range(500):
+        content = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 12)))
+        want = hashlib.sha256(re.sub(r"\s+", " ", content).strip().lower().encode("utf-8")).hexdigest()
+        assert exact_key(content) == want
