@@ -1,5 +1,5 @@
 """Validation in worker processes gives the report of one process; the pieces that made validation cheaper
-(Presidio without torch, the unrolled JSON-string pattern) change no result."""
+(Presidio without torch or spaCy's command line, the unrolled JSON-string pattern) change no result."""
 
 from __future__ import annotations
 
@@ -88,6 +88,28 @@ def test_the_analyzer_loads_without_torch_and_torch_still_imports_after() -> Non
             "import torch, transformers\nprint('ok')\n")
     env = {k: v for k, v in __import__("os").environ.items() if k != "PRESIDIO_DEVICE"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("then", ["attribute", "import"])
+def test_the_analyzer_loads_without_spacys_command_line_and_it_still_works_after(then: str) -> None:
+    """Presidio's import of spaCy leaves its command line (typer, weasel) unimported; afterwards `spacy.cli` is
+    spaCy's own, whether reached as an attribute (Presidio's model download) or imported."""
+    use = ("import spacy\ndownload = spacy.cli.download\n" if then == "attribute" else
+           "import spacy.cli\nfrom spacy.cli import download\n")
+    code = ("import sys, inspect\nfrom datapilot_pipeline.lib.pii import scan_texts\n"
+            "found = scan_texts(['call Maria Gonzalez at 415-555-2671 or jane.doe@example.com'])[0]\n"
+            "assert {f.entity_type for f in found} >= {'EMAIL_ADDRESS', 'PHONE_NUMBER'}, found\n"
+            "assert 'spacy' in sys.modules and 'spacy.cli' not in sys.modules, 'no spaCy import to check'\n"
+            "assert not [m for m in sys.modules if m.split('.')[0] in ('typer', 'weasel')]\n"
+            + use +
+            "real = sys.modules['spacy.cli']\n"
+            "assert real.__file__.endswith('spacy/cli/__init__.py') and spacy.cli is real, real\n"
+            "assert inspect.getmodule(download).__name__ == 'spacy.cli.download' and callable(spacy.info)\n"
+            "assert spacy.info.__module__ != 'spacy.cli.info'  # the forwarder, importing spaCy's when called\n"
+            "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                          cwd=Path(__file__).resolve().parents[2])
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
 

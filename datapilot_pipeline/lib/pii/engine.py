@@ -16,10 +16,12 @@ one Presidio call, joined by a separator no recognizer matches across.
 from __future__ import annotations
 
 import bisect
+import importlib
 import os
 import re
 import sys
 import threading
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -123,6 +125,53 @@ class _Unavailable:
         return None
 
 
+class _SpacyCliOnFirstUse(types.ModuleType):
+    """Stands for `spacy.cli` or `spacy.cli.info` while Presidio imports spaCy; reading an attribute it lacks
+    imports spaCy's own module (the stand-ins leave `sys.modules` first) and answers from it."""
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        for module in ("spacy.cli.info", "spacy.cli"):
+            if isinstance(sys.modules.get(module), _SpacyCliOnFirstUse):
+                del sys.modules[module]
+        spacy = sys.modules.get("spacy")
+        if spacy is not None and isinstance(spacy.__dict__.get("cli"), _SpacyCliOnFirstUse):
+            del spacy.cli
+        return getattr(importlib.import_module(self.__name__), name)
+
+
+def _spacy_info(*args, **kwargs):
+    """`spacy.info`, spaCy's own imported on the first call."""
+    from spacy.cli.info import info
+
+    return info(*args, **kwargs)
+
+
+@contextmanager
+def _without_spacy_cli():
+    """Import spaCy (Presidio's NLP artifacts need its `Doc`) without its command line: `spacy/__init__.py` runs
+    `from .cli.info import info`, which imports every spaCy command (typer, weasel, requests, jinja2: ~0.3 s of CPU,
+    a sixth of a validation worker's start). While Presidio is imported, `spacy.cli` and `spacy.cli.info` are
+    stand-ins whose `info` imports the real one when called; afterwards `import spacy.cli` imports spaCy's own
+    module, and `spacy.cli.<name>` (Presidio's model download) imports it on first use."""
+    if "spacy" in sys.modules:
+        yield
+        return
+    package, info = _SpacyCliOnFirstUse("spacy.cli"), _SpacyCliOnFirstUse("spacy.cli.info")
+    info.info = _spacy_info
+    sys.modules["spacy.cli"], sys.modules["spacy.cli.info"] = package, info
+    try:
+        yield
+    finally:
+        for name, stand_in in (("spacy.cli.info", info), ("spacy.cli", package)):
+            if sys.modules.get(name) is stand_in:
+                del sys.modules[name]
+        spacy = sys.modules.get("spacy")
+        if spacy is not None and "cli" not in spacy.__dict__:
+            spacy.cli = package  # `spacy.cli.download` still works: its first read imports the real module
+
+
 @contextmanager
 def _without_unused_ml_imports():
     """Import Presidio without torch and transformers when this process has not imported them yet.
@@ -158,7 +207,7 @@ def get_analyzer(config: PiiConfig = DEFAULT_CONFIG):
         with _LOCK:
             analyzer = _ANALYZERS.get(config)
             if analyzer is None:
-                with _without_unused_ml_imports():
+                with _without_unused_ml_imports(), _without_spacy_cli():
                     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
                     from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
                     from presidio_analyzer.nlp_engine import NoOpNlpEngine
@@ -286,10 +335,21 @@ def _batches(texts: list[str]) -> Iterator[list[str]]:
         yield batch
 
 
-def _text_findings(text: str, config: PiiConfig) -> list[PiiFinding]:
-    from datapilot_pipeline.lib.pii.addresses import find_address_spans
-    from datapilot_pipeline.lib.pii.names import find_person_spans
+_TEXT_FINDERS: tuple | None = None  # (find_address_spans, find_person_spans), imported on first use
 
+
+def _text_finders() -> tuple:
+    global _TEXT_FINDERS
+    if _TEXT_FINDERS is None:
+        from datapilot_pipeline.lib.pii.addresses import find_address_spans
+        from datapilot_pipeline.lib.pii.names import find_person_spans
+
+        _TEXT_FINDERS = find_address_spans, find_person_spans
+    return _TEXT_FINDERS
+
+
+def _text_findings(text: str, config: PiiConfig) -> list[PiiFinding]:
+    find_address_spans, find_person_spans = _TEXT_FINDERS or _text_finders()  # not an import per text: ~2 us each
     found = []
     if config.wants("STREET_ADDRESS") and " " in text and _ADDRESS_HINT.search(text):
         found += [PiiFinding("STREET_ADDRESS", a, b, 0.6) for a, b in find_address_spans(text)]
