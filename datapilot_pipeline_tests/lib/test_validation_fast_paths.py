@@ -327,3 +327,53 @@ def test_exact_key_collapses_whitespace_as_re_does() -> None:
         content = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 12)))
         want = hashlib.sha256(re.sub(r"\s+", " ", content).strip().lower().encode("utf-8")).hexdigest()
         assert exact_key(content) == want
+
+
+_JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=6),
+                            lambda inner: st.lists(inner, max_size=3) | st.lists(
+                                st.tuples(st.sampled_from(["a", "b", "prompt", "email"]), inner), max_size=4),
+                            max_leaves=20)
+
+
+def _text_of(value) -> str:
+    """JSON text of a generated value, a list of (key, value) tuples written as an object (repeated keys kept)."""
+    if isinstance(value, list) and value and all(isinstance(v, tuple) for v in value):
+        return "{" + ",".join(f"{json.dumps(k)}:{_text_of(v)}" for k, v in value) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_text_of(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_JSON_VALUES)
+def test_one_parse_serves_the_checks_and_the_pii_scan(value) -> None:
+    """`parse_record` parses a line once: its `data` is `json.loads`' value (a repeated key keeps its first place
+    and last value), and the PII cells cut from its `pairs` are those of a parse in `line_parts`."""
+    from datapilot_pipeline.lib.validation.records import parse_record
+
+    raw = _text_of(value)
+    rec = parse_record(1, raw)
+    assert rec.data == json.loads(raw) and list(_keys(rec.data)) == list(_keys(json.loads(raw)))
+    is_json = rec.data is not None  # as `analyze_records` hands a line to the scan (a `null` line is text)
+    assert _cells_of_parsed(raw, is_json, rec.pairs) == _cells_of(raw, is_json, ScanCache())
+
+
+def _keys(value):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _keys(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _keys(v)
+
+
+def _cells_of_parsed(raw: str, is_json: bool, pairs) -> Counter:
+    return Counter(c for *_, cells in line_parts(raw, is_json, ScanCache(), pairs) for c in cells if c[1])
+
+
+def test_a_line_nested_too_deeply_is_a_problem_not_a_crash() -> None:
+    from datapilot_pipeline.lib.validation.records import parse_record
+
+    rec = parse_record(3, "[" * 5000 + "]" * 5000)
+    assert rec.data is None and rec.pairs is None and rec.problems == ["not JSON: nested too deeply"]

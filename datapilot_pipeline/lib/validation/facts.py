@@ -58,7 +58,7 @@ def analyze_records(records: list[Record], counter: TokenCounter,
     """Facts of every record and the varying content (for duplicates) of each usable line (`pii_cache` carries
     what PII scanning learned from one chunk of a file to the next)."""
     contents = [check_record(r) for r in records]  # adds completion schema problems to each record
-    pii = scan_records([(r.line, r.data is not None, r.raw) for r in records], pii_cache)
+    pii = scan_records([(r.line, r.data is not None, r.raw, r.pairs) for r in records], pii_cache)
     usable = [r for r in records if r.prompt is not None and r.completion is not None]
     prompt_tokens = dict(zip((r.line for r in usable), counter.count([r.prompt for r in usable])))
     completion_tokens = dict(zip((r.line for r in usable), counter.count([r.completion for r in usable])))

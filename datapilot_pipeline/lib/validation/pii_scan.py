@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datapilot_pipeline.lib.json_codec import is_json_text
 from datapilot_pipeline.lib.pii import scan_cells
 from datapilot_pipeline.lib.pii.cells import Cell, column_hint
+from datapilot_pipeline.lib.validation.records import JsonPairs
 
 # A JSON string literal (key or value) without its quotes, and the string value after it when it is a key. The
 # literal is written as an unrolled loop (runs of plain characters between escapes): it matches what
@@ -106,47 +107,47 @@ def _text_parts(text: str, cache: "ScanCache", out: list[_Part]) -> None:
             out.append((cache.clean_lines, line, None, ((None, line),)))
 
 
-class _Pairs(list):
-    """A JSON object as its (key, value) pairs in document order, repeated keys kept (`json.loads` hook)."""
-
-
 def _json_cells(value, out: list[Cell]) -> None:
     """Every key and string of a parsed JSON value as the cells `_JSON_STRING` finds in its text: a key alone, a
     string value with its key as the column, a string in an array alone."""
-    if type(value) is _Pairs:
+    if type(value) is JsonPairs:
         for key, item in value:
             out.append((None, key))
             if type(item) is str:
                 out.append((column_hint(key), item))
-            elif type(item) in (_Pairs, list):
+            elif type(item) in (JsonPairs, list):
                 _json_cells(item, out)
     elif type(value) is list:
         for item in value:
             if type(item) is str:
                 out.append((None, item))
-            elif type(item) in (_Pairs, list):
+            elif type(item) in (JsonPairs, list):
                 _json_cells(item, out)
     elif type(value) is str:
         out.append((None, value))
 
 
-def line_parts(raw: str, is_json: bool, cache: "ScanCache") -> list[_Part]:
+_NOT_PARSED = object()
+
+
+def line_parts(raw: str, is_json: bool, cache: "ScanCache", pairs=_NOT_PARSED) -> list[_Part]:
     """The cells of a line worth scanning, in parts, leaving out what `cache` knows to be clean. A JSON line is cut
     into every key and string value (a value with its key as the column), a string holding text lines (prompt,
     completion) into those lines; a JSON text line into its keys and string values; another text line is a cell.
-    A JSON line is parsed again with its objects as pairs, so a key written twice is scanned twice, as in its
-    text (a line that does not parse is cut by `_JSON_STRING`)."""
+    A JSON line is read with its objects as pairs (`pairs`: `records.parse_record`'s, else parsed here), so a key
+    written twice is scanned twice, as in its text (a line that does not parse is cut by `_JSON_STRING`)."""
     out: list[_Part] = []
     if not is_json:
         _text_parts(raw, cache, out)
         return out
     cells: list[Cell] = []
-    try:
-        parsed = json.loads(raw, object_pairs_hook=_Pairs)
-    except json.JSONDecodeError:  # not JSON after all: its strings as the pattern finds them in the text
-        cells = [cell for pair in _JSON_STRING.findall(raw) for cell in _json_pair_cells(*pair)]
-    else:
-        _json_cells(parsed, cells)
+    if pairs is _NOT_PARSED:
+        try:
+            pairs = json.loads(raw, object_pairs_hook=JsonPairs)
+        except json.JSONDecodeError:  # not JSON after all: its strings as the pattern finds them in the text
+            cells = [cell for pair in _JSON_STRING.findall(raw) for cell in _json_pair_cells(*pair)]
+            pairs = None
+    _json_cells(pairs, cells)
     clean = cache.clean_literals
     for column, value in cells:
         if column is None and value in clean:
@@ -231,8 +232,9 @@ class ScanCache:
 SCAN_BATCH_LINES = 250  # lines whose new cells are scanned together; what a batch learns, the next one skips
 
 
-def scan_records(records: list[tuple[int, bool, str]], cache: ScanCache | None = None) -> PiiResult:
-    """`records` are (line, whether the raw text parsed as JSON, raw text); others are scanned as text."""
+def scan_records(records: list[tuple], cache: ScanCache | None = None) -> PiiResult:
+    """`records` are (line, whether the raw text parsed as JSON, raw text) or (..., its value with `JsonPairs`
+    objects, `records.Record.pairs`); a line that is not JSON is scanned as text."""
     cache = cache or ScanCache()
     result = PiiResult()
     totals: Counter[str] = Counter()
@@ -240,8 +242,8 @@ def scan_records(records: list[tuple[int, bool, str]], cache: ScanCache | None =
     for start in range(0, len(records), SCAN_BATCH_LINES):
         cache.trim()
         findings = cache.findings
-        per_line = [(line, line_parts(raw, is_json, cache))
-                    for line, is_json, raw in records[start:start + SCAN_BATCH_LINES]]
+        per_line = [(line, line_parts(raw, is_json, cache, *pairs))
+                    for line, is_json, raw, *pairs in records[start:start + SCAN_BATCH_LINES]]
         unique = [c for c in dict.fromkeys(c for _, parts in per_line for *_, cells in parts for c in cells if c[1])
                   if c not in findings]
         findings.update(zip(unique, scan_cells(unique)))

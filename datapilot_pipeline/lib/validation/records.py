@@ -27,6 +27,20 @@ class DatasetReadError(ValueError):
 LINE_FORMATS = "prompt/completion, prompt/chosen/rejected, messages, or example_id/compact_eda/output (seed format)"
 
 
+class JsonPairs(list):
+    """A JSON object as its (key, value) pairs in document order, repeated keys kept (`json.loads` hook)."""
+
+
+def _as_dicts(value: Any) -> Any:
+    """A value parsed with `JsonPairs` objects as `json.loads` builds it: each object a dict (a repeated key keeps
+    its first place and its last value)."""
+    if type(value) is JsonPairs:
+        return {key: _as_dicts(item) if type(item) in (JsonPairs, list) else item for key, item in value}
+    if type(value) is list:
+        return [_as_dicts(item) if type(item) in (JsonPairs, list) else item for item in value]
+    return value
+
+
 @dataclass
 class Record:
     """One line of the dataset. `problems` lists why it is not a usable example (empty when fine)."""
@@ -34,6 +48,7 @@ class Record:
     line: int  # 1-based
     raw: str
     data: Any = None
+    pairs: Any = None  # `data` with its objects as `JsonPairs` (the PII scan reads repeated keys too)
     prompt: str | None = None
     completion: str | None = None
     metadata: dict | None = None
@@ -90,10 +105,16 @@ def _text_fields(rec: Record, data: dict, keys: tuple[str, ...]) -> None:
 def parse_record(line: int, raw: str) -> Record:
     """Parse one line and view it as prompt/completion/metadata, recording structural problems."""
     rec = Record(line=line, raw=raw)
-    try:
-        rec.data = json.loads(raw)
+    try:  # parsed once for the checks and the PII scan
+        rec.pairs = json.loads(raw, object_pairs_hook=JsonPairs)
+        rec.data = _as_dicts(rec.pairs)
     except json.JSONDecodeError as exc:
+        rec.pairs = None
         rec.problems.append(f"not JSON: {exc.msg} at column {exc.colno}")
+        return rec
+    except RecursionError:
+        rec.pairs = None
+        rec.problems.append("not JSON: nested too deeply")
         return rec
     data = rec.data
     if not isinstance(data, dict):
