@@ -72,7 +72,7 @@ _JSONISH = st.lists(st.sampled_from(list('{}[]",:0123456789.eE+- \t\nabtrufalsnN
                      max_size=24).map("".join)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.one_of(_JSONISH, _values.map(_stdlib), _values.map(lambda v: _stdlib(v)[:-1]),
                  st.tuples(_values.map(_stdlib), _JSONISH).map("".join)))
 def test_is_json_agrees_with_the_standard_library(text):
