@@ -275,9 +275,9 @@ def _reference_word_hashes(content: str) -> list[int]:
     return out
 
 
-_TEXTS = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=60) | st.lists(
-    st.sampled_from(["ab", "_", "Ünï", "İ", "ß", "٣", "²", "x1", "\x00", " ", "\n", "-", "\ud800", "日本", "ǅ", "Ⅻ"]),
-    max_size=20).map("".join)
+_PIECES = ["ab", "_", "Ünï", "İ", "ß", "٣", "²", "x1", "\x00", " ", "\n", "-", "\ud800", "日本", "ǅ", "Ⅻ"]
+_TEXTS = (st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=60)
+          | st.lists(st.sampled_from(_PIECES), max_size=20).map("".join))
 
 
 @settings(max_examples=400, deadline=None)
@@ -329,7 +329,8 @@ def test_exact_key_collapses_whitespace_as_re_does() -> None:
         assert exact_key(content) == want
 
 
-_JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=6),
+_JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+                            | st.text(max_size=6),
                             lambda inner: st.lists(inner, max_size=3) | st.lists(
                                 st.tuples(st.sampled_from(["a", "b", "prompt", "email"]), inner), max_size=4),
                             max_leaves=20)
@@ -377,3 +378,14 @@ def test_a_line_nested_too_deeply_is_a_problem_not_a_crash() -> None:
 
     rec = parse_record(3, "[" * 5000 + "]" * 5000)
     assert rec.data is None and rec.pairs is None and rec.problems == ["not JSON: nested too deeply"]
+
+
+def test_a_repeated_key_is_read_as_json_does_and_scanned_both_times() -> None:
+    from datapilot_pipeline.lib.validation.records import parse_record
+
+    raw = '{"email": "ada.byron@example.org", "note": "n", "email": "b"}'
+    rec = parse_record(1, raw)
+    assert rec.data == {"email": "b", "note": "n"} and list(rec.data) == ["email", "note"]
+    cells = _cells_of_parsed(raw, True, rec.pairs)
+    assert [v for _column, v in cells if v in ("ada.byron@example.org", "b")] == ["ada.byron@example.org", "b"]
+    assert scan_records([(1, True, raw, rec.pairs)]).by_line == {1: {"EMAIL_ADDRESS": 1}}

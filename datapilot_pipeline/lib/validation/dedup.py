@@ -8,8 +8,9 @@ compact EDA) plus the completion.
 - near: MinHash (datasketch, `NUM_PERM` permutations) of word 3-gram shingles, indexed in a MinHash
   LSH at Jaccard `NEAR_THRESHOLD`; an LSH candidate counts only when the estimated Jaccard of the two
   signatures reaches the threshold too. Every word is hashed (`SHINGLE_HASH`: a polynomial over its code
-  points, all words of a chunk at once in numpy) and word triples are mixed with numpy; the minimum of datasketch's permutations over a line's shingles is computed in numpy
-  (`signature_values`), and for the lines of a chunk in blocks (`signature_matrix`).
+  points, all words of a chunk at once in numpy) and word triples are mixed with numpy; the minimum of
+  datasketch's permutations over a line's shingles is computed in numpy (`signature_values`), and for the lines
+  of a chunk in blocks (`signature_matrix`).
 A line is reported once: as exact when it repeats an earlier line exactly, else as near.
 """
 
@@ -391,7 +392,8 @@ def signature_matrix(contents: list[str]) -> tuple[np.ndarray, np.ndarray]:
         if len(values) - first <= _SHINGLES_PER_BLOCK:  # the contents left fit in one block
             block_end = len(bounds)
         else:  # the contents that end within a block; one longer than a block alone
-            block_end = max(int(np.searchsorted(bounds, first + _SHINGLES_PER_BLOCK, side="right")) - 1, block_start + 1)
+            ending = int(np.searchsorted(bounds, first + _SHINGLES_PER_BLOCK, side="right")) - 1
+            block_end = max(ending, block_start + 1)
         last = bounds[block_end] if block_end < len(bounds) else len(values)
         if last - first > buffer.shape[1]:
             buffer = np.empty((NUM_PERM, last - first), dtype=np.uint32)
