@@ -101,3 +101,36 @@ def test_is_json_asks_the_standard_library_what_orjson_refuses(text):
             json_codec.is_json_text(text)
     else:
         assert json_codec.is_json_text(text) is True
+
+
+_LONG_INTEGERS = st.integers(min_value=-(2 ** 80), max_value=2 ** 80).map(str)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(_values.map(_stdlib), _JSONISH, _LONG_INTEGERS,
+                 st.tuples(_values.map(_stdlib), _LONG_INTEGERS).map(lambda p: f"[{p[0]},{p[1]}]")))
+def test_loads_gives_the_standard_librarys_value(text):
+    try:
+        expected = _stdlib(json.loads(text))
+    except (json.JSONDecodeError, RecursionError) as exc:
+        with pytest.raises(type(exc)):
+            json_codec.loads(text)
+        return
+    assert _stdlib(json_codec.loads(text)) == expected  # the text tells 1 from 1.0 and compares NaN
+
+
+@pytest.mark.parametrize("text, through_orjson", [
+    ('{"b":[1,2.5,"x"],"a":{"c":null}}', True),
+    ('{"n":9223372036854775807}', False),  # 19 digits: orjson might read a longer one as a float
+    ('{"n":18446744073709551616}', False),
+    ('{"x":NaN}', False),
+    ('["\\ud800"]', False),
+    ('{"a":1,"b":2,"a":3}', True),
+])
+def test_loads_goes_to_the_standard_library_only_when_orjson_may_differ(text, through_orjson, monkeypatch):
+    calls = []
+    real = json.loads
+    monkeypatch.setattr(json_codec.json, "loads", lambda t: calls.append(t) or real(t))
+    value = json_codec.loads(text)
+    assert _stdlib(value) == _stdlib(real(text))
+    assert (calls == []) is through_orjson

@@ -25,36 +25,54 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from datapilot_pipeline.lib.contracts import FeedbackFile, FeedbackItem, Insight, StoredReview, parsed
+from datapilot_pipeline.lib.contracts import FeedbackFile, Insight, StoredReview
 from datapilot_pipeline.lib.evidence import evidence_problems
 
 DEFAULT_MIN_SCORE = 3  # the playbook's bar; CLI, ExportConfig and the sensor all default to it
 KEEP_ACTIONS = ("approve", "edit")
 
 
-def review_order(feedback: FeedbackFile) -> tuple[datetime, str]:
-    """Chronological order of reviews (a timestamp without offset is UTC), `feedback_id` breaking ties."""
-    stamp = datetime.fromisoformat(feedback.created_at.replace("Z", "+00:00"))
+def _chronological(created_at: str, feedback_id: str) -> tuple[datetime, str]:
+    stamp = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=timezone.utc)
-    return (stamp, feedback.feedback_id)
+    return (stamp, feedback_id)
 
 
-def apply_edits(insight: dict, item: FeedbackItem) -> dict:
-    """The insight with the reviewer's edited text, evidence and recommendation applied."""
+def review_order(feedback: FeedbackFile) -> tuple[datetime, str]:
+    """Chronological order of reviews (a timestamp without offset is UTC), `feedback_id` breaking ties."""
+    return _chronological(feedback.created_at, feedback.feedback_id)
+
+
+def _review_dict_order(review: dict) -> tuple[datetime, str]:
+    return _chronological(review["created_at"], review["feedback_id"])
+
+
+def review_dict(review: FeedbackFile | StoredReview | dict) -> dict:
+    """A review as the rules read it: `FeedbackFile.model_dump()`'s dict (a stored review's JSON is that dict
+    already, `StoredReview.data`)."""
+    if isinstance(review, StoredReview):
+        return review.data()
+    return review if isinstance(review, dict) else review.model_dump()
+
+
+def apply_edits(insight: dict, item: dict) -> dict:
+    """The insight (`Insight.model_dump()`'s dict) with the reviewer's edited text, evidence and recommendation
+    applied (`item`: a `FeedbackItem.model_dump()`); an approval keeps it as it is."""
+    if item["action"] != "edit":
+        return insight
     edited = dict(insight)
-    if item.action == "edit":
-        if item.edited_text is not None:
-            edited["text"] = item.edited_text.strip()
-        if item.edited_evidence is not None:
-            edited["evidence"] = {"columns": [], "aggregates": {}, "row_indices": [], **item.edited_evidence}
-        if item.edited_recommendation is not None:
-            edited["recommendation"] = dict(item.edited_recommendation)
+    if item.get("edited_text") is not None:
+        edited["text"] = item["edited_text"].strip()
+    if item.get("edited_evidence") is not None:
+        edited["evidence"] = {"columns": [], "aggregates": {}, "row_indices": [], **item["edited_evidence"]}
+    if item.get("edited_recommendation") is not None:
+        edited["recommendation"] = dict(item["edited_recommendation"])
     return Insight.model_validate(edited).model_dump()
 
 
-def _supports(item: FeedbackItem | None, min_score: int) -> bool:
-    return item is not None and item.action in KEEP_ACTIONS and (item.human_score or 0) >= min_score
+def _supports(item: dict | None, min_score: int) -> bool:
+    return item is not None and item["action"] in KEEP_ACTIONS and (item["human_score"] or 0) >= min_score
 
 
 def eligible_insights(feedback: FeedbackFile, min_score: int = DEFAULT_MIN_SCORE, check_evidence: bool = True) -> list[dict]:
@@ -62,13 +80,14 @@ def eligible_insights(feedback: FeedbackFile, min_score: int = DEFAULT_MIN_SCORE
 
     With `check_evidence`, a kept insight whose (edited) evidence fails the evidence rule against the
     job's compact EDA is left out too: training on unverifiable numbers teaches invention."""
-    items = {item.insight_id: item for item in feedback.items}
-    eda = feedback.compact_eda.model_dump()
+    review = review_dict(feedback)
+    items = {item["insight_id"]: item for item in review["items"]}
+    eda = review["compact_eda"]
     kept = []
-    for insight in feedback.llm_output.insights:
-        item = items.get(insight.id)
+    for insight in review["llm_output"]["insights"]:
+        item = items.get(insight["id"])
         if _supports(item, min_score):
-            candidate = apply_edits(insight.model_dump(), item)
+            candidate = apply_edits(insight, item)
             if not check_evidence or not evidence_problems(candidate["evidence"], eda):
                 kept.append(candidate)
     return kept
@@ -152,60 +171,63 @@ class ReviewOutcome:
                 "discarded": dict(sorted(self.discarded.items()))}
 
 
-def _output_dict(output) -> dict:
-    return output.model_dump(exclude_none=True)
+def _output_dict(output: dict) -> dict:
+    """`LLMOutput.model_dump(exclude_none=True)` from its plain dump (only `summary` may be None)."""
+    return {k: v for k, v in output.items() if v is not None}
 
 
-def _drop_reason(items: list[FeedbackItem | None], min_score: int) -> str:
-    rejects = sum(1 for i in items if i is not None and i.action == "reject")
+def _drop_reason(items: list[dict | None], min_score: int) -> str:
+    rejects = sum(1 for i in items if i is not None and i["action"] == "reject")
     supporters = sum(1 for i in items if _supports(i, min_score))
     if rejects and supporters:
         return "insight_outvoted"
     if rejects:
         return "insight_rejected"
-    if any(i is not None and i.action in KEEP_ACTIONS for i in items):
+    if any(i is not None and i["action"] in KEEP_ACTIONS for i in items):
         return "insight_low_score"
     return "insight_not_approved"
 
 
-def consensus(reviews: list[FeedbackFile], min_score: int = DEFAULT_MIN_SCORE, check_evidence: bool = True,
-              outcome: ReviewOutcome | None = None) -> ReviewedExample | None:
-    """Apply the consensus rule to every review of one job; None when the job is not exported.
-    Discard reasons and action counts are added to `outcome` when given."""
+def consensus(reviews: list[FeedbackFile | StoredReview | dict], min_score: int = DEFAULT_MIN_SCORE,
+              check_evidence: bool = True, outcome: ReviewOutcome | None = None) -> ReviewedExample | None:
+    """Apply the consensus rule to every review of one job (validated reviews, as models or as their dicts,
+    `review_dict`); None when the job is not exported. Discard reasons and action counts are added to `outcome`
+    when given."""
     outcome = outcome if outcome is not None else ReviewOutcome()
-    latest: dict[str, FeedbackFile] = {}
-    for review in sorted(reviews, key=review_order):
-        if review.reviewer_id in latest:
+    latest: dict[str, dict] = {}
+    for review in sorted(map(review_dict, reviews), key=_review_dict_order):
+        if review["reviewer_id"] in latest:
             outcome.discarded["review_superseded"] += 1
-        latest[review.reviewer_id] = review
-    ordered = sorted(latest.values(), key=review_order)
+        latest[review["reviewer_id"]] = review
+    ordered = sorted(latest.values(), key=_review_dict_order)
     base = ordered[-1]
-    content = (base.compact_eda, base.llm_output)
-    agreeing = [r for r in ordered if (r.compact_eda, r.llm_output) == content]
+    content = (base["compact_eda"], base["llm_output"])
+    agreeing = [r for r in ordered if r is base or (r["compact_eda"], r["llm_output"]) == content]
     if len(agreeing) < len(ordered):
         outcome.discarded["review_conflicting_content"] += len(ordered) - len(agreeing)
+    insights = base["llm_output"]["insights"]
     for review in agreeing:
-        outcome.actions.update(item.action for item in review.items)
-        outcome.actions["unreviewed"] += len(review.llm_output.insights) - len(review.items)
+        outcome.actions.update(item["action"] for item in review["items"])
+        outcome.actions["unreviewed"] += len(insights) - len(review["items"])
 
-    eda = base.compact_eda.model_dump()
-    by_review = [{item.insight_id: item for item in r.items} for r in agreeing]
+    eda = base["compact_eda"]
+    by_review = [{item["insight_id"]: item for item in r["items"]} for r in agreeing]
     kept: list[dict] = []
-    for insight in base.llm_output.insights:
-        items = [m.get(insight.id) for m in by_review]
-        supporters = [(i.human_score, n) for n, i in enumerate(items) if _supports(i, min_score)]
-        rejects = sum(1 for i in items if i is not None and i.action == "reject")
+    for insight in insights:
+        items = [m.get(insight["id"]) for m in by_review]
+        supporters = [(i["human_score"], n) for n, i in enumerate(items) if _supports(i, min_score)]
+        rejects = sum(1 for i in items if i is not None and i["action"] == "reject")
         if not supporters or len(supporters) <= rejects:
             outcome.discarded[_drop_reason(items, min_score)] += 1
             continue
         _, chosen = max(supporters)  # highest score, then the latest review (agreeing is chronological)
-        candidate = apply_edits(insight.model_dump(), items[chosen])
+        candidate = apply_edits(insight, items[chosen])
         if check_evidence and evidence_problems(candidate["evidence"], eda):
             outcome.discarded["insight_invalid_evidence"] += 1
             continue
         kept.append(candidate)
 
-    overall = statistics.median(r.overall_score for r in agreeing)
+    overall = statistics.median(r["overall_score"] for r in agreeing)
     overall = int(overall) if overall == int(overall) else float(overall)  # 4, not 4.0, for one reviewer
     if overall < min_score:
         outcome.discarded["job_low_overall_score"] += 1
@@ -213,17 +235,17 @@ def consensus(reviews: list[FeedbackFile], min_score: int = DEFAULT_MIN_SCORE, c
     if not kept:
         outcome.discarded["job_no_insight_kept"] += 1
         return None
-    original = _output_dict(base.llm_output)
+    original = _output_dict(base["llm_output"])
     approved = {"insights": kept}
     # The prompt and the worked examples ask for a summary: a completion without one would teach the model
     # to leave it out. Reviewers judge insights, not the summary, so it is kept as written.
     if "summary" in original:
         approved["summary"] = original["summary"]
     return ReviewedExample(
-        job_id=base.job_id, reviewer_ids=sorted(r.reviewer_id for r in agreeing),
-        latest_reviewer_id=base.reviewer_id, overall_score=overall,
-        dataset_name=base.compact_eda.dataset.name, compact_eda=eda, original_output=original,
-        approved_output=approved, model=base.model, variant=base.variant)
+        job_id=base["job_id"], reviewer_ids=sorted(r["reviewer_id"] for r in agreeing),
+        latest_reviewer_id=base["reviewer_id"], overall_score=overall,
+        dataset_name=eda["dataset"]["name"], compact_eda=eda, original_output=original,
+        approved_output=approved, model=base["model"], variant=base["variant"])
 
 
 def iter_examples(groups: Iterable[list[FeedbackFile | StoredReview]], min_score: int = DEFAULT_MIN_SCORE,
@@ -235,7 +257,7 @@ def iter_examples(groups: Iterable[list[FeedbackFile | StoredReview]], min_score
     for reviews in groups:
         outcome.n_reviews += len(reviews)
         outcome.n_jobs += 1
-        example = consensus([parsed(r) for r in reviews], min_score, check_evidence, outcome)
+        example = consensus(reviews, min_score, check_evidence, outcome)
         if example is not None:
             outcome.n_streamed += 1
             yield example
