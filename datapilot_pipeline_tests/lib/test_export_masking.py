@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from datapilot_pipeline.lib.evidence import check_output
 from datapilot_pipeline.lib.export.masking import Masker
 from datapilot_pipeline.lib.export.pipeline import ExportOptions, SplitFractions, export_dataset
+from datapilot_pipeline.lib.pii.cells import walk_strings
 from datapilot_pipeline.lib.prompts import extract_task_eda
 from datapilot_pipeline_tests.lib.export_fixtures import item, make_eda, make_feedback, make_insight, make_seed
 
@@ -140,3 +143,71 @@ def test_repeated_cells_mask_as_a_fresh_scan_and_skip_what_came_before(monkeypat
     for chunk in chunks:
         small.mapping(chunk)
     assert scanned.count(shared[0]) > 2 and len(small.masked) <= 4
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(alphabet="abXY", max_size=3),
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+    | st.dictionaries(st.text(alphabet="abXY", max_size=3), inner, max_size=4), max_leaves=20)
+
+
+def _rebuilt(obj, fn, keys):
+    """The value with `fn` applied to each string (keys too when `keys`), every container rebuilt: what
+    `walk_strings` gives where the column does not matter to `fn`."""
+    if isinstance(obj, str):
+        return fn(None, obj)
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            new_key = base = fn(None, k) if keys else k
+            n = 1
+            while new_key in out:
+                n += 1
+                new_key = f"{base} #{n}"
+            out[new_key] = _rebuilt(v, fn, keys)
+        return out
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_rebuilt(v, fn, keys) for v in obj)
+    return obj
+
+
+@settings(max_examples=400, deadline=None)
+@given(_json_values, st.booleans(), st.sampled_from(["", "a", "X"]))
+def test_walk_strings_copies_only_what_changes(value, keys, letter):
+    """`fn` masks strings holding `letter` ("": none): the result equals a full rebuild, the input is untouched,
+    and a container whose strings all stay is the input's own object."""
+    fn = (lambda _c, s: "M" if letter and letter in s else s)
+    before = json.dumps(value, sort_keys=True)
+    result = walk_strings(value, fn, keys)
+    assert json.dumps(result, sort_keys=True) == json.dumps(_rebuilt(value, fn, keys), sort_keys=True)
+    assert type(result) is type(value)
+    assert json.dumps(value, sort_keys=True) == before
+    if before == json.dumps(_rebuilt(value, fn, keys), sort_keys=True) and _same_keys(value, fn, keys):
+        assert result is value
+
+
+def _same_keys(obj, fn, keys) -> bool:
+    """No string anywhere (keys included when `keys`) that `fn` changes."""
+    if isinstance(obj, str):
+        return fn(None, obj) is obj
+    if isinstance(obj, dict):
+        return all((not keys or fn(None, k) is k) and _same_keys(v, fn, keys) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return all(_same_keys(v, fn, keys) for v in obj)
+    return True
+
+
+def test_masking_an_eda_leaves_the_reviewed_eda_as_it_was():
+    """The masked EDA shares what masking left alone with the reviewed one; its top_values are its own."""
+    eda = make_eda()
+    eda["columns"]["email"] = {"dtype": "object", "top_values": {EMAIL: 3, "none given": 2}}
+    eda["sample_rows"] = [{"row_index": 0, "values": {"email": EMAIL, "amount": 12.5}}]
+    before = json.dumps(eda, sort_keys=True)
+    masker = Masker.for_content([eda], [])
+    renamed: dict = {}
+    masked = masker.compact_eda(eda, renamed=renamed)
+    assert json.dumps(eda, sort_keys=True) == before
+    assert EMAIL not in json.dumps(masked) and renamed
+    assert masked["columns"]["email"]["top_values"] is not eda["columns"]["email"]["top_values"]
+    untouched = [c for c, profile in eda["columns"].items() if "top_values" not in profile]
+    assert untouched and all(masked["columns"][c] is eda["columns"][c] for c in untouched)

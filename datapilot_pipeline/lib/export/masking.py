@@ -134,9 +134,11 @@ class Masker:
         out = {k: (eda[k] if k in _SKIP_EDA_KEYS else masked[k]) for k in eda}
         columns = out.get("columns")
         if isinstance(columns, dict):
+            out["columns"] = columns = dict(columns)  # `walk_strings` may return the EDA's own dicts: not changed here
             for column, profile in columns.items():
                 if isinstance(profile, dict) and isinstance(profile.get("top_values"), dict):
-                    profile["top_values"], labels = self._top_values(column, eda["columns"][column]["top_values"])
+                    top_values, labels = self._top_values(column, eda["columns"][column]["top_values"])
+                    columns[column] = {**profile, "top_values": top_values}
                     if renamed is not None:
                         renamed.update({(column, old): new for old, new in labels.items()})
         return out

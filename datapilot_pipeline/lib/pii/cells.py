@@ -9,6 +9,7 @@ as the nearest enclosing key that is not structure (`columns`, `top_values`, `sa
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -75,50 +76,65 @@ def mask_cells(cells: list[Cell], config: PiiConfig = DEFAULT_CONFIG) -> list[st
 
 
 def walk_strings(obj: Any, fn, keys: bool, column: str | None = None, role: str | None = None) -> Any:
-    """Rebuild `obj` with `fn(column, string)` applied to every string value (and key when `keys`). The column
-    is passed for sample-row values (`sample_rows[*].values[col]` or `sample_rows[*][col]`) and `top_values`
-    keys (`columns[col].top_values`); every other string gets None (a dataset `name` is not a person).
-    String and scalar leaves are handled where they are met, without a call of their own (most nodes are leaves)."""
+    """`obj` with `fn(column, string)` applied to every string value (and key when `keys`). The column is passed for
+    sample-row values (`sample_rows[*].values[col]` or `sample_rows[*][col]`) and `top_values` keys
+    (`columns[col].top_values`); every other string gets None (a dataset `name` is not a person).
+    A dict or list is copied only when something in it changes (`fn` returns another object): unchanged parts are
+    `obj`'s own, so collecting strings or masking a clean EDA builds nothing. String and scalar leaves are handled
+    where they are met, without a call of their own (most nodes are leaves)."""
     if isinstance(obj, str):
         return fn(column if role == "value" else None, obj)
     if isinstance(obj, dict):
-        out = {}
-        for k, v in obj.items():
+        out = None  # the copy, from the first change on
+        for i, (k, v) in enumerate(obj.items()):
             cls = v.__class__
             if k.__class__ is not str:
-                out[k] = walk_strings(v, fn, keys, column, None)
-                continue
-            if cls in _SCALARS and not keys:  # numbers: nothing to walk
-                out[k] = v
-                continue
-            child_column, child_role = column, None
-            if role == "columns":
-                child_column, child_role = k, "profile"
-            elif role == "profile" and k == "top_values":
-                child_role = "top"
-            elif role == "row":
-                child_column, child_role = (column, "row") if k == "values" else (k, "value")
-            elif k == "columns" and isinstance(v, dict):
-                child_role = "columns"
-            elif k == "sample_rows":
-                child_role = "rows"
-            new_key = fn(column if role == "top" else None, k) if keys else k
+                new_key, new = k, walk_strings(v, fn, keys, column, None)
+            elif cls in _SCALARS and not keys:  # numbers: nothing to walk
+                new_key, new = k, v
+            else:
+                child_column, child_role = column, None
+                if role == "columns":
+                    child_column, child_role = k, "profile"
+                elif role == "profile" and k == "top_values":
+                    child_role = "top"
+                elif role == "row":
+                    child_column, child_role = (column, "row") if k == "values" else (k, "value")
+                elif k == "columns" and isinstance(v, dict):
+                    child_role = "columns"
+                elif k == "sample_rows":
+                    child_role = "rows"
+                new_key = fn(column if role == "top" else None, k) if keys else k
+                if cls is str:
+                    new = fn(child_column if child_role == "value" else None, v)
+                elif cls in _SCALARS:
+                    new = v
+                else:
+                    new = walk_strings(v, fn, keys, child_column, child_role)
+            if out is None:
+                if new_key is k and new is v:
+                    continue
+                out = dict(itertools.islice(obj.items(), i))
             base, n = new_key, 1
             while new_key in out:  # two labels masked alike stay two entries
                 n += 1
                 new_key = f"{base} #{n}"
-            if cls is str:
-                out[new_key] = fn(child_column if child_role == "value" else None, v)
-            elif cls in _SCALARS:
-                out[new_key] = v
-            else:
-                out[new_key] = walk_strings(v, fn, keys, child_column, child_role)
-        return out
+            out[new_key] = new
+        return obj if out is None else out
     if isinstance(obj, (list, tuple)):
         inner = "row" if role == "rows" else role
         leaf_column = column if inner == "value" else None
-        items = [v if v.__class__ in _SCALARS else fn(leaf_column, v) if v.__class__ is str
-                 else walk_strings(v, fn, keys, column, inner) for v in obj]
+        items = None
+        for i, v in enumerate(obj):
+            new = v if v.__class__ in _SCALARS else fn(leaf_column, v) if v.__class__ is str \
+                else walk_strings(v, fn, keys, column, inner)
+            if items is None:
+                if new is v:
+                    continue
+                items = list(obj[:i])
+            items.append(new)
+        if items is None:
+            return obj
         return items if isinstance(obj, list) else tuple(items)
     return obj
 
