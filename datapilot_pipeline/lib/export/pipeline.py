@@ -156,7 +156,8 @@ def _chunk_cells(chunk: list[ReviewedExample]):
 @dataclass
 class _Item:
     """One example as the first pass gets it from a chunk: where it goes, and for a trainable split its pickled
-    (PreparedExample, 0-shot measure, `line_hints`), the bytes its spill file holds."""
+    (PreparedExample, 0-shot measure, `line_hints`), the bytes its spill file holds; for the holdout split its
+    holdout line, written where the example was prepared (a worker, for a large export)."""
 
     job_id: str
     dataset_name: str
@@ -164,11 +165,15 @@ class _Item:
     split: str  # by the table identity alone (the export's forced holdout tables are applied by the first pass)
     category: str
     measured: tuple[int, int] | None  # None: no budget, or one this process did not have (`_LazyBudget`)
-    example: PreparedExample | None = None  # holdout split: the example itself
+    row: bytes | None = None  # holdout split: its line of the holdout file
     raw: bytes | None = None  # other splits
 
     def prepared(self) -> PreparedExample:
-        return self.example if self.example is not None else pickle.loads(self.raw)[0]
+        return pickle.loads(self.raw)[0]
+
+
+def _holdout_line(p: PreparedExample) -> bytes:
+    return (dumps_compact(holdout_row(p)) + "\n").encode("utf-8")
 
 
 def _spilled(p: PreparedExample, measured: tuple[int, int] | None, hints: dict) -> bytes:
@@ -192,7 +197,7 @@ def _prepared_chunk(examples: list[ReviewedExample], masks: dict, fractions: Spl
         p = _prepare(e, split, identity, masker)
         item = _Item(e.job_id, e.dataset_name, identity, split, p.metadata["dominant_category"], None)
         if split == "holdout":
-            item.example = p
+            item.row = _holdout_line(p)
         else:
             budget, hints = lazy.get(), {}
             if budget is not None:
@@ -362,8 +367,6 @@ def _first_pass(prepared: Iterator[list[_Item]], state: _Pass1, seeds: list[dict
         for item in items:
             split = "holdout" if item.identity in forced else item.split
             if split == "holdout":
-                p = item.prepared()
-                p.split = "holdout"
                 if item.job_id in seed_ids:
                     state.banned_ids.add(item.job_id)
                 if item.dataset_name in seed_tables:
@@ -371,7 +374,7 @@ def _first_pass(prepared: Iterator[list[_Item]], state: _Pass1, seeds: list[dict
                 state.holdout_tables.add(item.identity)
                 if holdout_fh is None:
                     holdout_fh = staged.open(holdout_path)
-                holdout_fh.write((dumps_compact(holdout_row(p)) + "\n").encode("utf-8"))
+                holdout_fh.write(item.row if item.row is not None else _holdout_line(item.prepared()))
             else:
                 measured, raw = item.measured, item.raw
                 budget = lazy.get() if measured is None else None

@@ -9,7 +9,6 @@ as the nearest enclosing key that is not structure (`columns`, `top_values`, `sa
 
 from __future__ import annotations
 
-import itertools
 import re
 from typing import Any
 
@@ -86,7 +85,7 @@ def walk_strings(obj: Any, fn, keys: bool, column: str | None = None, role: str 
         return fn(column if role == "value" else None, obj)
     if isinstance(obj, dict):
         out = None  # the copy, from the first change on
-        for i, (k, v) in enumerate(obj.items()):
+        for k, v in obj.items():
             cls = v.__class__
             if k.__class__ is not str:
                 new_key, new = k, walk_strings(v, fn, keys, column, None)
@@ -114,7 +113,11 @@ def walk_strings(obj: Any, fn, keys: bool, column: str | None = None, role: str 
             if out is None:
                 if new_key is k and new is v:
                     continue
-                out = dict(itertools.islice(obj.items(), i))
+                out = {}
+                for earlier, value in obj.items():  # the unchanged entries before this one
+                    if earlier is k:
+                        break
+                    out[earlier] = value
             base, n = new_key, 1
             while new_key in out:  # two labels masked alike stay two entries
                 n += 1
