@@ -157,3 +157,28 @@ def test_the_store_is_streamed_job_by_job_in_job_id_order(home, feedbacks):
     job_ids = [g[0].job_id for g in groups]
     assert job_ids == sorted(set(job_ids)) and all({fb.job_id for fb in g} == {g[0].job_id} for g in groups)
     assert sum(map(len, groups)) == len(stored_reviews(ws.feedback_dir)) and any(len(g) > 1 for g in groups)
+
+
+def test_tables_forced_into_the_holdout_are_written_as_the_in_memory_export_writes_them(tmp_path, feedbacks,
+                                                                                     monkeypatch):
+    """A holdout line is encoded where its example was prepared (a worker); a table that the split puts in training
+    but an earlier export held out (`forced_holdout`) is encoded by the exporting process. Both give the in-memory
+    bytes."""
+    monkeypatch.setattr(pipeline, "MASK_CHUNK", 7)
+    monkeypatch.setattr(pipeline, "INLINE_CHUNKS", 1)
+    trained = [fb for fb in feedbacks if not _held_out(fb)]
+    forced = {table_identity(fb.compact_eda.model_dump()) for fb in trained[10:40:6]}
+    seeds = _seeds(feedbacks)
+    results = {}
+    for name, export in (("new", export_dataset), ("old", baseline.export_dataset)):
+        folder = tmp_path / name
+        kwargs = {"workers": 2} if name == "new" else {}
+        results[name] = export(feedbacks, seeds, ExportOptions(), {"prompt-completion": folder / "ft.jsonl"},
+                               folder / "ft_holdout.jsonl", forced_holdout=forced, **kwargs)
+    new, old = results["new"], results["old"]
+    assert new.paths["holdout"].read_bytes() == old.paths["holdout"].read_bytes()
+    assert new.sha256 == old.sha256 and new.per_split == old.per_split
+    held = {json.loads(line)["example_id"] for line in new.paths["holdout"].read_text().splitlines()}
+    forced_jobs = {fb.job_id for fb in trained if table_identity(fb.compact_eda.model_dump()) in forced}
+    assert forced_jobs and forced_jobs <= held  # the forced branch was taken, beside jobs held out by their table
+    assert held - forced_jobs
