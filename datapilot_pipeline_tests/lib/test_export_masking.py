@@ -116,8 +116,8 @@ def test_masked_edits_and_preference_pair(exported):
 
 def test_repeated_cells_mask_as_a_fresh_scan_and_skip_what_came_before(monkeypatch):
     """Over many chunks that share some cells (labels, a worked example's text) and hold new ones, the mapping is
-    the one a fresh scan of each chunk gives; a cell met in two chunks is not scanned a third time, and the memo
-    forgets everything past its limit (then scans again)."""
+    the one a fresh scan of each chunk gives; a cell met in two chunks is not scanned a third time, the memo forgets
+    everything past its limit (then scans again), and only the hashes of cells met once past three times that."""
     from datapilot_pipeline.lib.export import masking
     from datapilot_pipeline.lib.pii import mask_cells
 
@@ -143,6 +143,13 @@ def test_repeated_cells_mask_as_a_fresh_scan_and_skip_what_came_before(monkeypat
     for chunk in chunks:
         small.mapping(chunk)
     assert scanned.count(shared[0]) > 2 and len(small.masked) <= 4
+
+    # room for the shared cells, not for the hashes of every chunk's own cells: those hashes go, the shared cells stay
+    roomy, scanned[:] = masking.RepeatedCells(limit=5), []
+    for chunk in chunks:
+        assert roomy.mapping(chunk) == {c: m for c, m in zip(chunk, mask_cells(chunk)) if m != c[1]}
+    assert len(roomy._seen_once) < 2 * len(chunks) - 3 * roomy.limit  # the hashes were dropped at least once
+    assert all(scanned.count(cell) == 2 for cell in shared) and len(roomy.masked) == len(shared)
 
 
 _json_values = st.recursive(

@@ -56,8 +56,9 @@ class RepeatedCells:
     """The masked value of each cell met in more than one chunk of an export: dtypes, category labels, the
     worked examples' texts, a table's values shared by many jobs (about a quarter of a chunk's cells), so a process
     masks them once rather than once per chunk. A cell's masking depends on the cell alone, so this changes no
-    result. A cell is kept the second time it is masked (what is new in every job costs a hash, not its text), and
-    all is forgotten past `limit` cells, three times as many hashes or `char_limit` characters: about 10 MB a
+    result. A cell is kept the second time it is masked (what is new in every job costs a hash, not its text). The
+    hashes of cells met once are forgotten past three times `limit` (the cells kept stay: forgetting them too made a
+    10k export mask 7,163 cells again), and everything past `limit` cells or `char_limit` characters: about 10 MB a
     process whatever the size of the store."""
 
     def __init__(self, limit: int = 20_000, char_limit: int = 2_000_000) -> None:
@@ -77,8 +78,11 @@ class RepeatedCells:
         return {c: m for c in cells if (m := known[c] if c in known else fresh[c]) != c[1]}
 
     def _learn(self, fresh: dict[Cell, str]) -> None:
-        if len(self.masked) > self.limit or len(self._seen_once) > 3 * self.limit or self._chars > self.char_limit:
+        if len(self.masked) > self.limit or self._chars > self.char_limit:
             self.masked, self._seen_once, self._chars = {}, set(), 0
+        elif len(self._seen_once) > 3 * self.limit:  # mostly cells met once (each job's own values): the cells
+            self._seen_once = set()                   # learned as repeated stay
+
         seen_once = self._seen_once
         for cell, masked in fresh.items():
             digest = hash(cell)
