@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from datapilot_pipeline.lib import json_codec
 from datapilot_pipeline.lib.atomic import dumps_compact
 
 PROMPT_VERSION = "v1"
@@ -125,8 +126,8 @@ def extract_task_eda(prompt: str) -> dict[str, Any] | None:
     if end < 0:
         return None
     try:
-        value = json.loads(body[:end])
-    except json.JSONDecodeError:
+        value = json_codec.loads(body[:end])  # `json.loads`' value, through orjson (validation reads every line's)
+    except (json.JSONDecodeError, RecursionError):  # nested past Python's recursion limit: not parsable here either
         return None
     return value if isinstance(value, dict) else None
 

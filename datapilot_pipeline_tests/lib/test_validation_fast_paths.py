@@ -380,6 +380,20 @@ def test_a_line_nested_too_deeply_is_a_problem_not_a_crash() -> None:
     assert rec.data is None and rec.pairs is None and rec.problems == ["not JSON: nested too deeply"]
 
 
+def test_a_prompt_whose_eda_is_nested_too_deeply_is_reported_not_a_crash(tmp_path) -> None:
+    """The line itself is shallow; the EDA inside its prompt text is nested past the recursion limit."""
+    from datapilot_pipeline.lib.prompts import ANSWER_CUE, SYSTEM_PROMPT, TASK_HEADER, extract_task_eda
+    from datapilot_pipeline.lib.validation.report import validate_dataset
+
+    prompt = f"{SYSTEM_PROMPT}\n\n{TASK_HEADER}{'[' * 5000}{']' * 5000}{ANSWER_CUE}"
+    assert extract_task_eda(prompt) is None
+    path = tmp_path / "deep.jsonl"
+    path.write_text(json.dumps({"prompt": prompt, "completion": '{"insights": []}',
+                                "metadata": {"job_id": "j1", "split": "train"}}) + "\n")
+    report = validate_dataset(path, workers=1).report
+    assert report["n_examples"] == 1 and report["schema"]["invalid_lines"] == [1], report["schema"]
+
+
 def test_a_repeated_key_is_read_as_json_does_and_scanned_both_times() -> None:
     from datapilot_pipeline.lib.validation.records import parse_record
 
