@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StringConstraints,
                       field_validator, model_validator)
 
+from datapilot_pipeline.lib.json_codec import loads
+
 CATEGORIES = ("outlier", "correlation", "trend", "quality", "missing_data", "distribution", "segment")
 SEVERITIES = ("low", "medium", "high", "critical")
 PRIORITIES = ("low", "medium", "high")
@@ -211,8 +213,6 @@ class StoredReview:
         of `model_dump(mode="json")` of the review it validated, which for these models holds the same values as
         the Python dump, and leaves out `variant` when the review did not set it (its default is put back here).
         Reading a review this way costs a sixth of validating and dumping it (`test_stored_review_data_*`)."""
-        from datapilot_pipeline.lib.json_codec import loads
-
         review = loads(self.raw_json)
         review.setdefault("variant", FeedbackFile.model_fields["variant"].default)
         return review

@@ -80,9 +80,8 @@ class RepeatedCells:
     def _learn(self, fresh: dict[Cell, str]) -> None:
         if len(self.masked) > self.limit or self._chars > self.char_limit:
             self.masked, self._seen_once, self._chars = {}, set(), 0
-        elif len(self._seen_once) > 3 * self.limit:  # mostly cells met once (each job's own values): the cells
-            self._seen_once = set()                   # learned as repeated stay
-
+        elif len(self._seen_once) > 3 * self.limit:  # hashes of each job's own values: the learned cells stay
+            self._seen_once = set()
         seen_once = self._seen_once
         for cell, masked in fresh.items():
             digest = hash(cell)
