@@ -59,7 +59,7 @@ def _comparable(report: dict) -> dict:
 
 def test_export_job_starts_workers_on_an_idle_machine_and_writes_what_one_process_writes(tmp_path: Path,
                                                                                           monkeypatch) -> None:
-    monkeypatch.setattr(pipeline, "MASK_CHUNK", 10)  # 150 jobs -> 15 chunks, 13 of them after the inline ones
+    monkeypatch.setattr(pipeline, "MASK_CHUNK", 10)  # 150 jobs -> 15 chunks: more than the inline ones
     monkeypatch.setattr(pipeline, "LINES_CHUNK", 10)
     monkeypatch.setattr(pipeline, "INLINE_CHUNKS", 2)
     monkeypatch.setattr(report_mod, "PARALLEL_MIN_BYTES", 1)  # the small file counts as large

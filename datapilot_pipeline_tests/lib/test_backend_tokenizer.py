@@ -220,5 +220,5 @@ def test_workers_measure_and_fit_with_the_budget_and_write_what_one_process_writ
     trainable = alone["per_split"]["train"] + alone["per_split"]["validation"]
     if chat:  # every line measured here, the lines written here
         assert pooled == ["_consensus_chunk"] and len(here) >= trainable
-    else:  # only the first (inline) chunk's lines measured here
-        assert pooled == ["_consensus_chunk", "_lines_chunk"] and 0 < len(here) <= pipeline.MASK_CHUNK < trainable
+    else:  # more chunks than the inline ones: every line measured in the workers, none here
+        assert pooled == ["_consensus_chunk", "_lines_chunk"] and here == [] and trainable > pipeline.MASK_CHUNK

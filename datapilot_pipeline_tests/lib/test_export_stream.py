@@ -102,7 +102,7 @@ def test_the_api_export_writes_the_in_memory_bytes(tmp_path, feedbacks, opts, fo
     there), then the lines written there, chunk by chunk, give the same files, counts and discards."""
     monkeypatch.setattr(pipeline, "MASK_CHUNK", 7)  # many chunks: masking must not depend on what is masked with it
     monkeypatch.setattr(pipeline, "LINES_CHUNK", 5)
-    monkeypatch.setattr(pipeline, "INLINE_CHUNKS", 1)  # workers from the second chunk on
+    monkeypatch.setattr(pipeline, "INLINE_CHUNKS", 1)  # more than one chunk: workers from the first
     pooled = []
 
     def counted_map(fn, items, n, *args, **kwargs):
@@ -182,3 +182,36 @@ def test_tables_forced_into_the_holdout_are_written_as_the_in_memory_export_writ
     forced_jobs = {fb.job_id for fb in trained if table_identity(fb.compact_eda.model_dump()) in forced}
     assert forced_jobs and forced_jobs <= held  # the forced branch was taken, beside jobs held out by their table
     assert held - forced_jobs
+
+
+@pytest.mark.parametrize("n_chunks", [0, 1, pipeline.INLINE_CHUNKS, pipeline.INLINE_CHUNKS + 1, 12])
+def test_a_large_input_goes_to_the_workers_from_its_first_chunk(n_chunks, monkeypatch):
+    """Up to `INLINE_CHUNKS` chunks are mapped in this process and no worker starts; with more, every chunk goes to
+    the workers (none is mapped here while they start), and the results come back in the input's order either
+    way. The input is read ahead by one chunk past the inline ones, no more."""
+    here, pooled, read = [], [], []
+
+    def fn(chunk):
+        here.append(chunk[0])
+        return [x * 10 for x in chunk]
+
+    def in_workers(work, items, n, *args, **kwargs):
+        pooled.append(n)
+        for item in items:
+            yield [x * 10 for x in item]
+
+    def source():
+        for k in range(n_chunks):
+            read.append(k)
+            yield [k, k]
+
+    monkeypatch.setattr(pipeline, "ordered_map", in_workers)
+    mapped = pipeline._chunk_map(fn, source(), workers=2)
+    first = next(mapped, None)
+    assert len(read) == min(n_chunks, pipeline.INLINE_CHUNKS + 1)  # only the chunks needed to tell
+    out = ([first] if first is not None else []) + list(mapped)
+    assert out == [([k, k], [10 * k, 10 * k]) for k in range(n_chunks)]
+    if n_chunks > pipeline.INLINE_CHUNKS:
+        assert pooled == [2] and here == []
+    else:
+        assert pooled == [] and here == list(range(n_chunks))

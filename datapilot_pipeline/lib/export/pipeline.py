@@ -222,26 +222,30 @@ def _consensus_chunk(groups: list[list], min_score: int, check_evidence: bool, f
 
 
 def _chunk_map(fn: Callable, chunk_iter: Iterable[list], workers: int | None) -> Iterator[tuple[list, object]]:
-    """(chunk, `fn(chunk)`) for each chunk, in order. The first `INLINE_CHUNKS` run in this process; an export with
-    more runs the rest in `worker_count` processes (`workers`, else `$DATAPILOT_EXPORT_WORKERS`, else one per core
-    when a core is spare) while this process prepares and parks what comes back. Each chunk's strings are masked
-    together either way, so the bytes written do not depend on the processes."""
+    """(chunk, `fn(chunk)`) for each chunk, in order. An input of at most `INLINE_CHUNKS` chunks runs in this
+    process; a larger one runs in `worker_count` processes (`workers`, else `$DATAPILOT_EXPORT_WORKERS`, else one per
+    core when a core is spare) from its first chunk on, while this process prepares and parks what comes back. The
+    first `INLINE_CHUNKS + 1` chunks are read ahead to tell (jobs' stored reviews, not yet parsed: ~6 MB a chunk of the bench store), so
+    a large export neither leaves a core idle while this process masks its first chunks alone nor imports the
+    PII analyzer here. Each chunk's strings are masked together either way, so the bytes written do not depend on
+    the processes."""
     it = iter(chunk_iter)
-    for chunk in itertools.islice(it, INLINE_CHUNKS):
-        yield chunk, fn(chunk)
-    following = next(it, None)
-    if following is None:
-        return
-    it = itertools.chain([following], it)
-    n = worker_count(large=True, workers=workers, env=WORKERS_ENV)
+    ahead = deque(itertools.islice(it, INLINE_CHUNKS + 1))
+    n = worker_count(large=True, workers=workers, env=WORKERS_ENV) if len(ahead) > INLINE_CHUNKS else 1
+
+    def following() -> Iterator[list]:  # the chunks read ahead, each let go once taken, then the rest
+        while ahead:
+            yield ahead.popleft()
+        yield from it
+
     if n <= 1:
-        for chunk in it:
+        for chunk in following():
             yield chunk, fn(chunk)
         return
     waiting: deque[list] = deque()
 
     def submitted():
-        for chunk in it:
+        for chunk in following():
             waiting.append(chunk)
             yield chunk
 
