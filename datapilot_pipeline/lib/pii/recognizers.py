@@ -96,6 +96,8 @@ def build_recognizers(config: PiiConfig) -> list:
         def validate_result(self, pattern_text: str):
             return offline_tld(pattern_text).fqdn != ""
 
+    regions = config.regions  # a property that builds its tuple: read once, not per candidate
+
     class LocalePhoneRecognizer(EntityRecognizer):
         """Digit clusters that libphonenumber validates for one of the configured regions."""
 
@@ -108,7 +110,7 @@ def build_recognizers(config: PiiConfig) -> list:
                 return None
             if weak_phone(cand) and not has_context("PHONE_NUMBER", text_before(text, start)):
                 return None
-            return _phone_region(cand, config.regions)
+            return _phone_region(cand, regions)
 
         def _spans(self, text: str, start: int, cand: str):
             """The candidate, or when it is no phone, the longest phones among its space-separated parts
