@@ -37,6 +37,29 @@ class Tagged(dict):
     pass
 
 
+_many_values = st.recursive(_scalars, lambda inner: st.lists(inner, min_size=10, max_size=30)
+                            | st.dictionaries(st.text(max_size=8), inner, min_size=10, max_size=30), max_leaves=200)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_many_values)
+def test_dumps_of_values_too_many_to_read_equals_the_standard_library(value):
+    """Past `_VALUES_LOOKED_AT` values the bytes are searched instead (the branch is counted)."""
+    assert dumps_compact(value) == _stdlib(value)
+
+
+def test_both_ways_of_telling_are_taken(monkeypatch):
+    """A short value is read, a long one searched; either finds a small float, a null and a NaN."""
+    searched = []
+    real = json_codec._may_differ
+    monkeypatch.setattr(json_codec, "_may_differ", lambda data: searched.append(len(data)) or real(data))
+    for bad in (1e-05, None, float("nan"), -float("inf"), 2e-7):
+        short, long = {"a": "text", "b": [1, bad]}, {"a": "text", "b": list(range(100)) + [bad]}
+        assert dumps_compact(short) == _stdlib(short) and searched == []
+        assert dumps_compact(long) == _stdlib(long) and len(searched) == 1
+        searched.clear()
+
+
 @pytest.mark.parametrize("value", [
     float("nan"), float("inf"), [-float("inf")], 1e-05, 1e-07, -2.5e-9, 1e-4, 0.0001234, 1e16, 1e22, -0.0, 5e-324,
     2 ** 64, 2 ** 63, -(2 ** 63) - 1, {1: "a"}, {"b": 1, "a": {"d": [1, 2], "c": None}}, (1, "two"),
@@ -57,12 +80,15 @@ def test_dumps_refuses_what_json_refuses(value):
 
 
 def test_the_fast_path_is_taken_for_plain_lines(monkeypatch):
-    """A line of an export never reaches the standard library; a float below 1e-4 or a null does."""
+    """A line of an export never reaches the standard library, even with `null` or `1e-5` in its text; a float
+    below 1e-4 or a null does."""
     calls = []
     monkeypatch.setattr(json_codec, "_json_dumps_compact", lambda obj: calls.append(obj) or _stdlib(obj))
     row = {"prompt": "System.\n\nTask:\n{\"rows\":549}", "completion": '{"insights":[]}',
            "metadata": {"job_id": "j-1", "overall_score": 4.5, "reviewer_ids": ["r1", "r2"], "share": 0.113}}
     assert dumps_compact(row) == _stdlib(row) and calls == []
+    worded = {"prompt": "null rate 0.00001 at 1e-5", "metadata": {"share": 10.00001}}  # in text or not below 1e-4
+    assert dumps_compact(worded) == _stdlib(worded) and calls == []
     assert dumps_compact({"p": 1e-05}) == '{"p":1e-05}' and calls == [{"p": 1e-05}]
     assert dumps_compact({"p": float("nan")}) == '{"p":NaN}' and len(calls) == 2
 
