@@ -2,11 +2,12 @@
 
 orjson encodes several times faster than `json` (50 against 104 us for an export line of 13 KB here), and the
 export writes every line, and every compact EDA in its prompts, through `dumps_compact`. Where the two libraries
-would write different text, `json` writes it, so no byte changes: when the value holds None, NaN or an infinity
-(orjson writes all three as `null`, `json` NaN and infinities as `NaN` and `Infinity`) or a non-zero float below 1e-4
-in magnitude (`0.00001` and `1e-7` where `json` writes `1e-05` and `1e-07`), and when orjson refuses the value. A
-value with few numbers (an export line: two long strings and its metadata) is read for those (`_written_alike`);
-in a larger one, orjson's bytes are searched for `null` and such floats instead (`_may_differ`). Refused: integers beyond 64 bits, keys
+would write different text, `json` writes it, so no byte changes: when the value holds NaN or an infinity (orjson
+writes them as `null`, as it writes None; `json` as `NaN` and `Infinity`) or a non-zero float below 1e-4 in magnitude
+(`0.00001` and `1e-7` where `json` writes `1e-05` and `1e-07`), and when orjson refuses the value. A value with few
+numbers (an export line: two long strings and its metadata) is read for those (`_written_alike`); a larger one's
+bytes are searched for `null` and such floats first (`_may_differ`), and read only when the search finds one.
+Refused: integers beyond 64 bits, keys
 that are not strings, lone surrogates, subclasses of dict, list, str, int and float, dataclasses and dates (passed
 through to `json`'s own handling and errors). Tested equal to `json` on generated values
 (`datapilot_pipeline_tests/lib/test_json_codec.py`).
@@ -37,16 +38,14 @@ def _may_differ(data: bytes) -> bool:
     return b"null" in data or b"0.0000" in data or (b"e-" in data and b"0e-" in data.translate(_DIGITS_AS_ZERO))
 
 
-_VALUES_LOOKED_AT = 32  # values other than strings `_written_alike` reads before the byte scan decides instead
+_VALUES_LOOKED_AT = 32  # values other than strings read before the byte search decides instead (an export line has ~10)
 _INF = float("inf")
 
 
-def _written_alike(obj: Any) -> bool | None:
-    """For a value orjson encoded: True when `json` writes the same text (it holds no None, NaN, infinity or non-zero
-    float below 1e-4 in magnitude; strings, booleans and the integers orjson takes are written alike), False when it
-    may not, None when it holds more than `_VALUES_LOOKED_AT` values besides strings (`_may_differ` then reads the
-    bytes). An export line is two long strings and a few metadata values: reading those beats three scans of its
-    13 KB (3 against 25 us)."""
+def _written_alike(obj: Any, most: int | None = _VALUES_LOOKED_AT) -> bool | None:
+    """For a value orjson encoded: True when `json` writes the same text (no NaN, infinity or non-zero float below
+    1e-4 in magnitude in it: None, strings, booleans and the integers orjson takes are written alike), False when it
+    may not, None when it holds more than `most` values besides strings."""
     stack, looked_at = [obj], 0
     while stack:
         node = stack.pop()
@@ -57,15 +56,13 @@ def _written_alike(obj: Any) -> bool | None:
             if kind is str:
                 continue
             looked_at += 1
-            if looked_at > _VALUES_LOOKED_AT:
+            if most is not None and looked_at > most:
                 return None
             if kind is float:
                 if not (value == 0 or 1e-4 <= abs(value) < _INF):  # NaN fails both
                     return False
             elif kind is dict or kind is list or kind is tuple:
                 stack.append(value)
-            elif value is None:
-                return False
     return True
 
 
@@ -74,8 +71,14 @@ def _json_dumps_compact(obj: Any) -> str:
 
 
 def _orjson_text_is_json(obj: Any, data: bytes) -> bool:
+    """Whether orjson's `data` for `obj` is `json`'s text: a value with few numbers is read (an export line: 3 us,
+    where three searches of its 13 KB took 25); a larger one's bytes are searched, and read in full only when the
+    search finds a `null` or what may be a small float (a holdout row's EDA keeps its nulls: reading its values costs
+    a fifth of what `json` takes to write it)."""
     alike = _written_alike(obj)
-    return not _may_differ(data) if alike is None else alike
+    if alike is None:
+        alike = not _may_differ(data) or _written_alike(obj, most=None)
+    return alike
 
 
 def dumps_compact(obj: Any) -> str:

@@ -49,15 +49,18 @@ def test_dumps_of_values_too_many_to_read_equals_the_standard_library(value):
 
 
 def test_both_ways_of_telling_are_taken(monkeypatch):
-    """A short value is read, a long one searched; either finds a small float, a null and a NaN."""
-    searched = []
-    real = json_codec._may_differ
-    monkeypatch.setattr(json_codec, "_may_differ", lambda data: searched.append(len(data)) or real(data))
-    for bad in (1e-05, None, float("nan"), -float("inf"), 2e-7):
+    """A short value is read, a long one searched; either way a small float or a non-finite one goes to `json`, and
+    a None does not (it is `null` to both), even in a long value whose search finds the `null` (then read in full)."""
+    searched, slow = [], []
+    real_search, real_json = json_codec._may_differ, json_codec._json_dumps_compact
+    monkeypatch.setattr(json_codec, "_may_differ", lambda data: searched.append(len(data)) or real_search(data))
+    monkeypatch.setattr(json_codec, "_json_dumps_compact", lambda obj: slow.append(1) or real_json(obj))
+    for bad in (1e-05, float("nan"), -float("inf"), 2e-7, None):
         short, long = {"a": "text", "b": [1, bad]}, {"a": "text", "b": list(range(100)) + [bad]}
         assert dumps_compact(short) == _stdlib(short) and searched == []
         assert dumps_compact(long) == _stdlib(long) and len(searched) == 1
-        searched.clear()
+        assert len(slow) == (0 if bad is None else 2)
+        searched.clear(), slow.clear()
 
 
 @pytest.mark.parametrize("value", [
@@ -80,14 +83,14 @@ def test_dumps_refuses_what_json_refuses(value):
 
 
 def test_the_fast_path_is_taken_for_plain_lines(monkeypatch):
-    """A line of an export never reaches the standard library, even with `null` or `1e-5` in its text; a float
-    below 1e-4 or a null does."""
+    """A line of an export never reaches the standard library, even with `null` or `1e-5` in its text or a None in
+    its metadata; a float below 1e-4 or a NaN does."""
     calls = []
     monkeypatch.setattr(json_codec, "_json_dumps_compact", lambda obj: calls.append(obj) or _stdlib(obj))
     row = {"prompt": "System.\n\nTask:\n{\"rows\":549}", "completion": '{"insights":[]}',
            "metadata": {"job_id": "j-1", "overall_score": 4.5, "reviewer_ids": ["r1", "r2"], "share": 0.113}}
     assert dumps_compact(row) == _stdlib(row) and calls == []
-    worded = {"prompt": "null rate 0.00001 at 1e-5", "metadata": {"share": 10.00001}}  # in text or not below 1e-4
+    worded = {"prompt": "null rate 0.00001 at 1e-5", "metadata": {"share": 10.00001, "variant": None}}
     assert dumps_compact(worded) == _stdlib(worded) and calls == []
     assert dumps_compact({"p": 1e-05}) == '{"p":1e-05}' and calls == [{"p": 1e-05}]
     assert dumps_compact({"p": float("nan")}) == '{"p":NaN}' and len(calls) == 2
