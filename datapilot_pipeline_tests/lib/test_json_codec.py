@@ -41,7 +41,7 @@ _many_values = st.recursive(_scalars, lambda inner: st.lists(inner, min_size=10,
                             | st.dictionaries(st.text(max_size=8), inner, min_size=10, max_size=30), max_leaves=200)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(_many_values)
 def test_dumps_of_values_too_many_to_read_equals_the_standard_library(value):
     """Past `_VALUES_LOOKED_AT` values the bytes are searched instead (the branch is counted)."""
