@@ -7,10 +7,9 @@ writes them as `null`, as it writes None; `json` as `NaN` and `Infinity`) or a n
 (`0.00001` and `1e-7` where `json` writes `1e-05` and `1e-07`), and when orjson refuses the value. A value with few
 numbers (an export line: two long strings and its metadata) is read for those (`_written_alike`); a larger one's
 bytes are searched for `null` and such floats first (`_may_differ`), and read only when the search finds one.
-Refused: integers beyond 64 bits, keys
-that are not strings, lone surrogates, subclasses of dict, list, str, int and float, dataclasses and dates (passed
-through to `json`'s own handling and errors). Tested equal to `json` on generated values
-(`datapilot_pipeline_tests/lib/test_json_codec.py`).
+orjson refuses integers beyond 64 bits, keys that are not strings, lone surrogates, subclasses of dict, list, str,
+int and float, dataclasses and dates (passed through to `json`'s own handling and errors). Tested equal to `json`
+on generated values (`datapilot_pipeline_tests/lib/test_json_codec.py`).
 
 Parsing mostly stays on `json`: orjson reads an integer beyond 64 bits as a float, and finding such integers first
 costs about what orjson saves on validation's lines (13 against 16 us a line, no change in `bench_validate`). Two
@@ -38,7 +37,7 @@ def _may_differ(data: bytes) -> bool:
     return b"null" in data or b"0.0000" in data or (b"e-" in data and b"0e-" in data.translate(_DIGITS_AS_ZERO))
 
 
-_VALUES_LOOKED_AT = 32  # values other than strings read before the byte search decides instead (an export line has ~10)
+_VALUES_LOOKED_AT = 32  # non-string values read before the byte search decides instead (an export line has ~10)
 _INF = float("inf")
 
 

@@ -225,10 +225,10 @@ def _chunk_map(fn: Callable, chunk_iter: Iterable[list], workers: int | None) ->
     """(chunk, `fn(chunk)`) for each chunk, in order. An input of at most `INLINE_CHUNKS` chunks runs in this
     process; a larger one runs in `worker_count` processes (`workers`, else `$DATAPILOT_EXPORT_WORKERS`, else one per
     core when a core is spare) from its first chunk on, while this process prepares and parks what comes back. The
-    first `INLINE_CHUNKS + 1` chunks are read ahead to tell (jobs' stored reviews, not yet parsed: ~6 MB a chunk of the bench store), so
-    a large export neither leaves a core idle while this process masks its first chunks alone nor imports the
-    PII analyzer here. Each chunk's strings are masked together either way, so the bytes written do not depend on
-    the processes."""
+    first `INLINE_CHUNKS + 1` chunks are read ahead to tell (jobs' stored reviews, not yet parsed: ~6 MB a chunk of
+    the bench store), so a large export neither leaves a core idle while this process masks its first chunks alone
+    nor imports the PII analyzer for them. Each chunk's strings are masked together either way, so the bytes written
+    do not depend on the processes."""
     it = iter(chunk_iter)
     ahead = deque(itertools.islice(it, INLINE_CHUNKS + 1))
     n = worker_count(large=True, workers=workers, env=WORKERS_ENV) if len(ahead) > INLINE_CHUNKS else 1

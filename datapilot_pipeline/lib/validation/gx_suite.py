@@ -72,13 +72,12 @@ def _import_great_expectations():
     if "great_expectations" in sys.modules:
         import great_expectations
         return great_expectations
-    import scipy
-
     stand_ins = [_ModuleOnFirstUse(name) for name in _DEFERRED if name not in sys.modules]
     for stand_in in stand_ins:
         sys.modules[stand_in.__name__] = stand_in
-        if stand_in.__name__ == "scipy.stats":
-            scipy.stats = stand_in
+        parent, _, attribute = stand_in.__name__.rpartition(".")
+        if parent:  # `from scipy import stats` reads the package's attribute
+            setattr(importlib.import_module(parent), attribute, stand_in)
     try:
         import great_expectations
     finally:
