@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from datapilot_pipeline.lib.atomic import dumps_compact
+from datapilot_pipeline.lib.json_codec import jsonl_line
 
 _LOCKS: dict[Path, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -74,7 +74,7 @@ class AuditLog:
             "error": error, **extra,
         }
         path = self.path_for(now)
-        line = (dumps_compact(row) + "\n").encode("utf-8")
+        line = jsonl_line(row)
         path.parent.mkdir(parents=True, exist_ok=True)
         with _lock_for(path.resolve()):
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

@@ -159,3 +159,9 @@ def test_loads_goes_to_the_standard_library_only_when_orjson_may_differ(text, th
     value = json_codec.loads(text)
     assert _stdlib(value) == _stdlib(real(text))
     assert (calls == []) is through_orjson
+
+
+@pytest.mark.parametrize("row", [{"b": "é\u2028", "a": [1, 2.5, None]}, {"p": float("nan")}, {"k": "text\nline"}])
+def test_a_jsonl_line_is_the_compact_text_and_one_newline(row):
+    line = json_codec.jsonl_line(row)
+    assert line == (_stdlib(row) + "\n").encode("utf-8") and line.count(b"\n") == 1

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from datapilot_pipeline.lib.atomic import StagedFiles, dumps_compact
+from datapilot_pipeline.lib.atomic import StagedFiles
 from datapilot_pipeline.lib.batching import chunks
 from datapilot_pipeline.lib.collector import objects_alive_now_frozen, settle_worker_process
 from datapilot_pipeline.lib.contracts import FeedbackFile, StoredReview
@@ -29,6 +29,7 @@ from datapilot_pipeline.lib.export.formats import BUILDERS, FORMATS, PreparedExa
 from datapilot_pipeline.lib.export.masking import Masker, cell_mapping, collect_cells
 from datapilot_pipeline.lib.export.shots import select_shots
 from datapilot_pipeline.lib.export.splits import HoldoutRecord, SplitFractions, split_of, table_identity
+from datapilot_pipeline.lib.json_codec import jsonl_line
 from datapilot_pipeline.lib.prompts import (
     PromptRecipe, RenderedEda, WorkedExample, build_prompt, fit_shots, format_completion, recipe_path_for, recipe_shots,
 )
@@ -173,7 +174,7 @@ class _Item:
 
 
 def _holdout_line(p: PreparedExample) -> bytes:
-    return (dumps_compact(holdout_row(p)) + "\n").encode("utf-8")
+    return jsonl_line(holdout_row(p))
 
 
 def _spilled(p: PreparedExample, measured: tuple[int, int] | None, hints: dict) -> bytes:
@@ -540,7 +541,7 @@ def _lines_chunk(items: list[tuple[str, bytes]], spec: _LineSpec,
             if split in splits:
                 row = BUILDERS[fmt](p)
                 if row is not None:
-                    written.append((role, (dumps_compact(row) + "\n").encode("utf-8")))
+                    written.append((role, jsonl_line(row)))
         out.append((len(p.shots), p.changed, written))
     if budget is not None:
         budget.hinted({})
