@@ -115,25 +115,30 @@ def test_the_analyzer_loads_without_spacys_command_line_and_it_still_works_after
 
 
 @pytest.mark.parametrize("first", ["project", "gx"])
-def test_great_expectations_imports_without_scipy_stats_or_altair_and_later_users_get_the_real_modules(
+def test_great_expectations_imports_without_scipy_stats_altair_or_sqlalchemy_and_later_users_get_the_real_modules(
         first: str) -> None:
-    """The suite runs with SciPy's statistics and Altair never imported; afterwards the project's `scipy.stats` users
-    and GX's KL-divergence expectation (whichever reads it first) both get SciPy's real module and its numbers, and
-    Altair is Altair, to that expectation and to a later `import altair`."""
+    """The suite runs with SciPy's statistics, Altair and SQLAlchemy never imported; afterwards the project's
+    `scipy.stats` users and GX's KL-divergence expectation (whichever reads it first) both get SciPy's real module and
+    its numbers, Altair is Altair, to that expectation and to a later `import altair`, and the feedback store works
+    on SQLAlchemy as usual."""
     project = ("from scipy.stats import t\nassert round(t.ppf(0.975, 10), 4) == 2.2281\n"
                "assert type(sys.modules['scipy.stats']) is types.ModuleType\n")
     gx = ("import great_expectations.expectations.core.expect_column_kl_divergence_to_be_less_than as kl\n"
           "assert round(float(kl.stats.entropy([0.5, 0.5], [0.9, 0.1])), 4) == 0.5108\n"
           "assert kl.alt.Chart.__module__.startswith('altair.')\n"
           "import altair\nassert type(altair) is types.ModuleType and altair.Chart is kl.alt.Chart\n")
+    store = ("import tempfile\nfrom datapilot_pipeline.lib.feedback import store\n"  # SQLAlchemy, as usual after GX
+             "url = store.store_url_for(tempfile.mkdtemp())\n"
+             "with store.write_transaction(url) as conn:\n    pass\n"
+             "assert store.count_feedback(url) == 0\n")
     code = ("import sys, types\nfrom datapilot_pipeline.lib.validation.gx_suite import run_suite\n"
             "row = dict(line=1, is_object=True, format='prompt-completion', prompt_chars=5, completion_chars=5, "
             "schema_ok=True, n_insights=2, total_tokens=10, content_key='a')\n"
             "summary = run_suite([row], max_tokens=100, min_rows=1)\n"
             "assert summary['success'] is True, summary\n"
             "assert 'scipy.stats' not in sys.modules and 'scipy.stats._distn_infrastructure' not in sys.modules\n"
-            "assert not [m for m in sys.modules if m.split('.')[0] == 'altair']\n"
-            + (project + gx if first == "project" else gx + project) + "print('ok')\n")
+            "assert not [m for m in sys.modules if m.split('.')[0] in ('altair', 'sqlalchemy', 'psycopg2')]\n"
+            + (project + gx if first == "project" else gx + project) + store + "print('ok')\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                          cwd=Path(__file__).resolve().parents[2])
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

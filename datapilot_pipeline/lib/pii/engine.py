@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from datapilot_pipeline.lib.import_guards import unavailable
 from datapilot_pipeline.lib.pii.checks import digits_of, gtin_valid, looks_like_business_number, weak_phone
 from datapilot_pipeline.lib.pii.config import DEFAULT_CONFIG, PiiConfig, locale_of
 from datapilot_pipeline.lib.pii.context import TEXT_SEPARATOR, VERSION_WORDS, has_context
@@ -113,18 +114,6 @@ _ANALYZERS: dict[PiiConfig, object] = {}
 _LOCK = threading.Lock()
 
 
-class _Unavailable:
-    """A meta-path finder that makes the named top-level packages unimportable."""
-
-    def __init__(self, names: set[str]) -> None:
-        self.names = names
-
-    def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] in self.names:
-            raise ImportError(f"{name} is not imported by the PII analyzer")
-        return None
-
-
 class _SpacyCliOnFirstUse(types.ModuleType):
     """Stands for `spacy.cli` or `spacy.cli.info` while Presidio imports spaCy; reading an attribute it lacks
     imports spaCy's own module (the stand-ins leave `sys.modules` first) and answers from it."""
@@ -182,22 +171,22 @@ def _without_unused_ml_imports():
     recognizers, which use none of them, and the imports cost 4-10 s of CPU per process (most of a 20,000-line
     validation). A process that has already imported torch or transformers keeps them; after the import either
     can be imported as usual (thinc then reports no torch support, which no code here uses)."""
-    blocked = {name for name in ("torch", "transformers") if name not in sys.modules}
-    if "presidio_analyzer" in sys.modules or not blocked:
+    if "presidio_analyzer" in sys.modules:
         yield
         return
-    finder = _Unavailable(blocked)
-    device = os.environ.get("PRESIDIO_DEVICE")
-    os.environ["PRESIDIO_DEVICE"] = "cpu"  # its device detector then asks torch nothing
-    sys.meta_path.insert(0, finder)
-    try:
-        yield
-    finally:
-        sys.meta_path.remove(finder)
-        if device is None:
-            os.environ.pop("PRESIDIO_DEVICE", None)
-        else:
-            os.environ["PRESIDIO_DEVICE"] = device
+    with unavailable(("torch", "transformers")) as blocked:
+        if not blocked:
+            yield
+            return
+        device = os.environ.get("PRESIDIO_DEVICE")
+        os.environ["PRESIDIO_DEVICE"] = "cpu"  # its device detector then asks torch nothing
+        try:
+            yield
+        finally:
+            if device is None:
+                os.environ.pop("PRESIDIO_DEVICE", None)
+            else:
+                os.environ["PRESIDIO_DEVICE"] = device
 
 
 def get_analyzer(config: PiiConfig = DEFAULT_CONFIG):
@@ -207,26 +196,29 @@ def get_analyzer(config: PiiConfig = DEFAULT_CONFIG):
         with _LOCK:
             analyzer = _ANALYZERS.get(config)
             if analyzer is None:
-                with _without_unused_ml_imports(), _without_spacy_cli():
-                    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
-                    from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
-                    from presidio_analyzer.nlp_engine import NoOpNlpEngine
-
-                class NoContextEnhancer(ContextAwareEnhancer):
-                    """Context is judged by the project's rules (`_keep`); without NLP tokens Presidio's
-                    lemma enhancer finds nothing and only costs time."""
-
-                    def enhance_using_context(self, text, raw_results, nlp_artifacts, recognizers, context=None):
-                        return raw_results
-
-                from datapilot_pipeline.lib.pii.recognizers import build_recognizers
-
-                registry = RecognizerRegistry(recognizers=build_recognizers(config), supported_languages=["en"])
-                nlp_engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}])
-                analyzer = _ANALYZERS[config] = AnalyzerEngine(
-                    registry=registry, nlp_engine=nlp_engine, supported_languages=["en"],
-                    context_aware_enhancer=NoContextEnhancer(0, 0, 0, 0))
+                analyzer = _ANALYZERS[config] = _build_analyzer(config)
     return analyzer
+
+
+def _build_analyzer(config: PiiConfig):
+    with _without_unused_ml_imports(), _without_spacy_cli():
+        from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+        from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
+        from presidio_analyzer.nlp_engine import NoOpNlpEngine
+
+    class NoContextEnhancer(ContextAwareEnhancer):
+        """Context is judged by the project's rules (`_keep`); without NLP tokens Presidio's lemma enhancer finds
+        nothing and only costs time."""
+
+        def enhance_using_context(self, text, raw_results, nlp_artifacts, recognizers, context=None):
+            return raw_results
+
+    from datapilot_pipeline.lib.pii.recognizers import build_recognizers
+
+    registry = RecognizerRegistry(recognizers=build_recognizers(config), supported_languages=["en"])
+    nlp_engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}])
+    return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"],
+                          context_aware_enhancer=NoContextEnhancer(0, 0, 0, 0))
 
 
 def _analyze(text: str, config: PiiConfig, skipped: frozenset[str] = frozenset()) -> list[PiiFinding]:
