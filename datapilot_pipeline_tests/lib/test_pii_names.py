@@ -112,3 +112,34 @@ def test_technical_title_case_is_left_alone(text):
 ])
 def test_names_in_reviewer_sentences(text, expected):
     assert pii.mask_text(text) == expected
+
+
+def test_the_lexicon_read_column_wise_is_the_shipped_file_read_row_by_row():
+    import gzip
+    from importlib import resources
+
+    from datapilot_pipeline.lib.pii.lexicon import lexicon
+
+    raw = resources.files("datapilot_pipeline").joinpath("data/pii_lexicon.tsv.gz").read_bytes()
+    words, places = {}, set()
+    for line in gzip.decompress(raw).decode("utf-8").splitlines()[1:]:
+        word, *counts = line.split("\t")
+        if " " in word:
+            places.add(word)
+        else:
+            words[word] = tuple(int(c or 0) for c in counts)
+    lex = lexicon()
+    assert len(words) > 150_000 and len(places) > 10_000
+    assert dict(lex.words.items()) == words and lex.places == places
+    assert lex.first == {w for w, u in words.items() if u[0]} and lex.last == {w for w, u in words.items() if u[1]}
+    assert lex.usage("maria")[0] > 0 and lex.usage("new york") == lex.usage("no-such-word") == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("text", ["#header\nanna\t1\t\t3\t4\nbob\t\t2\t\n", "#header\nanna\t1\t2\t3\t4\t5\n"])
+def test_a_lexicon_row_without_its_five_fields_is_refused(text):
+    from datapilot_pipeline.lib.pii.lexicon import tsv_columns
+
+    with pytest.raises(ValueError, match="without its 5 fields"):
+        tsv_columns(text)
+    assert tsv_columns("#header\nanna\t1\t\t3\t4\nbob\t\t2\t\t\n") == [["anna", "bob"], ["1", ""], ["", "2"],
+                                                                         ["3", ""], ["4", ""]]
