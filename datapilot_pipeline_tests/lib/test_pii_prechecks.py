@@ -54,6 +54,42 @@ def test_could_contain_pii_says_what_it_said_without_its_first_regex(corpus, mon
     assert settled > len(corpus) // 4 and sum(fast) > 1000
 
 
+def _identifier_like(rng: random.Random) -> str:
+    """A string of runs of letters and digits and single separators: where identifier shapes (`AB123456C`,
+    `ABCDE1234F`, `RSSMRA85T10A562S`), dotted quads and digit clusters start, end and touch other words."""
+    def run() -> str:
+        r = rng.random()
+        if r < 0.4:
+            return "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyzéİ") for _ in range(rng.randint(1, 7)))
+        if r < 0.8:
+            return "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 8)))
+        return rng.choice([" ", "  ", ".", "-", "(", ")", "/", "+", ":", "@", "_", "\n"])
+    def shape() -> str:  # an identifier shape, whole or cut, in either case, with or without its spaces
+        letter, digit = (lambda: rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ")), (lambda: rng.choice("0123456789"))
+        text = rng.choice([
+            lambda: "".join([letter(), letter(), " " * rng.randint(0, 1), digit(), digit(), " ", digit(), digit(), " ",
+                             digit(), digit(), " " * rng.randint(0, 1), rng.choice("ABCDEZ")]),
+            lambda: "".join([letter() for _ in range(5)] + [digit() for _ in range(4)] + [letter()]),
+            lambda: "".join([letter() for _ in range(6)] + [digit(), digit(), letter(), digit(), digit(), letter()]),
+        ])()
+        text = text[rng.randint(0, 2):] if rng.random() < 0.3 else text
+        return text.lower() if rng.random() < 0.3 else text
+
+    return "".join(shape() if rng.random() < 0.15 else run() for _ in range(rng.randint(1, 6)))
+
+
+def test_the_digit_anchored_first_regex_answers_as_the_alternation_of_its_parts(corpus):
+    plain = re.compile("|".join(engine.MAYBE_PII_PARTS), re.IGNORECASE)
+    rng = random.Random(11)
+    texts = corpus + [_identifier_like(rng) for _ in range(60_000)]
+    texts += ["AB123456C", "ab 12 34 56 c", "x AB123456D.", "ABCDE1234F", "RSSMRA85T10A562S", "zRSSMRA85T10A562S",
+              "1AB123456C", "ver 10.0.0.1", "+44 20 7946 0958", "fe80::1", "no digits here"]
+    answers = [(plain.search(t) is not None, engine._MAYBE_PII.search(t) is not None) for t in texts]
+    assert [t for t, (a, b) in zip(texts, answers) if a != b] == []
+    ids = [t for t in texts if engine._ID_SHAPE.search(t) and not re.search(r"\d(?:[ ()+\-./]*\d){6}|@|:", t)]
+    assert len(ids) > 200 and sum(a for a, _ in answers) > 5_000  # identifier shapes alone, and many matches
+
+
 def test_address_precheck_skips_only_texts_no_pattern_matches(corpus, monkeypatch):
     fast = [addresses.find_address_spans(t) for t in corpus]
     skipped = sum(not addresses.may_hold_address(t) for t in corpus)

@@ -42,10 +42,17 @@ _TWO_COLONS = re.compile(r"[0-9A-Fa-f]*:[0-9A-Fa-f]*:")  # every IPv6 form has t
 _ID_SHAPE = re.compile(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b|\b[A-Z]{5}\d{4}[A-Z]\b|\b[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]",
                        re.IGNORECASE)
 _MIN_CLUSTER_DIGITS = 7
-# Something each way `could_contain_pii` says True needs: an "@", two colons with hex digits between, a dotted quad,
-# an identifier shape, or 7 digits joined by the digit cluster's separators only (so in one cluster).
-_MAYBE_PII = re.compile("|".join(("@", ":[0-9A-Fa-f]*:", r"\d(?:[ ()+\-./]*\d){6}", _IPV4_LIKE.pattern,
-                                  _ID_SHAPE.pattern)), re.IGNORECASE)
+# Something each way `could_contain_pii` says True needs: an "@", two colons with hex digits between, 7 digits joined by
+# the digit cluster's separators only (so in one cluster), a dotted quad or an identifier shape (`MAYBE_PII_PARTS`).
+MAYBE_PII_PARTS = ("@", ":[0-9A-Fa-f]*:", r"\d(?:[ ()+\-./]*\d){6}", _IPV4_LIKE.pattern, _ID_SHAPE.pattern)
+# The same, written so that every branch starts at an "@", a ":" or a digit (the identifier shapes' letters are
+# looked behind their first digit): the regex engine then skips every other character in C. The plain alternation of
+# the parts tried each one at every character of every string, 10 us for a 36-character insight text; this takes
+# 2.5 us. A test holds the two to the same answers.
+_MAYBE_PII = re.compile(
+    r"@|:[0-9A-Fa-f]*:|\d(?:(?:[ ()+\-./]*\d){6}|\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}"
+    r"|(?:(?<=\b[A-Z]{2}\d)|(?<=\b[A-Z]{2} \d))\d ?\d{2} ?\d{2} ?[A-D]\b"
+    r"|(?<=\b[A-Z]{5}\d)\d{3}[A-Z]\b|(?<=\b[A-Z]{6}\d)\d[A-Z]\d{2}[A-Z])", re.IGNORECASE)
 # Every address shape has a number, or a street name (capitalized) after its street type.
 _ADDRESS_HINT = re.compile(r"\d|\w \w{1,3} [A-ZÀ-Þ]|\w [A-ZÀ-Þ]")
 _TRUNK_PREFIXED = re.compile(r"0[1-9]\d{8,9}")  # a national number written with its trunk zero
