@@ -1,7 +1,7 @@
 """Validation's work counted in CPU instructions, this tree beside a git revision, under Valgrind.
 
 On a shared 2-core machine the wall and CPU time of one validation move by a third from run to run, more than most
-changes to it. The instructions a worker process executes repeat to 0.1% from run to run, so a change is measured
+changes to it. The instructions a worker process executes repeat to 0.5% from run to run, so a change is measured
 by them; the main process's count moves by up to ~12% (its thread importing Great Expectations and its thread
 folding results hand the GIL to each other as the scheduler lets them), so compare it over several runs:
 
