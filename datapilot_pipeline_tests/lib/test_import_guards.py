@@ -1,17 +1,22 @@
 """The import guards: a package left out of one import, in one thread, for that import only; a stand-in that
 becomes the real module on first use. Packages written here, in a temporary folder, so no test
-imports them first."""
+imports them first. Slot-by-slot deep copies: the same copies as `copy`'s generic path, on classes written here and
+on every pydantic v1 field Great Expectations defines."""
 
 from __future__ import annotations
 
+import copy
+import copyreg
 import importlib
+import re
 import sys
 import threading
+import types
 from pathlib import Path
 
 import pytest
 
-from datapilot_pipeline.lib.import_guards import on_first_use, unavailable
+from datapilot_pipeline.lib.import_guards import on_first_use, slot_by_slot_deepcopy, unavailable
 
 
 @pytest.fixture
@@ -83,3 +88,113 @@ def test_a_stand_in_imports_the_real_module_on_first_use(packages) -> None:
     assert stand_in.WHAT == "part"  # a holder of the stand-in gets the real module's attribute
     assert sys.modules[f"{extra}.part"].__file__.endswith("part.py")
 
+
+
+class _Base:
+    __slots__ = ("a", "b")
+
+
+class _Leaf(_Base):
+    __slots__ = ("c", "__hidden")  # a mangled name (`_Leaf__hidden`) and a slot left unset in some instances
+
+    def __init__(self, a, b, c=None, hidden=None) -> None:
+        self.a, self.b = a, b
+        if c is not None:
+            self.c = c
+        if hidden is not None:
+            self.__hidden = hidden
+
+
+class _WithDict:
+    def __init__(self) -> None:
+        self.x = [1]
+
+
+class _OwnReduce(_Base):
+    __slots__ = ()
+
+    def __reduce__(self):
+        return (_OwnReduce, ())
+
+
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def _shape(obj, seen: dict | None = None):
+    """A copy's structure: types, slot names and values, with each mutable object replaced by the place it was
+    first met, so two structures are equal when their sharing and cycles are too. Functions and classes by identity
+    (a deep copy keeps them), other objects (typing forms, which both ways rebuild alike) by their repr."""
+    seen = {} if seen is None else seen
+    kind = type(obj)
+    if kind in _ATOMS:
+        return ("atom", obj)
+    if isinstance(obj, (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
+        return ("same", id(obj))
+    if id(obj) in seen:
+        return ("seen", seen[id(obj)])
+    seen[id(obj)] = len(seen)
+    if kind is dict:
+        return ("dict", tuple((_shape(k, seen), _shape(v, seen)) for k, v in obj.items()))
+    if kind in (list, tuple):
+        return (kind.__name__, tuple(_shape(v, seen) for v in obj))
+    names = copyreg._slotnames(kind)
+    if names:
+        return (kind.__qualname__, tuple((n, _shape(getattr(obj, n), seen)) for n in names if hasattr(obj, n)))
+    return (kind.__qualname__, re.sub(r" at 0x[0-9a-f]+", "", repr(obj)))
+
+
+def _objects() -> list:
+    shared = [1, 2, {"k": "v"}]
+    cyclic = _Leaf("x", shared)
+    cyclic.c = cyclic
+    return [cyclic, _Leaf(len, shared, c={"nested": _Leaf(1.5, None, hidden=[shared])}, hidden=_Base),
+            _Leaf("unset", shared), {"again": shared}]
+
+
+def test_slot_by_slot_copies_are_the_generic_copies(monkeypatch) -> None:
+    generic_calls = []
+    real_reconstruct = copy._reconstruct
+
+    def counted(x, *args, **kwargs):
+        generic_calls.append(type(x))
+        return real_reconstruct(x, *args, **kwargs)
+
+    monkeypatch.setattr(copy, "_reconstruct", counted)
+    objects = _objects()
+    generic = copy.deepcopy(objects)
+    assert _Leaf in generic_calls  # the generic path copied them
+    generic_calls.clear()
+    with slot_by_slot_deepcopy([_Leaf, _Base]):
+        fast = copy.deepcopy(objects)
+    assert _Leaf not in generic_calls and _Base not in generic_calls  # the slot-by-slot path copied them
+    assert _shape(fast) == _shape(generic) == _shape(objects)
+    assert fast[0] is not objects[0] and fast[0].c is fast[0]  # a new object, its cycle kept
+    assert fast[1].b is fast[2].b is fast[3]["again"] and fast[1].b is not objects[1].b  # shared once, and copied
+    assert not hasattr(fast[2], "c") and "__deepcopy__" not in _Leaf.__dict__  # unset stays unset; class restored
+
+
+def test_a_class_not_copied_by_its_slots_alone_is_left_as_it_is() -> None:
+    with slot_by_slot_deepcopy([_WithDict, _OwnReduce, dict]):
+        assert all("__deepcopy__" not in cls.__dict__ for cls in (_WithDict, _OwnReduce, dict))
+        copied = copy.deepcopy(_WithDict())
+    assert copied.x == [1]
+
+
+def test_great_expectations_pydantic_fields_copy_the_same_slot_by_slot() -> None:
+    """Every field of every pydantic v1 model GX defines (what its import deep-copies), copied both ways."""
+    from datapilot_pipeline.lib.validation.gx_suite import _pydantic_v1_field_classes, preload
+
+    preload()
+    import pydantic.v1 as pydantic_v1
+
+    models, todo = [], [pydantic_v1.BaseModel]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            models.append(sub)
+            todo.append(sub)
+    fields = [model.__fields__ for model in models if model.__module__.startswith(("great_expectations", "pydantic"))]
+    assert sum(len(f) for f in fields) > 1000  # GX's own models were found
+    generic = copy.deepcopy(fields)
+    with slot_by_slot_deepcopy(_pydantic_v1_field_classes()):
+        fast = copy.deepcopy(fields)
+    assert _shape(fast) == _shape(generic)
