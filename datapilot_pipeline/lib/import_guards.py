@@ -11,8 +11,10 @@ behind one GX expectation). Two guards keep those out of one import, and only ou
 Both leave `sys.modules` and `sys.meta_path` as they found them: afterwards `import torch` or `import scipy.stats`
 works as usual, in any thread. A package already imported is left alone (nothing to save).
 
-A third makes one costly step of an import cheaper without changing its result: `slot_by_slot_deepcopy(classes)`
-(GX's import deep-copies thousands of pydantic v1 fields, one per field of every model subclass it defines).
+Two more make costly steps of an import cheaper: `slot_by_slot_deepcopy(classes)` (GX's import deep-copies
+thousands of pydantic v1 fields, one per field of every model subclass it defines) gives the same copies faster;
+`patched_while_importing(module, patch)` changes one module of a package for the rest of that package's import only
+(Presidio's recognizer modules check each of their ~170 patterns by compiling it, and then drop the compiled form).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import importlib
 import sys
 import threading
 import types
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 
@@ -137,3 +139,57 @@ def slot_by_slot_deepcopy(classes: Iterable[type]) -> Iterator[None]:
     finally:
         for cls in patched:
             del cls.__deepcopy__
+
+
+class _ThenPatch:
+    """A module loader that runs `then(module)` right after the module's own code."""
+
+    def __init__(self, loader, then: Callable[[types.ModuleType], None]) -> None:
+        self.loader, self.then = loader, then
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        module.__loader__ = module.__spec__.loader = self.loader  # the module names its real loader, as usual
+        self.loader.exec_module(module)
+        self.then(module)
+
+
+class _PatchOnImport:
+    """A meta-path finder that finds one module as the other finders do, with a loader that patches it."""
+
+    def __init__(self, name: str, then: Callable[[types.ModuleType], None], thread: int) -> None:
+        self.name, self.then, self.thread = name, then, thread
+
+    def find_spec(self, name, path=None, target=None):
+        if name != self.name or threading.get_ident() != self.thread:
+            return None
+        for finder in sys.meta_path:
+            if finder is not self and hasattr(finder, "find_spec"):
+                spec = finder.find_spec(name, path, target)
+                if spec is not None:
+                    if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                        spec.loader = _ThenPatch(spec.loader, self.then)
+                    return spec
+        return None
+
+
+@contextmanager
+def patched_while_importing(module: str, patch: Callable[[types.ModuleType], Callable[[], None]]) -> Iterator[bool]:
+    """Within the block, when this thread imports `module`, `patch(module)` runs right after the module's code and
+    returns what undoes it, which runs when the block ends: the rest of the import (the package that imports
+    `module`) sees the patched module, and everyone afterwards the module as it is. Yields whether the module was
+    still to be imported (False: already imported, nothing is patched)."""
+    if module in sys.modules:
+        yield False
+        return
+    undo: list[Callable[[], None]] = []
+    finder = _PatchOnImport(module, lambda loaded: undo.append(patch(loaded)), threading.get_ident())
+    sys.meta_path.insert(0, finder)
+    try:
+        yield True
+    finally:
+        sys.meta_path.remove(finder)
+        for step in undo:
+            step()

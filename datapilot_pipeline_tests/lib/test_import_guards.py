@@ -1,7 +1,8 @@
 """The import guards: a package left out of one import, in one thread, for that import only; a stand-in that
 becomes the real module on first use. Packages written here, in a temporary folder, so no test
 imports them first. Slot-by-slot deep copies: the same copies as `copy`'s generic path, on classes written here and
-on every pydantic v1 field Great Expectations defines."""
+on every pydantic v1 field Great Expectations defines. A module patched for the rest of its package's import only,
+and Presidio imported so, in a fresh interpreter."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import copy
 import copyreg
 import importlib
 import re
+import subprocess
 import sys
 import threading
 import types
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from datapilot_pipeline.lib.import_guards import on_first_use, slot_by_slot_deepcopy, unavailable
+from datapilot_pipeline.lib.import_guards import on_first_use, patched_while_importing, slot_by_slot_deepcopy, unavailable
 
 
 @pytest.fixture
@@ -198,3 +200,89 @@ def test_great_expectations_pydantic_fields_copy_the_same_slot_by_slot() -> None
     with slot_by_slot_deepcopy(_pydantic_v1_field_classes()):
         fast = copy.deepcopy(fields)
     assert _shape(fast) == _shape(generic)
+
+
+@pytest.fixture
+def checked_package(tmp_path: Path, monkeypatch):
+    """`pkg_<n>`, whose `__init__` imports `pkg_<n>.rules` and builds rules with it at import time, as Presidio's
+    recognizer modules build `Pattern`s; each rule is checked (`rules.check`) as it is built."""
+    name = f"pkg_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / name).mkdir()
+    (tmp_path / name / "rules.py").write_text(
+        "checked = []\n"
+        "def check(text):\n    checked.append(text)\n"
+        "class Rule:\n    def __init__(self, text):\n        check(text)\n        self.text = text\n")
+    (tmp_path / name / "__init__.py").write_text(f"from {name}.rules import Rule\nBUILT = [Rule('a'), Rule('b')]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name
+    for module in [m for m in sys.modules if m.split(".")[0] == name]:
+        del sys.modules[module]
+
+
+def _skip_checks(rules_module):
+    real = rules_module.check
+    rules_module.check = lambda text: None
+
+    def undo() -> None:
+        rules_module.check = real
+
+    return undo
+
+
+def test_a_module_is_patched_for_the_rest_of_its_package_import_only(checked_package) -> None:
+    with patched_while_importing(f"{checked_package}.rules", _skip_checks) as pending:
+        assert pending
+        package = importlib.import_module(checked_package)
+        assert [r.text for r in package.BUILT] == ["a", "b"]
+    rules = sys.modules[f"{checked_package}.rules"]
+    assert rules.checked == []  # the package's own rules were built unchecked
+    rules.Rule("c")
+    assert rules.checked == ["c"]  # and a rule built afterwards is checked
+    assert type(rules.__loader__).__name__ == "SourceFileLoader" and rules.__spec__.loader is rules.__loader__
+    assert not any(type(f).__name__ == "_PatchOnImport" for f in sys.meta_path)
+
+
+def test_a_module_already_imported_is_not_patched(checked_package) -> None:
+    importlib.import_module(checked_package)
+    with patched_while_importing(f"{checked_package}.rules", _skip_checks) as pending:
+        assert not pending
+    assert sys.modules[f"{checked_package}.rules"].checked == ["a", "b"]
+
+
+def test_another_thread_imports_the_module_unpatched(checked_package) -> None:
+    with patched_while_importing(f"{checked_package}.rules", _skip_checks):
+        thread = threading.Thread(target=importlib.import_module, args=(checked_package,))
+        thread.start()
+        thread.join()
+    assert sys.modules[f"{checked_package}.rules"].checked == ["a", "b"]
+
+
+def test_presidio_is_imported_without_checking_its_patterns_and_checks_them_afterwards() -> None:
+    """In a fresh interpreter: Presidio's own patterns are not compiled while it is imported (each recognizer compiles
+    them when it first analyzes), the analyzer finds what it finds, and a `Pattern` built afterwards is checked."""
+    script = """
+import sys, regex
+calls = []
+real = regex.compile
+def counted(*args, **kwargs):
+    calls.append(sys._getframe(1).f_code.co_filename)
+    return real(*args, **kwargs)
+regex.compile = counted
+from datapilot_pipeline.lib.pii import get_analyzer, mask_text
+get_analyzer()
+print(sum(f.endswith("presidio_analyzer/pattern.py") for f in calls))
+print(mask_text("Mail jane.doe@example.com or call +1 415 555 2671; card 4111 1111 1111 1111, ip 10.1.2.3"))
+from presidio_analyzer import Pattern
+try:
+    Pattern("bad", "(", 0.5)
+except ValueError:
+    print("checked")
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split("\n")
+    plain = subprocess.run([sys.executable, "-c", script.replace("from datapilot_pipeline.lib.pii import get_analyzer, "
+                                                                 "mask_text\nget_analyzer()", "import presidio_analyzer")],
+                           capture_output=True, text=True).stdout.split("\n")
+    assert int(plain[0]) > 150  # a plain import compiles every pattern of Presidio's recognizer modules
+    assert int(out[0]) <= 10  # only the project's own patterns, built after the import (`build_recognizers`)
+    assert out[1] == "Mail <EMAIL_ADDRESS> or call <PHONE_NUMBER>; card <CREDIT_CARD>, ip <IP_ADDRESS>"
+    assert out[2] == "checked"
