@@ -103,7 +103,7 @@ def _collect_numbers(node: Any, found: set[float]) -> None:
 
 def stated_numbers(text: str) -> list[StatedNumber]:
     """The numbers a text states, in order; digits inside dates and words are skipped."""
-    masked = _DATE.sub(lambda m: " " * len(m.group()), text)
+    masked = _DATE.sub(lambda m: " " * len(m.group()), text) if "-" in text else text  # every date has a "-"
     row_spans = [m.span(1) for m in _ROWS.finditer(masked)]
     out = []
     for m in _NUMBER.finditer(masked):
@@ -114,7 +114,7 @@ def stated_numbers(text: str) -> list[StatedNumber]:
         unit = (m.group("unit") or "").strip()
         unit = "x" if unit == "times" else unit
         decimals = len(raw.split(".")[1]) if "." in raw else 0
-        is_row = any(a <= m.start("num") < b for a, b in row_spans)
+        is_row = bool(row_spans) and any(a <= m.start("num") < b for a, b in row_spans)
         out.append(StatedNumber(m.group().strip(), value, decimals, unit, is_row))
     return out
 

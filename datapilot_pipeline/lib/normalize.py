@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from functools import lru_cache
 from typing import Any
 
 CATEGORY_SYNONYMS = {
@@ -39,10 +40,16 @@ def to_number(value: Any) -> Any:
         return value
 
 
+@lru_cache(maxsize=4096)
+def _enum_key(value: str) -> str:
+    """An enum value's words, lower case, one space apart (outputs repeat a few values: each is worked out once)."""
+    return " ".join(value.strip().lower().replace("_", " ").split())
+
+
 def _enum(value: Any, synonyms: dict[str, str]) -> Any:
     if not isinstance(value, str):
         return value
-    key = " ".join(value.strip().lower().replace("_", " ").split())
+    key = _enum_key(value)
     if key in synonyms:
         return synonyms[key]
     underscored = key.replace(" ", "_")
