@@ -94,7 +94,6 @@ def on_first_use(names: Iterable[str]) -> Iterator[None]:
             _drop_stand_in(stand_in)
 
 
-
 def _copies_slot_by_slot(cls: type) -> bool:
     """Whether `copy.deepcopy` copies a `cls` instance through the generic reduce path by its slots alone: its
     instances have no `__dict__` (`__dictoffset__` 0), and it has no copy, pickle or construction hook but `object`'s."""
@@ -131,14 +130,15 @@ def slot_by_slot_deepcopy(classes: Iterable[type]) -> Iterator[None]:
     memo, so shared and cyclic references come out shared and cyclic as before. A class that is not copied by its
     slots alone (`_copies_slot_by_slot`) is left as it is. Afterwards the classes are as they were; a copy made
     meanwhile in another thread is made the same way, with the same result."""
-    patched = [cls for cls in dict.fromkeys(classes) if _copies_slot_by_slot(cls)]
-    for cls in patched:
-        cls.__deepcopy__ = _slotwise_deepcopy(cls)
+    patched = {cls: _slotwise_deepcopy(cls) for cls in dict.fromkeys(classes) if _copies_slot_by_slot(cls)}
+    for cls, method in patched.items():
+        cls.__deepcopy__ = method
     try:
         yield
     finally:
-        for cls in patched:
-            del cls.__deepcopy__
+        for cls, method in patched.items():
+            if cls.__dict__.get("__deepcopy__") is method:  # not if another block (another thread's) replaced it
+                del cls.__deepcopy__
 
 
 class _ThenPatch:

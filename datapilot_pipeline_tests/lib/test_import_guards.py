@@ -175,6 +175,17 @@ def test_slot_by_slot_copies_are_the_generic_copies(monkeypatch) -> None:
     assert not hasattr(fast[2], "c") and "__deepcopy__" not in _Leaf.__dict__  # unset stays unset; class restored
 
 
+def test_a_block_inside_another_leaves_the_outer_copy_in_place() -> None:
+    """Two imports at once (two threads) nest their blocks: the inner one finds the class patched and leaves it."""
+    with slot_by_slot_deepcopy([_Leaf]):
+        outer = _Leaf.__dict__["__deepcopy__"]
+        with slot_by_slot_deepcopy([_Leaf]):
+            assert _Leaf.__dict__["__deepcopy__"] is outer
+        assert _Leaf.__dict__["__deepcopy__"] is outer
+        assert _shape(copy.deepcopy(_objects())) == _shape(_objects())
+    assert "__deepcopy__" not in _Leaf.__dict__
+
+
 def test_a_class_not_copied_by_its_slots_alone_is_left_as_it_is() -> None:
     with slot_by_slot_deepcopy([_WithDict, _OwnReduce, dict]):
         assert all("__deepcopy__" not in cls.__dict__ for cls in (_WithDict, _OwnReduce, dict))
