@@ -37,10 +37,11 @@ def resolve_pointer(doc: Any, pointer: str) -> Any:
     if not pointer.startswith("/"):
         return _MISSING
     node = doc
-    for raw in pointer[1:].split("/"):
-        if _BAD_ESCAPE.search(raw):
-            return _MISSING  # RFC 6901: '~' must be followed by '0' or '1'
-        token = raw.replace("~1", "/").replace("~0", "~")
+    for token in pointer[1:].split("/"):
+        if "~" in token:  # most tokens have no escape: no search, no replacing
+            if _BAD_ESCAPE.search(token):
+                return _MISSING  # RFC 6901: '~' must be followed by '0' or '1'
+            token = token.replace("~1", "/").replace("~0", "~")
         if isinstance(node, dict):
             if token not in node:
                 return _MISSING
@@ -162,7 +163,7 @@ def check_output(raw: str | dict, compact_eda: dict) -> OutputCheck:
         return OutputCheck(schema_pass=False, error=str(exc))
     check = OutputCheck(schema_pass=True, output=output, n_insights=len(output.insights))
     for insight in output.insights:
-        evidence = insight.evidence.model_dump()
+        evidence = vars(insight.evidence)  # its fields as validated (`model_dump` copies them: nothing here writes)
         check.n_citing_number += cites_number(evidence)
         problems = evidence_problems(evidence, compact_eda)
         if problems:

@@ -27,7 +27,9 @@ _DATE = re.compile(r"\b\d{4}-\d{2}(?:-\d{2})?(?:T[\d:]+)?\b")
 _NUMBER = re.compile(r"(?<![\w.])(?P<sign>[-+\u2212])?(?P<cur>[$\u20ac\u00a3])?"
                      r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
                      r"(?P<unit>\s?%|x\b|\s?times\b)?")
-_ROWS = re.compile(r"\brows?\s+((?:#?\d+(?:\s*(?:,|and|&|to|-)\s*)?)+)", re.IGNORECASE)
+# "row" or "rows" starting a word, then the numbers. The "r" comes first and its word start is looked behind
+# (`r(?<=\br)`, the same as `\br`): the regex engine then skips every character that is not an "r" in C.
+_ROWS = re.compile(r"r(?<=\br)ows?\s+((?:#?\d+(?:\s*(?:,|and|&|to|-)\s*)?)+)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -206,7 +208,7 @@ def ground_text(text: str, compact_eda: dict, values: list[float] | None = None,
             result.n_grounded += 1
         else:
             result.ungrounded.append(number.text)
-    dates = _DATE.findall(text)
+    dates = _DATE.findall(text) if "-" in text else []  # every date has a "-"
     strings = [v for _, v in _walk(compact_eda, "") if isinstance(v, str)] if dates else []
     for date in dates:
         result.n_numbers += 1

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import random
+import re
 
 import pytest
 
 from datapilot_pipeline.lib.evaluation.metrics import score_example, summarize
+from datapilot_pipeline.lib import grounding
 from datapilot_pipeline.lib.grounding import ground_text, stated_numbers
 from datapilot_pipeline.lib.paths import packaged_data
 
@@ -37,6 +40,20 @@ def test_ground_text_known_answers(text, n, grounded):
 def test_stated_numbers_reads_separators_percent_and_sign():
     found = stated_numbers("-4.5% on 1,234 rows, 3x faster")
     assert [(s.value, s.unit) for s in found] == [(-4.5, "%"), (1234.0, ""), (3.0, "x")]
+
+
+def test_row_numbers_are_found_as_by_the_plainly_written_pattern():
+    """`_ROWS` starts at an "r" and looks behind it for the word start; `\\brows?` ahead of it matches the same."""
+    plain = re.compile(r"\brows?\s+((?:#?\d+(?:\s*(?:,|and|&|to|-)\s*)?)+)", re.IGNORECASE)
+    rng = random.Random(4)
+    words = ["row", "rows", "ROWS", "Row", "arrow", "arrows", "xrow", "_row", "row5", "#", "12", "7", "and", "&",
+             "to", "-", ",", "r", "ows", "İ", "é"]
+    texts = ["".join(rng.choice(words) + rng.choice([" ", "", "  ", "\t", ".", "\n"]) for _ in range(rng.randint(1, 8)))
+             for _ in range(30_000)]
+    found = [([(m.span(), m.group(1)) for m in plain.finditer(t)], [(m.span(), m.group(1)) for m in
+              grounding._ROWS.finditer(t)]) for t in texts]
+    assert [t for t, (a, b) in zip(texts, found) if a != b] == []
+    assert sum(bool(a) for a, _ in found) > 1_000
 
 
 def _rows(name: str) -> list[dict]:

@@ -9,6 +9,9 @@ Three prechecks, each compared with the same code with the precheck letting ever
 Texts: what Faker writes in 18 locales (addresses, street names with numbers, phones, IPv4/IPv6, emails, IBANs, card
 numbers, SSNs, sentences, ISO timestamps) and random strings over digits, separators and letters; each test also
 checks that its precheck really skipped something, so it cannot pass by never being asked.
+
+Regexes written to start at a character the engine can skip to (a capital, a digit, a space) with what came before it
+looked behind are held to the same matches as their plain form, on the same texts.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import re
 import pytest
 from faker import Faker
 
-from datapilot_pipeline.lib.pii import addresses, engine
+from datapilot_pipeline.lib.pii import addresses, engine, names
+from datapilot_pipeline.lib.pii.lexicon import PARTICLES
 from datapilot_pipeline.lib.pii.config import DEFAULT_CONFIG
 
 LOCALES = ("en_US", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR", "en_GB", "en_IN", "en_AU", "en_CA", "ja_JP",
@@ -140,3 +144,37 @@ def test_a_number_takes_no_context_from_the_text_analyzed_before_it():
     assert engine._presidio_findings([number], DEFAULT_CONFIG)[number] == []
     assert engine._presidio_findings(["call my phone", number], DEFAULT_CONFIG)[number] == []
     assert engine.scan_texts(["call my phone", number]) == [[], []]
+
+
+def _prose(rng: random.Random) -> str:
+    """Capitalized and lower-case words, digits, dots, hyphens, apostrophes and line breaks side by side: where a
+    word may start, glued to a word or a dot or not."""
+    pieces = ["Maria", "van", "der", "Berg", "O’Neil", "José-Luis", "Élodie", "ÅSA", "x", "de", "la", "St.", "7",
+              "a.B", "_Ab", "Mc", "İlker", "ſtraße", "Rd", "the", "Über", "ab", "Zoë", "3Ab", "K-9"]
+    seps = [" ", "  ", ".", "-", "\n", ", ", "'", "_", ""]
+    return "".join(rng.choice(pieces) + rng.choice(seps) for _ in range(rng.randint(1, 9)))
+
+
+def test_the_capital_first_name_patterns_match_as_the_look_behind_first_ones(corpus):
+    up = names._UP
+    assert names._WORD.startswith(f"[{up}](?<![\\w.].)")
+    plain_word = "(?<![\\w.])" + f"[{up}]" + names._WORD[len(f"[{up}](?<![\\w.].)"):]
+    plain_run = re.compile(rf"{plain_word}(?:\s+(?:(?:{'|'.join(sorted(PARTICLES))})\s+){{0,2}}{plain_word}){{0,5}}")
+    plain_token = re.compile(plain_word)
+    rng = random.Random(5)
+    texts = corpus + [_prose(rng) for _ in range(20_000)]
+    runs = [([m.span() for m in plain_run.finditer(t)], [m.span() for m in names._RUN.finditer(t)]) for t in texts]
+    assert [t for t, (a, b) in zip(texts, runs) if a != b] == []
+    cut = [(t, m.start() + 1, m.end()) for t in texts[:5000] for m in plain_run.finditer(t)]  # searched from inside
+    assert [c for c in cut if [m.span() for m in plain_token.finditer(*c)] != [m.span() for m in names._TOKEN.finditer(*c)]] == []
+    assert sum(map(bool, (a for a, _ in runs))) > 10_000 and len(cut) > 2_000
+
+
+def test_the_address_hint_answers_as_its_plain_alternation(corpus):
+    plain = re.compile(r"\d|\w \w{1,3} [A-ZÀ-Þ]|\w [A-ZÀ-Þ]")
+    rng = random.Random(9)
+    texts = corpus + [_prose(rng) for _ in range(20_000)]
+    answers = [(plain.search(t) is not None, engine._ADDRESS_HINT.search(t) is not None) for t in texts]
+    assert [t for t, (a, b) in zip(texts, answers) if a != b] == []
+    no_digit = [a for t, (a, _) in zip(texts, answers) if not re.search(r"\d", t)]
+    assert sum(no_digit) > 1_000 and len(no_digit) - sum(no_digit) > 1_000  # the word branches both ways

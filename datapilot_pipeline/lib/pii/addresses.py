@@ -73,8 +73,10 @@ def may_hold_address(text: str) -> bool:
     """False only when no address pattern can match `text` (a set lookup per word and one case-sensitive scan,
     instead of three scans with hundreds of alternatives at every position)."""
     runs, glued = _hints()
-    return (not runs.isdisjoint(_LETTER_RUN.findall(text))
-            or glued.search(text.translate(_FOLD).lower()) is not None)
+    if not runs.isdisjoint(_LETTER_RUN.findall(text)):
+        return True
+    folded = text if text.isascii() else text.translate(_FOLD)  # `_FOLD` maps no ASCII letter: most texts skip it
+    return glued.search(folded.lower()) is not None
 
 
 def find_address_spans(text: str) -> list[tuple[int, int]]:

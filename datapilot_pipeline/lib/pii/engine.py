@@ -53,8 +53,10 @@ _MAYBE_PII = re.compile(
     r"@|:[0-9A-Fa-f]*:|\d(?:(?:[ ()+\-./]*\d){6}|\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}"
     r"|(?:(?<=\b[A-Z]{2}\d)|(?<=\b[A-Z]{2} \d))\d ?\d{2} ?\d{2} ?[A-D]\b"
     r"|(?<=\b[A-Z]{5}\d)\d{3}[A-Z]\b|(?<=\b[A-Z]{6}\d)\d[A-Z]\d{2}[A-Z])", re.IGNORECASE)
-# Every address shape has a number, or a street name (capitalized) after its street type.
-_ADDRESS_HINT = re.compile(r"\d|\w \w{1,3} [A-ZÀ-Þ]|\w [A-ZÀ-Þ]")
+# Every address shape has a number, or a street name (capitalized) after its street type: a word, a space, maybe a
+# word of 1-3 characters and a space, then a capital. Each branch starts at a digit or a space (the word before is
+# looked behind), so the regex engine skips every other character in C.
+_ADDRESS_HINT = re.compile(r"\d|(?<=\w) (?:\w{1,3} )?[A-ZÀ-Þ]")
 _TRUNK_PREFIXED = re.compile(r"0[1-9]\d{8,9}")  # a national number written with its trunk zero
 
 _NEEDS_CONTEXT_BARE = {"NL_BSN", "CA_SIN", "AU_TFN", "DE_TAX_ID", "IN_AADHAAR"}

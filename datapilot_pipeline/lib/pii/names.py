@@ -37,7 +37,10 @@ PLACE_POINTS = -4.0  # "San Diego", "Rio de Janeiro"
 _BOTH_LISTED = 0.4  # first and last word both in the name lists: a pair of rare names ("Coluccio Michelangeli")
 
 _UP = "A-ZÀ-ÖØ-ÞĀ-ſ"
-_WORD = rf"(?<![\w.])[{_UP}](?:[^\W\d_]|['’]|-(?=[^\W\d_]))*[a-zß-öø-ÿ](?:[^\W\d_]|['’]|-(?=[^\W\d_]))*(?![\d])"
+# A capitalized word not glued to a word or a dot before it. The capital comes first and the look-behind checks the
+# character before it (`(?<![\w.].)`, the same as `(?<![\w.])` ahead of it): the regex engine then skips every
+# character that is not a capital in C, and a name scan costs half as much on business prose.
+_WORD = rf"[{_UP}](?<![\w.].)(?:[^\W\d_]|['’]|-(?=[^\W\d_]))*[a-zß-öø-ÿ](?:[^\W\d_]|['’]|-(?=[^\W\d_]))*(?![\d])"
 _RUN = re.compile(rf"{_WORD}(?:\s+(?:(?:{'|'.join(sorted(PARTICLES))})\s+){{0,2}}{_WORD}){{0,5}}")
 _TOKEN = re.compile(_WORD)
 _TITLE_BEFORE = re.compile(r"(?:^|[\s(,;:])(" + "|".join(re.escape(t) for t in sorted(TITLES, key=len, reverse=True))
