@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -42,15 +43,55 @@ def test_great_expectations_is_imported_beside_the_workers_only_for_a_small_file
     asked = []
     real = report_mod.parallel_chunks
 
-    def recording(chunk_iter, spec, workers, preload_gx=False):
+    def recording(chunk_iter, spec, workers, preload_gx=False, fork=False):
         asked.append(preload_gx)
-        return real(chunk_iter, spec, workers, preload_gx)
+        return real(chunk_iter, spec, workers, preload_gx, fork)
 
     monkeypatch.setattr(report_mod, "parallel_chunks", recording)
     monkeypatch.setattr(report_mod, "GX_BESIDE_WORKERS_MAX_BYTES", 1 if large else 2**40)
     two = validate_dataset(dataset, workers=2)
     assert asked == [not large]
     assert two.report["great_expectations"]["success"] is not None
+
+
+FORKED_VALIDATION = """
+import json, sys
+from datapilot_pipeline.lib import workers
+from datapilot_pipeline.lib.validation import report as report_mod
+
+methods = []
+real = workers.start_method
+
+
+def recording(fork):
+    methods.append(real(fork))
+    return methods[-1]
+
+
+if __name__ == "__main__":
+    workers.start_method = recording
+    report_mod.CHUNK_LINES = 17
+    report_mod.FORK_WORKERS_MAX_BYTES = int(sys.argv[2])
+    two = report_mod.validate_dataset(sys.argv[1], workers=2)
+    print(json.dumps({"methods": methods, "report": two.report, "pii_lines": two.pii.lines}))
+"""
+
+
+@pytest.mark.parametrize("fork_below", [2**40, 1])
+def test_forked_workers_give_the_one_process_report(dataset: Path, tmp_path: Path, fork_below: int) -> None:
+    """In a fresh interpreter (one thread: the test runner's own threads would rule a fork out), a small file's workers
+    are forked and a large one's spawned; the report is the one process's either way, Great Expectations included
+    (it is imported beside the forked workers, in a thread started after the fork)."""
+    script = tmp_path / "forked.py"
+    script.write_text(FORKED_VALIDATION)
+    out = subprocess.run([sys.executable, str(script), str(dataset), str(fork_below)], capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    one = validate_dataset(dataset, workers=1)
+    assert found["methods"] == ["fork" if fork_below > 1 else "spawn"]
+    assert _comparable(found["report"]) == json.loads(json.dumps(_comparable(one.report)))
+    assert found["pii_lines"] == one.pii.lines and one.pii.lines  # there was something to find
 
 
 def test_worker_count_defaults(dataset: Path, monkeypatch) -> None:

@@ -3,8 +3,12 @@ stopping early leaves no process behind, and the worker count follows its rules.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
+import subprocess
+import sys
+import threading
 import time
 
 import pytest
@@ -122,3 +126,47 @@ def _pinned_spin(cpu: int, seconds: float, spinning) -> None:
     spinning.set()
     while time.perf_counter() < end:
         pass
+
+
+FORKED_MAP = """
+import json, sys, types
+from datapilot_pipeline.lib.workers import ordered_map, start_method
+
+
+def inherited(n):
+    return n, "parent_only_marker" in sys.modules  # a module this process made at run time, never importable
+
+
+if __name__ == "__main__":
+    sys.modules["parent_only_marker"] = types.ModuleType("parent_only_marker")
+    method = start_method(True)
+    results = list(ordered_map(inherited, range(9), 2, fork=True))
+    print(json.dumps({"method": method, "results": results}))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
+def test_a_single_threaded_process_forks_its_workers(tmp_path):
+    """In a fresh interpreter (one thread): the workers are forked, so they hold what the parent made at run time,
+    and the results come in input order."""
+    script = tmp_path / "forked_map.py"
+    script.write_text(FORKED_MAP)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    assert found == {"method": "fork", "results": [[n, True] for n in range(9)]}
+
+
+def test_workers_are_spawned_unless_a_fork_is_asked_for_and_safe():
+    assert workers.start_method(False) == "spawn"
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert workers._os_threads() != 1
+        assert workers.start_method(True) == "spawn"  # another thread could hold a lock the copy would keep
+        results = list(ordered_map(slow_square, [(n, 0.0) for n in range(6)], 2, fork=True))
+        assert results == [(n, n * n) for n in range(6)]
+    finally:
+        release.set()
+        other.join()

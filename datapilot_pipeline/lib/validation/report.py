@@ -315,6 +315,10 @@ CHUNK_LINES = 250  # lines parsed and checked at a time: memory holds a chunk (~
 # imports it while the workers check the first chunks; for a larger one, after the workers have exited, so the
 # import never sits beside them (2 workers x ~290 MB + this process's fold, growing ~0.15 KB a line).
 GX_BESIDE_WORKERS_MAX_BYTES = 256 * 2**20
+# Below this size the workers are forked where that is safe (`workers.start_method`): they start with this process's
+# modules instead of importing them again, ~0.3 s of CPU each, a tenth of a 20,000-line file's work per worker. A
+# larger file is all line work; its workers are spawned, so none counts this process's pages in its resident memory.
+FORK_WORKERS_MAX_BYTES = 256 * 2**20
 PARALLEL_MIN_BYTES = 16 * 2**20  # below this a file is checked in this process (a worker takes ~2 s to start)
 WORKERS_ENV = "DATAPILOT_VALIDATE_WORKERS"
 
@@ -375,11 +379,11 @@ def _worker_chunk(chunk: list[tuple[int, str]]):
 
 
 def parallel_chunks(chunk_iter: Iterable[list[tuple[int, str]]], spec: _ChunkSpec, workers: int,
-                    preload_gx: bool = False):
-    """`_check_chunk` of every chunk in `workers` spawned processes, results in file order, at most two chunks per
-    worker in flight (memory stays bounded). With `preload_gx` a thread of this process imports Great Expectations
-    while the workers check the first chunks and this thread folds them (the import takes seconds of CPU, the suite
-    runs at the end)."""
+                    preload_gx: bool = False, fork: bool = False):
+    """`_check_chunk` of every chunk in `workers` processes (forked with `fork` where `workers.start_method` finds it
+    safe, else spawned), results in file order, at most two chunks per worker in flight (memory stays bounded). With
+    `preload_gx` a thread of this process imports Great Expectations while the workers check the first chunks and
+    this thread folds them (the import takes seconds of CPU, the suite runs at the end)."""
     from datapilot_pipeline.lib.workers import ordered_map
 
     def preload() -> None:
@@ -387,7 +391,8 @@ def parallel_chunks(chunk_iter: Iterable[list[tuple[int, str]]], spec: _ChunkSpe
 
         import_gx()
 
-    return ordered_map(_worker_chunk, chunk_iter, workers, _init_worker, (spec,), preload if preload_gx else None)
+    return ordered_map(_worker_chunk, chunk_iter, workers, _init_worker, (spec,), preload if preload_gx else None,
+                       fork=fork)
 
 
 def validate_dataset(path: str | Path, *, tokenizer_path: str | Path | None = None, max_tokens: int | None = None,
@@ -428,8 +433,10 @@ def validate_dataset(path: str | Path, *, tokenizer_path: str | Path | None = No
             if n_workers > 1:
                 spec = _ChunkSpec(counter.max_tokens, counter.budget, recipe, duplicates.b,
                                   duplicates.r)
+                size = path.stat().st_size
                 checked = parallel_chunks(chunks(iter_lines(path, digest), CHUNK_LINES), spec, n_workers,
-                                          preload_gx=run_gx and path.stat().st_size < GX_BESIDE_WORKERS_MAX_BYTES)
+                                          preload_gx=run_gx and size < GX_BESIDE_WORKERS_MAX_BYTES,
+                                          fork=size < FORK_WORKERS_MAX_BYTES)
             else:
                 checked = (_check_chunk(chunk, counter, cache, recipe, duplicates.b, duplicates.r)
                            for chunk in chunks(iter_lines(path, digest), CHUNK_LINES))
