@@ -178,3 +178,34 @@ def test_the_address_hint_answers_as_its_plain_alternation(corpus):
     assert [t for t, (a, b) in zip(texts, answers) if a != b] == []
     no_digit = [a for t, (a, _) in zip(texts, answers) if not re.search(r"\d", t)]
     assert sum(no_digit) > 1_000 and len(no_digit) - sum(no_digit) > 1_000  # the word branches both ways
+
+
+WORD_LISTS_PROBE = """
+import json
+from datapilot_pipeline.lib.pii import scan_texts
+from datapilot_pipeline.lib.pii.lexicon import lexicon, street_types
+
+business = scan_texts(["Audit rows 62 and 66 for entry errors.", "2 rows of cost exceed 4424.6, far above 1020.52.",
+                       "Model revenue jointly with units.", "Hauptstraße and rue are words here, not addresses."])
+read_for_business = lexicon.cache_info().currsize
+streets_read = street_types.cache_info().currsize
+named = scan_texts(["Ship to 12 Main Street by Friday.", "Ask Maria Gonzalez about the refund."])
+print(json.dumps({"business": [[f.entity_type for f in fs] for fs in business], "read_for_business": read_for_business,
+                  "streets_read": streets_read, "named": [[f.entity_type for f in fs] for fs in named],
+                  "read_for_name": lexicon.cache_info().currsize}))
+"""
+
+
+def test_the_word_lists_are_read_when_a_name_or_address_is_first_weighed():
+    """In a fresh interpreter: business text with no two capitalized words side by side is scanned with the street
+    types alone (the address precheck read them: the last text names street types); an address and a name then
+    read the word lists and are found."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", WORD_LISTS_PROBE], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    assert found["business"] == [[], [], [], []] and found["streets_read"] == 1 and found["read_for_business"] == 0
+    assert found["named"] == [["STREET_ADDRESS"], ["PERSON"]] and found["read_for_name"] == 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from datapilot_pipeline.lib.pii.lexicon import BUSINESS_WORDS, lexicon
+from datapilot_pipeline.lib.pii.lexicon import BUSINESS_WORDS, lexicon, street_types
 
 _UP = "A-ZÀ-ÖØ-ÞĀ-ſ"
 _CAP = rf"[{_UP}](?:[^\W\d_]|['’.])*(?:-[{_UP}](?:[^\W\d_]|['’])+)*"
@@ -28,12 +28,12 @@ def _alt(words) -> str:
 
 @lru_cache(maxsize=1)
 def _patterns() -> tuple[re.Pattern, ...]:
-    lex = lexicon()
+    streets = street_types()
     suffix = (rf"(?<![\w.,])(?:{_UNIT_WORD},?\s+(?:{_NUM},?\s+)?|{_NUM},?\s+)(?P<name>(?:{_CAP}\s+){{1,3}})"
-              rf"(?P<type>{_alt(lex.suffix_streets)})(?![\w]){_UNIT}")
-    glued = (rf"(?<![\w-])(?P<name>(?:(?:{_CAP}|van|von|der|den|de)[ -]){{0,4}}(?:[{_UP}][^\W\d_]*)?(?i:{_alt(lex.glued_streets)}))"
+              rf"(?P<type>{_alt(streets.suffix)})(?![\w]){_UNIT}")
+    glued = (rf"(?<![\w-])(?P<name>(?:(?:{_CAP}|van|von|der|den|de)[ -]){{0,4}}(?:[{_UP}][^\W\d_]*)?(?i:{_alt(streets.glued)}))"
              rf"\s+{_NUM}(?![\w]){_UNIT}")
-    prefix = (rf"(?<![\w])(?:{_NUM},?\s+)?(?:{_alt(lex.prefix_streets)}){_LINK}{_LINK}\s+(?P<name>{_CAP}"
+    prefix = (rf"(?<![\w])(?:{_NUM},?\s+)?(?:{_alt(streets.prefix)}){_LINK}{_LINK}\s+(?P<name>{_CAP}"
               rf"(?:{_LINK}{_LINK}\s+{_CAP}){{0,3}})(?:,?\s+{_NUM}(?![\w]))?{_UNIT}")
     return (re.compile(suffix), re.compile(glued), re.compile(prefix))
 
@@ -64,9 +64,9 @@ def _hints() -> tuple[frozenset[str], re.Pattern]:
     """What every match holds: the first letter run of a suffix or prefix street type as a whole letter run of the
     text (those types follow a space or a non-word character and end at a non-letter), or a glued type anywhere in
     the lower-cased text (the glued pattern ignores case)."""
-    lex = lexicon()
-    runs = frozenset(_LETTER_RUN.match(t).group() for t in (*lex.suffix_streets, *lex.prefix_streets))
-    return runs, re.compile(_alt(t.lower() for t in lex.glued_streets))
+    streets = street_types()
+    runs = frozenset(_LETTER_RUN.match(t).group() for t in (*streets.suffix, *streets.prefix))
+    return runs, re.compile(_alt(t.lower() for t in streets.glued))
 
 
 def may_hold_address(text: str) -> bool:

@@ -4,7 +4,10 @@ often each word is written in lower case or capitalized in the docstrings of the
 pandas, scikit-learn, scipy and statsmodels; multi-word place names), `data/pii_names.jsonl` (street words per
 locale, from Faker's address providers); and a hand list of business words, always read as ordinary words.
 
-Loaded once per process (a gzipped TSV of 1.3 MB, read column-wise: ~0.15 s of CPU), no pickles, nothing downloaded.
+Loaded once per process, no pickles, nothing downloaded. The street types (`street_types`, a small JSONL) are read
+on their own: the address precheck needs only them. The word lists (`lexicon`, a gzipped TSV of 1.3 MB read
+column-wise: ~0.13 s of CPU) are read when a name or address is first weighed: a text with two capitalized words
+side by side, or an address pattern's match; a scan of business text may never need them.
 """
 
 from __future__ import annotations
@@ -141,8 +144,15 @@ def _read_words() -> tuple[_Counts, frozenset[str], frozenset[str], frozenset[st
     return _Counts(index, [first_ranks, last_ranks, lower, cap]), first, last, places
 
 
+@dataclass(frozen=True)
+class StreetTypes:
+    suffix: frozenset[str]  # "Street", "Burg", "Nagar": after the name, separate word
+    prefix: frozenset[str]  # "rue", "Calle", "Via", "Rua": before the name
+    glued: tuple[str, ...]  # "straße", "straat", "laan": glued to the name, lower case, longest first
+
+
 @lru_cache(maxsize=1)
-def lexicon() -> Lexicon:
+def street_types() -> StreetTypes:
     suffix: set[str] = set()
     prefix: set[str] = set()
     glued: set[str] = set()
@@ -159,6 +169,11 @@ def lexicon() -> Lexicon:
     glued.update(("strasse", "str.", "gracht", "plein", "kade", "dijk", "straat", "markt"))
     suffix.update(("St", "St.", "Rd", "Rd.", "Ave", "Ave.", "Blvd", "Blvd.", "Ln", "Dr.", "Hwy", "Pkwy"))
     prefix.update(("Avenue", "Boulevard", "Chemin", "Rue", "Allée", "Impasse", "Quai", "Carrer", "Travesía"))
+    return StreetTypes(frozenset(suffix), frozenset(prefix), tuple(sorted(glued, key=len, reverse=True)))
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> Lexicon:
+    streets = street_types()
     words, first, last, places = _read_words()
-    return Lexicon(first, last, frozenset(suffix), frozenset(prefix), tuple(sorted(glued, key=len, reverse=True)),
-                   words, places)
+    return Lexicon(first, last, streets.suffix, streets.prefix, streets.glued, words, places)
