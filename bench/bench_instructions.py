@@ -8,8 +8,8 @@ folding results hand the GIL to each other as the scheduler lets them), so compa
     .venv/bin/python -m bench.bench_instructions --baseline f4876e6 [--lines 5000] [--workers 2]
 
 writes the `bench_validate` file (realistic 2.9 KB lines, planted PII), validates it with each tree in a fresh
-process under `valgrind --tool=cachegrind --cache-sim=no --trace-children=yes` (the spawned workers included), and
-prints the instructions of each process and the ratio. The baseline tree is a `git worktree` of the revision, made
+process under `valgrind --tool=cachegrind --cache-sim=no --trace-children=yes` (the spawned or forked workers
+included), and prints the instructions of each process and the ratio. The baseline tree is a `git worktree` of the revision, made
 and removed here. Valgrind runs a program ~40x slower: 5,000 lines take ~3 minutes a side.
 """
 
@@ -36,8 +36,8 @@ _RUN = ("import sys\nfrom datapilot_pipeline.lib.validation.report import valida
         "print(report['quality_score'], report['source']['sha256'])\n")
 
 
-def _kind(command: str) -> str:
-    if "spawn_main" in command:
+def _kind(command: str | None) -> str:
+    if command is None or "spawn_main" in command:  # a forked worker runs no command of its own
         return "worker"
     if "resource_tracker" in command:
         return "resource tracker"
@@ -46,7 +46,9 @@ def _kind(command: str) -> str:
 
 def count(tree: Path, dataset: Path, workers: int) -> dict:
     """Instructions per process of one validation of `dataset` by the code in `tree`."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+    # OpenBLAS on one thread in both trees (this one sets it itself): Valgrind runs one thread at a time, so a helper
+    # thread's busy-waiting would count as work, and as much as the scheduler lets it run.
+    env = {**os.environ, "PYTHONPATH": str(tree), "OPENBLAS_NUM_THREADS": "1"}
     out = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no", "--trace-children=yes",
                           "--cachegrind-out-file=/dev/null", sys.executable, "-c", _RUN, str(dataset), str(workers)],
                          cwd=tree, env=env, capture_output=True, text=True)
@@ -60,7 +62,7 @@ def count(tree: Path, dataset: Path, workers: int) -> dict:
 def parse_counts(stderr: str) -> list[dict]:
     """Each traced process's kind and instruction count from Valgrind's output, the main process first."""
     commands = dict(_COMMAND.findall(stderr))
-    processes = [{"kind": _kind(commands.get(pid, "")), "instructions": int(n.replace(",", ""))}
+    processes = [{"kind": _kind(commands.get(pid)), "instructions": int(n.replace(",", ""))}
                  for pid, n in _COUNT.findall(stderr)]
     return sorted(processes, key=lambda p: ("main", "worker", "resource tracker").index(p["kind"]))
 

@@ -1,5 +1,5 @@
-"""The instruction benchmark reads Valgrind's report of every traced process (main, spawned workers, the resource
-tracker) as Valgrind writes it; the numbers below are a real report's, trimmed."""
+"""The instruction benchmark reads Valgrind's report of every traced process (main, spawned or forked workers, the
+resource tracker) as Valgrind writes it; the numbers below are real reports', trimmed."""
 
 from __future__ import annotations
 
@@ -28,3 +28,19 @@ def test_each_process_is_read_with_its_kind_main_first() -> None:
 
 def test_a_report_without_counts_gives_no_process() -> None:
     assert parse_counts("==1== Command: python -c pass\nvalgrind: failed to start\n") == []
+
+
+FORKED_STDERR = """\
+==2628== Cachegrind, a cache and branch-prediction profiler
+==2628== Command: /work/.venv/bin/python -c import\\ sys ... /tmp/bench.jsonl 2
+==2671== I   refs:      9,111,222,333
+==2670== I   refs:      9,222,111,333
+==2628== I   refs:      10,258,276,320
+"""
+
+
+def test_a_forked_worker_is_read_as_a_worker() -> None:
+    """A forked process runs no command of its own: Valgrind prints its count without a Command line."""
+    assert parse_counts(FORKED_STDERR) == [{"kind": "main", "instructions": 10_258_276_320},
+                                           {"kind": "worker", "instructions": 9_111_222_333},
+                                           {"kind": "worker", "instructions": 9_222_111_333}]
