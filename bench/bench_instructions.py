@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from itertools import zip_longest
 from pathlib import Path
 
 from datapilot_pipeline.lib.atomic import atomic_write_json
@@ -93,7 +94,11 @@ def main() -> None:
         print(f"the reports differ: {before['report']} against {after['report']}")
     print(f"validation of {args.lines} bench_validate lines, {args.workers} worker(s): instructions (G)")
     print(f"{'process':<18}{args.baseline[:12]:>14}{'this tree':>14}{'ratio':>8}")
-    for b, a in zip(before["processes"], after["processes"]):
+    for b, a in zip_longest(before["processes"], after["processes"]):  # a forking tree has no resource tracker
+        if b is None or a is None:
+            print(f"{(b or a)['kind']:<18}" + "".join(f"{p['instructions'] / 1e9:>14.2f}" if p else f"{'-':>14}"
+                                                      for p in (b, a)))
+            continue
         print(f"{b['kind']:<18}{b['instructions'] / 1e9:>14.2f}{a['instructions'] / 1e9:>14.2f}"
               f"{a['instructions'] / b['instructions']:>8.3f}")
     print(f"{'total':<18}{before['total'] / 1e9:>14.2f}{after['total'] / 1e9:>14.2f}"

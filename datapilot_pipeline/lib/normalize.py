@@ -9,6 +9,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from datapilot_pipeline.lib import json_codec
+
 CATEGORY_SYNONYMS = {
     "anomaly": "outlier", "anomalies": "outlier", "outliers": "outlier", "anomalous": "outlier",
     "data quality": "quality", "data_quality": "quality", "data-quality": "quality", "dq": "quality",
@@ -139,6 +141,6 @@ def parse_output_text(text: str) -> Any:
     if fenced:
         stripped = fenced.group(1).strip()
     try:
-        return json.loads(stripped)
+        return json_codec.loads(stripped)  # `json.loads`' value, through orjson where certainly the same
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc

@@ -49,20 +49,19 @@ def _looks_like(entity: str, value: str) -> bool:
 
 def scan_cells(cells: list[Cell], config: PiiConfig = DEFAULT_CONFIG) -> list[list[PiiFinding]]:
     """Findings per (column, value), spans relative to the value."""
-    scanned = [_scanned(c) for c in cells]
+    scanned = [_scanned(c) if c[0] else (c[1], 0) for c in cells]  # most cells have no column: no call
     results = scan_texts([text for text, _ in scanned], config)
     out = []
     for (column, value), (_, offset), findings in zip(cells, scanned, results):
-        if offset or any(f.end <= 0 for f in findings):
+        if findings and (offset or any(f.end <= 0 for f in findings)):
             findings = [PiiFinding(f.entity_type, max(f.start - offset, 0), f.end - offset, f.score, f.locale)
                         for f in findings if f.end > offset]
-        local = findings
         entity = column_entity(column) if column else None
-        whole = value.strip()
-        if (entity and config.wants(entity) and _looks_like(entity, whole)
-                and not any(f.end - f.start >= len(whole) for f in local)):
-            local = [PiiFinding(entity, 0, len(value), 0.9)]
-        out.append(local)
+        if entity and config.wants(entity):
+            whole = value.strip()
+            if _looks_like(entity, whole) and not any(f.end - f.start >= len(whole) for f in findings):
+                findings = [PiiFinding(entity, 0, len(value), 0.9)]
+        out.append(findings)
     return out
 
 

@@ -374,9 +374,13 @@ def _text_findings(text: str, config: PiiConfig) -> list[PiiFinding]:
     find_address_spans, find_person_spans = _TEXT_FINDERS or _text_finders()  # not an import per text: ~2 us each
     found = []
     if config.wants("STREET_ADDRESS") and " " in text and _ADDRESS_HINT.search(text):
-        found += [PiiFinding("STREET_ADDRESS", a, b, 0.6) for a, b in find_address_spans(text)]
+        spans = find_address_spans(text)
+        if spans:
+            found += [PiiFinding("STREET_ADDRESS", a, b, 0.6) for a, b in spans]
     if config.wants("PERSON"):
-        found += [PiiFinding("PERSON", a, b, 0.55) for a, b in find_person_spans(text)]
+        spans = find_person_spans(text)
+        if spans:
+            found += [PiiFinding("PERSON", a, b, 0.55) for a, b in spans]
     return found
 
 
@@ -387,7 +391,10 @@ def scan_texts(texts: list[str], config: PiiConfig = DEFAULT_CONFIG) -> list[lis
     found = _presidio_findings(candidates, config) if candidates else {}
     result: dict[str, list[PiiFinding]] = {}
     for text in unique:
-        findings = [f for f in found.get(text, ()) if _keep(f, text)] + _text_findings(text, config)
+        findings = _text_findings(text, config)
+        hits = found.get(text)  # Presidio's, for the few candidates
+        if hits:
+            findings = [f for f in hits if _keep(f, text)] + findings
         result[text] = resolve_overlaps(findings) if findings else findings
     return [list(result.get(t, [])) if isinstance(t, str) else [] for t in texts]
 
