@@ -49,13 +49,14 @@ def test_great_expectations_is_imported_beside_the_workers_only_for_a_small_file
 
     monkeypatch.setattr(report_mod, "parallel_chunks", recording)
     monkeypatch.setattr(report_mod, "GX_BESIDE_WORKERS_MAX_BYTES", 1 if large else 2**40)
+    monkeypatch.setattr(report_mod, "FORK_WORKERS_MAX_BYTES", 1)  # spawned workers: forked ones get a GX process
     two = validate_dataset(dataset, workers=2)
     assert asked == [not large]
     assert two.report["great_expectations"]["success"] is not None
 
 
 FORKED_VALIDATION = """
-import json, sys
+import json, multiprocessing, sys
 from datapilot_pipeline.lib import workers
 from datapilot_pipeline.lib.validation import report as report_mod
 
@@ -73,7 +74,9 @@ if __name__ == "__main__":
     report_mod.CHUNK_LINES = 17
     report_mod.FORK_WORKERS_MAX_BYTES = int(sys.argv[2])
     two = report_mod.validate_dataset(sys.argv[1], workers=2)
-    print(json.dumps({"methods": methods, "report": two.report, "pii_lines": two.pii.lines}))
+    print(json.dumps({"methods": methods, "report": two.report, "pii_lines": two.pii.lines,
+                      "gx_here": "great_expectations" in sys.modules,
+                      "processes_left": len(multiprocessing.active_children())}))
 """
 
 
@@ -81,7 +84,8 @@ if __name__ == "__main__":
 def test_forked_workers_give_the_one_process_report(dataset: Path, tmp_path: Path, fork_below: int) -> None:
     """In a fresh interpreter (one thread: the test runner's own threads would rule a fork out), a small file's workers
     are forked and a large one's spawned; the report is the one process's either way, Great Expectations included
-    (it is imported beside the forked workers, in a thread started after the fork)."""
+    (with forked workers it is imported and run in a process of its own, never in this one), and no process is left
+    behind."""
     script = tmp_path / "forked.py"
     script.write_text(FORKED_VALIDATION)
     out = subprocess.run([sys.executable, str(script), str(dataset), str(fork_below)], capture_output=True, text=True,
@@ -89,9 +93,55 @@ def test_forked_workers_give_the_one_process_report(dataset: Path, tmp_path: Pat
     assert out.returncode == 0, out.stderr[-3000:]
     found = json.loads(out.stdout.strip().splitlines()[-1])
     one = validate_dataset(dataset, workers=1)
-    assert found["methods"] == ["fork" if fork_below > 1 else "spawn"]
+    assert found["methods"] and set(found["methods"]) == {"fork" if fork_below > 1 else "spawn"}
     assert _comparable(found["report"]) == json.loads(json.dumps(_comparable(one.report)))
     assert found["pii_lines"] == one.pii.lines and one.pii.lines  # there was something to find
+    assert found["report"]["great_expectations"]["evaluated"] == 9
+    assert found["gx_here"] is (fork_below == 1) and found["processes_left"] == 0
+
+
+SUITE_FAILURES = """
+import json, multiprocessing, sys
+from datapilot_pipeline.lib.validation import gx_suite, report as report_mod
+
+
+def broken_suite(*args, **kwargs):
+    raise ValueError("the suite broke")
+
+
+if __name__ == "__main__":
+    if sys.argv[2] == "suite":
+        gx_suite.run_suite = broken_suite  # before the fork: the suite's process runs this
+    try:
+        report_mod.validate_dataset(sys.argv[1], workers=2)
+        outcome = "no error"
+    except Exception as exc:
+        outcome = f"{type(exc).__name__}: {exc}"
+    print(json.dumps({"outcome": outcome, "processes_left": len(multiprocessing.active_children()),
+                      "gx_here": "great_expectations" in sys.modules}))
+"""
+
+
+@pytest.mark.parametrize("failure", ["suite", "file"])
+def test_the_suite_process_reports_its_error_and_ends_with_the_validation(dataset: Path, tmp_path: Path,
+                                                                          failure: str) -> None:
+    """The suite's error reaches the caller as raised; a validation that fails before its suite (a file with no
+    example) ends the suite's process too."""
+    script = tmp_path / "suite_failures.py"
+    script.write_text(SUITE_FAILURES)
+    data = dataset
+    if failure == "file":
+        data = tmp_path / "no_examples.jsonl"
+        data.write_text('{"note": "not an example"}\n' * 50, encoding="utf-8")
+    out = subprocess.run([sys.executable, str(script), str(data), failure], capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    if failure == "suite":
+        assert found["outcome"] == "ValueError: the suite broke"
+    else:
+        assert found["outcome"].startswith("DatasetReadError") and "example" in found["outcome"]
+    assert found["processes_left"] == 0 and found["gx_here"] is False
 
 
 def test_worker_count_defaults(dataset: Path, monkeypatch) -> None:

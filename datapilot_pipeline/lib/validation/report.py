@@ -9,6 +9,7 @@ import time
 from array import array
 from collections import Counter
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -29,6 +30,7 @@ from datapilot_pipeline.lib.validation.tokens import DEFAULT_MAX_TOKENS, MAX_DRO
 
 if TYPE_CHECKING:
     from datapilot_pipeline.lib.paths import Workspace
+    from datapilot_pipeline.lib.validation.gx_suite import SuiteProcess
     from datapilot_pipeline.lib.generation.token_budget import TokenBudget
 
 REPORT_PREFIX = "finetune_export_report_"
@@ -158,8 +160,10 @@ class ReportFold:
                 "drop_rate": round(rate, 4), "max_drop_rate": MAX_DROP_RATE}
 
     def report(self, dups: DuplicateResult, token_method: TokenMethod, *, max_tokens: int = DEFAULT_MAX_TOKENS,
-               near_threshold: float = NEAR_THRESHOLD, run_gx: bool = True) -> dict:
-        """The report (DESIGN.md) of every line folded so far and the duplicate pass over them."""
+               near_threshold: float = NEAR_THRESHOLD, run_gx: bool = True,
+               suite_process: "SuiteProcess | None" = None) -> dict:
+        """The report (DESIGN.md) of every line folded so far and the duplicate pass over them; the Great
+        Expectations suite runs here, or in `suite_process` when given."""
         n = self.n
         schema = self.schema_section()
         pii = self.pii_result()
@@ -185,7 +189,9 @@ class ReportFold:
                                  "dominant_share": round(top[0][1] / sum(categories.values()), 4) if top else None},
             "issues": [i.as_dict() for i in issues],
         }
-        if run_gx:
+        if run_gx and suite_process is not None:
+            report["great_expectations"] = suite_process.run(self.gx, max_tokens, scoring.MIN_EXAMPLES)
+        elif run_gx:
             from datapilot_pipeline.lib.validation.gx_suite import run_suite
 
             frame, self.gx = self.gx.frame(), None  # the columns are the frame's now: not kept twice
@@ -316,8 +322,10 @@ CHUNK_LINES = 250  # lines parsed and checked at a time: memory holds a chunk (~
 # import never sits beside them (2 workers x ~290 MB + this process's fold, growing ~0.15 KB a line).
 GX_BESIDE_WORKERS_MAX_BYTES = 256 * 2**20
 # Below this size the workers are forked where that is safe (`workers.start_method`): they start with this process's
-# modules instead of importing them again, ~0.3 s of CPU each, a tenth of a 20,000-line file's work per worker. A
-# larger file is all line work; its workers are spawned, so none counts this process's pages in its resident memory.
+# modules and its PII analyzer, built once here, instead of importing and building them again (~0.6 s of CPU each,
+# a fifth of a 20,000-line file's work per worker), and Great Expectations is imported and run in a process forked
+# for it (`gx_suite.SuiteProcess`), beside this one's analyzer build. A larger file is all line work; its workers
+# are spawned, so none counts this process's pages in its resident memory.
 FORK_WORKERS_MAX_BYTES = 256 * 2**20
 PARALLEL_MIN_BYTES = 16 * 2**20  # below this a file is checked in this process (a worker takes ~2 s to start)
 WORKERS_ENV = "DATAPILOT_VALIDATE_WORKERS"
@@ -407,9 +415,11 @@ def validate_dataset(path: str | Path, *, tokenizer_path: str | Path | None = No
 
     `workers` processes check the chunks (`worker_count`: by default one per CPU core for a file of at least
     `PARALLEL_MIN_BYTES`, else this process alone); the report is the same whatever the number."""
+    from datapilot_pipeline.lib.pii import get_analyzer
     from datapilot_pipeline.lib.validation.pii_scan import ScanCache
     from datapilot_pipeline.lib.validation.recipe import dataset_budget, dataset_recipe
     from datapilot_pipeline.lib.validation.records import iter_lines, no_example_error, no_object_error
+    from datapilot_pipeline.lib.workers import start_method
 
     path = Path(path)
     if not path.is_file():
@@ -426,7 +436,9 @@ def validate_dataset(path: str | Path, *, tokenizer_path: str | Path | None = No
             raise DatasetChangedError(f"{path} changed after validation: sha256 {sha256} != {expected_sha256}")
         return sha256
 
-    with tempfile.TemporaryDirectory(prefix="datapilot_validate_") as tmp, objects_alive_now_frozen() as freeze:
+    suite_process = None
+    with tempfile.TemporaryDirectory(prefix="datapilot_validate_") as tmp, objects_alive_now_frozen() as freeze, \
+            ExitStack() as cleanup:
         duplicates = StreamingDuplicates(tmp, near_threshold)
         n_workers = worker_count(path, workers)
         try:
@@ -434,9 +446,17 @@ def validate_dataset(path: str | Path, *, tokenizer_path: str | Path | None = No
                 spec = _ChunkSpec(counter.max_tokens, counter.budget, recipe, duplicates.b,
                                   duplicates.r)
                 size = path.stat().st_size
+                fork = size < FORK_WORKERS_MAX_BYTES and start_method(True) == "fork"
+                if fork:
+                    if run_gx:
+                        from datapilot_pipeline.lib.validation.gx_suite import SuiteProcess
+
+                        suite_process = SuiteProcess()  # forked first: GX's import runs beside the analyzer's build
+                        cleanup.callback(suite_process.close)
+                    get_analyzer()  # built once here: the forked workers start with it
                 checked = parallel_chunks(chunks(iter_lines(path, digest), CHUNK_LINES), spec, n_workers,
-                                          preload_gx=run_gx and size < GX_BESIDE_WORKERS_MAX_BYTES,
-                                          fork=size < FORK_WORKERS_MAX_BYTES)
+                                          preload_gx=run_gx and not fork and size < GX_BESIDE_WORKERS_MAX_BYTES,
+                                          fork=fork)
             else:
                 checked = (_check_chunk(chunk, counter, cache, recipe, duplicates.b, duplicates.r)
                            for chunk in chunks(iter_lines(path, digest), CHUNK_LINES))
@@ -459,8 +479,8 @@ def validate_dataset(path: str | Path, *, tokenizer_path: str | Path | None = No
         if not fold.usable:
             raise no_example_error(path, fold.first_problem)
         dups = duplicates.result()
-    report = fold.report(dups, TokenMethod(counter.method, counter.exact), max_tokens=counter.max_tokens,
-                         near_threshold=near_threshold, run_gx=run_gx)
+        report = fold.report(dups, TokenMethod(counter.method, counter.exact), max_tokens=counter.max_tokens,
+                             near_threshold=near_threshold, run_gx=run_gx, suite_process=suite_process)
     recipe_section["problems"] += recipe_problems[:MAX_LISTED]
     report["recipe"] = recipe_section
     report["source"] = {"path": str(path), "sha256": sha256}
