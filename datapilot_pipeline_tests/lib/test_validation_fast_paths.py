@@ -403,3 +403,18 @@ def test_a_repeated_key_is_read_as_json_does_and_scanned_both_times() -> None:
     cells = _cells_of_parsed(raw, True, rec.pairs)
     assert [v for _column, v in cells if v in ("ada.byron@example.org", "b")] == ["ada.byron@example.org", "b"]
     assert scan_records([(1, True, raw, rec.pairs)]).by_line == {1: {"EMAIL_ADDRESS": 1}}
+
+
+def test_power_tables_first_made_small_are_made_again_for_a_longer_text(monkeypatch) -> None:
+    """Tables first made while `_WORD_TABLE` was small (as the test above shrinks it) are not kept for the texts
+    that follow: a longer text is hashed as the reference hashes it."""
+    from datapilot_pipeline.lib.validation import dedup
+
+    monkeypatch.setattr(dedup, "_POWER_TABLES", None)
+    with monkeypatch.context() as shrunk:
+        shrunk.setattr(dedup, "_WORD_TABLE", 27)
+        dedup._word_hashes(["short text"])
+    assert len(dedup._POWER_TABLES[0]) == 27  # the small tables were made and kept
+    text = "a much longer text, " * 10
+    ids, counts = dedup._word_hashes([text])
+    assert ids.tolist() == _reference_word_hashes(text) and counts.tolist() == [40]

@@ -49,7 +49,7 @@ def test_great_expectations_is_imported_beside_the_workers_only_for_a_small_file
 
     monkeypatch.setattr(report_mod, "parallel_chunks", recording)
     monkeypatch.setattr(report_mod, "GX_BESIDE_WORKERS_MAX_BYTES", 1 if large else 2**40)
-    monkeypatch.setattr(report_mod, "FORK_WORKERS_MAX_BYTES", 1)  # spawned workers: forked ones get a GX process
+    monkeypatch.setattr(report_mod, "FORK_MAX_BYTES", 1)  # spawned workers: forked ones get a GX process
     two = validate_dataset(dataset, workers=2)
     assert asked == [not large]
     assert two.report["great_expectations"]["success"] is not None
@@ -72,24 +72,25 @@ def recording(fork):
 if __name__ == "__main__":
     workers.start_method = recording
     report_mod.CHUNK_LINES = 17
-    report_mod.FORK_WORKERS_MAX_BYTES = int(sys.argv[2])
-    two = report_mod.validate_dataset(sys.argv[1], workers=2)
+    report_mod.FORK_MAX_BYTES = int(sys.argv[2])
+    two = report_mod.validate_dataset(sys.argv[1], workers=int(sys.argv[3]))
     print(json.dumps({"methods": methods, "report": two.report, "pii_lines": two.pii.lines,
                       "gx_here": "great_expectations" in sys.modules,
                       "processes_left": len(multiprocessing.active_children())}))
 """
 
 
-@pytest.mark.parametrize("fork_below", [2**40, 1])
-def test_forked_workers_give_the_one_process_report(dataset: Path, tmp_path: Path, fork_below: int) -> None:
+@pytest.mark.parametrize("fork_below, n_workers", [(2**40, 2), (1, 2), (2**40, 1)])
+def test_forked_workers_give_the_one_process_report(dataset: Path, tmp_path: Path, fork_below: int,
+                                                    n_workers: int) -> None:
     """In a fresh interpreter (one thread: the test runner's own threads would rule a fork out), a small file's workers
     are forked and a large one's spawned; the report is the one process's either way, Great Expectations included
-    (with forked workers it is imported and run in a process of its own, never in this one), and no process is left
-    behind."""
+    (below the size, with workers or without, it is imported and run in a process of its own, never in this one),
+    and no process is left behind."""
     script = tmp_path / "forked.py"
     script.write_text(FORKED_VALIDATION)
-    out = subprocess.run([sys.executable, str(script), str(dataset), str(fork_below)], capture_output=True, text=True,
-                         timeout=300, cwd=tmp_path)
+    out = subprocess.run([sys.executable, str(script), str(dataset), str(fork_below), str(n_workers)],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     found = json.loads(out.stdout.strip().splitlines()[-1])
     one = validate_dataset(dataset, workers=1)
@@ -109,7 +110,17 @@ def broken_suite(*args, **kwargs):
     raise ValueError("the suite broke")
 
 
+exit_codes = []
+real_close = gx_suite.SuiteProcess.close
+
+
+def recording_close(self):
+    real_close(self)
+    exit_codes.append(self._process.exitcode)
+
+
 if __name__ == "__main__":
+    gx_suite.SuiteProcess.close = recording_close
     if sys.argv[2] == "suite":
         gx_suite.run_suite = broken_suite  # before the fork: the suite's process runs this
     try:
@@ -118,7 +129,7 @@ if __name__ == "__main__":
     except Exception as exc:
         outcome = f"{type(exc).__name__}: {exc}"
     print(json.dumps({"outcome": outcome, "processes_left": len(multiprocessing.active_children()),
-                      "gx_here": "great_expectations" in sys.modules}))
+                      "gx_here": "great_expectations" in sys.modules, "exit_codes": exit_codes}))
 """
 
 
@@ -126,7 +137,7 @@ if __name__ == "__main__":
 def test_the_suite_process_reports_its_error_and_ends_with_the_validation(dataset: Path, tmp_path: Path,
                                                                           failure: str) -> None:
     """The suite's error reaches the caller as raised; a validation that fails before its suite (a file with no
-    example) ends the suite's process too."""
+    example) ends the suite's process too, at once (its copy of the caller's end of the pipe closed)."""
     script = tmp_path / "suite_failures.py"
     script.write_text(SUITE_FAILURES)
     data = dataset
@@ -142,6 +153,7 @@ def test_the_suite_process_reports_its_error_and_ends_with_the_validation(datase
     else:
         assert found["outcome"].startswith("DatasetReadError") and "example" in found["outcome"]
     assert found["processes_left"] == 0 and found["gx_here"] is False
+    assert found["exit_codes"] and set(found["exit_codes"]) == {0}  # it ended by itself, not killed after waiting
 
 
 def test_worker_count_defaults(dataset: Path, monkeypatch) -> None:

@@ -71,11 +71,12 @@ def _powers(base: int, n: int) -> np.ndarray:
 
 
 def _power_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(base**k, base**-k mod 2**64) for k < n at least: this process's tables, or made for a longer text."""
+    """(base**k, base**-k mod 2**64) for k < n at least: this process's tables, or made for a longer text. Tables
+    shorter than `n` are made again (a test may have shrunk `_WORD_TABLE` when they were first made)."""
     global _POWER_TABLES
     if n > _WORD_TABLE:
         return _powers(_WORD_BASE, n), _powers(_WORD_BASE_INVERSE, n)
-    if _POWER_TABLES is None:
+    if _POWER_TABLES is None or len(_POWER_TABLES[0]) < n:
         _POWER_TABLES = _powers(_WORD_BASE, _WORD_TABLE), _powers(_WORD_BASE_INVERSE, _WORD_TABLE)
     return _POWER_TABLES
 

@@ -47,7 +47,8 @@ class SuiteProcess:
     def __init__(self) -> None:
         context = multiprocessing.get_context("fork")
         self._conn, child_end = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child_end,), name="great-expectations", daemon=True)
+        self._process = context.Process(target=_serve, args=(child_end, self._conn), name="great-expectations",
+                                        daemon=True)
         self._process.start()
         child_end.close()
 
@@ -73,8 +74,10 @@ class SuiteProcess:
             self._process.join()
 
 
-def _serve(conn) -> None:
-    """`SuiteProcess`'s side: import GX, wait for the columns, reply (True, summary) or (False, the error)."""
+def _serve(conn, callers_end) -> None:
+    """`SuiteProcess`'s side: import GX, wait for the columns, reply (True, summary) or (False, the error). The fork
+    copied the caller's end of the pipe too: closed here, so the caller closing its own ends the wait."""
+    callers_end.close()
     try:
         try:
             preload()

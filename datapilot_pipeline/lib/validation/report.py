@@ -321,12 +321,13 @@ CHUNK_LINES = 250  # lines parsed and checked at a time: memory holds a chunk (~
 # imports it while the workers check the first chunks; for a larger one, after the workers have exited, so the
 # import never sits beside them (2 workers x ~290 MB + this process's fold, growing ~0.15 KB a line).
 GX_BESIDE_WORKERS_MAX_BYTES = 256 * 2**20
-# Below this size the workers are forked where that is safe (`workers.start_method`): they start with this process's
-# modules and its PII analyzer, built once here, instead of importing and building them again (~0.6 s of CPU each,
-# a fifth of a 20,000-line file's work per worker), and Great Expectations is imported and run in a process forked
-# for it (`gx_suite.SuiteProcess`), beside this one's analyzer build. A larger file is all line work; its workers
-# are spawned, so none counts this process's pages in its resident memory.
-FORK_WORKERS_MAX_BYTES = 256 * 2**20
+# Below this size, where a fork is safe (`workers.start_method`), Great Expectations is imported and run in a process
+# forked for it (`gx_suite.SuiteProcess`): its import (~0.85 s of CPU) runs beside the line checks instead of after
+# them or in this process; and the workers are forked: they start with this process's modules and its PII analyzer,
+# built once here, instead of importing and building them again (~0.6 s of CPU each, a fifth of a 20,000-line
+# file's work per worker). A larger file is all line work; its workers are spawned, so none counts this process's
+# pages in its resident memory, and GX is imported once they have exited.
+FORK_MAX_BYTES = 256 * 2**20
 PARALLEL_MIN_BYTES = 16 * 2**20  # below this a file is checked in this process (a worker takes ~2 s to start)
 WORKERS_ENV = "DATAPILOT_VALIDATE_WORKERS"
 
@@ -441,18 +442,18 @@ def validate_dataset(path: str | Path, *, tokenizer_path: str | Path | None = No
             ExitStack() as cleanup:
         duplicates = StreamingDuplicates(tmp, near_threshold)
         n_workers = worker_count(path, workers)
+        size = path.stat().st_size
+        fork = size < FORK_MAX_BYTES and start_method(True) == "fork"
+        if fork and run_gx:
+            from datapilot_pipeline.lib.validation.gx_suite import SuiteProcess
+
+            suite_process = SuiteProcess()  # forked first: GX's import runs beside all that follows
+            cleanup.callback(suite_process.close)
         try:
             if n_workers > 1:
                 spec = _ChunkSpec(counter.max_tokens, counter.budget, recipe, duplicates.b,
                                   duplicates.r)
-                size = path.stat().st_size
-                fork = size < FORK_WORKERS_MAX_BYTES and start_method(True) == "fork"
                 if fork:
-                    if run_gx:
-                        from datapilot_pipeline.lib.validation.gx_suite import SuiteProcess
-
-                        suite_process = SuiteProcess()  # forked first: GX's import runs beside the analyzer's build
-                        cleanup.callback(suite_process.close)
                     get_analyzer()  # built once here: the forked workers start with it
                 checked = parallel_chunks(chunks(iter_lines(path, digest), CHUNK_LINES), spec, n_workers,
                                           preload_gx=run_gx and not fork and size < GX_BESIDE_WORKERS_MAX_BYTES,
