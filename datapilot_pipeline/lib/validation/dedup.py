@@ -418,12 +418,12 @@ def chunk_signatures(items: list[tuple[int, str]], b: int, r: int,
     keys = np.array([(int(key[:16], 16), int(key[16:32], 16)) for key in exact_keys], dtype=np.uint64).reshape(-1, 2)
     signatures, has = signature_matrix(contents)
     sig_rows = np.where(has, np.cumsum(has) - 1, -1).astype(np.int64)
-    matrix = signatures.astype(np.uint64)
+    rows = signatures[:, :b * r].astype(np.uint64).reshape(len(signatures), b, r)  # [line, band, row in band]
     bands = np.zeros((len(signatures), b), dtype=np.uint64)
-    for band in range(b):
-        for col in matrix[:, band * r:(band + 1) * r].T:
-            bands[:, band] = (bands[:, band] ^ col) * _BAND_MIX
-            bands[:, band] ^= bands[:, band] >> np.uint64(29)
+    for k in range(r):  # every band's k-th value at once: the loop over bands is numpy's
+        bands ^= rows[:, :, k]
+        bands *= _BAND_MIX
+        bands ^= bands >> np.uint64(29)
     lines = np.fromiter((line for line, _ in items), dtype=np.int64, count=len(items))
     return ChunkSignatures(lines, keys, sig_rows, signatures, bands)  # MinHash values < 2**32
 
