@@ -1,5 +1,5 @@
-"""The instruction benchmark reads Valgrind's report of every traced process (main, spawned or forked workers, the
-resource tracker) as Valgrind writes it; the numbers below are real reports', trimmed."""
+"""The instruction benchmark reads Valgrind's report of every traced process (main, spawned workers, forked
+processes, the resource tracker) as Valgrind writes it; the numbers below are real reports', trimmed."""
 
 from __future__ import annotations
 
@@ -39,8 +39,9 @@ FORKED_STDERR = """\
 """
 
 
-def test_a_forked_worker_is_read_as_a_worker() -> None:
-    """A forked process runs no command of its own: Valgrind prints its count without a Command line."""
+def test_a_forked_process_is_read_as_forked() -> None:
+    """A forked process (a worker or the suite's) runs no command of its own: Valgrind prints its count without a
+    Command line."""
     assert parse_counts(FORKED_STDERR) == [{"kind": "main", "instructions": 10_258_276_320},
-                                           {"kind": "worker", "instructions": 9_111_222_333},
-                                           {"kind": "worker", "instructions": 9_222_111_333}]
+                                           {"kind": "forked", "instructions": 9_111_222_333},
+                                           {"kind": "forked", "instructions": 9_222_111_333}]
