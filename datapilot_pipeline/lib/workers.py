@@ -84,8 +84,11 @@ def start_method(fork: bool) -> str:
     copies the process but only the thread that forks: a lock another thread held at that moment (an import, a
     logging handler, a native library's thread pool) stays locked in the copy for good. So only a process with a
     single thread, counted by the kernel (native threads included), forks; and only on Linux (macOS's system
-    libraries are not safe to fork, Windows cannot)."""
+    libraries are not safe to fork, Windows cannot). A daemonic process (a multiprocessing pool's worker) may start
+    no process at all: "spawn" there too, and `worker_count` gives it none."""
     if not fork or not sys.platform.startswith("linux") or "fork" not in multiprocessing.get_all_start_methods():
+        return "spawn"
+    if multiprocessing.current_process().daemon:
         return "spawn"
     return "fork" if _os_threads() == 1 else "spawn"
 

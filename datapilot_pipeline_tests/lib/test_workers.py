@@ -157,8 +157,14 @@ def test_a_single_threaded_process_forks_its_workers(tmp_path):
     assert found == {"method": "fork", "results": [[n, True] for n in range(9)]}
 
 
-def test_workers_are_spawned_unless_a_fork_is_asked_for_and_safe():
+def test_workers_are_spawned_unless_a_fork_is_asked_for_and_safe(monkeypatch):
     assert workers.start_method(False) == "spawn"
+    with monkeypatch.context() as single:
+        single.setattr(workers, "_os_threads", lambda: 1)  # as in a fresh process
+        if sys.platform.startswith("linux"):
+            assert workers.start_method(True) == "fork"
+        single.setattr(multiprocessing, "current_process", lambda: multiprocessing.Process(daemon=True))
+        assert workers.start_method(True) == "spawn"  # a pool's worker: no process of its own, forked or not
     release = threading.Event()
     other = threading.Thread(target=release.wait)
     other.start()
