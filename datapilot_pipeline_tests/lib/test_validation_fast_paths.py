@@ -418,3 +418,22 @@ def test_power_tables_first_made_small_are_made_again_for_a_longer_text(monkeypa
     text = "a much longer text, " * 10
     ids, counts = dedup._word_hashes([text])
     assert ids.tolist() == _reference_word_hashes(text) and counts.tolist() == [40]
+
+
+def test_band_hashes_combine_each_bands_rows_in_order() -> None:
+    """`chunk_signatures`' band hashes, computed for all bands at once, are each band's r values combined one after
+    another as a loop over bands and rows would (for several band layouts, the deployed one included)."""
+    from datapilot_pipeline.lib.validation import dedup
+
+    rng = np.random.default_rng(3)
+    words = ["alpha", "beta", "gamma", "delta", "x1", "Ünï", "7", "mean", "rows"]
+    items = [(i, " ".join(rng.choice(words, size=int(rng.integers(0, 40))))) for i in range(120)]
+    for b, r in [dedup.band_params(), (16, 8), (5, 3), (1, 128)]:
+        chunk = dedup.chunk_signatures(items, b, r)
+        matrix = chunk.signatures.astype(np.uint64)
+        expected = np.zeros((len(matrix), b), dtype=np.uint64)
+        for band in range(b):
+            for k in range(r):
+                expected[:, band] = (expected[:, band] ^ matrix[:, band * r + k]) * dedup._BAND_MIX
+                expected[:, band] ^= expected[:, band] >> np.uint64(29)
+        assert len(matrix) > 100 and np.array_equal(chunk.bands, expected), (b, r)

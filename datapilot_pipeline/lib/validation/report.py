@@ -317,9 +317,10 @@ class DatasetChangedError(ValueError):
 
 
 CHUNK_LINES = 250  # lines parsed and checked at a time: memory holds a chunk (~12 MB of 12.8 KB lines), never the file
-# Great Expectations' import holds ~230 MB (pandas, pyarrow, SQLAlchemy, SciPy). For a file below this size this process
-# imports it while the workers check the first chunks; for a larger one, after the workers have exited, so the
-# import never sits beside them (2 workers x ~290 MB + this process's fold, growing ~0.15 KB a line).
+# Great Expectations' import holds ~230 MB (pandas, pyarrow, SQLAlchemy, SciPy). With spawned workers (no fork here:
+# see `FORK_MAX_BYTES`), for a file below this size this process imports it while the workers check the first
+# chunks; for a larger one, after the workers have exited, so the import never sits beside them (2 workers x ~290 MB
+# + this process's fold, growing ~0.15 KB a line).
 GX_BESIDE_WORKERS_MAX_BYTES = 256 * 2**20
 # Below this size, where a fork is safe (`workers.start_method`), Great Expectations is imported and run in a process
 # forked for it (`gx_suite.SuiteProcess`): its import (~0.85 s of CPU) runs beside the line checks instead of after
